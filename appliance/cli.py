@@ -1,0 +1,82 @@
+"""The `kiosk` command: run the booth, check a config file.
+
+Errors a maintainer can fix (bad config, unusable state directory) end with one clear message and
+exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from appliance.config import ConfigError, load_config
+from appliance.sealing import SealError
+from appliance.store import StoreError
+
+log = logging.getLogger("kiosk")
+
+
+def _run(args: argparse.Namespace) -> int:
+    from appliance.kiosk import Kiosk
+
+    config = load_config(args.config)
+    if not args.headless:
+        raise ConfigError("the touchscreen UI is not part of this build yet: run `kiosk run --headless`")
+    kiosk = Kiosk(config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stop.set())
+    kiosk.start()
+    stop.wait()
+    log.info("stopping")
+    kiosk.stop()
+    return 0
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"config OK: device {config.device.id} at {config.device.site} (region {config.device.region}), "
+          f"broker {config.broker.host}:{config.broker.port}{' with TLS' if config.broker.tls else ''}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kiosk", description="Self-service government terminal firmware.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the kiosk until SIGTERM")
+    run.add_argument("--config", type=Path, help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+    run.add_argument("--headless", action="store_true", help="run the core without the touchscreen UI")
+    run.set_defaults(func=_run)
+
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser("check", help="validate a config file and say what is wrong")
+    check.add_argument("--config", type=Path)
+    check.set_defaults(func=_config_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # paho logs every failed reconnect at ERROR; the link reports connection problems once itself.
+    logging.getLogger("kiosk.paho").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
+    try:
+        return args.func(args)
+    except (ConfigError, StoreError, SealError) as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The device configuration (`/etc/kiosk/kiosk.toml`): its schema and its one validation point.
+
+`load_config` either returns a fully checked `KioskConfig` or raises `ConfigError` whose message
+names every bad key, the value found and what is allowed — never a traceback for a maintainer.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; the message is meant for the person who wrote it."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Seconds = Annotated[int, Field(ge=1, le=86_400)]
+BcmPin = Annotated[int, Field(ge=0, le=27, description="BCM GPIO number")]
+
+
+class DeviceSection(_Section):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")
+    site: str = Field(min_length=1, max_length=100)
+    region: str = Field(pattern=r"^[0-9]{6}$", description="6-digit administrative division code")
+
+
+class TlsSection(_Section):
+    ca_file: Path
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TlsSection:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be given together (or neither)")
+        return self
+
+
+class BrokerSection(_Section):
+    host: str = Field(min_length=1)
+    port: int = Field(default=8883, ge=1, le=65535)
+    keepalive_s: int = Field(default=30, ge=5, le=3600)
+    session_expiry_s: int = Field(default=7 * 86_400, ge=0, le=0xFFFFFFFF)
+    reconnect_min_s: int = Field(default=1, ge=1, le=60)
+    reconnect_max_s: int = Field(default=60, ge=1, le=3600)
+    tls: TlsSection | None = None
+    username: str | None = None
+    password_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> BrokerSection:
+        if self.password_file is not None and self.username is None:
+            raise ValueError("password_file needs a username")
+        if self.reconnect_max_s < self.reconnect_min_s:
+            raise ValueError("reconnect_max_s must be at least reconnect_min_s")
+        return self
+
+
+class HeartbeatSection(_Section):
+    interval_s: Seconds = 60
+
+
+class UsageSection(_Section):
+    interval_s: Seconds = 900
+
+
+class StorageSection(_Section):
+    dir: Path = Path("/var/lib/kiosk")
+
+
+class OutboxSection(_Section):
+    capacity: int = Field(default=50_000, ge=100, le=10_000_000)
+    max_age_days: int = Field(default=30, ge=1, le=3650)
+    inflight_window: int = Field(default=50, ge=1, le=1000)
+    max_event_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    min_free_disk_mb: int = Field(default=50, ge=0)
+
+
+class SessionSection(_Section):
+    idle_timeout_s: int = Field(default=60, ge=15, le=900)
+    elder_idle_timeout_s: int = Field(default=120, ge=15, le=1800)
+    countdown_s: int = Field(default=15, ge=5, le=60)
+
+
+class CardReaderSection(_Section):
+    port: str = "/dev/ttyUSB0"
+    baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
+
+
+class PrinterSection(_Section):
+    connection: Literal["serial", "usb", "tcp"] = "serial"
+    port: str = "/dev/ttyUSB1"
+    baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
+    host: str | None = None
+    tcp_port: int = Field(default=9100, ge=1, le=65535)
+    usb_vendor_id: int | None = None
+    usb_product_id: int | None = None
+    paper_width_mm: Literal[58, 80] = 80
+    chinese_font: bool = True
+
+
+class LedsSection(_Section):
+    green: BcmPin = 17
+    amber: BcmPin = 27
+    red: BcmPin = 22
+    active_high: bool = True
+
+    @model_validator(mode="after")
+    def _distinct(self) -> LedsSection:
+        if len({self.green, self.amber, self.red}) != 3:
+            raise ValueError("green, amber and red must be three different pins")
+        return self
+
+
+class HardwareSection(_Section):
+    simulated: bool = Field(default=True, description="use the simulators instead of real devices")
+    card_reader: CardReaderSection = CardReaderSection()
+    printer: PrinterSection = PrinterSection()
+    leds: LedsSection = LedsSection()
+
+
+class CatalogSection(_Section):
+    file: Path | None = Field(default=None, description="catalogue file; default: the storage dir's")
+
+
+class CommandsSection(_Section):
+    max_payload_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
+
+
+class KioskConfig(_Section):
+    device: DeviceSection
+    broker: BrokerSection
+    heartbeat: HeartbeatSection = HeartbeatSection()
+    usage: UsageSection = UsageSection()
+    storage: StorageSection = StorageSection()
+    outbox: OutboxSection = OutboxSection()
+    session: SessionSection = SessionSection()
+    hardware: HardwareSection = HardwareSection()
+    catalog: CatalogSection = CatalogSection()
+    commands: CommandsSection = CommandsSection()
+
+    @field_validator("storage")
+    @classmethod
+    def _storage_absolute(cls, v: StorageSection) -> StorageSection:
+        if not v.dir.is_absolute():
+            raise ValueError("dir must be an absolute path")
+        return v
+
+    @property
+    def catalog_file(self) -> Path:
+        return self.catalog.file or self.storage.dir / "catalog.json"
+
+
+def _describe(error: dict) -> str:
+    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    kind = error["type"]
+    if kind == "missing":
+        return f"{key} is missing (required)"
+    if kind == "extra_forbidden":
+        return f"{key} is not a known setting (check the spelling against examples/kiosk.toml)"
+    value = error.get("input")
+    message = error["msg"].removeprefix("Value error, ")
+    if isinstance(value, dict):
+        return f"{key}: {message}"
+    return f"{key} = {value!r}: {message}"
+
+
+def _check_files(config: KioskConfig) -> list[str]:
+    problems = []
+    broker = config.broker
+    named: list[tuple[str, Path | None]] = [("broker.password_file", broker.password_file)]
+    if broker.tls is not None:
+        named += [
+            ("broker.tls.ca_file", broker.tls.ca_file),
+            ("broker.tls.cert_file", broker.tls.cert_file),
+            ("broker.tls.key_file", broker.tls.key_file),
+        ]
+    for key, path in named:
+        if path is not None and not os.access(path, os.R_OK):
+            problems.append(f"{key} = {str(path)!r}: file does not exist or is not readable")
+    return problems
+
+
+def parse_config(data: dict, source: str = "config") -> KioskConfig:
+    """Validate already-parsed TOML data; raise `ConfigError` listing every problem."""
+    try:
+        config = KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        lines = "\n".join(f"  - {_describe(e)}" for e in exc.errors())
+        raise ConfigError(f"{source} is invalid:\n{lines}") from None
+    problems = _check_files(config)
+    if problems:
+        raise ConfigError(f"{source} is invalid:\n" + "\n".join(f"  - {p}" for p in problems))
+    return config
+
+
+def load_config(path: Path | None = None) -> KioskConfig:
+    """Read and validate the config at `path`, `$KIOSK_CONFIG`, or /etc/kiosk/kiosk.toml."""
+    path = path or Path(os.environ.get("KIOSK_CONFIG", DEFAULT_PATH))
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found (give --config PATH or set KIOSK_CONFIG)") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return parse_config(data, source=f"config file {path}")

@@ -1,0 +1,85 @@
+"""The message contract between devices and central (design.md §4, docs/asyncapi.yaml).
+
+Both sides import this module and nothing else of each other: topic names, event kinds, which kinds
+carry personal data, and the common stamp every payload carries.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+TOPIC_ROOT = "kiosk/v1"
+
+
+class EventKind(StrEnum):
+    SUBMISSION = "submission"
+    RATING = "rating"
+    ASSIST = "assist"
+    USAGE = "usage"
+    ALERT = "alert"
+    APPOINTMENT = "appointment"
+
+
+# Events that carry a citizen's personal data: encrypted at rest, published only over TLS.
+PERSONAL_KINDS = frozenset({EventKind.SUBMISSION})
+# What a citizen did at the booth: never refused for capacity, never aged out.
+CITIZEN_KINDS = frozenset({EventKind.SUBMISSION, EventKind.RATING, EventKind.ASSIST, EventKind.APPOINTMENT})
+
+
+class DeviceStatus(StrEnum):
+    ONLINE = "online"
+    MAINTENANCE = "maintenance"
+    OFFLINE = "offline"
+
+
+COMMAND_NAMES = ("ping", "status", "maintenance", "reload-catalog", "print-test", "led-test")
+
+QOS_STATUS = 1
+QOS_HEARTBEAT = 0
+QOS_EVENTS = 1
+QOS_COMMANDS = 1
+
+
+def device_topic(device_id: str, suffix: str) -> str:
+    return f"{TOPIC_ROOT}/{device_id}/{suffix}"
+
+
+def status_topic(device_id: str) -> str:
+    return device_topic(device_id, "status")
+
+
+def heartbeat_topic(device_id: str) -> str:
+    return device_topic(device_id, "heartbeat")
+
+
+def event_topic(device_id: str, kind: str) -> str:
+    return device_topic(device_id, f"events/{kind}")
+
+
+def command_topic(device_id: str, name: str) -> str:
+    return device_topic(device_id, f"cmd/{name}")
+
+
+def command_result_topic(device_id: str) -> str:
+    return device_topic(device_id, "cmd-result")
+
+
+def catalog_topic(region: str) -> str:
+    return f"{TOPIC_ROOT}/catalog/{region}"
+
+
+def now_iso() -> str:
+    """Wall clock, ISO 8601 with offset, millisecond precision."""
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def stamped(device_id: str, clock_synced: bool, body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with the fields every payload carries: device, ts, clock_synced."""
+    return {"device": device_id, "ts": now_iso(), "clock_synced": clock_synced, **body}
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

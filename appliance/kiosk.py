@@ -1,0 +1,444 @@
+"""The kiosk core: wires config, state, outbox, MQTT link, pump, ledger, commands and hardware, and
+offers every citizen action as a use-case method the screens (or a test) call.
+
+Threads: paho's network loop, the outbox pump, and the core's ticker (heartbeat, usage windows,
+session timeouts, outbox expiry, health → LEDs and alerts). Events for the UI leave through the one
+injected `notify` callable; the UI wraps it in `Clock.schedule_once`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from appliance import __version__
+from appliance.catalog import CatalogError, CatalogStore, Item
+from appliance.clock import clock_synchronised
+from appliance.commands import CommandCenter, CommandError
+from appliance.config import KioskConfig
+from appliance.contract import (
+    QOS_COMMANDS,
+    QOS_HEARTBEAT,
+    DeviceStatus,
+    EventKind,
+    command_result_topic,
+    device_topic,
+    encode,
+    heartbeat_topic,
+    now_iso,
+    stamped,
+)
+from appliance.hardware import Hardware, build_hardware
+from appliance.link import MqttLink
+from appliance.outbox import Outbox, OutboxRefused
+from appliance.privacy import mask_id_number, mask_name
+from appliance.pump import Pump
+from appliance.sealing import Sealer, load_or_create_key
+from appliance.session import CitizenSession
+from appliance.store import Store
+from appliance.system import readings
+from appliance.usage import Action, UsageLedger
+from drivers.card_reader import CardEvent, CardEventKind
+from drivers.health import SEVERITY, Health, HealthState
+from drivers.leds import LedPattern
+from drivers.printer import Document, PrintError
+
+log = logging.getLogger("kiosk.core")
+
+Notify = Callable[[str, dict[str, Any]], None]
+RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+EXPIRE_EVERY_S = 3600
+BACKLOG_DEGRADED_S = 600  # oldest undelivered event older than this: amber
+
+
+class CitizenError(Exception):
+    """A citizen action that cannot be done now; `code` tells the screens what to show."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SubmissionReceipt:
+    case_ref: str  # the event id: what central files the case under
+    item: str
+    printed: bool
+    print_problem: str | None = None
+
+
+class Kiosk:
+    def __init__(self, config: KioskConfig, hardware: Hardware | None = None, notify: Notify | None = None) -> None:
+        self.config = config
+        self.device_id = config.device.id
+        self._notify = notify or (lambda name, data: None)
+        storage = config.storage.dir
+        storage.mkdir(parents=True, exist_ok=True, mode=0o750)
+        self.store = Store(storage / "outbox.sqlite3")
+        self.boot = self.store.next_boot()
+        self.started = time.monotonic()
+        sealer = Sealer(load_or_create_key(storage / "device.key"))
+        self.outbox = Outbox(self.store, sealer, config.outbox, boot=self.boot,
+                             clock_synced=clock_synchronised, on_change=self._outbox_changed)
+        self.link = MqttLink(config, self.boot, clock_synchronised, on_message=self._on_mqtt_message,
+                             on_connection_change=self._connection_changed)
+        self.pump = Pump(self.outbox, self.link, self.device_id, config.outbox.inflight_window)
+        self.ledger = UsageLedger(self.store, self.outbox, config.usage.interval_s)
+        self.catalog = CatalogStore(config.catalog_file)
+        self.hardware = hardware or build_hardware(config)
+        self.commands = CommandCenter(
+            self.store,
+            {
+                "ping": self._cmd_ping,
+                "status": lambda args: self.health_snapshot(),
+                "maintenance": self._cmd_maintenance,
+                "reload-catalog": self._cmd_reload_catalog,
+                "print-test": self._cmd_print_test,
+                "led-test": lambda args: {"cycled": self.hardware.leds.cycle()},
+            },
+            config.commands.max_payload_bytes,
+            clock_synchronised,
+        )
+        self.maintenance = False
+        self.session: CitizenSession | None = None
+        self._session_lock = threading.RLock()
+        self._driver_health: dict[str, Health] = {}
+        self.heartbeats_sent = 0
+        self.print_failures = 0
+        self._stopping = threading.Event()
+        self._ticker = threading.Thread(target=self._tick_loop, name="core-ticker", daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        try:
+            version = self.catalog.load().version
+            log.info("catalogue %s loaded", version)
+        except CatalogError as exc:
+            log.error("%s; the booth offers no services until a good catalogue arrives", exc)
+        self.hardware.card_reader.open(self._on_card)
+        self.hardware.printer.open()
+        self.link.start()
+        self.pump.start()
+        self._ticker.start()
+        self._refresh_health()
+        log.info("kiosk %s started (boot %d, software %s, %d events waiting)",
+                 self.device_id, self.boot, __version__, self.outbox.depth)
+
+    def stop(self) -> None:
+        """Clean shutdown: citizen data dropped, pending deliveries kept, `offline` announced."""
+        self._stopping.set()
+        if self._ticker.is_alive():
+            self._ticker.join(timeout=5)
+        with self._session_lock:
+            if self.session is not None:
+                self._close_session("shutdown")
+        self.pump.stop()
+        self.link.stop()
+        self.hardware.close()
+        self.store.close()
+        log.info("kiosk %s stopped", self.device_id)
+
+    # -- citizen use-cases --------------------------------------------------------------------------
+    def begin_session(self, elder: bool = False) -> CitizenSession:
+        with self._session_lock:
+            if self.session is None:
+                timeout = self.config.session.elder_idle_timeout_s if elder else self.config.session.idle_timeout_s
+                self.session = CitizenSession(idle_timeout_s=timeout, elder=elder)
+                self.ledger.count(Action.SESSION_START)
+            self.session.touch()
+            return self.session
+
+    def touch(self) -> None:
+        with self._session_lock:
+            if self.session is not None:
+                self.session.touch()
+
+    def end_session(self, reason: str = "finish") -> None:
+        with self._session_lock:
+            if self.session is not None:
+                self._close_session(reason)
+
+    def view_guide(self, code: str) -> Item:
+        item = self._item(code)
+        self.begin_session()
+        self.ledger.count(Action.GUIDE_VIEWED, code)
+        return item
+
+    def print_notice(self, code: str) -> None:
+        """Print the one-time notice (一次性告知单) of everything to bring for an item."""
+        item = self._item(code)
+        self.begin_session()
+        doc = Document().title("一次性告知单").row("事项", item.name).row("部门", item.department).separator()
+        doc.text("申请材料：", bold=True)
+        for number, material in enumerate(item.materials, 1):
+            doc.text(f"{number}. {material}")
+        doc.separator().row("承诺时限", f"{item.promised_days} 个工作日" if item.promised_days else "即办")
+        doc.text("政务服务便民热线 12345").row("打印时间", now_iso()[:16].replace("T", " "))
+        self._print(doc)
+        self.ledger.count(Action.NOTICE_PRINTED, code)
+
+    def submit_application(self, code: str, form: dict[str, Any]) -> SubmissionReceipt:
+        """File an application for the identified citizen and print its receipt.
+
+        The application is durable once this returns, even if the receipt could not be printed.
+        """
+        item = self._item(code)
+        with self._session_lock:
+            session = self.session
+            card = session.card if session else None
+            if session is None or card is None:
+                raise CitizenError("not_identified", "请先在读卡区放置居民身份证")
+            session.touch()
+            payload = {
+                "item": code,
+                "session": session.id,
+                "applicant": {
+                    "name": card.name, "id_number": card.id_number, "sex": card.sex, "nation": card.nation,
+                    "birth_date": card.birth_date, "address": card.address,
+                },
+                "form": form,
+            }
+        try:
+            accepted = self.outbox.enqueue(EventKind.SUBMISSION, payload)
+        except OutboxRefused as exc:
+            log.error("submission for %s not stored: %s", code, exc)
+            raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
+        self.ledger.count(Action.SUBMISSION, code)
+        receipt = (
+            Document().title("受理回执").row("事项", item.name)
+            .row("申请人", mask_name(card.name)).row("证件号码", mask_id_number(card.id_number))
+            .row("受理编号", accepted.id).row("受理时间", now_iso()[:16].replace("T", " "))
+            .row("承诺时限", f"{item.promised_days} 个工作日" if item.promised_days else "即办")
+            .separator().qr(accepted.id).text("凭受理编号查询办件进度 · 12345")
+        )
+        try:
+            self._print(receipt)
+        except CitizenError as exc:
+            return SubmissionReceipt(accepted.id, code, printed=False, print_problem=exc.code)
+        return SubmissionReceipt(accepted.id, code, printed=True)
+
+    def rate(self, code: str, level: int, comment: str = "") -> None:
+        """好差评: five levels, 5 = 非常满意 … 1 = 非常不满意."""
+        if level not in RATING_LEVELS:
+            raise CitizenError("bad_level", f"rating level must be 1 to 5, not {level!r}")
+        self._item(code)
+        session = self.begin_session()
+        self._enqueue_citizen_event(EventKind.RATING, {
+            "item": code, "level": level, "label": RATING_LEVELS[level], "channel": "self-service-terminal",
+            "session": session.id, "comment": comment[:200],
+        })
+        self.ledger.count(Action.RATING, code)
+
+    def request_assist(self, code: str | None = None, topic: str = "") -> None:
+        """帮办代办: ask for a person to help (staff on site or the hotline calls back)."""
+        session = self.begin_session()
+        self._enqueue_citizen_event(EventKind.ASSIST, {
+            "item": code, "topic": topic[:200], "session": session.id, "site": self.config.device.site,
+        })
+        self.ledger.count(Action.ASSIST, code or "")
+
+    # -- helpers of the use-cases ----------------------------------------------------------------------
+    def _item(self, code: str) -> Item:
+        try:
+            return self.catalog.item(code)
+        except CatalogError as exc:
+            raise CitizenError("unknown_item", str(exc)) from exc
+
+    def _enqueue_citizen_event(self, kind: EventKind, payload: dict[str, Any]) -> None:
+        try:
+            self.outbox.enqueue(kind, payload)
+        except OutboxRefused as exc:
+            log.error("%s event not stored: %s", kind, exc)
+            raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
+
+    def _print(self, document: Document) -> None:
+        try:
+            self.hardware.printer.print(document)
+        except PrintError as exc:
+            self.print_failures += 1
+            log.error("print failed: %s", exc)
+            self._refresh_health()
+            raise CitizenError("print_failed", f"打印失败（{exc.reason}）") from exc
+
+    def _close_session(self, reason: str) -> None:
+        session = self.session
+        assert session is not None
+        session.clear()
+        self.session = None
+        if reason == "timeout":
+            self.ledger.count(Action.TIMEOUT)
+        self.ledger.count(Action.SESSION_END)
+        self._notify("session_ended", {"reason": reason})
+
+    def _on_card(self, event: CardEvent) -> None:
+        if event.kind is CardEventKind.READ and event.card is not None:
+            with self._session_lock:
+                session = self.begin_session()
+                session.card = event.card
+            self._notify("card_read", {"name": mask_name(event.card.name)})
+        elif event.kind is CardEventKind.REMOVED:
+            self._notify("card_removed", {})
+        elif event.kind is CardEventKind.ERROR:
+            log.warning("card read failed: %s", event.reason)
+            self._notify("card_error", {"reason": event.reason})
+
+    # -- health, heartbeat, alerts ------------------------------------------------------------------------
+    def driver_health(self) -> dict[str, Health]:
+        return {
+            "card_reader": self.hardware.card_reader.health(),
+            "printer": self.hardware.printer.health(),
+            "leds": self.hardware.leds.health(),
+        }
+
+    def health_snapshot(self) -> dict[str, Any]:
+        """Everything the heartbeat carries (docs/asyncapi.yaml, Heartbeat). No personal data."""
+        counters = {action.value: self.ledger.since_boot.get(action.value, 0) for action in Action}
+        counters.update(
+            delivered=self.pump.delivered, set_aside=self.pump.set_aside, commands=self.commands.handled,
+            heartbeats=self.heartbeats_sent, print_failures=self.print_failures,
+        )
+        return {
+            "boot": self.boot,
+            "uptime_s": round(time.monotonic() - self.started),
+            "software": __version__,
+            "catalog_version": self.catalog.version,
+            "mode": DeviceStatus.MAINTENANCE.value if self.maintenance else DeviceStatus.ONLINE.value,
+            "outbox": self.outbox.stats(),
+            "drivers": {name: health.as_dict() for name, health in self.driver_health().items()},
+            "leds": self.hardware.leds.pattern.value,
+            "link": self.link.state(),
+            "system": readings(self.config.storage.dir),
+            "counters": counters,
+        }
+
+    def publish_heartbeat(self) -> bool:
+        if not self.link.connected:
+            return False
+        payload = encode(stamped(self.device_id, clock_synchronised(), self.health_snapshot()))
+        self.link.publish(heartbeat_topic(self.device_id), payload, QOS_HEARTBEAT)
+        self.heartbeats_sent += 1
+        return True
+
+    def raise_alert(self, code: str, severity: str, message: str, **details: Any) -> None:
+        """An alert goes through the outbox, so it reaches central even after a week offline."""
+        try:
+            self.outbox.enqueue(EventKind.ALERT, {"code": code, "severity": severity, "message": message,
+                                                  "details": details})
+        except OutboxRefused as exc:
+            log.error("alert %s not stored: %s", code, exc)
+
+    def _refresh_health(self) -> None:
+        """Compare driver health with the last look: alert on changes, and set the LEDs."""
+        current = self.driver_health()
+        for name, health in current.items():
+            before = self._driver_health.get(name)
+            if before is None or before == health:
+                continue
+            if health.state in (HealthState.FAULT, HealthState.ABSENT):
+                self.raise_alert(f"{name}_{health.reason}", "error", f"{name} is {health.state}: {health.reason}",
+                                 driver=name, state=health.state.value, reason=health.reason)
+            elif health.state is HealthState.OK:
+                self.raise_alert(f"{name}_recovered", "info", f"{name} is ok again", driver=name,
+                                 state="ok", reason="ok", was=before.reason)
+        self._driver_health = current
+        self.hardware.leds.show(self._led_pattern(current))
+
+    def _led_pattern(self, health: dict[str, Health]) -> LedPattern:
+        if self.maintenance:
+            return LedPattern.MAINTENANCE
+        worst = max((SEVERITY[h.state] for h in health.values()), default=0)
+        if worst >= SEVERITY[HealthState.FAULT]:
+            return LedPattern.FAULT
+        oldest = self.outbox.stats()["oldest_age_s"] or 0
+        if worst or not self.link.connected or oldest > BACKLOG_DEGRADED_S:
+            return LedPattern.DEGRADED
+        return LedPattern.WORKING if self.session is not None else LedPattern.READY
+
+    def set_maintenance(self, on: bool) -> None:
+        self.maintenance = on
+        self.link.set_status(DeviceStatus.MAINTENANCE if on else DeviceStatus.ONLINE)
+        self._refresh_health()
+        log.info("maintenance mode %s", "on" if on else "off")
+
+    # -- threads' entry points ---------------------------------------------------------------------------
+    def _tick_loop(self) -> None:
+        next_heartbeat = time.monotonic()
+        next_expiry = time.monotonic()
+        while not self._stopping.wait(1.0):
+            try:
+                now = time.monotonic()
+                self._check_session_timeout()
+                if now >= next_heartbeat:
+                    self.publish_heartbeat()
+                    next_heartbeat = now + self.config.heartbeat.interval_s
+                self.ledger.flush_if_due()
+                if now >= next_expiry:
+                    self.outbox.expire()
+                    next_expiry = now + EXPIRE_EVERY_S
+                if self.outbox.needs_full_alert():
+                    self.raise_alert("outbox_full", "warning", "outbox at capacity: usage reports are held back",
+                                     depth=self.outbox.depth, capacity=self.config.outbox.capacity)
+                self._refresh_health()
+            except Exception:
+                log.exception("core housekeeping step failed")
+
+    def _check_session_timeout(self) -> None:
+        with self._session_lock:
+            session = self.session
+            if session is None:
+                return
+            remaining = session.remaining_s()
+            if remaining <= 0:
+                log.info("session ended by idle timeout")
+                self._close_session("timeout")
+            elif remaining <= self.config.session.countdown_s:
+                self._notify("session_countdown", {"remaining_s": int(remaining)})
+
+    def _outbox_changed(self) -> None:
+        self.pump.notify()
+
+    def _connection_changed(self, connected: bool) -> None:
+        self.pump.notify()
+        if connected:
+            self.publish_heartbeat()
+
+    def _on_mqtt_message(self, topic: str, payload: bytes) -> None:
+        prefix = device_topic(self.device_id, "cmd/")
+        if not topic.startswith(prefix):
+            log.warning("message on unexpected topic %s ignored", topic)
+            return
+        result = self.commands.handle(topic[len(prefix):], payload)
+        self.link.publish(command_result_topic(self.device_id),
+                          encode(stamped(self.device_id, clock_synchronised(), result)), QOS_COMMANDS)
+
+    # -- command handlers -----------------------------------------------------------------------------------
+    def _cmd_ping(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"pong": True, "uptime_s": round(time.monotonic() - self.started), "boot": self.boot}
+
+    def _cmd_maintenance(self, args: dict[str, Any]) -> dict[str, Any]:
+        on = args.get("on")
+        if not isinstance(on, bool):
+            raise CommandError("bad_args", 'maintenance needs args {"on": true} or {"on": false}')
+        self.set_maintenance(on)
+        return {"mode": "maintenance" if on else "online"}
+
+    def _cmd_reload_catalog(self, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            catalog = self.catalog.load()
+        except CatalogError as exc:
+            raise CommandError("catalog_invalid", f"{exc}; still using {self.catalog.version}") from exc
+        return {"version": catalog.version, "items": len(catalog.items)}
+
+    def _cmd_print_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        doc = (Document().title("打印测试 / Test page").row("设备", self.device_id)
+               .row("网点", self.config.device.site).row("时间", now_iso()).separator().qr(self.device_id))
+        try:
+            self.hardware.printer.print(doc)
+        except PrintError as exc:
+            self.print_failures += 1
+            raise CommandError("print_failed", f"printer: {exc}") from exc
+        return {"printed": True}

@@ -1,0 +1,214 @@
+"""The device's MQTT link (paho-mqtt 2, MQTT 5): session, birth and will, reconnects, TLS or password.
+
+Birth and death follow design.md §4: a retained `offline` will registered at connect and a retained
+`online` (or `maintenance`) after every connect, both carrying the persisted boot counter so central
+can ignore a will older than the latest birth. A refused login is reported and retried only at the
+slowest reconnect pace; an absent broker never stops the kiosk.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from appliance import __version__
+from appliance.config import KioskConfig
+from appliance.contract import (
+    QOS_COMMANDS,
+    QOS_STATUS,
+    DeviceStatus,
+    command_topic,
+    encode,
+    stamped,
+    status_topic,
+)
+
+log = logging.getLogger("kiosk.link")
+
+AUTH_REFUSALS = {0x86: "bad user name or password", 0x87: "not authorized", 0x8C: "bad authentication method"}
+
+PubackListener = Callable[[int, int], None]  # (mid, reason code value)
+MessageListener = Callable[[str, bytes], None]
+
+
+class MqttLink:
+    def __init__(
+        self,
+        config: KioskConfig,
+        boot: int,
+        clock_synced: Callable[[], bool],
+        on_message: MessageListener,
+        on_connection_change: Callable[[bool], None] = lambda connected: None,
+    ) -> None:
+        self._config = config
+        self._broker = config.broker
+        self._device = config.device.id
+        self._boot = boot
+        self._clock_synced = clock_synced
+        self._on_message = on_message
+        self._on_connection_change = on_connection_change
+        self._puback_listener: PubackListener = lambda mid, rc: None
+        self._status = DeviceStatus.ONLINE
+        self._lock = threading.Lock()
+        self.connected = False
+        self.connects = 0
+        self.last_error: str | None = None
+        self.max_packet_size: int | None = None
+        self._client = self._make_client()
+
+    @property
+    def tls(self) -> bool:
+        return self._broker.tls is not None
+
+    def _make_client(self) -> mqtt.Client:
+        broker = self._broker
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=self._device, protocol=mqtt.MQTTv5, reconnect_on_failure=True
+        )
+        client.enable_logger(logging.getLogger("kiosk.paho"))
+        client.max_inflight_messages_set(self._config.outbox.inflight_window)
+        client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
+        if broker.tls is not None:
+            client.tls_set(
+                ca_certs=str(broker.tls.ca_file),
+                certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
+                keyfile=str(broker.tls.key_file) if broker.tls.key_file else None,
+                tls_version=ssl.PROTOCOL_TLS_CLIENT,
+            )
+        if broker.username is not None:
+            password = broker.password_file.read_text().strip() if broker.password_file else None
+            client.username_pw_set(broker.username, password)
+        client.will_set(
+            status_topic(self._device), self._status_payload(DeviceStatus.OFFLINE, "connection_lost"),
+            qos=QOS_STATUS, retain=True,
+        )
+        client.on_connect = self._guard(self._handle_connect)
+        client.on_connect_fail = self._guard(self._handle_connect_fail)
+        client.on_disconnect = self._guard(self._handle_disconnect)
+        client.on_message = self._guard(self._handle_message)
+        client.on_publish = self._guard(self._handle_publish)
+        return client
+
+    @staticmethod
+    def _guard(callback: Callable[..., None]) -> Callable[..., None]:
+        """An exception in a paho callback would end the network thread: log it instead."""
+
+        def guarded(*args: Any) -> None:
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("error in MQTT callback %s", callback.__name__)
+
+        return guarded
+
+    def _status_payload(self, status: DeviceStatus, reason: str | None = None) -> bytes:
+        body: dict[str, Any] = {"status": status.value, "boot": self._boot, "software": __version__}
+        if reason:
+            body["reason"] = reason
+        return encode(stamped(self._device, self._clock_synced(), body))
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self._broker.session_expiry_s
+        self._client.connect_async(
+            self._broker.host, self._broker.port, self._broker.keepalive_s,
+            clean_start=False, properties=properties,
+        )
+        self._client.loop_start()
+
+    def stop(self, timeout_s: float = 3.0) -> None:
+        """Publish the explicit `offline`, wait briefly for its PUBACK, and disconnect."""
+        if self.connected:
+            info = self._client.publish(
+                status_topic(self._device), self._status_payload(DeviceStatus.OFFLINE, "shutdown"),
+                qos=QOS_STATUS, retain=True,
+            )
+            try:
+                info.wait_for_publish(timeout_s)
+            except (RuntimeError, ValueError):
+                log.warning("offline status not confirmed by the broker before shutdown")
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    # -- publishing -------------------------------------------------------------------------------
+    def on_puback(self, listener: PubackListener) -> None:
+        self._puback_listener = listener
+
+    def publish(self, topic: str, payload: bytes, qos: int, retain: bool = False) -> mqtt.MQTTMessageInfo:
+        return self._client.publish(topic, payload, qos=qos, retain=retain)
+
+    def set_status(self, status: DeviceStatus) -> None:
+        """Announce `online` or `maintenance` (retained); remembered for every later connect."""
+        self._status = status
+        if self.connected:
+            self.publish(status_topic(self._device), self._status_payload(status), QOS_STATUS, retain=True)
+
+    # -- paho callbacks (network thread) -------------------------------------------------------------
+    def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            meaning = AUTH_REFUSALS.get(reason_code.value)
+            if meaning:
+                self._report(f"broker {self._where()} refused the login ({meaning}); "
+                             f"retrying every {self._broker.reconnect_max_s} s — check the credentials")
+                # Do not hammer a broker that said no: retry at the slowest pace until one succeeds.
+                client.reconnect_delay_set(self._broker.reconnect_max_s, self._broker.reconnect_max_s)
+            else:
+                self._report(f"broker {self._where()} refused the connection: {reason_code}")
+            return
+        client.reconnect_delay_set(self._broker.reconnect_min_s, self._broker.reconnect_max_s)
+        self.max_packet_size = getattr(properties, "MaximumPacketSize", None)
+        with self._lock:
+            self.connected = True
+            self.connects += 1
+        if self.last_error:
+            log.info("connected to broker %s (was: %s)", self._where(), self.last_error)
+        else:
+            log.info("connected to broker %s", self._where())
+        self.last_error = None
+        client.subscribe(command_topic(self._device, "+"), qos=QOS_COMMANDS)
+        self.publish(status_topic(self._device), self._status_payload(self._status), QOS_STATUS, retain=True)
+        self._on_connection_change(True)
+
+    def _handle_connect_fail(self, client, userdata) -> None:
+        self._report(f"broker {self._where()} unreachable; retrying with backoff up to "
+                     f"{self._broker.reconnect_max_s} s (the kiosk keeps working and queues events)")
+
+    def _handle_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
+        was_connected = self.connected
+        with self._lock:
+            self.connected = False
+        if was_connected:
+            log.warning("disconnected from broker %s: %s", self._where(), reason_code)
+            self._on_connection_change(False)
+
+    def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
+        self._on_message(message.topic, message.payload)
+
+    def _handle_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        self._puback_listener(mid, reason_code.value)
+
+    def _report(self, message: str) -> None:
+        """Log a connection problem once, not at every retry."""
+        if message != self.last_error:
+            log.error(message)
+        self.last_error = message
+
+    def _where(self) -> str:
+        return f"{self._broker.host}:{self._broker.port}"
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "connected": self.connected,
+            "connects_since_boot": self.connects,
+            "tls": self.tls,
+            "last_error": self.last_error,
+        }

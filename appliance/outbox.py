@@ -1,0 +1,281 @@
+"""The durable outbox: everything the device must deliver, kept on disk until the broker has it.
+
+Rows go ready → in flight → gone (deleted only once the broker's PUBACK arrived) or set aside (a
+poison event, with its reason). In-flight rows return to ready when the outbox is opened, so a
+power cut at any moment loses nothing that `enqueue` accepted; the price is a duplicate of what
+was in flight, which consumers drop by `id`.
+
+Bounds: `capacity` rows and `max_age_days`. When full, low-value kinds are refused first (usage at
+capacity, alerts after a small reserve); citizen kinds are never refused for capacity and never
+aged out — only a disk about to fill refuses them, loudly.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from appliance.config import OutboxSection
+from appliance.contract import CITIZEN_KINDS, PERSONAL_KINDS, EventKind, now_iso
+from appliance.ids import UlidGenerator
+from appliance.sealing import Sealer, SealError
+from appliance.store import Store
+
+READY, IN_FLIGHT, SET_ASIDE = 0, 1, 2
+ALERT_RESERVE = 0.02  # alerts may use 2 % over capacity, so "outbox full" itself gets through
+EXPIRING_KINDS = (EventKind.USAGE.value, EventKind.ALERT.value)
+
+
+class OutboxRefused(Exception):
+    """`enqueue` did not store the event; `reason` is a code, the message says what to do."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An event taken for delivery: its opened envelope JSON, ready to publish."""
+
+    id: str
+    seq: int
+    kind: str
+    envelope: bytes
+
+    @property
+    def personal(self) -> bool:
+        return self.kind in PERSONAL_KINDS
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: str
+    seq: int
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        sealer: Sealer,
+        limits: OutboxSection,
+        *,
+        boot: int,
+        clock_synced: Callable[[], bool],
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._sealer = sealer
+        self._limits = limits
+        self._boot = boot
+        self._clock_synced = clock_synced
+        self._on_change = on_change
+        self._ids = UlidGenerator()
+        self._lock = threading.Lock()
+        self.refused = 0
+        self.expired = 0
+        self._full_alerted = False
+        with store.transaction() as conn:
+            conn.execute("UPDATE outbox SET state = ? WHERE state = ?", (READY, IN_FLIGHT))
+            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+            self._next_seq = (row[0] if row else 0) + 1
+            self._depth = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+
+    # -- putting events in ---------------------------------------------------------------------
+    def enqueue(
+        self,
+        kind: EventKind,
+        payload: dict[str, Any],
+        *,
+        also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> Accepted:
+        """Store an event durably and return its id and seq; `also` runs in the same transaction.
+
+        Raises `OutboxRefused` when the bounds refuse this kind; nothing is stored then.
+        """
+        kind = EventKind(kind)
+        with self._lock:
+            self._admit(kind)
+            event_id = self._ids.new()
+            seq = self._next_seq
+            envelope = json.dumps(
+                {
+                    "id": event_id,
+                    "seq": seq,
+                    "kind": kind.value,
+                    "created": now_iso(),
+                    "created_clock_synced": self._clock_synced(),
+                    "boot": self._boot,
+                    "payload": payload,
+                },
+                ensure_ascii=False,
+                separators=(",", ":"),
+            ).encode("utf-8")
+            if len(envelope) > self._limits.max_event_bytes:
+                self.refused += 1
+                raise OutboxRefused(
+                    "too_large",
+                    f"{kind} event of {len(envelope)} bytes exceeds outbox.max_event_bytes "
+                    f"({self._limits.max_event_bytes})",
+                )
+            body = self._sealer.seal(envelope, event_id.encode())
+            with self._store.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO outbox (seq, id, kind, created, body) VALUES (?, ?, ?, ?, ?)",
+                    (seq, event_id, kind.value, time.time(), body),
+                )
+                if also is not None:
+                    also(conn)
+            self._next_seq += 1
+            self._depth += 1
+        self._on_change()
+        return Accepted(event_id, seq)
+
+    def _admit(self, kind: EventKind) -> None:
+        free_mb = shutil.disk_usage(self._store.path.parent).free // (1024 * 1024)
+        if free_mb < self._limits.min_free_disk_mb:
+            self.refused += 1
+            raise OutboxRefused(
+                "disk_full",
+                f"only {free_mb} MB free on the storage disk (outbox.min_free_disk_mb = "
+                f"{self._limits.min_free_disk_mb}); {kind} event not stored",
+            )
+        if kind in CITIZEN_KINDS:
+            return
+        capacity = self._limits.capacity
+        limit = capacity if kind != EventKind.ALERT else capacity + max(1, int(capacity * ALERT_RESERVE))
+        if self._depth >= limit:
+            self.refused += 1
+            raise OutboxRefused(
+                "outbox_full", f"outbox holds {self._depth} events (capacity {capacity}); {kind} refused"
+            )
+
+    def needs_full_alert(self) -> bool:
+        """True once each time the outbox reaches capacity (the caller raises the alert)."""
+        with self._lock:
+            full = self._depth >= self._limits.capacity
+            if full and not self._full_alerted:
+                self._full_alerted = True
+                return True
+            if self._depth < self._limits.capacity * 0.9:
+                self._full_alerted = False
+            return False
+
+    # -- taking them out -----------------------------------------------------------------------
+    def take(self, limit: int, skip_kinds: Iterable[str] = ()) -> list[Pending]:
+        """Mark up to `limit` ready events in flight, oldest first, and return them opened.
+
+        A row whose body cannot be opened is set aside on the spot rather than blocking the rest.
+        """
+        skip = tuple(skip_kinds)
+        marks = ",".join("?" * len(skip))
+        where = f"state = {READY}" + (f" AND kind NOT IN ({marks})" if skip else "")
+        taken: list[Pending] = []
+        broken: list[tuple[str, str]] = []
+        with self._store.transaction() as conn:
+            rows = conn.execute(
+                f"SELECT seq, id, kind, body FROM outbox WHERE {where} ORDER BY seq LIMIT ?", (*skip, limit)
+            ).fetchall()
+            for seq, event_id, kind, body in rows:
+                try:
+                    envelope = self._sealer.open(body, event_id.encode())
+                except SealError as exc:
+                    broken.append((event_id, str(exc)))
+                    continue
+                taken.append(Pending(event_id, seq, kind, envelope))
+            conn.executemany(
+                f"UPDATE outbox SET state = {IN_FLIGHT} WHERE id = ?", [(p.id,) for p in taken]
+            )
+            conn.executemany(
+                f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE id = ?",
+                [(reason, event_id) for event_id, reason in broken],
+            )
+        return taken
+
+    def acknowledge(self, event_ids: Iterable[str]) -> int:
+        """The broker has these: delete them. Returns how many rows went."""
+        ids = [(i,) for i in event_ids]
+        if not ids:
+            return 0
+        with self._lock, self._store.transaction() as conn:
+            before = conn.total_changes
+            conn.executemany(f"DELETE FROM outbox WHERE id = ? AND state = {IN_FLIGHT}", ids)
+            gone = conn.total_changes - before
+            self._depth -= gone
+        return gone
+
+    def release(self, event_ids: Iterable[str]) -> None:
+        """Put in-flight events back to ready (their publish never left the device)."""
+        with self._store.transaction() as conn:
+            conn.executemany(
+                f"UPDATE outbox SET state = {READY} WHERE id = ? AND state = {IN_FLIGHT}",
+                [(i,) for i in event_ids],
+            )
+
+    def set_aside(self, event_id: str, reason: str) -> None:
+        """A poison event: keep it (never silently dropped) but stop trying to deliver it."""
+        with self._store.transaction() as conn:
+            conn.execute(
+                f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE id = ?", (reason, event_id)
+            )
+
+    def retry_set_aside(self) -> int:
+        """A maintainer's decision: give every set-aside event another try."""
+        with self._store.transaction() as conn:
+            cursor = conn.execute(f"UPDATE outbox SET state = {READY}, reason = NULL WHERE state = {SET_ASIDE}")
+        self._on_change()
+        return cursor.rowcount
+
+    def expire(self, now: float | None = None) -> int:
+        """Drop low-value events older than the age limit; citizen events are never aged out."""
+        cutoff = (now or time.time()) - self._limits.max_age_days * 86_400
+        marks = ",".join("?" * len(EXPIRING_KINDS))
+        with self._lock, self._store.transaction() as conn:
+            cursor = conn.execute(
+                f"DELETE FROM outbox WHERE created < ? AND state != {IN_FLIGHT} AND kind IN ({marks})",
+                (cutoff, *EXPIRING_KINDS),
+            )
+            self._depth -= cursor.rowcount
+            self.expired += cursor.rowcount
+        return cursor.rowcount
+
+    # -- what the heartbeat reports ------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        return self._depth
+
+    def stats(self) -> dict[str, Any]:
+        with self._store.read() as conn:
+            rows = conn.execute("SELECT state, count(*), min(created) FROM outbox GROUP BY state").fetchall()
+        counts = {READY: 0, IN_FLIGHT: 0, SET_ASIDE: 0}
+        oldest: float | None = None
+        for state, count, created in rows:
+            counts[state] = count
+            if state != SET_ASIDE and created is not None:
+                oldest = created if oldest is None else min(oldest, created)
+        return {
+            "depth": counts[READY] + counts[IN_FLIGHT],
+            "in_flight": counts[IN_FLIGHT],
+            "set_aside": counts[SET_ASIDE],
+            "oldest_age_s": None if oldest is None else max(0, round(time.time() - oldest)),
+            "refused_since_boot": self.refused,
+            "expired_since_boot": self.expired,
+            "policy": self.policy(),
+        }
+
+    def policy(self) -> dict[str, Any]:
+        limits = self._limits
+        return {
+            "capacity": limits.capacity,
+            "max_age_days": limits.max_age_days,
+            "when_full": "refuse usage at capacity, alerts above a 2% reserve; citizen events always kept",
+            "expiring_kinds": list(EXPIRING_KINDS),
+            "min_free_disk_mb": limits.min_free_disk_mb,
+        }

@@ -1,0 +1,147 @@
+"""The outbox pump: moves events from the outbox to the broker, at most `window` unacknowledged.
+
+Its own thread. PUBACKs arrive on paho's network thread and are only queued there; the pump
+settles them in batches (one transaction for many deletions), which is what lets it drain as fast
+as a plain publish loop while every delete is still durable. A refused event (PUBACK reason code
+≥ 0x80, or larger than the broker accepts) is set aside with the reason so it never blocks the rest.
+Events carrying personal data wait while the link is not TLS.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.reasoncodes import ReasonCode
+
+from appliance.clock import clock_synchronised
+from appliance.contract import PERSONAL_KINDS, QOS_EVENTS, event_topic, now_iso
+from appliance.link import MqttLink
+from appliance.outbox import Outbox, Pending
+
+log = logging.getLogger("kiosk.pump")
+
+TRANSIENT_REFUSALS = {0x89, 0x97}  # server busy, quota exceeded: try again later
+TOPIC_OVERHEAD = 200  # bytes of fixed header, topic and properties beyond the payload, generously
+
+
+class Pump(threading.Thread):
+    def __init__(self, outbox: Outbox, link: MqttLink, device_id: str, window: int,
+                 resend_after_s: float = 60.0) -> None:
+        super().__init__(name="outbox-pump", daemon=True)
+        self._outbox = outbox
+        self._link = link
+        self._device = device_id
+        self._window = window
+        self._resend_after_s = resend_after_s
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+        self._in_flight: dict[str, tuple[Pending, float]] = {}
+        self._by_mid: dict[int, str] = {}
+        self._retry_after = 0.0
+        self._held_personal_logged = False
+        self.delivered = 0
+        self.set_aside = 0
+        link.on_puback(self._on_puback)
+
+    def notify(self) -> None:
+        """Something changed (new event, connection up): look again now."""
+        self._wake.set()
+
+    def _on_puback(self, mid: int, reason: int) -> None:
+        self._acks.put((mid, reason))
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+        self.join(timeout=10)
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            try:
+                self._settle()
+                if self._link.connected and time.monotonic() >= self._retry_after:
+                    self._resend_stale()
+                    self._fill()
+            except Exception:
+                log.exception("outbox pump step failed; retrying in a second")
+                self._stopping.wait(1.0)
+        self._settle()
+
+    # -- steps -------------------------------------------------------------------------------------
+    def _settle(self) -> None:
+        done: list[str] = []
+        while True:
+            try:
+                mid, reason = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            event_id = self._by_mid.pop(mid, None)
+            if event_id is None or event_id not in self._in_flight:
+                continue  # an ack for a copy already settled
+            pending, _ = self._in_flight.pop(event_id)
+            if reason < 0x80:
+                done.append(event_id)
+            elif reason in TRANSIENT_REFUSALS:
+                self._outbox.release([event_id])
+                self._retry_after = time.monotonic() + 5.0
+            else:
+                self._put_aside(pending, f"broker refused it: {ReasonCode(PacketTypes.PUBACK, identifier=reason)}")
+        if done:
+            self.delivered += self._outbox.acknowledge(done)
+        if len(self._by_mid) > 4 * self._window:
+            self._by_mid = {m: i for m, i in self._by_mid.items() if i in self._in_flight}
+
+    def _fill(self) -> None:
+        free = self._window - len(self._in_flight)
+        if free <= 0:
+            return
+        skip = () if self._link.tls else tuple(PERSONAL_KINDS)
+        if skip and not self._held_personal_logged:
+            log.warning("events with personal data (%s) are held: the broker link is not TLS", ", ".join(skip))
+            self._held_personal_logged = True
+        for pending in self._outbox.take(free, skip):
+            limit = self._link.max_packet_size
+            if limit and len(pending.envelope) + TOPIC_OVERHEAD > limit:
+                self._put_aside(pending, f"{len(pending.envelope)} bytes exceed the broker's maximum packet "
+                                         f"size of {limit}")
+                continue
+            self._publish(pending)
+
+    def _publish(self, pending: Pending) -> None:
+        stamp = f'{{"device":"{self._device}","ts":"{now_iso()}","clock_synced":{str(clock_synchronised()).lower()},'
+        message = stamp.encode() + pending.envelope[1:]
+        info = self._link.publish(event_topic(self._device, pending.kind), message, QOS_EVENTS)
+        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: paho queued it
+            if info.rc == mqtt.MQTT_ERR_PAYLOAD_SIZE:
+                self._put_aside(pending, "too large for the MQTT client")
+            else:
+                self._outbox.release([pending.id])
+            return
+        self._by_mid[info.mid] = pending.id
+        self._in_flight[pending.id] = (pending, time.monotonic())
+
+    def _resend_stale(self) -> None:
+        """Belt and braces: republish anything unacknowledged for too long on a live connection."""
+        now = time.monotonic()
+        for pending, sent in list(self._in_flight.values()):
+            if now - sent > self._resend_after_s:
+                log.warning("event seq %d unacknowledged for %.0f s; publishing it again", pending.seq, now - sent)
+                self._publish(pending)
+
+    def _put_aside(self, pending: Pending, reason: str) -> None:
+        log.error("event seq %d (%s) set aside: %s", pending.seq, pending.kind, reason)
+        self._outbox.set_aside(pending.id, reason)
+        self.set_aside += 1
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)

@@ -1,0 +1,54 @@
+"""Encryption at rest for the outbox, with a per-device key file (mode 0600, made on first start).
+
+AES-256-GCM; the event id is bound in as associated data so a sealed body cannot be swapped onto
+another row unnoticed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+
+
+class SealError(Exception):
+    """A sealed body that cannot be opened (wrong key, corrupted row)."""
+
+
+def load_or_create_key(path: Path) -> bytes:
+    try:
+        key = path.read_bytes()
+    except FileNotFoundError:
+        key = os.urandom(KEY_BYTES)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, key)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return key
+    if len(key) != KEY_BYTES:
+        raise SealError(f"device key {path} is {len(key)} bytes, expected {KEY_BYTES}; restore it from backup")
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    return key
+
+
+class Sealer:
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, plaintext: bytes, associated: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, plaintext, associated)
+
+    def open(self, sealed: bytes, associated: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
+        except (InvalidTag, ValueError) as exc:
+            raise SealError("sealed body cannot be opened with this device key") from exc

@@ -1,0 +1,101 @@
+"""The device's state database (`outbox.sqlite3` under the storage dir).
+
+One SQLite file holds the outbox, the usage ledger, command results and small counters, so that
+moving usage counts into the outbox, for instance, is a single transaction. WAL with
+`synchronous=FULL`: a commit that returned is on disk and survives a power cut.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    seq     INTEGER PRIMARY KEY AUTOINCREMENT,  -- per-device, monotonic, never reused
+    id      TEXT NOT NULL UNIQUE,               -- ULID
+    kind    TEXT NOT NULL,
+    created REAL NOT NULL,                      -- unix time at enqueue
+    state   INTEGER NOT NULL DEFAULT 0,         -- 0 ready, 1 in flight, 2 set aside
+    reason  TEXT,                               -- why it was set aside
+    body    BLOB NOT NULL                       -- sealed envelope JSON
+);
+CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, seq);
+CREATE TABLE IF NOT EXISTS usage_counts (
+    action TEXT NOT NULL,
+    item   TEXT NOT NULL,
+    count  INTEGER NOT NULL,
+    PRIMARY KEY (action, item)
+);
+CREATE TABLE IF NOT EXISTS command_results (
+    id     TEXT PRIMARY KEY,
+    at     REAL NOT NULL,
+    result TEXT NOT NULL
+);
+"""
+
+
+class StoreError(Exception):
+    """The state database cannot be opened or written."""
+
+
+class Store:
+    """A single shared connection guarded by a lock; callers use `transaction()` or `read()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"state database {path} cannot be opened: {exc}") from exc
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; committed (durably) when the block ends without an exception."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._conn
+
+    def meta_get(self, key: str, default: str | None = None) -> str | None:
+        with self.read() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def meta_set(self, conn: sqlite3.Connection, key: str, value: str) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def next_boot(self) -> int:
+        """Increase and return the persisted boot counter (the bdSeq of birth and will)."""
+        with self.transaction() as conn:
+            boot = int(self.meta_get("boot", "0")) + 1
+            self.meta_set(conn, "boot", str(boot))
+        return boot
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
