@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance.kiosk import Kiosk
+from tests.support import Collector, Mosquitto, kiosk_config
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    mosquitto = Mosquitto(tmp_path / "broker").start()
+    yield mosquitto
+    mosquitto.stop()
+
+
+@pytest.fixture
+def collector(broker: Mosquitto) -> Iterator[Collector]:
+    c = Collector(broker)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def make_kiosk(tmp_path: Path):
+    """Build (and afterwards stop) in-process kiosks: make_kiosk(port, **config sections)."""
+    started: list[Kiosk] = []
+
+    def make(port: int, storage: Path | None = None, start: bool = True, **sections) -> Kiosk:
+        kiosk = Kiosk(kiosk_config(storage or tmp_path / "state", port, **sections))
+        if start:
+            kiosk.start()
+            started.append(kiosk)
+        return kiosk
+
+    yield make
+    for kiosk in started:
+        if not kiosk._stopping.is_set():
+            kiosk.stop()

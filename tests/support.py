@@ -1,0 +1,298 @@
+"""Real parts for the tests and benchmarks: a Mosquitto broker on a free loopback port, a test CA,
+a subscriber that records what the broker delivers, and kiosk configs pointing at them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from appliance.config import KioskConfig, parse_config
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+# -- a test certificate authority ---------------------------------------------------------------------
+@dataclass
+class TlsFiles:
+    ca: Path
+    server_cert: Path
+    server_key: Path
+    client_cert: Path
+    client_key: Path
+
+
+def _key_and_cert(name: str, issuer_name: x509.Name | None, issuer_key, *, ca: bool, sans=()):
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(issuer_name or subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
+    cert = builder.sign(issuer_key or key, hashes.SHA256())
+    return key, cert
+
+
+def make_test_ca(directory: Path, device_id: str) -> TlsFiles:
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_key, ca_cert = _key_and_cert("Kiosk Test CA", None, None, ca=True)
+    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    server_key, server_cert = _key_and_cert("localhost", ca_cert.subject, ca_key, ca=False, sans=sans)
+    client_key, client_cert = _key_and_cert(device_id, ca_cert.subject, ca_key, ca=False)
+
+    def write(path: Path, obj) -> Path:
+        if isinstance(obj, x509.Certificate):
+            path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+        else:
+            path.write_bytes(obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+            path.chmod(0o600)
+        return path
+
+    return TlsFiles(
+        ca=write(directory / "ca.crt", ca_cert),
+        server_cert=write(directory / "server.crt", server_cert),
+        server_key=write(directory / "server.key", server_key),
+        client_cert=write(directory / "device.crt", client_cert),
+        client_key=write(directory / "device.key", client_key),
+    )
+
+
+# -- the broker ------------------------------------------------------------------------------------------
+class Mosquitto:
+    """The Debian `mosquitto` binary with a generated config, persistence on, on a free loopback port."""
+
+    def __init__(self, workdir: Path, *, tls: TlsFiles | None = None, users: dict[str, str] | None = None,
+                 extra: str = "") -> None:
+        self.workdir = workdir
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.tls = tls
+        self.users = users
+        self.extra = extra
+        self.log = workdir / "mosquitto.log"
+        self._process: subprocess.Popen | None = None
+
+    def _config(self) -> str:
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence true",
+            f"persistence_location {self.workdir}/",
+            f"log_dest file {self.log}",
+            "log_type all",
+            "max_queued_messages 0",
+            "max_inflight_messages 100",
+        ]
+        if os.geteuid() == 0:
+            lines.append("user root")
+        if self.tls:
+            lines += [f"cafile {self.tls.ca}", f"certfile {self.tls.server_cert}",
+                      f"keyfile {self.tls.server_key}", "require_certificate false"]
+        if self.users:
+            passwd = self.workdir / "passwd"
+            passwd.write_text("")
+            for user, password in self.users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
+            lines += ["allow_anonymous false", f"password_file {passwd}"]
+        else:
+            lines.append("allow_anonymous true")
+        return "\n".join(lines) + "\n" + self.extra + "\n"
+
+    def start(self) -> Mosquitto:
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text(self._config())
+        self._process = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                         stderr=subprocess.DEVNULL)
+
+        def accepting() -> bool:
+            if self._process.poll() is not None:
+                raise AssertionError(f"mosquitto exited: {self.log.read_text() if self.log.exists() else ''}")
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_until(accepting, timeout=10)
+        return self
+
+    def stop(self) -> None:
+        if self._process and self._process.poll() is None:
+            self._process.terminate()  # mosquitto saves its persistence file on SIGTERM
+            self._process.wait(timeout=10)
+        self._process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log_count(self, text: str) -> int:
+        """How often the broker's own log says `text`."""
+        return self.log.read_text(errors="replace").count(text) if self.log.exists() else 0
+
+
+# -- a subscriber that records everything ---------------------------------------------------------------
+@dataclass
+class Received:
+    topic: str
+    payload: bytes
+    retain: bool
+
+    def json(self) -> dict[str, Any]:
+        return json.loads(self.payload)
+
+
+class Collector:
+    """A persistent-session QoS 1 subscriber, like central: nothing is lost across broker restarts."""
+
+    def __init__(self, broker: Mosquitto, topic: str = "kiosk/v1/#", client_id: str = "test-collector",
+                 user: tuple[str, str] | None = None) -> None:
+        self.messages: list[Received] = []
+        self._lock = threading.Lock()
+        self.connected = threading.Event()
+        self._topic = topic
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+        client.max_inflight_messages_set(100)
+        if broker.tls:
+            client.tls_set(ca_certs=str(broker.tls.ca))
+        if user:
+            client.username_pw_set(*user)
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_disconnect = lambda *a: self.connected.clear()
+        client.reconnect_delay_set(0.2, 1)
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        client.connect_async("127.0.0.1", broker.port, 30, clean_start=False, properties=props)
+        client.loop_start()
+        self.client = client
+        if not self.connected.wait(10):
+            raise AssertionError("collector could not connect to the test broker")
+
+    def _on_connect(self, client, userdata, flags, reason, properties) -> None:
+        if not reason.is_failure:
+            client.subscribe(self._topic, qos=1)
+            self.connected.set()
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append(Received(message.topic, message.payload, bool(message.retain)))
+
+    def on(self, suffix: str) -> list[Received]:
+        with self._lock:
+            return [m for m in self.messages if m.topic.endswith(suffix)]
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            found = [m for m in self.messages if "/events/" in m.topic]
+        return [m.json() for m in found if kind is None or m.topic.endswith("/events/" + kind)]
+
+    def wait_for(self, predicate: Callable[[Collector], Any], timeout: float = 15.0) -> Any:
+        return wait_until(lambda: predicate(self), timeout=timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+# -- kiosk configs ---------------------------------------------------------------------------------------
+def kiosk_config_data(storage: Path, broker_port: int, device_id: str = "test-kiosk-0001", **sections) -> dict:
+    data: dict[str, Any] = {
+        "device": {"id": device_id, "site": "测试网点 自助服务区", "region": "370203"},
+        "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 1, "reconnect_max_s": 2},
+        "storage": {"dir": str(storage)},
+        "heartbeat": {"interval_s": 3600},
+        "hardware": {"simulated": True},
+    }
+    for section, values in sections.items():
+        data.setdefault(section, {}).update(values)
+    return data
+
+
+def kiosk_config(storage: Path, broker_port: int, **sections) -> KioskConfig:
+    return parse_config(kiosk_config_data(storage, broker_port, **sections))
+
+
+def write_toml(path: Path, data: dict) -> Path:
+    """A tiny TOML writer for test configs (tables of scalars, one level of nesting)."""
+
+    def scalar(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return str(value)
+        return json.dumps(str(value), ensure_ascii=False)
+
+    lines: list[str] = []
+
+    def table(name: str, values: dict) -> None:
+        lines.append(f"[{name}]")
+        nested = {}
+        for key, value in values.items():
+            if isinstance(value, dict):
+                nested[key] = value
+            else:
+                lines.append(f"{key} = {scalar(value)}")
+        for key, value in nested.items():
+            table(f"{name}.{key}", value)
+
+    for name, values in data.items():
+        table(name, values)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+# -- a citizen ------------------------------------------------------------------------------------------
+def id_check_digit(first17: str) -> str:
+    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
+
+
+TEST_NAME = "欧阳娜娜"
+TEST_ID_NUMBER = "37020319850612301" + id_check_digit("37020319850612301")
+
+
+def test_card():
+    from drivers.card_reader import IdCard
+
+    return IdCard(name=TEST_NAME, sex="女", nation="汉", birth_date="19850612", address="山东省青岛市市北区测试路1号",
+                  id_number=TEST_ID_NUMBER, authority="青岛市公安局市北分局", valid_from="20150101",
+                  valid_until="20350101")

@@ -1,0 +1,46 @@
+"""Delivery through a real Mosquitto: offline queueing, order, exactly-once after de-duplication."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from appliance.contract import EventKind
+from tests.support import Collector, Mosquitto, free_port, wait_until
+
+
+def test_broker_absent_at_start_then_everything_arrives_in_order(tmp_path: Path, make_kiosk) -> None:
+    broker = Mosquitto(tmp_path / "broker")  # not started: the port is free, nothing listens
+    kiosk = make_kiosk(broker.port)
+    kiosk.rate("GA-001", 5)
+    for n in range(200):
+        kiosk.outbox.enqueue(EventKind.RATING, {"item": "GA-001", "level": 4, "n": n})
+    kiosk.request_assist("RS-001", "不会操作")
+    assert not kiosk.link.connected
+    assert kiosk.outbox.stats()["depth"] == 202
+
+    broker.start()
+    try:
+        collector = Collector(broker)
+        wait_until(lambda: kiosk.outbox.stats()["depth"] == 0, timeout=30)
+        collector.wait_for(lambda c: len({e["id"] for e in c.events()}) == 202)
+        ratings = {e["id"]: e for e in collector.events("rating")}
+        seqs = [e["seq"] for e in sorted(ratings.values(), key=lambda e: e["seq"])]
+        assert len(ratings) == 201
+        ns = [e["payload"].get("n") for e in sorted(ratings.values(), key=lambda e: e["seq"])][1:]
+        assert ns == list(range(200)), "ratings arrived out of order"
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+        ids = [e["id"] for e in sorted(ratings.values(), key=lambda e: e["seq"])]
+        assert ids == sorted(ids), "ULIDs must sort like seq"
+        assert len(collector.events("assist")) == 1
+        collector.close()
+    finally:
+        broker.stop()
+
+
+def test_unreachable_broker_does_not_stop_the_kiosk(tmp_path: Path, make_kiosk, caplog) -> None:
+    kiosk = make_kiosk(free_port())
+    kiosk.rate("RS-001", 3)
+    wait_until(lambda: kiosk.link.last_error is not None, timeout=5)
+    assert "unreachable" in kiosk.link.last_error
+    assert kiosk.outbox.stats()["depth"] == 1
+    assert kiosk.health_snapshot()["link"]["connected"] is False
