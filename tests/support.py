@@ -290,7 +290,7 @@ TEST_NAME = "欧阳娜娜"
 TEST_ID_NUMBER = "37020319850612301" + id_check_digit("37020319850612301")
 
 
-def test_card():
+def citizen_card():
     from drivers.card_reader import IdCard
 
     return IdCard(name=TEST_NAME, sex="女", nation="汉", birth_date="19850612", address="山东省青岛市市北区测试路1号",

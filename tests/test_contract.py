@@ -1,0 +1,181 @@
+"""One busy day at a booth over TLS: every payload it publishes is checked against docs/asyncapi.yaml,
+and none but a submission carries the citizen's name or ID number — not on the wire, not on disk."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from appliance.kiosk import CitizenError, Kiosk
+from tests.support import (
+    TEST_ID_NUMBER,
+    TEST_NAME,
+    Collector,
+    Mosquitto,
+    kiosk_config,
+    make_test_ca,
+    citizen_card,
+    wait_until,
+)
+
+ASYNCAPI = yaml.safe_load((Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml").read_text())
+
+
+def validator(schema: str) -> Draft202012Validator:
+    return Draft202012Validator({"$ref": f"#/components/schemas/{schema}", "components": ASYNCAPI["components"]})
+
+
+def schema_for(topic: str) -> str:
+    suffix = topic.split("/", 3)[3]
+    if suffix.startswith("events/"):
+        return suffix.removeprefix("events/").capitalize() + "Event"
+    if suffix.startswith("cmd/"):
+        return "Command"
+    return {"status": "Status", "heartbeat": "Heartbeat", "cmd-result": "CommandResult"}[suffix]
+
+
+@pytest.fixture(scope="module")
+def busy_day(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("busy-day")
+    device = "test-kiosk-0001"
+    tls = make_test_ca(tmp / "tls", device)
+    broker = Mosquitto(tmp / "broker", tls=tls).start()
+    collector = Collector(broker)
+    handler = _CaptureLogs()
+    logging.getLogger().addHandler(handler)
+    logging.getLogger("kiosk").setLevel(logging.DEBUG)
+    kiosk = Kiosk(kiosk_config(tmp / "state", broker.port, broker={
+        "tls": {"ca_file": str(tls.ca), "cert_file": str(tls.client_cert), "key_file": str(tls.client_key)}}))
+    kiosk.start()
+    wait_until(lambda: kiosk.link.connected)
+
+    kiosk.view_guide("GA-001")
+    kiosk.print_notice("GA-001")
+    with pytest.raises(CitizenError) as refused:
+        kiosk.submit_application("GA-001", {"reason": "到期换领"})
+    assert refused.value.code == "not_identified"
+    kiosk.hardware.card_reader.present(citizen_card())
+    receipt = kiosk.submit_application("GA-001", {"reason": "到期换领", "phone": "13800000000"})
+    kiosk.rate("GA-001", 1, "排队太久")
+    kiosk.request_assist("GA-001", "不会拍照")
+    kiosk.end_session()
+    kiosk.hardware.printer.inject_fault("paper_end")
+    kiosk._refresh_health()
+    kiosk.hardware.printer.clear_fault()
+    kiosk._refresh_health()
+    kiosk.ledger.flush()
+    kiosk.publish_heartbeat()
+    for name, payload in [
+        ("ping", {"id": "c-1"}),
+        ("status", {"id": "c-2"}),
+        ("maintenance", {"id": "c-3", "args": {"on": True}}),
+        ("maintenance", {"id": "c-4", "args": {"on": False}}),
+        ("print-test", {"id": "c-5"}),
+        ("nonsense", {"id": "c-6"}),
+    ]:
+        collector.client.publish(f"kiosk/v1/{device}/cmd/{name}", json.dumps(payload), qos=1)
+    collector.wait_for(lambda c: len(c.on("/cmd-result")) == 6)
+    wait_until(lambda: kiosk.outbox.stats()["depth"] == 0, timeout=15)
+    collector.wait_for(lambda c: {"submission", "rating", "assist", "usage", "alert"}
+                       <= {m.topic.rsplit("/", 1)[1] for m in c.messages})
+    kiosk.stop()
+    collector.wait_for(lambda c: c.on("/status")[-1].json()["status"] == "offline")
+    yield {"kiosk": kiosk, "messages": list(collector.messages), "receipt": receipt, "logs": handler.lines,
+           "state": tmp / "state"}
+    logging.getLogger().removeHandler(handler)
+    logging.getLogger("kiosk").setLevel(logging.NOTSET)
+    collector.close()
+    broker.stop()
+
+
+class _CaptureLogs(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+def test_every_published_payload_matches_the_contract(busy_day) -> None:
+    kinds = set()
+    for message in busy_day["messages"]:
+        schema = schema_for(message.topic)
+        errors = sorted(validator(schema).iter_errors(message.json()), key=str)
+        assert not errors, f"{message.topic}: {errors[0].message} at {list(errors[0].absolute_path)}"
+        kinds.add(schema)
+    assert kinds == {"Command", "Status", "Heartbeat", "CommandResult", "SubmissionEvent", "RatingEvent", "AssistEvent",
+                     "UsageEvent", "AlertEvent"}
+
+
+def test_personal_data_only_in_the_submission(busy_day) -> None:
+    submissions = [m for m in busy_day["messages"] if m.topic.endswith("/events/submission")]
+    assert len(submissions) == 1
+    applicant = submissions[0].json()["payload"]["applicant"]
+    assert applicant["name"] == TEST_NAME and applicant["id_number"] == TEST_ID_NUMBER
+    for message in busy_day["messages"]:
+        if message is submissions[0]:
+            continue
+        text = message.payload.decode()
+        assert TEST_NAME not in text and TEST_ID_NUMBER not in text, message.topic
+        assert TEST_ID_NUMBER[-8:] not in text
+    assert len(busy_day["logs"]) > 10, "the log capture saw too little to prove anything"
+    for line in busy_day["logs"]:
+        assert TEST_NAME not in line and TEST_ID_NUMBER not in line
+
+
+def test_outbox_file_holds_no_personal_data_in_the_clear(busy_day, tmp_path) -> None:
+    from appliance.contract import EventKind
+    from appliance.outbox import Outbox
+    from appliance.sealing import Sealer, load_or_create_key
+    from appliance.store import Store
+    from tests.support import kiosk_config as cfg
+
+    # Keep a submission on disk (no broker) and look at the raw bytes of every state file.
+    state = tmp_path / "state"
+    store = Store(state / "outbox.sqlite3")
+    outbox = Outbox(store, Sealer(load_or_create_key(state / "device.key")), cfg(state, 1).outbox, boot=1,
+                    clock_synced=lambda: False)
+    outbox.enqueue(EventKind.SUBMISSION, {"item": "GA-001", "applicant": {"name": TEST_NAME,
+                                                                          "id_number": TEST_ID_NUMBER}})
+    store.close()
+    for directory in (state, busy_day["state"]):
+        for path in directory.iterdir():
+            raw = path.read_bytes()
+            for secret in (TEST_NAME.encode("utf-8"), TEST_NAME.encode("utf-16-le"), TEST_ID_NUMBER.encode()):
+                assert secret not in raw, f"{path.name} holds personal data in the clear"
+    assert oct((state / "device.key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_receipt_is_masked_and_names_the_case(busy_day) -> None:
+    kiosk = busy_day["kiosk"]
+    receipt = busy_day["receipt"]
+    assert receipt.printed
+    printed = kiosk.hardware.printer.printed
+    receipt_lines = next(doc for doc in printed if any("受理回执" in line for line in doc))
+    text = "\n".join(receipt_lines)
+    assert "欧**娜" in text and "3702**********" in text and TEST_ID_NUMBER[-4:] in text
+    assert TEST_NAME not in text and TEST_ID_NUMBER not in text
+    assert receipt.case_ref in text
+    notice = next(doc for doc in printed if any("一次性告知单" in line for line in doc))
+    assert any("原居民身份证" in line for line in notice)
+
+
+def test_a_busy_day_is_counted_and_reported(busy_day) -> None:
+    usage = [m.json() for m in busy_day["messages"] if m.topic.endswith("/events/usage")]
+    counts = {(c["action"], c["item"]): c["count"] for c in usage[0]["payload"]["counts"]}
+    assert counts[("guide_viewed", "GA-001")] == 1
+    assert counts[("notice_printed", "GA-001")] == 1
+    assert counts[("submission", "GA-001")] == 1
+    assert counts[("rating", "GA-001")] == 1
+    assert counts[("assist", "GA-001")] == 1
+    assert counts[("session_start", "")] == 1 and counts[("session_end", "")] == 1
+    alerts = [m.json()["payload"]["code"] for m in busy_day["messages"] if m.topic.endswith("/events/alert")]
+    assert alerts == ["printer_paper_end", "printer_recovered"]
+    statuses = [m.json()["status"] for m in busy_day["messages"] if m.topic.endswith("0001/status")]
+    assert statuses == ["online", "maintenance", "online", "offline"]
