@@ -402,9 +402,11 @@ class Kiosk:
         self.pump.notify()
 
     def _connection_changed(self, connected: bool) -> None:
-        self.pump.notify()
         if connected:
+            self.pump.notify()
             self.publish_heartbeat()
+        else:
+            self.pump.connection_lost()
 
     def _on_mqtt_message(self, topic: str, payload: bytes) -> None:
         prefix = device_topic(self.device_id, "cmd/")

@@ -186,9 +186,20 @@ class MqttLink:
         was_connected = self.connected
         with self._lock:
             self.connected = False
+        self._forget_unacknowledged(client)
         if was_connected:
             log.warning("disconnected from broker %s: %s", self._where(), reason_code)
             self._on_connection_change(False)
+
+    @staticmethod
+    def _forget_unacknowledged(client: mqtt.Client) -> None:
+        """Make paho drop its copies of unacknowledged messages, which it would otherwise resend by
+        itself on reconnect: the pump re-publishes from the outbox instead, so it alone decides what
+        goes (and can hold back an event the broker keeps dropping the connection over). paho has no
+        public call for this; the attributes are pinned by the paho-mqtt <3 requirement."""
+        with client._out_message_mutex:
+            client._out_messages.clear()
+            client._inflight_messages = 0
 
     def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self._on_message(message.topic, message.payload)

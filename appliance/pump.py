@@ -5,6 +5,13 @@ settles them in batches (one transaction for many deletions), which is what lets
 as a plain publish loop while every delete is still durable. A refused event (PUBACK reason code
 ≥ 0x80, or larger than the broker accepts) is set aside with the reason so it never blocks the rest.
 Events carrying personal data wait while the link is not TLS.
+
+When the connection drops, everything in flight goes back to ready and is published again, in
+order, after the reconnect (the link makes paho forget its own copies, so the pump alone decides).
+Some brokers answer a poison event by dropping the connection rather than with a PUBACK; an event
+that is the oldest unacknowledged one at `POISON_STRIKES` drops in a row, each soon after it was
+sent, is set aside too — on a flaky network that can catch an innocent event, which is kept and
+counted, never lost, and which a maintainer can send again.
 """
 
 from __future__ import annotations
@@ -27,22 +34,24 @@ log = logging.getLogger("kiosk.pump")
 
 TRANSIENT_REFUSALS = {0x89, 0x97}  # server busy, quota exceeded: try again later
 TOPIC_OVERHEAD = 200  # bytes of fixed header, topic and properties beyond the payload, generously
+POISON_STRIKES = 3
+STRIKE_WINDOW_S = 10.0
+CONNECTION_LOST = -1  # a marker in the ack queue: acks before it count, everything after is resent
 
 
 class Pump(threading.Thread):
-    def __init__(self, outbox: Outbox, link: MqttLink, device_id: str, window: int,
-                 resend_after_s: float = 60.0) -> None:
+    def __init__(self, outbox: Outbox, link: MqttLink, device_id: str, window: int) -> None:
         super().__init__(name="outbox-pump", daemon=True)
         self._outbox = outbox
         self._link = link
         self._device = device_id
         self._window = window
-        self._resend_after_s = resend_after_s
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
         self._in_flight: dict[str, tuple[Pending, float]] = {}
         self._by_mid: dict[int, str] = {}
+        self._strikes: dict[str, int] = {}
         self._retry_after = 0.0
         self._held_personal_logged = False
         self.delivered = 0
@@ -51,6 +60,11 @@ class Pump(threading.Thread):
 
     def notify(self) -> None:
         """Something changed (new event, connection up): look again now."""
+        self._wake.set()
+
+    def connection_lost(self) -> None:
+        """Called on paho's thread when the link drops, after every PUBACK that arrived before it."""
+        self._acks.put((CONNECTION_LOST, 0))
         self._wake.set()
 
     def _on_puback(self, mid: int, reason: int) -> None:
@@ -69,7 +83,6 @@ class Pump(threading.Thread):
             try:
                 self._settle()
                 if self._link.connected and time.monotonic() >= self._retry_after:
-                    self._resend_stale()
                     self._fill()
             except Exception:
                 log.exception("outbox pump step failed; retrying in a second")
@@ -84,10 +97,14 @@ class Pump(threading.Thread):
                 mid, reason = self._acks.get_nowait()
             except queue.Empty:
                 break
+            if mid == CONNECTION_LOST:
+                self._requeue_in_flight()
+                continue
             event_id = self._by_mid.pop(mid, None)
             if event_id is None or event_id not in self._in_flight:
                 continue  # an ack for a copy already settled
             pending, _ = self._in_flight.pop(event_id)
+            self._strikes.pop(event_id, None)
             if reason < 0x80:
                 done.append(event_id)
             elif reason in TRANSIENT_REFUSALS:
@@ -129,13 +146,24 @@ class Pump(threading.Thread):
         self._by_mid[info.mid] = pending.id
         self._in_flight[pending.id] = (pending, time.monotonic())
 
-    def _resend_stale(self) -> None:
-        """Belt and braces: republish anything unacknowledged for too long on a live connection."""
-        now = time.monotonic()
-        for pending, sent in list(self._in_flight.values()):
-            if now - sent > self._resend_after_s:
-                log.warning("event seq %d unacknowledged for %.0f s; publishing it again", pending.seq, now - sent)
-                self._publish(pending)
+    def _requeue_in_flight(self) -> None:
+        """The connection dropped: all in flight is ready again; strike the oldest if it looks guilty."""
+        if not self._in_flight:
+            return
+        oldest, sent = min(self._in_flight.values(), key=lambda entry: entry[0].seq)
+        self._in_flight.pop(oldest.id)
+        if time.monotonic() - sent <= STRIKE_WINDOW_S:
+            strikes = self._strikes[oldest.id] = self._strikes.get(oldest.id, 0) + 1
+            if strikes >= POISON_STRIKES:
+                self._strikes.pop(oldest.id)
+                self._put_aside(oldest, f"the broker dropped the connection each of the {strikes} times it was sent")
+            else:
+                self._outbox.release([oldest.id])
+        else:
+            self._outbox.release([oldest.id])
+        self._outbox.release(list(self._in_flight))
+        self._in_flight.clear()
+        self._by_mid.clear()
 
     def _put_aside(self, pending: Pending, reason: str) -> None:
         log.error("event seq %d (%s) set aside: %s", pending.seq, pending.kind, reason)

@@ -24,7 +24,8 @@ def test_five_broker_restarts_during_delivery_lose_nothing(broker, collector, ma
     producer.start()
     for _ in range(5):  # each restart lands while deliveries are under way
         delivered_before = kiosk.pump.delivered
-        wait_until(lambda: kiosk.link.connected and kiosk.pump.delivered > delivered_before + 50, timeout=30)
+        wait_until(lambda before=delivered_before: kiosk.link.connected and kiosk.pump.delivered > before + 50,
+                   timeout=30)
         broker.restart()
     producer.join()
 

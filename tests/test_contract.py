@@ -17,9 +17,9 @@ from tests.support import (
     TEST_NAME,
     Collector,
     Mosquitto,
+    citizen_card,
     kiosk_config,
     make_test_ca,
-    citizen_card,
     wait_until,
 )
 
