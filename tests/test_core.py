@@ -1,0 +1,93 @@
+"""The core's citizen-facing behaviour without a display: sessions, timeouts, LEDs, held personal data."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.contract import EventKind
+from appliance.kiosk import CitizenError
+from drivers.leds import StatusLeds, mock_pin_factory
+from tests.support import citizen_card, free_port, wait_until
+
+
+def test_idle_session_times_out_and_forgets_the_card(make_kiosk) -> None:
+    seen: list[tuple[str, dict]] = []
+    kiosk = make_kiosk(free_port(), start=False, session={"idle_timeout_s": 15, "countdown_s": 5})
+    kiosk._notify = lambda name, data: seen.append((name, data))
+    kiosk.start()
+    kiosk.hardware.card_reader.present(citizen_card())
+    session = kiosk.session
+    assert session is not None and session.card is not None
+    assert ("card_read", {"name": "欧**娜"}) in seen
+    session.last_touch -= 12  # 3 s left: the countdown shows
+    wait_until(lambda: any(name == "session_countdown" for name, _ in seen), timeout=5)
+    session.last_touch -= 10
+    wait_until(lambda: kiosk.session is None, timeout=5)
+    assert session.card is None, "the citizen's card data must be dropped with the session"
+    assert ("session_ended", {"reason": "timeout"}) in seen
+    assert kiosk.ledger.since_boot["timeout"] == 1 and kiosk.ledger.since_boot["session_end"] == 1
+    with pytest.raises(CitizenError) as refused:
+        kiosk.submit_application("GA-001", {})
+    assert refused.value.code == "not_identified"
+
+
+def test_elder_mode_waits_longer(make_kiosk) -> None:
+    kiosk = make_kiosk(free_port())
+    assert kiosk.begin_session(elder=True).idle_timeout_s == kiosk.config.session.elder_idle_timeout_s > 60
+
+
+def test_a_failed_receipt_print_keeps_the_application(make_kiosk) -> None:
+    kiosk = make_kiosk(free_port())
+    kiosk.hardware.card_reader.present(citizen_card())
+    kiosk.hardware.printer.inject_fault("paper_end")
+    receipt = kiosk.submit_application("RS-001", {})
+    assert not receipt.printed and receipt.print_problem == "print_failed"
+    waiting = [(p.kind, p.id) for p in kiosk.outbox.take(10)]
+    assert ("submission", receipt.case_ref) in waiting, "the application is stored even without a receipt"
+    assert ("alert", ) == tuple(k for k, _ in waiting if k != "submission"), "the paper fault is alerted"
+    with pytest.raises(CitizenError) as failed:
+        kiosk.print_notice("RS-001")
+    assert failed.value.code == "print_failed"
+    with pytest.raises(CitizenError) as bad:
+        kiosk.rate("RS-001", 6)
+    assert bad.value.code == "bad_level"
+    with pytest.raises(CitizenError) as unknown:
+        kiosk.view_guide("NOPE-1")
+    assert unknown.value.code == "unknown_item"
+
+
+def test_submissions_wait_for_tls_while_other_events_flow(broker, collector, make_kiosk) -> None:
+    kiosk = make_kiosk(broker.port)
+    kiosk.hardware.card_reader.present(citizen_card())
+    kiosk.submit_application("GA-002", {})
+    kiosk.rate("GA-002", 5)
+    collector.wait_for(lambda c: c.events("rating"))
+    wait_until(lambda: kiosk.outbox.stats()["depth"] == 1)
+    assert not collector.events("submission")
+    assert kiosk.outbox.take(10)[0].kind == EventKind.SUBMISSION
+
+
+def test_leds_follow_health_on_gpiozero_mock_pins() -> None:
+    factory = mock_pin_factory()
+    leds = StatusLeds(green=17, amber=27, red=22, pin_factory=factory)
+    pins = {name: factory.pin(number) for name, number in (("green", 17), ("amber", 27), ("red", 22))}
+
+    def lit() -> set[str]:
+        return {name for name, pin in pins.items() if pin.state}
+
+    leds.show("ready")
+    assert lit() == {"green"}
+    leds.show("fault")
+    assert lit() == {"red"}
+    leds.show("degraded")
+    assert lit() == {"amber"}
+    leds.show("maintenance")
+    wait_until(lambda: lit() == {"amber"}, timeout=2)
+    wait_until(lambda: lit() == set(), timeout=2)  # blinking
+    leds.close()
+
+    low = mock_pin_factory()
+    inverted = StatusLeds(green=5, amber=6, red=13, active_high=False, pin_factory=low)
+    inverted.show("ready")
+    assert low.pin(5).state == 0 and low.pin(6).state == 1, "active-low: lit means driven low"
+    inverted.close()
