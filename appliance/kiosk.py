@@ -353,7 +353,7 @@ class Kiosk:
         worst = max((SEVERITY[h.state] for h in health.values()), default=0)
         if worst >= SEVERITY[HealthState.FAULT]:
             return LedPattern.FAULT
-        oldest = self.outbox.stats()["oldest_age_s"] or 0
+        oldest = self.outbox.oldest_age_s() or 0
         if worst or not self.link.connected or oldest > BACKLOG_DEGRADED_S:
             return LedPattern.DEGRADED
         return LedPattern.WORKING if self.session is not None else LedPattern.READY

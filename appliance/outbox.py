@@ -84,9 +84,10 @@ class Outbox:
         self._full_alerted = False
         with store.transaction() as conn:
             conn.execute("UPDATE outbox SET state = ? WHERE state = ?", (READY, IN_FLIGHT))
-            row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
-            self._next_seq = (row[0] if row else 0) + 1
+            highest = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
+            self._next_seq = max(highest, int(store.meta_get("seq_high", "0"))) + 1
             self._depth = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        self._disk_checked_at = 0.0
 
     # -- putting events in ---------------------------------------------------------------------
     def enqueue(
@@ -139,7 +140,11 @@ class Outbox:
         return Accepted(event_id, seq)
 
     def _admit(self, kind: EventKind) -> None:
-        free_mb = shutil.disk_usage(self._store.path.parent).free // (1024 * 1024)
+        now = time.monotonic()
+        if now - self._disk_checked_at >= 1.0:  # a statvfs per event would cost more than it tells
+            self._free_mb = shutil.disk_usage(self._store.path.parent).free // (1024 * 1024)
+            self._disk_checked_at = now
+        free_mb = self._free_mb
         if free_mb < self._limits.min_free_disk_mb:
             self.refused += 1
             raise OutboxRefused(
@@ -178,7 +183,7 @@ class Outbox:
         marks = ",".join("?" * len(skip))
         where = f"state = {READY}" + (f" AND kind NOT IN ({marks})" if skip else "")
         taken: list[Pending] = []
-        broken: list[tuple[str, str]] = []
+        broken: list[tuple[str, int]] = []
         with self._store.transaction() as conn:
             rows = conn.execute(
                 f"SELECT seq, id, kind, body FROM outbox WHERE {where} ORDER BY seq LIMIT ?", (*skip, limit)
@@ -187,44 +192,41 @@ class Outbox:
                 try:
                     envelope = self._sealer.open(body, event_id.encode())
                 except SealError as exc:
-                    broken.append((event_id, str(exc)))
+                    broken.append((str(exc), seq))
                     continue
                 taken.append(Pending(event_id, seq, kind, envelope))
-            conn.executemany(
-                f"UPDATE outbox SET state = {IN_FLIGHT} WHERE id = ?", [(p.id,) for p in taken]
-            )
-            conn.executemany(
-                f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE id = ?",
-                [(reason, event_id) for event_id, reason in broken],
-            )
+            conn.executemany(f"UPDATE outbox SET state = {IN_FLIGHT} WHERE seq = ?", [(p.seq,) for p in taken])
+            conn.executemany(f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE seq = ?", broken)
         return taken
 
-    def acknowledge(self, event_ids: Iterable[str]) -> int:
+    def acknowledge(self, seqs: Iterable[int]) -> int:
         """The broker has these: delete them. Returns how many rows went."""
-        ids = [(i,) for i in event_ids]
-        if not ids:
+        rows = [(seq,) for seq in seqs]
+        if not rows:
             return 0
         with self._lock, self._store.transaction() as conn:
             before = conn.total_changes
-            conn.executemany(f"DELETE FROM outbox WHERE id = ? AND state = {IN_FLIGHT}", ids)
+            conn.executemany(f"DELETE FROM outbox WHERE seq = ? AND state = {IN_FLIGHT}", rows)
             gone = conn.total_changes - before
+            self._remember_seq_high(conn)
             self._depth -= gone
         return gone
 
-    def release(self, event_ids: Iterable[str]) -> None:
+    def _remember_seq_high(self, conn: sqlite3.Connection) -> None:
+        """Rows are about to vanish: keep the highest seq given out, so it is never given again."""
+        self._store.meta_set(conn, "seq_high", str(self._next_seq - 1))
+
+    def release(self, seqs: Iterable[int]) -> None:
         """Put in-flight events back to ready (their publish never left the device)."""
         with self._store.transaction() as conn:
             conn.executemany(
-                f"UPDATE outbox SET state = {READY} WHERE id = ? AND state = {IN_FLIGHT}",
-                [(i,) for i in event_ids],
+                f"UPDATE outbox SET state = {READY} WHERE seq = ? AND state = {IN_FLIGHT}", [(s,) for s in seqs]
             )
 
-    def set_aside(self, event_id: str, reason: str) -> None:
+    def set_aside(self, seq: int, reason: str) -> None:
         """A poison event: keep it (never silently dropped) but stop trying to deliver it."""
         with self._store.transaction() as conn:
-            conn.execute(
-                f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE id = ?", (reason, event_id)
-            )
+            conn.execute(f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE seq = ?", (reason, seq))
 
     def retry_set_aside(self) -> int:
         """A maintainer's decision: give every set-aside event another try."""
@@ -242,6 +244,7 @@ class Outbox:
                 f"DELETE FROM outbox WHERE created < ? AND state != {IN_FLIGHT} AND kind IN ({marks})",
                 (cutoff, *EXPIRING_KINDS),
             )
+            self._remember_seq_high(conn)
             self._depth -= cursor.rowcount
             self.expired += cursor.rowcount
         return cursor.rowcount
@@ -251,20 +254,22 @@ class Outbox:
     def depth(self) -> int:
         return self._depth
 
+    def oldest_age_s(self) -> int | None:
+        """Age of the oldest event still to deliver (cheap: only set-aside rows are skipped)."""
+        with self._store.read() as conn:
+            row = conn.execute(
+                f"SELECT created FROM outbox WHERE state != {SET_ASIDE} ORDER BY seq LIMIT 1"
+            ).fetchone()
+        return None if row is None else max(0, round(time.time() - row[0]))
+
     def stats(self) -> dict[str, Any]:
         with self._store.read() as conn:
-            rows = conn.execute("SELECT state, count(*), min(created) FROM outbox GROUP BY state").fetchall()
-        counts = {READY: 0, IN_FLIGHT: 0, SET_ASIDE: 0}
-        oldest: float | None = None
-        for state, count, created in rows:
-            counts[state] = count
-            if state != SET_ASIDE and created is not None:
-                oldest = created if oldest is None else min(oldest, created)
+            counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
         return {
-            "depth": counts[READY] + counts[IN_FLIGHT],
-            "in_flight": counts[IN_FLIGHT],
-            "set_aside": counts[SET_ASIDE],
-            "oldest_age_s": None if oldest is None else max(0, round(time.time() - oldest)),
+            "depth": counts.get(READY, 0) + counts.get(IN_FLIGHT, 0),
+            "in_flight": counts.get(IN_FLIGHT, 0),
+            "set_aside": counts.get(SET_ASIDE, 0),
+            "oldest_age_s": self.oldest_age_s(),
             "refused_since_boot": self.refused,
             "expired_since_boot": self.expired,
             "policy": self.policy(),

@@ -49,9 +49,9 @@ class Pump(threading.Thread):
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
-        self._in_flight: dict[str, tuple[Pending, float]] = {}
-        self._by_mid: dict[int, str] = {}
-        self._strikes: dict[str, int] = {}
+        self._in_flight: dict[int, tuple[Pending, float]] = {}  # by seq
+        self._by_mid: dict[int, int] = {}  # paho message id -> seq
+        self._strikes: dict[int, int] = {}
         self._retry_after = 0.0
         self._held_personal_logged = False
         self.delivered = 0
@@ -91,7 +91,7 @@ class Pump(threading.Thread):
 
     # -- steps -------------------------------------------------------------------------------------
     def _settle(self) -> None:
-        done: list[str] = []
+        done: list[int] = []
         while True:
             try:
                 mid, reason = self._acks.get_nowait()
@@ -100,15 +100,15 @@ class Pump(threading.Thread):
             if mid == CONNECTION_LOST:
                 self._requeue_in_flight()
                 continue
-            event_id = self._by_mid.pop(mid, None)
-            if event_id is None or event_id not in self._in_flight:
+            seq = self._by_mid.pop(mid, None)
+            if seq is None or seq not in self._in_flight:
                 continue  # an ack for a copy already settled
-            pending, _ = self._in_flight.pop(event_id)
-            self._strikes.pop(event_id, None)
+            pending, _ = self._in_flight.pop(seq)
+            self._strikes.pop(seq, None)
             if reason < 0x80:
-                done.append(event_id)
+                done.append(seq)
             elif reason in TRANSIENT_REFUSALS:
-                self._outbox.release([event_id])
+                self._outbox.release([seq])
                 self._retry_after = time.monotonic() + 5.0
             else:
                 self._put_aside(pending, f"broker refused it: {ReasonCode(PacketTypes.PUBACK, identifier=reason)}")
@@ -141,33 +141,33 @@ class Pump(threading.Thread):
             if info.rc == mqtt.MQTT_ERR_PAYLOAD_SIZE:
                 self._put_aside(pending, "too large for the MQTT client")
             else:
-                self._outbox.release([pending.id])
+                self._outbox.release([pending.seq])
             return
-        self._by_mid[info.mid] = pending.id
-        self._in_flight[pending.id] = (pending, time.monotonic())
+        self._by_mid[info.mid] = pending.seq
+        self._in_flight[pending.seq] = (pending, time.monotonic())
 
     def _requeue_in_flight(self) -> None:
         """The connection dropped: all in flight is ready again; strike the oldest if it looks guilty."""
         if not self._in_flight:
             return
         oldest, sent = min(self._in_flight.values(), key=lambda entry: entry[0].seq)
-        self._in_flight.pop(oldest.id)
+        self._in_flight.pop(oldest.seq)
         if time.monotonic() - sent <= STRIKE_WINDOW_S:
-            strikes = self._strikes[oldest.id] = self._strikes.get(oldest.id, 0) + 1
+            strikes = self._strikes[oldest.seq] = self._strikes.get(oldest.seq, 0) + 1
             if strikes >= POISON_STRIKES:
-                self._strikes.pop(oldest.id)
+                self._strikes.pop(oldest.seq)
                 self._put_aside(oldest, f"the broker dropped the connection each of the {strikes} times it was sent")
             else:
-                self._outbox.release([oldest.id])
+                self._outbox.release([oldest.seq])
         else:
-            self._outbox.release([oldest.id])
+            self._outbox.release([oldest.seq])
         self._outbox.release(list(self._in_flight))
         self._in_flight.clear()
         self._by_mid.clear()
 
     def _put_aside(self, pending: Pending, reason: str) -> None:
         log.error("event seq %d (%s) set aside: %s", pending.seq, pending.kind, reason)
-        self._outbox.set_aside(pending.id, reason)
+        self._outbox.set_aside(pending.seq, reason)
         self.set_aside += 1
 
     @property

@@ -18,16 +18,18 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+-- No secondary index on purpose: each durable enqueue then writes one page, as a bare insert
+-- would. Ready rows are found by walking seq order, where only in-flight and set-aside rows are
+-- ever skipped.
 CREATE TABLE IF NOT EXISTS outbox (
-    seq     INTEGER PRIMARY KEY AUTOINCREMENT,  -- per-device, monotonic, never reused
-    id      TEXT NOT NULL UNIQUE,               -- ULID
+    seq     INTEGER PRIMARY KEY,        -- per-device, monotonic, never reused (meta seq_high)
+    id      TEXT NOT NULL,              -- ULID
     kind    TEXT NOT NULL,
-    created REAL NOT NULL,                      -- unix time at enqueue
-    state   INTEGER NOT NULL DEFAULT 0,         -- 0 ready, 1 in flight, 2 set aside
-    reason  TEXT,                               -- why it was set aside
-    body    BLOB NOT NULL                       -- sealed envelope JSON
+    created REAL NOT NULL,              -- unix time at enqueue
+    state   INTEGER NOT NULL DEFAULT 0, -- 0 ready, 1 in flight, 2 set aside
+    reason  TEXT,                       -- why it was set aside
+    body    BLOB NOT NULL               -- sealed envelope JSON
 );
-CREATE INDEX IF NOT EXISTS outbox_by_state ON outbox (state, seq);
 CREATE TABLE IF NOT EXISTS usage_counts (
     action TEXT NOT NULL,
     item   TEXT NOT NULL,

@@ -29,7 +29,7 @@ def test_seq_survives_restarts_and_in_flight_returns_to_ready(tmp_path: Path) ->
     first = [outbox.enqueue(EventKind.RATING, {"n": n}) for n in range(5)]
     taken = outbox.take(3)
     assert [p.seq for p in taken] == [1, 2, 3]
-    outbox.acknowledge([taken[0].id])
+    outbox.acknowledge([taken[0].seq])
     # Reopen as after a power cut: the two in flight are ready again, seq goes on from 6.
     outbox = open_outbox(tmp_path)
     assert outbox.stats()["depth"] == 4 and outbox.stats()["in_flight"] == 0
@@ -37,7 +37,7 @@ def test_seq_survives_restarts_and_in_flight_returns_to_ready(tmp_path: Path) ->
     assert sixth.seq == 6
     assert [p.id for p in outbox.take(10)] == [a.id for a in first[1:]] + [sixth.id]
     # seq never reused, even after every row is gone
-    outbox.acknowledge([p.id for p in outbox.take(100)])
+    outbox.acknowledge([p.seq for p in outbox.take(100)])
     outbox = open_outbox(tmp_path)
     assert outbox.enqueue(EventKind.RATING, {}).seq == 7
 
@@ -112,7 +112,7 @@ def test_usage_counts_wait_in_the_ledger_while_the_outbox_is_full(tmp_path: Path
         outbox.enqueue(EventKind.USAGE, {"n": n})
     assert ledger.flush() is False  # refused: the counts stay
     ledger.count(Action.RATING, "GA-001")
-    outbox.acknowledge([p.id for p in outbox.take(50)])
+    outbox.acknowledge([p.seq for p in outbox.take(50)])
     assert ledger.flush() is True
     last = outbox.take(100)[-1]
     assert last.kind == "usage"
