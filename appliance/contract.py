@@ -7,6 +7,7 @@ carry personal data, and the common stamp every payload carries.
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -71,9 +72,22 @@ def catalog_topic(region: str) -> str:
     return f"{TOPIC_ROOT}/catalog/{region}"
 
 
+def iso(unix: float, timespec: str = "milliseconds") -> str:
+    """A unix time as local wall clock, ISO 8601 with offset."""
+    return datetime.fromtimestamp(unix).astimezone().isoformat(timespec=timespec)
+
+
 def now_iso() -> str:
-    """Wall clock, ISO 8601 with offset, millisecond precision."""
-    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+    return iso(time.time())
+
+
+def event_envelope(event_id: str, seq: int, kind: str, created: float, created_clock_synced: bool, boot: int,
+                   payload_json: bytes) -> bytes:
+    """An outbox event's envelope, assembled around its already-serialised payload (see
+    docs/asyncapi.yaml, Envelope); the pump adds the common stamp when it sends it."""
+    head = (f'{{"id":"{event_id}","seq":{seq},"kind":"{kind}","created":"{iso(created)}",'
+            f'"created_clock_synced":{"true" if created_clock_synced else "false"},"boot":{boot},"payload":')
+    return head.encode() + payload_json + b"}"
 
 
 def stamped(device_id: str, clock_synced: bool, body: dict[str, Any]) -> dict[str, Any]:

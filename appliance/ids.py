@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 
 _ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # every 10-bit value as two digits
 
 
 class UlidGenerator:
@@ -16,6 +18,8 @@ class UlidGenerator:
         self._lock = threading.Lock()
         self._last_ms = -1
         self._last_random = 0
+        # Uniqueness, not secrecy, is what the random part is for: a fast generator seeded well.
+        self._random = random.Random(os.urandom(32))
 
     def new(self) -> str:
         with self._lock:
@@ -24,7 +28,8 @@ class UlidGenerator:
                 ms = self._last_ms
                 rand = self._last_random + 1
             else:
-                rand = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
+                rand = self._random.getrandbits(79)  # 80 bits with room to increment
             self._last_ms, self._last_random = ms, rand
         value = (ms << 80) | rand
-        return "".join(_ALPHABET[(value >> shift) & 31] for shift in range(125, -1, -5))
+        # 26 digits of 5 bits: thirteen 10-bit pairs, most significant first (the top 2 bits are 0).
+        return "".join([_PAIRS[(value >> shift) & 1023] for shift in range(120, -1, -10)])

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.config import OutboxSection
-from appliance.contract import CITIZEN_KINDS, PERSONAL_KINDS, EventKind, now_iso
+from appliance.contract import CITIZEN_KINDS, PERSONAL_KINDS, EventKind, event_envelope
 from appliance.ids import UlidGenerator
 from appliance.sealing import Sealer, SealError
 from appliance.store import Store
@@ -30,6 +30,7 @@ from appliance.store import Store
 READY, IN_FLIGHT, SET_ASIDE = 0, 1, 2
 ALERT_RESERVE = 0.02  # alerts may use 2 % over capacity, so "outbox full" itself gets through
 EXPIRING_KINDS = (EventKind.USAGE.value, EventKind.ALERT.value)
+ENVELOPE_BYTES = 300  # what the envelope and stamp add around a payload, generously
 
 
 class OutboxRefused(Exception):
@@ -102,35 +103,23 @@ class Outbox:
         Raises `OutboxRefused` when the bounds refuse this kind; nothing is stored then.
         """
         kind = EventKind(kind)
+        payload_json = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        size = len(payload_json) + ENVELOPE_BYTES
         with self._lock:
             self._admit(kind)
-            event_id = self._ids.new()
-            seq = self._next_seq
-            envelope = json.dumps(
-                {
-                    "id": event_id,
-                    "seq": seq,
-                    "kind": kind.value,
-                    "created": now_iso(),
-                    "created_clock_synced": self._clock_synced(),
-                    "boot": self._boot,
-                    "payload": payload,
-                },
-                ensure_ascii=False,
-                separators=(",", ":"),
-            ).encode("utf-8")
-            if len(envelope) > self._limits.max_event_bytes:
+            if size > self._limits.max_event_bytes:
                 self.refused += 1
                 raise OutboxRefused(
                     "too_large",
-                    f"{kind} event of {len(envelope)} bytes exceeds outbox.max_event_bytes "
-                    f"({self._limits.max_event_bytes})",
+                    f"{kind} event of {size} bytes exceeds outbox.max_event_bytes ({self._limits.max_event_bytes})",
                 )
-            body = self._sealer.seal(envelope, event_id.encode())
+            event_id = self._ids.new()
+            seq = self._next_seq
+            body = self._sealer.seal(payload_json, event_id.encode())
             with self._store.transaction() as conn:
                 conn.execute(
-                    "INSERT INTO outbox (seq, id, kind, created, body) VALUES (?, ?, ?, ?, ?)",
-                    (seq, event_id, kind.value, time.time(), body),
+                    "INSERT INTO outbox (seq, id, kind, created, synced, boot, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (seq, event_id, kind.value, time.time(), self._clock_synced(), self._boot, body),
                 )
                 if also is not None:
                     also(conn)
@@ -186,14 +175,16 @@ class Outbox:
         broken: list[tuple[str, int]] = []
         with self._store.transaction() as conn:
             rows = conn.execute(
-                f"SELECT seq, id, kind, body FROM outbox WHERE {where} ORDER BY seq LIMIT ?", (*skip, limit)
+                f"SELECT seq, id, kind, created, synced, boot, body FROM outbox WHERE {where} ORDER BY seq LIMIT ?",
+                (*skip, limit),
             ).fetchall()
-            for seq, event_id, kind, body in rows:
+            for seq, event_id, kind, created, synced, boot, body in rows:
                 try:
-                    envelope = self._sealer.open(body, event_id.encode())
+                    payload_json = self._sealer.open(body, event_id.encode())
                 except SealError as exc:
                     broken.append((str(exc), seq))
                     continue
+                envelope = event_envelope(event_id, seq, kind, created, bool(synced), boot, payload_json)
                 taken.append(Pending(event_id, seq, kind, envelope))
             conn.executemany(f"UPDATE outbox SET state = {IN_FLIGHT} WHERE seq = ?", [(p.seq,) for p in taken])
             conn.executemany(f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE seq = ?", broken)

@@ -26,9 +26,11 @@ CREATE TABLE IF NOT EXISTS outbox (
     id      TEXT NOT NULL,              -- ULID
     kind    TEXT NOT NULL,
     created REAL NOT NULL,              -- unix time at enqueue
+    synced  INTEGER NOT NULL,           -- was the clock synchronised then
+    boot    INTEGER NOT NULL,           -- the start during which it was made
     state   INTEGER NOT NULL DEFAULT 0, -- 0 ready, 1 in flight, 2 set aside
     reason  TEXT,                       -- why it was set aside
-    body    BLOB NOT NULL               -- sealed envelope JSON
+    body    BLOB NOT NULL               -- the payload JSON, sealed
 );
 CREATE TABLE IF NOT EXISTS usage_counts (
     action TEXT NOT NULL,

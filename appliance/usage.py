@@ -10,10 +10,9 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from datetime import datetime
 from enum import StrEnum
 
-from appliance.contract import EventKind
+from appliance.contract import EventKind, iso
 from appliance.outbox import Outbox, OutboxRefused
 from appliance.store import Store
 
@@ -29,10 +28,6 @@ class Action(StrEnum):
     RATING = "rating"
     ASSIST = "assist"
     TIMEOUT = "timeout"
-
-
-def _iso(unix: float) -> str:
-    return datetime.fromtimestamp(unix).astimezone().isoformat(timespec="seconds")
 
 
 class UsageLedger:
@@ -82,8 +77,8 @@ class UsageLedger:
                 clear(conn)
         else:
             payload = {
-                "window_start": _iso(self._window_start),
-                "window_end": _iso(now),
+                "window_start": iso(self._window_start, "seconds"),
+                "window_end": iso(now, "seconds"),
                 "counts": [{"action": a, "item": i, "count": c} for a, i, c in rows],
             }
             try:
