@@ -165,6 +165,7 @@ class MqttLink:
                 self._report(f"broker {self._where()} refused the connection: {reason_code}")
             return
         client.reconnect_delay_set(self._broker.reconnect_min_s, self._broker.reconnect_max_s)
+        self._forget_unacknowledged(client)
         self.max_packet_size = getattr(properties, "MaximumPacketSize", None)
         with self._lock:
             self.connected = True
@@ -186,17 +187,18 @@ class MqttLink:
         was_connected = self.connected
         with self._lock:
             self.connected = False
-        self._forget_unacknowledged(client)
         if was_connected:
             log.warning("disconnected from broker %s: %s", self._where(), reason_code)
             self._on_connection_change(False)
 
     @staticmethod
     def _forget_unacknowledged(client: mqtt.Client) -> None:
-        """Make paho drop its copies of unacknowledged messages, which it would otherwise resend by
-        itself on reconnect: the pump re-publishes from the outbox instead, so it alone decides what
-        goes (and can hold back an event the broker keeps dropping the connection over). paho has no
-        public call for this; the attributes are pinned by the paho-mqtt <3 requirement."""
+        """Make paho drop its copies of what the last connection left unacknowledged, which it would
+        otherwise resend by itself right after this callback: the pump re-publishes from the outbox
+        instead, so it alone decides what goes (and can hold back an event the broker keeps dropping
+        the connection over). Done here, not in on_disconnect, because paho may be iterating these
+        very messages when a failed write makes it call on_disconnect. paho has no public call for
+        this; the attributes are pinned by the paho-mqtt <3 requirement."""
         with client._out_message_mutex:
             client._out_messages.clear()
             client._inflight_messages = 0
