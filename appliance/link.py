@@ -9,6 +9,7 @@ slowest reconnect pace; an absent broker never stops the kiosk.
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -166,6 +167,7 @@ class MqttLink:
             return
         client.reconnect_delay_set(self._broker.reconnect_min_s, self._broker.reconnect_max_s)
         self._forget_unacknowledged(client)
+        self._no_delay(client)
         self.max_packet_size = getattr(properties, "MaximumPacketSize", None)
         with self._lock:
             self.connected = True
@@ -202,6 +204,14 @@ class MqttLink:
         with client._out_message_mutex:
             client._out_messages.clear()
             client._inflight_messages = 0
+
+    @staticmethod
+    def _no_delay(client: mqtt.Client) -> None:
+        """Send small packets at once: with Nagle's algorithm on, a PUBLISH can wait for the TCP
+        acknowledgement of the previous one, which stalls a pump that keeps a window in flight."""
+        sock = client.socket()
+        if isinstance(sock, socket.socket | ssl.SSLSocket) and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def _handle_message(self, client, userdata, message: mqtt.MQTTMessage) -> None:
         self._on_message(message.topic, message.payload)

@@ -167,13 +167,15 @@ class Outbox:
         """Mark up to `limit` ready events in flight, oldest first, and return them opened.
 
         A row whose body cannot be opened is set aside on the spot rather than blocking the rest.
+        The in-flight mark is not flushed on its own: after a power cut every in-flight row goes
+        back to ready anyway, which is what an unflushed mark amounts to.
         """
         skip = tuple(skip_kinds)
         marks = ",".join("?" * len(skip))
         where = f"state = {READY}" + (f" AND kind NOT IN ({marks})" if skip else "")
         taken: list[Pending] = []
         broken: list[tuple[str, int]] = []
-        with self._store.transaction() as conn:
+        with self._store.transaction(durable=False) as conn:
             rows = conn.execute(
                 f"SELECT seq, id, kind, created, synced, boot, body FROM outbox WHERE {where} ORDER BY seq LIMIT ?",
                 (*skip, limit),
@@ -186,18 +188,23 @@ class Outbox:
                     continue
                 envelope = event_envelope(event_id, seq, kind, created, bool(synced), boot, payload_json)
                 taken.append(Pending(event_id, seq, kind, envelope))
-            conn.executemany(f"UPDATE outbox SET state = {IN_FLIGHT} WHERE seq = ?", [(p.seq,) for p in taken])
+            if rows:  # the rows read are exactly the ready ones in this seq range that pass the filter
+                conn.execute(f"UPDATE outbox SET state = {IN_FLIGHT} WHERE {where} AND seq BETWEEN ? AND ?",
+                             (*skip, rows[0][0], rows[-1][0]))
             conn.executemany(f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE seq = ?", broken)
         return taken
 
     def acknowledge(self, seqs: Iterable[int]) -> int:
         """The broker has these: delete them. Returns how many rows went."""
-        rows = [(seq,) for seq in seqs]
-        if not rows:
+        seqs = list(seqs)
+        if not seqs:
             return 0
         with self._lock, self._store.transaction() as conn:
             before = conn.total_changes
-            conn.executemany(f"DELETE FROM outbox WHERE seq = ? AND state = {IN_FLIGHT}", rows)
+            for start in range(0, len(seqs), 500):
+                chunk = seqs[start:start + 500]
+                conn.execute(f"DELETE FROM outbox WHERE state = {IN_FLIGHT} AND seq IN ({','.join('?' * len(chunk))})",
+                             chunk)
             gone = conn.total_changes - before
             self._remember_seq_high(conn)
             self._depth -= gone

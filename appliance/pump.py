@@ -37,6 +37,8 @@ TOPIC_OVERHEAD = 200  # bytes of fixed header, topic and properties beyond the p
 POISON_STRIKES = 3
 STRIKE_WINDOW_S = 10.0
 CONNECTION_LOST = -1  # a marker in the ack queue: acks before it count, everything after is resent
+DELETE_EVERY_S = 0.05  # acknowledged rows are deleted in batches at least this often
+POLL_S = 0.01  # how often the pump looks at PUBACKs while events are in flight
 
 
 class Pump(threading.Thread):
@@ -46,12 +48,15 @@ class Pump(threading.Thread):
         self._link = link
         self._device = device_id
         self._window = window
+        self._refill_at = max(1, window // 4)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
         self._in_flight: dict[int, tuple[Pending, float]] = {}  # by seq
         self._by_mid: dict[int, int] = {}  # paho message id -> seq
         self._strikes: dict[int, int] = {}
+        self._acked: list[int] = []  # acknowledged, not yet deleted (still "in flight" on disk)
+        self._acked_since = 0.0
         self._retry_after = 0.0
         self._held_personal_logged = False
         self.delivered = 0
@@ -69,7 +74,10 @@ class Pump(threading.Thread):
 
     def _on_puback(self, mid: int, reason: int) -> None:
         self._acks.put((mid, reason))
-        self._wake.set()
+        # Waking the pump for every PUBACK would hand the GIL back and forth per message; wake it
+        # for a batch worth topping up (it also looks every POLL_S while anything is in flight).
+        if self._acks.qsize() >= self._refill_at:
+            self._wake.set()
 
     def stop(self) -> None:
         self._stopping.set()
@@ -78,20 +86,22 @@ class Pump(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.is_set():
-            self._wake.wait(timeout=1.0)
+            self._wake.wait(timeout=POLL_S if self._in_flight or self._acked else 1.0)
             self._wake.clear()
             try:
                 self._settle()
+                self._delete_acked()
                 if self._link.connected and time.monotonic() >= self._retry_after:
                     self._fill()
             except Exception:
                 log.exception("outbox pump step failed; retrying in a second")
                 self._stopping.wait(1.0)
         self._settle()
+        self._delete_acked(force=True)
 
     # -- steps -------------------------------------------------------------------------------------
     def _settle(self) -> None:
-        done: list[int] = []
+        """Take in what paho reported: PUBACKs, refusals, a lost connection."""
         while True:
             try:
                 mid, reason = self._acks.get_nowait()
@@ -106,36 +116,47 @@ class Pump(threading.Thread):
             pending, _ = self._in_flight.pop(seq)
             self._strikes.pop(seq, None)
             if reason < 0x80:
-                done.append(seq)
+                if not self._acked:
+                    self._acked_since = time.monotonic()
+                self._acked.append(seq)
             elif reason in TRANSIENT_REFUSALS:
                 self._outbox.release([seq])
                 self._retry_after = time.monotonic() + 5.0
             else:
                 self._put_aside(pending, f"broker refused it: {ReasonCode(PacketTypes.PUBACK, identifier=reason)}")
-        if done:
-            self.delivered += self._outbox.acknowledge(done)
         if len(self._by_mid) > 4 * self._window:
             self._by_mid = {m: i for m, i in self._by_mid.items() if i in self._in_flight}
 
+    def _delete_acked(self, force: bool = False) -> None:
+        """Delete acknowledged rows in one durable transaction per batch, not one per PUBACK."""
+        if not self._acked:
+            return
+        if (force or not self._in_flight or len(self._acked) >= self._window // 2
+                or time.monotonic() - self._acked_since >= DELETE_EVERY_S):
+            self.delivered += self._outbox.acknowledge(self._acked)
+            self._acked = []
+
     def _fill(self) -> None:
         free = self._window - len(self._in_flight)
-        if free <= 0:
-            return
+        if free < self._refill_at and self._in_flight:
+            return  # top up in batches: one read transaction for many events
         skip = () if self._link.tls else tuple(PERSONAL_KINDS)
         if skip and not self._held_personal_logged:
             log.warning("events with personal data (%s) are held: the broker link is not TLS", ", ".join(skip))
             self._held_personal_logged = True
+        # One send time for the batch: it leaves within milliseconds.
+        stamp = (f'{{"device":"{self._device}","ts":"{now_iso()}",'
+                 f'"clock_synced":{"true" if clock_synchronised() else "false"},').encode()
         for pending in self._outbox.take(free, skip):
             limit = self._link.max_packet_size
             if limit and len(pending.envelope) + TOPIC_OVERHEAD > limit:
                 self._put_aside(pending, f"{len(pending.envelope)} bytes exceed the broker's maximum packet "
                                          f"size of {limit}")
                 continue
-            self._publish(pending)
+            self._publish(pending, stamp)
 
-    def _publish(self, pending: Pending) -> None:
-        stamp = f'{{"device":"{self._device}","ts":"{now_iso()}","clock_synced":{str(clock_synchronised()).lower()},'
-        message = stamp.encode() + pending.envelope[1:]
+    def _publish(self, pending: Pending, stamp: bytes) -> None:
+        message = stamp + pending.envelope[1:]
         info = self._link.publish(event_topic(self._device, pending.kind), message, QOS_EVENTS)
         if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: paho queued it
             if info.rc == mqtt.MQTT_ERR_PAYLOAD_SIZE:

@@ -123,6 +123,7 @@ class Mosquitto:
             "log_type all",
             "max_queued_messages 0",
             "max_inflight_messages 100",
+            "set_tcp_nodelay true",  # as the production config: no Nagle delay on PUBACKs
         ]
         if os.geteuid() == 0:
             lines.append("user root")
