@@ -278,7 +278,7 @@ class Outbox:
         return {
             "capacity": limits.capacity,
             "max_age_days": limits.max_age_days,
-            "when_full": "refuse usage at capacity, alerts above a 2% reserve; citizen events always kept",
+            "when_full": "refuse_low_value_first",  # usage at capacity, alerts past a 2 % reserve, citizens never
             "expiring_kinds": list(EXPIRING_KINDS),
             "min_free_disk_mb": limits.min_free_disk_mb,
         }
