@@ -81,7 +81,7 @@ class StorageSection(_Section):
 class OutboxSection(_Section):
     capacity: int = Field(default=50_000, ge=100, le=10_000_000)
     max_age_days: int = Field(default=30, ge=1, le=3650)
-    inflight_window: int = Field(default=100, ge=1, le=1000)
+    inflight_window: int = Field(default=400, ge=1, le=2000)
     max_event_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     min_free_disk_mb: int = Field(default=50, ge=0)
 

@@ -75,7 +75,9 @@ class MqttLink:
             CallbackAPIVersion.VERSION2, client_id=self._device, protocol=mqtt.MQTTv5, reconnect_on_failure=True
         )
         client.enable_logger(logging.getLogger("kiosk.paho"))
-        client.max_inflight_messages_set(self._config.outbox.inflight_window)
+        # paho keeps a quarter of the pump's window on the wire and queues the rest, sending the next
+        # one itself as each PUBACK comes in: far fewer hand-overs between the pump's thread and paho's.
+        client.max_inflight_messages_set(max(1, self._config.outbox.inflight_window // 4))
         client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
         if broker.tls is not None:
             client.tls_set(
