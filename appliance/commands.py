@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from appliance.errors import CodedError
 from appliance.store import Store
 
 log = logging.getLogger("kiosk.commands")
@@ -22,12 +23,8 @@ KEPT_RESULTS = 1000
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class CommandError(Exception):
+class CommandError(CodedError):
     """A command that cannot be carried out; `code` goes into the error result."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 class CommandCenter:

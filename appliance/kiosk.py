@@ -32,6 +32,7 @@ from appliance.contract import (
     now_iso,
     stamped,
 )
+from appliance.errors import CodedError
 from appliance.hardware import Hardware, build_hardware
 from appliance.link import MqttLink
 from appliance.outbox import Outbox, OutboxRefused
@@ -55,12 +56,8 @@ EXPIRE_EVERY_S = 3600
 BACKLOG_DEGRADED_S = 600  # oldest undelivered event older than this: amber
 
 
-class CitizenError(Exception):
+class CitizenError(CodedError):
     """A citizen action that cannot be done now; `code` tells the screens what to show."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True)

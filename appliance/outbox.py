@@ -23,6 +23,7 @@ from typing import Any
 
 from appliance.config import OutboxSection
 from appliance.contract import CITIZEN_KINDS, PERSONAL_KINDS, EventKind, event_envelope
+from appliance.errors import CodedError
 from appliance.ids import UlidGenerator
 from appliance.sealing import Sealer, SealError
 from appliance.store import Store
@@ -33,12 +34,8 @@ EXPIRING_KINDS = (EventKind.USAGE.value, EventKind.ALERT.value)
 ENVELOPE_BYTES = 300  # what the envelope and stamp add around a payload, generously
 
 
-class OutboxRefused(Exception):
-    """`enqueue` did not store the event; `reason` is a code, the message says what to do."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class OutboxRefused(CodedError):
+    """`enqueue` did not store the event; `code` says why (outbox_full, disk_full, too_large)."""
 
 
 @dataclass(frozen=True)

@@ -10,20 +10,11 @@ from typing import Any
 THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
 
 
-def _meminfo_kb(field: str) -> int | None:
+def _proc_kb(path: str, field: str) -> int | None:
+    """A `Field:   123 kB` line of a /proc file, in kB."""
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in Path(path).read_text().splitlines():
             if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def rss_kb() -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     except OSError:
         pass
@@ -39,8 +30,8 @@ def cpu_temperature_c() -> float | None:
 
 def readings(storage_dir: Path) -> dict[str, Any]:
     disk = shutil.disk_usage(storage_dir)
-    available = _meminfo_kb("MemAvailable")
-    rss = rss_kb()
+    available = _proc_kb("/proc/meminfo", "MemAvailable")
+    rss = _proc_kb("/proc/self/status", "VmRSS")
     return {
         "disk_free_mb": disk.free // 2**20,
         "disk_total_mb": disk.total // 2**20,

@@ -44,3 +44,18 @@ def test_unreachable_broker_does_not_stop_the_kiosk(tmp_path: Path, make_kiosk, 
     assert "unreachable" in kiosk.link.last_error
     assert kiosk.outbox.stats()["depth"] == 1
     assert kiosk.health_snapshot()["link"]["connected"] is False
+
+
+def test_username_and_password_file_log_in_and_deliver(tmp_path: Path, make_kiosk) -> None:
+    broker = Mosquitto(tmp_path / "broker", users={"test-kiosk-0001": "s3cret-pw", "central": "c"}).start()
+    try:
+        collector = Collector(broker, user=("central", "c"))
+        password = tmp_path / "broker.password"
+        password.write_text("s3cret-pw\n")
+        kiosk = make_kiosk(broker.port, broker={"username": "test-kiosk-0001", "password_file": str(password)})
+        kiosk.rate("GA-001", 4)
+        collector.wait_for(lambda c: c.events("rating"))
+        assert kiosk.link.connected and kiosk.link.last_error is None
+        collector.close()
+    finally:
+        broker.stop()

@@ -49,7 +49,7 @@ def test_bounds_refuse_low_value_first_and_never_citizen_events(tmp_path: Path) 
     assert outbox.needs_full_alert() and not outbox.needs_full_alert(), "the alert is raised once"
     with pytest.raises(OutboxRefused) as refused:
         outbox.enqueue(EventKind.USAGE, {"n": 100})
-    assert refused.value.reason == "outbox_full"
+    assert refused.value.code == "outbox_full"
     outbox.enqueue(EventKind.ALERT, {"code": "outbox_full"})  # the 2 % reserve lets alerts through
     outbox.enqueue(EventKind.ALERT, {"code": "again"})
     with pytest.raises(OutboxRefused):
@@ -77,7 +77,7 @@ def test_oversized_event_is_refused_at_enqueue(tmp_path: Path) -> None:
     outbox = open_outbox(tmp_path, max_event_bytes=1024)
     with pytest.raises(OutboxRefused) as refused:
         outbox.enqueue(EventKind.SUBMISSION, {"photo": "x" * 2000})
-    assert refused.value.reason == "too_large" and "max_event_bytes" in str(refused.value)
+    assert refused.value.code == "too_large" and "max_event_bytes" in str(refused.value)
     assert outbox.stats()["depth"] == 0
 
 
