@@ -205,6 +205,8 @@ class Kiosk:
             log.error("submission for %s not stored: %s", code, exc)
             raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
         self.ledger.count(Action.SUBMISSION, code)
+        if not self.link.tls:
+            log.warning("submission stored, but it leaves the device only over TLS and broker.tls is not set")
         receipt = (
             Document().title("受理回执").row("事项", item.name)
             .row("申请人", mask_name(card.name)).row("证件号码", mask_id_number(card.id_number))

@@ -58,7 +58,6 @@ class Pump(threading.Thread):
         self._acked: list[int] = []  # acknowledged, not yet deleted (still "in flight" on disk)
         self._acked_since = 0.0
         self._retry_after = 0.0
-        self._held_personal_logged = False
         self.delivered = 0
         self.set_aside = 0
         link.on_puback(self._on_puback)
@@ -141,9 +140,6 @@ class Pump(threading.Thread):
         if free < self._refill_at and self._in_flight:
             return  # top up in batches: one read transaction for many events
         skip = () if self._link.tls else tuple(PERSONAL_KINDS)
-        if skip and not self._held_personal_logged:
-            log.warning("events with personal data (%s) are held: the broker link is not TLS", ", ".join(skip))
-            self._held_personal_logged = True
         # One send time for the batch: it leaves within milliseconds.
         stamp = (f'{{"device":"{self._device}","ts":"{now_iso()}",'
                  f'"clock_synced":{"true" if clock_synchronised() else "false"},').encode()

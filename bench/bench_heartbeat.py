@@ -8,6 +8,7 @@ default keepalive — and a bare liveness message with only the common stamp and
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +31,7 @@ def publish_packet_bytes(topic: str, payload: bytes, qos: int) -> int:
 
 
 def main() -> None:
+    logging.disable(logging.WARNING)  # the kiosk's own log lines would only clutter the figures
     interval = HeartbeatSection().interval_s
     keepalive = BrokerSection(host="x").keepalive_s
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
