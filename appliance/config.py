@@ -7,6 +7,7 @@ names every bad key, the value found and what is allowed — never a traceback f
 from __future__ import annotations
 
 import os
+import ssl
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
@@ -188,7 +189,24 @@ def _check_files(config: KioskConfig) -> list[str]:
     for key, path in named:
         if path is not None and not os.access(path, os.R_OK):
             problems.append(f"{key} = {str(path)!r}: file does not exist or is not readable")
+    if broker.tls is not None and not problems:
+        problems += _check_tls_files(broker.tls)
     return problems
+
+
+def _check_tls_files(tls: TlsSection) -> list[str]:
+    """Load the TLS files as the link will, so a wrong file is named at start, not at connect."""
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=tls.ca_file)
+    except (ssl.SSLError, OSError) as exc:
+        return [f"broker.tls.ca_file = {str(tls.ca_file)!r}: not a usable PEM CA certificate ({exc})"]
+    if tls.cert_file is not None and tls.key_file is not None:
+        try:
+            context.load_cert_chain(tls.cert_file, tls.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            return [f"broker.tls.cert_file / key_file: not a PEM certificate with its matching key ({exc})"]
+    return []
 
 
 def parse_config(data: dict, source: str = "config") -> KioskConfig:

@@ -80,7 +80,7 @@ class MqttLink:
         client.max_inflight_messages_set(max(1, self._config.outbox.inflight_window // 4))
         client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
         if broker.tls is not None:
-            client.tls_set(
+            client.tls_set(  # the files were checked when the config was loaded
                 ca_certs=str(broker.tls.ca_file),
                 certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
                 keyfile=str(broker.tls.key_file) if broker.tls.key_file else None,

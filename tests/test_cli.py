@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import Mosquitto, free_port, kiosk_config_data, wait_until, write_toml
+from tests.support import Mosquitto, free_port, kiosk_config_data, make_test_ca, wait_until, write_toml
 
 KIOSK = [sys.executable, "-m", "appliance.cli"]
 
@@ -101,6 +101,16 @@ def test_bad_config_gives_key_value_and_what_is_allowed(tmp_path: Path, text: st
     message = _config_error(tmp_path, text)
     for part in expected:
         assert part in message, message
+
+
+def test_unusable_tls_files_are_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "ca.crt").write_text("not a certificate\n")
+    message = _config_error(tmp_path, GOOD + f'\n[broker.tls]\nca_file = "{tmp_path / "ca.crt"}"\n', run=True)
+    assert "broker.tls.ca_file" in message and "not a usable PEM CA certificate" in message
+    tls = make_test_ca(tmp_path / "tls", "ok-device-01")
+    mismatched = (f'\n[broker.tls]\nca_file = "{tls.ca}"\ncert_file = "{tls.client_cert}"\n'
+                  f'key_file = "{tls.server_key}"\n')
+    assert "not a PEM certificate with its matching key" in _config_error(tmp_path, GOOD + mismatched)
 
 
 def test_missing_config_file_and_bad_file_at_start(tmp_path: Path) -> None:
