@@ -36,6 +36,10 @@ class CommandCenter:
         self._clock_synced = clock_synced
         self.handled = 0
 
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._handlers)
+
     def handle(self, name: str, payload: bytes) -> dict[str, Any]:
         """Run one command message and return its result body (without the common stamp)."""
         self.handled += 1
@@ -50,7 +54,7 @@ class CommandCenter:
             self._check_expiry(request)
             handler = self._handlers.get(name)
             if handler is None:
-                raise CommandError("unknown_command", f"unknown command {name!r}; known: {sorted(self._handlers)}")
+                raise CommandError("unknown_command", f"unknown command {name!r}; known: {self.names}")
             args = request.get("args", {})
             if not isinstance(args, dict):
                 raise CommandError("bad_args", "args must be a JSON object")

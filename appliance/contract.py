@@ -36,7 +36,7 @@ class DeviceStatus(StrEnum):
     OFFLINE = "offline"
 
 
-COMMAND_NAMES = ("ping", "status", "maintenance", "reload-catalog", "print-test", "led-test")
+COMMAND_NAMES = ("ping", "status", "maintenance", "reload-catalog", "print-test", "led-test", "retry-set-aside")
 
 QOS_STATUS = 1
 QOS_HEARTBEAT = 0

@@ -96,6 +96,7 @@ class Kiosk:
                 "reload-catalog": self._cmd_reload_catalog,
                 "print-test": self._cmd_print_test,
                 "led-test": lambda args: {"cycled": self.hardware.leds.cycle()},
+                "retry-set-aside": self._cmd_retry_set_aside,
             },
             config.commands.max_payload_bytes,
             clock_synchronised,
@@ -433,6 +434,10 @@ class Kiosk:
         except CatalogError as exc:
             raise CommandError("catalog_invalid", f"{exc}; still using {self.catalog.version}") from exc
         return {"version": catalog.version, "items": len(catalog.items)}
+
+    def _cmd_retry_set_aside(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Someone looked at why events were set aside and fixed it (e.g. raised a broker limit)."""
+        return {"retried": self.outbox.retry_set_aside()}
 
     def _cmd_print_test(self, args: dict[str, Any]) -> dict[str, Any]:
         doc = (Document().title("打印测试 / Test page").row("设备", self.device_id)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.config import OutboxSection
-from appliance.contract import CITIZEN_KINDS, PERSONAL_KINDS, EventKind, event_envelope
+from appliance.contract import CITIZEN_KINDS, EventKind, event_envelope
 from appliance.errors import CodedError
 from appliance.ids import UlidGenerator
 from appliance.sealing import Sealer, SealError
@@ -46,10 +46,6 @@ class Pending:
     seq: int
     kind: str
     envelope: bytes
-
-    @property
-    def personal(self) -> bool:
-        return self.kind in PERSONAL_KINDS
 
 
 @dataclass(frozen=True)

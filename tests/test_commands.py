@@ -93,3 +93,5 @@ def test_each_command_does_its_job(remote, tmp_path: Path) -> None:
     assert _error(broken) == "catalog_invalid"
     assert "item 'X': field name" in broken["error"]["message"]
     assert kiosk.catalog.version == "sample-2026.11", "the last good catalogue stays in use"
+
+    assert remote("retry-set-aside", {"id": "rs-1"})["result"] == {"retried": 0}

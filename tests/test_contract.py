@@ -179,3 +179,12 @@ def test_a_busy_day_is_counted_and_reported(busy_day) -> None:
     assert alerts == ["printer_paper_end", "printer_recovered"]
     statuses = [m.json()["status"] for m in busy_day["messages"] if m.topic.endswith("0001/status")]
     assert statuses == ["online", "maintenance", "online", "offline"]
+
+
+def test_the_contract_names_what_the_kiosk_does(busy_day) -> None:
+    from appliance.contract import COMMAND_NAMES, EventKind
+
+    channels = ASYNCAPI["channels"]
+    assert busy_day["kiosk"].commands.names == sorted(COMMAND_NAMES)
+    assert channels["command"]["parameters"]["name"]["enum"] == list(COMMAND_NAMES)
+    assert channels["events"]["parameters"]["kind"]["enum"] == [k.value for k in EventKind]
