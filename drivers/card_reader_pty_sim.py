@@ -1,0 +1,149 @@
+"""A simulated card reader at the far end of a real pseudo-terminal, speaking the reader's protocol.
+
+The driver opens `sim.port` exactly as it would open /dev/ttyUSB0. A test (or `kiosk sim
+card-reader`) places and removes cards and injects faults: garbage on the line, silence, an answer
+cut off mid-frame, and the device vanishing (the port disappears) and coming back. `port` is a
+stable symlink, like /dev/serial/by-id/…, that follows the current pseudo-terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import threading
+import tty
+from pathlib import Path
+
+from drivers import idcard_protocol as proto
+from drivers.card_reader import IdCard
+from drivers.idcard_data import check_character, encode_base_message
+
+log = logging.getLogger("kiosk.sim.card_reader")
+
+
+def _citizen(name: str, sex: str, nation: str, birth: str, address: str, region: str, sequence: str,
+             authority: str, valid_from: str, valid_until: str) -> IdCard:
+    first17 = region + birth + sequence
+    return IdCard(name=name, sex=sex, nation=nation, birth_date=birth, address=address,
+                  id_number=first17 + check_character(first17), authority=authority, valid_from=valid_from,
+                  valid_until=valid_until)
+
+
+# Invented people with well-formed ID numbers (region codes of Qingdao's districts).
+TEST_CITIZENS = (
+    _citizen("欧阳娜娜", "女", "汉", "19850612", "山东省青岛市市北区测试路1号", "370203", "301",
+             "青岛市公安局市北分局", "20150101", "20350101"),
+    _citizen("张三", "男", "汉", "19580301", "山东省青岛市市南区样例街8号2单元301户", "370202", "153",
+             "青岛市公安局市南分局", "20080301", "长期"),
+    _citizen("阿依古丽·买买提", "女", "维吾尔", "20010909", "山东省青岛市崂山区仿真路66号", "370212", "442",
+             "青岛市公安局崂山分局", "20190909", "20290909"),
+)
+SAM_ID_BYTES = bytes.fromhex("0501000000001234567890ABCDEF0000")
+
+
+class PtyCardReaderSimulator:
+    def __init__(self, port: Path) -> None:
+        self.port = port
+        self.card: IdCard | None = None
+        self.silent = False
+        self.cut_next_answer = False
+        self.requests = 0
+        self._master: int | None = None
+        self._slave: int | None = None
+        self._splitter = proto.FrameSplitter(minimum=3)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> PtyCardReaderSimulator:
+        self._plug()
+        self._thread = threading.Thread(target=self._serve, name="sim-card-reader", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._unplug()
+
+    def _plug(self) -> None:
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self._master, self._slave = master, slave
+        tmp = self.port.with_name(self.port.name + ".new")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(os.ttyname(slave))
+        tmp.replace(self.port)
+        self._splitter.clear()
+
+    def _unplug(self) -> None:
+        self.port.unlink(missing_ok=True)
+        for fd in (self._master, self._slave):
+            if fd is not None:
+                os.close(fd)
+        self._master = self._slave = None
+
+    # -- what a test does to the device -----------------------------------------------------------------
+    def place(self, card: IdCard) -> None:
+        self.card = card
+
+    def remove(self) -> None:
+        self.card = None
+
+    def send_garbage(self, data: bytes) -> None:
+        if self._master is not None:
+            os.write(self._master, data)
+
+    def vanish(self) -> None:
+        """The USB adapter is pulled: the port disappears and the driver's file descriptor dies."""
+        self._unplug()
+
+    def come_back(self) -> None:
+        self._plug()
+
+    # -- serving ---------------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            master = self._master
+            if master is None:
+                self._stopping.wait(0.05)
+                continue
+            try:
+                ready, _, _ = select.select([master], [], [], 0.05)
+                if not ready:
+                    continue
+                data = os.read(master, 4096)
+            except OSError:
+                self._stopping.wait(0.05)
+                continue
+            frames, _ = self._splitter.feed(data)
+            for frame in frames:
+                self.requests += 1
+                answer = self._answer(proto.decode_request(frame))
+                if self.silent:
+                    continue
+                if self.cut_next_answer:
+                    self.cut_next_answer = False
+                    answer = answer[: len(answer) // 2]
+                with contextlib.suppress(OSError):
+                    os.write(master, answer)
+
+    def _answer(self, request: proto.Request) -> bytes:
+        command = (request.cmd, request.para)
+        card = self.card
+        if command == proto.SAM_STATUS:
+            return proto.encode_answer(proto.OK)
+        if command == proto.SAM_ID:
+            return proto.encode_answer(proto.OK, SAM_ID_BYTES)
+        if command == proto.FIND_CARD:
+            return proto.encode_answer(proto.CARD_FOUND if card else proto.NO_CARD, b"\x00\x00\x00\x00")
+        if command == proto.SELECT_CARD:
+            return proto.encode_answer(proto.OK if card else proto.SELECT_FAILED, bytes(8))
+        if command == proto.READ_BASE:
+            if card is None:
+                return proto.encode_answer(proto.READ_FAILED)
+            return proto.encode_answer(proto.OK, encode_base_message(card))
+        return proto.encode_answer(0x21)
