@@ -26,6 +26,7 @@ NATIONS = dict(enumerate((
 ), start=1))
 NATIONS.update({97: "其他", 98: "外国血统中国籍人士"})
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+DIGITS = frozenset("0123456789")
 CHECK_CHARACTERS = "10X98765432"
 
 
@@ -41,16 +42,21 @@ def check_character(first17: str) -> str:
     return CHECK_CHARACTERS[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: str.isdigit() would also accept '²' or '٣' from a hostile card."""
+    return bool(text) and set(text) <= DIGITS
+
+
 def _parse_date(text: str) -> date | None:
     try:
-        return date(int(text[:4]), int(text[4:6]), int(text[6:8])) if len(text) == 8 and text.isdigit() else None
+        return date(int(text[:4]), int(text[4:6]), int(text[6:8])) if len(text) == 8 and _digits(text) else None
     except ValueError:
         return None
 
 
 def validate_id_number(number: str, birth_date: str) -> None:
     """Raise `CardDataError` unless `number` is a well-formed ID number for that birth date."""
-    if len(number) != 18 or not number[:17].isdigit() or number[17] not in "0123456789X":
+    if len(number) != 18 or not _digits(number[:17]) or number[17] not in "0123456789X":
         raise CardDataError("id_format", "ID number is not 17 digits and a check character")
     if check_character(number[:17]) != number[17]:
         raise CardDataError("id_checksum", "ID number check character does not match (ISO 7064 MOD 11-2)")
@@ -80,7 +86,7 @@ def decode_base_message(data: bytes) -> IdCard:
     sex = SEXES.get(fields["sex"])
     if sex is None:
         raise CardDataError("sex", "unknown sex code")
-    nation = NATIONS.get(int(fields["nation"])) if fields["nation"].isdigit() else None
+    nation = NATIONS.get(int(fields["nation"])) if _digits(fields["nation"]) else None
     if nation is None:
         raise CardDataError("nation", "unknown nation code")
     if _parse_date(fields["birth_date"]) is None or _parse_date(fields["valid_from"]) is None:

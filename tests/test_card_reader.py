@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.card_reader import CardEvent, CardEventKind
+from drivers.card_reader import CardEvent
 from drivers.card_reader_pty_sim import TEST_CITIZENS, PtyCardReaderSimulator
 from drivers.card_reader_serial import SerialCardReader
 from drivers.health import HealthState
@@ -69,7 +69,7 @@ def test_silence_is_a_fault_and_recovery_is_noticed(rig) -> None:
 
 
 def test_an_answer_cut_off_mid_frame_is_retried(rig) -> None:
-    sim, reader, events = rig
+    sim, _reader, events = rig
     sim.cut_next_answer = True
     sim.place(TEST_CITIZENS[0])
     wait_until(lambda: kinds(events) == ["read"], timeout=10)
@@ -87,7 +87,7 @@ def test_the_adapter_vanishes_and_comes_back(rig) -> None:
 
 
 def test_a_card_with_a_wrong_check_digit_is_an_error_event_not_a_citizen(rig) -> None:
-    sim, reader, events = rig
+    sim, _reader, events = rig
     good = TEST_CITIZENS[0]
     wrong = "0" if good.id_number[-1] != "0" else "1"
     sim.place(dataclasses.replace(good, id_number=good.id_number[:17] + wrong))
