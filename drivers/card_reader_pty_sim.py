@@ -8,19 +8,13 @@ stable symlink, like /dev/serial/by-id/…, that follows the current pseudo-term
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import select
 import threading
-import tty
 from pathlib import Path
 
 from drivers import idcard_protocol as proto
 from drivers.card_reader import IdCard
 from drivers.idcard_data import check_character, encode_base_message
-
-log = logging.getLogger("kiosk.sim.card_reader")
+from drivers.pty_port import PtyPort
 
 
 def _citizen(name: str, sex: str, nation: str, birth: str, address: str, region: str, sequence: str,
@@ -50,15 +44,14 @@ class PtyCardReaderSimulator:
         self.silent = False
         self.cut_next_answer = False
         self.requests = 0
-        self._master: int | None = None
-        self._slave: int | None = None
+        self._pty = PtyPort(port)
         self._splitter = proto.FrameSplitter(minimum=3)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> PtyCardReaderSimulator:
-        self._plug()
+        self._pty.plug()
         self._thread = threading.Thread(target=self._serve, name="sim-card-reader", daemon=True)
         self._thread.start()
         return self
@@ -67,24 +60,7 @@ class PtyCardReaderSimulator:
         self._stopping.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
-        self._unplug()
-
-    def _plug(self) -> None:
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        self._master, self._slave = master, slave
-        tmp = self.port.with_name(self.port.name + ".new")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(os.ttyname(slave))
-        tmp.replace(self.port)
-        self._splitter.clear()
-
-    def _unplug(self) -> None:
-        self.port.unlink(missing_ok=True)
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                os.close(fd)
-        self._master = self._slave = None
+        self._pty.unplug()
 
     # -- what a test does to the device -----------------------------------------------------------------
     def place(self, card: IdCard) -> None:
@@ -94,32 +70,23 @@ class PtyCardReaderSimulator:
         self.card = None
 
     def send_garbage(self, data: bytes) -> None:
-        if self._master is not None:
-            os.write(self._master, data)
+        self._pty.write(data)
 
     def vanish(self) -> None:
         """The USB adapter is pulled: the port disappears and the driver's file descriptor dies."""
-        self._unplug()
+        self._pty.unplug()
 
     def come_back(self) -> None:
-        self._plug()
+        self._splitter.clear()
+        self._pty.plug()
 
     # -- serving ---------------------------------------------------------------------------------------
     def _serve(self) -> None:
         while not self._stopping.is_set():
-            master = self._master
-            if master is None:
+            if not self._pty.plugged:
                 self._stopping.wait(0.05)
                 continue
-            try:
-                ready, _, _ = select.select([master], [], [], 0.05)
-                if not ready:
-                    continue
-                data = os.read(master, 4096)
-            except OSError:
-                self._stopping.wait(0.05)
-                continue
-            frames, _ = self._splitter.feed(data)
+            frames, _ = self._splitter.feed(self._pty.read(0.05))
             for frame in frames:
                 self.requests += 1
                 answer = self._answer(proto.decode_request(frame))
@@ -128,8 +95,7 @@ class PtyCardReaderSimulator:
                 if self.cut_next_answer:
                     self.cut_next_answer = False
                     answer = answer[: len(answer) // 2]
-                with contextlib.suppress(OSError):
-                    os.write(master, answer)
+                self._pty.write(answer)
 
     def _answer(self, request: proto.Request) -> bytes:
         command = (request.cmd, request.para)

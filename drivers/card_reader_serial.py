@@ -1,17 +1,13 @@
 """The real resident-ID card reader: a SAM module on a serial line (115200 8N1 by default).
 
-Its own thread polls for a card, reads it once per placement, and reports `CardEvent`s; a card must
-leave the field before it is read again. Everything that can go wrong on the wire — garbage, bad
-checksums, silence, a reader that stops mid-frame, a USB adapter that vanishes — becomes a health
-change or an `ERROR` event, never an exception out of the thread; the port is reopened by itself
-when it comes back.
+It polls for a card, reads it once per placement, and reports `CardEvent`s; a card must leave the
+field before it is read again. Garbage, bad checksums, silence and answers cut off mid-frame become
+health changes or `ERROR` events; a vanished adapter is reopened by `SerialDevice`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import termios
 import threading
 import time
 
@@ -21,118 +17,62 @@ from drivers import idcard_protocol as proto
 from drivers.card_reader import CardEvent, CardEventKind, CardListener, CardReader
 from drivers.health import Health, HealthState
 from drivers.idcard_data import CardDataError, decode_base_message
+from drivers.serial_device import SerialDevice
 
 log = logging.getLogger("kiosk.card_reader")
 
-# What a vanished USB adapter raises, depending on which call meets it first.
-PORT_ERRORS = (serial.SerialException, OSError, termios.error)
 POLL_S = 0.25
-REOPEN_S = 1.0
 READ_ATTEMPTS = 3  # failed reads of one placement before the citizen is asked to place it again
 SILENT_LIMIT = 3  # unanswered requests in a row before the reader counts as faulty
+OK_HEALTH = Health(HealthState.OK, "ok")
 
 
 class ReaderTimeout(Exception):
     """No complete answer within the command's time."""
 
 
-class SerialCardReader(CardReader):
+class SerialCardReader(SerialDevice, CardReader):
+    name = "card reader"
+
     def __init__(self, port: str, baud: int = 115200) -> None:
-        self._port = port
-        self._baud = baud
-        self._serial: serial.Serial | None = None
+        super().__init__(port, baud, idle_s=POLL_S)
         self._splitter = proto.FrameSplitter(minimum=4)
         self._listener: CardListener | None = None
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()  # one transaction on the wire at a time
-        self._health = Health(HealthState.ABSENT, "not_opened")
         self._card_in_field = False
         self._failed_reads = 0
         self._silent = 0
 
-    # -- CardReader ---------------------------------------------------------------------------------
+    # -- CardReader -------------------------------------------------------------------------------------
     def open(self, listener: CardListener) -> None:
         self._listener = listener
-        self._thread = threading.Thread(target=self._run, name="card-reader", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._close_port()
-
-    def health(self) -> Health:
-        return self._health
+        self._start()
 
     def self_test(self) -> str:
-        answer = self._transact(proto.SAM_ID)
+        port = self._serial
+        if port is None:
+            raise RuntimeError(f"card reader is {self._health.state}: {self._health.reason}")
+        answer = self._transact(port, proto.SAM_ID)
         if answer.status != proto.OK:
             raise RuntimeError(f"SAM id not readable: {answer.meaning}")
         return f"SAM {answer.data.hex().upper()}"
 
-    # -- the polling thread ------------------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            if self._serial is None and not self._open_port():
-                self._stopping.wait(REOPEN_S)
-                continue
-            try:
-                self._poll()
-            except PORT_ERRORS as exc:
-                log.warning("card reader port %s lost: %s", self._port, exc)
-                self._close_port()
-                self._set_health(HealthState.ABSENT, "port_lost")
-                continue
-            except Exception:  # a bug here must not end the thread: report it and keep polling
-                log.exception("card reader poll failed")
-                self._set_health(HealthState.FAULT, "driver_error")
-            self._stopping.wait(POLL_S)
-
-    def _open_port(self) -> bool:
-        try:
-            # Every line setting explicit: the reader wants 8N1 and no flow control at all.
-            self._serial = serial.Serial(
-                self._port, self._baud, bytesize=serial.EIGHTBITS, parity=serial.PARITY_NONE,
-                stopbits=serial.STOPBITS_ONE, timeout=0.05, write_timeout=1, rtscts=False, dsrdtr=False,
-                xonxoff=False, exclusive=True,
-            )
-        except (serial.SerialException, OSError, ValueError):
-            self._serial = None
-            self._set_health(HealthState.ABSENT, "port_missing")
-            return False
-        self._splitter.clear()
+    # -- SerialDevice -------------------------------------------------------------------------------------
+    def _on_open(self, port: serial.Serial) -> Health:
         self._silent = 0
         try:
-            status = self._transact(proto.SAM_STATUS)
-        except ReaderTimeout:
-            self._set_health(HealthState.FAULT, "no_answer")
-            return True
-        except PORT_ERRORS:
-            self._close_port()
-            self._set_health(HealthState.ABSENT, "port_lost")
-            return False
-        if status.status == proto.OK:
-            log.info("card reader on %s answers", self._port)
-            self._set_health(HealthState.OK, "ok")
-        else:
-            self._set_health(HealthState.FAULT, f"sam_{status.status:02x}")
-        return True
+            status = self._transact(port, proto.SAM_STATUS)
+        except (ReaderTimeout, proto.FrameError):
+            return Health(HealthState.FAULT, "no_answer")
+        return OK_HEALTH if status.status == proto.OK else Health(HealthState.FAULT, f"sam_{status.status:02x}")
 
-    def _close_port(self) -> None:
-        if self._serial is not None:
-            with contextlib.suppress(*PORT_ERRORS):
-                self._serial.close()
-        self._serial = None
-
-    def _poll(self) -> None:
+    def _work(self, port: serial.Serial) -> None:
         try:
-            found = self._transact(proto.FIND_CARD)
+            found = self._transact(port, proto.FIND_CARD)
         except ReaderTimeout:
             return
         except proto.FrameError as exc:
-            self._set_health(HealthState.DEGRADED, f"bad_frame_{exc.code}")
+            self._set_health(Health(HealthState.DEGRADED, f"bad_frame_{exc.code}"))
             return
         if found.status == proto.NO_CARD:
             if self._card_in_field:
@@ -140,16 +80,15 @@ class SerialCardReader(CardReader):
                 self._emit(CardEvent(CardEventKind.REMOVED))
             self._failed_reads = 0
             return
-        if found.status != proto.CARD_FOUND or self._card_in_field:
-            return
-        self._read_card()
+        if found.status == proto.CARD_FOUND and not self._card_in_field:
+            self._read_card(port)
 
-    def _read_card(self) -> None:
+    def _read_card(self, port: serial.Serial) -> None:
         try:
-            selected = self._transact(proto.SELECT_CARD)
+            selected = self._transact(port, proto.SELECT_CARD)
             if selected.status != proto.OK:
                 raise CardDataError("select", selected.meaning)
-            answer = self._transact(proto.READ_BASE)
+            answer = self._transact(port, proto.READ_BASE)
             if answer.status != proto.OK:
                 raise CardDataError("read", answer.meaning)
             card = decode_base_message(answer.data)
@@ -166,11 +105,8 @@ class SerialCardReader(CardReader):
         self._emit(CardEvent(CardEventKind.READ, card=card))
 
     # -- one request, one answer --------------------------------------------------------------------------
-    def _transact(self, command: tuple[int, int]) -> proto.Answer:
+    def _transact(self, port: serial.Serial, command: tuple[int, int]) -> proto.Answer:
         """Send a request and wait for its answer frame, within a time that fits the baud rate."""
-        port = self._serial
-        if port is None:
-            raise serial.SerialException("port not open")
         expected = 1400 if command == proto.READ_BASE else 64
         deadline = time.monotonic() + 0.3 + expected * 10 / self._baud
         with self._lock:
@@ -184,22 +120,15 @@ class SerialCardReader(CardReader):
                 frames, _damage = self._splitter.feed(chunk)
                 if frames:
                     self._silent = 0
-                    if self._health.reason in ("no_answer",) or self._health.reason.startswith("bad_frame"):
-                        self._set_health(HealthState.OK, "ok")
+                    if self._health.state in (HealthState.FAULT, HealthState.DEGRADED) and (
+                            self._health.reason == "no_answer" or self._health.reason.startswith("bad_frame")):
+                        self._set_health(OK_HEALTH)
                     return proto.decode_answer(frames[0])
         self._silent += 1
         if self._silent >= SILENT_LIMIT:
-            self._set_health(HealthState.FAULT, "no_answer")
+            self._set_health(Health(HealthState.FAULT, "no_answer"))
         raise ReaderTimeout(f"no answer to {command[0]:02X} {command[1]:02X}")
-
-    def _set_health(self, state: HealthState, reason: str) -> None:
-        health = Health(state, reason)
-        if health != self._health:
-            log.info("card reader health: %s (%s)", state.value, reason)
-            self._health = health
 
     def _emit(self, event: CardEvent) -> None:
         if self._listener is not None:
             self._listener(event)
-
-
