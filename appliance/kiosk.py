@@ -105,6 +105,7 @@ class Kiosk:
         self.session: CitizenSession | None = None
         self._session_lock = threading.RLock()
         self._driver_health: dict[str, Health] = {}
+        self._health_lock = threading.Lock()  # the ticker, a print and a command may all look at once
         self.heartbeats_sent = 0
         self.print_failures = 0
         self._stopping = threading.Event()
@@ -332,8 +333,14 @@ class Kiosk:
             log.error("alert %s not stored: %s", code, exc)
 
     def _refresh_health(self) -> None:
-        """Compare driver health with the last look: alert on changes, and set the LEDs."""
-        current = self.driver_health()
+        """Compare driver health with the last look: alert on changes (once each), and set the LEDs."""
+        with self._health_lock:
+            current = self.driver_health()
+            self._alert_health_changes(current)
+            self._driver_health = current
+            self.hardware.leds.show(self._led_pattern(current))
+
+    def _alert_health_changes(self, current: dict[str, Health]) -> None:
         for name, health in current.items():
             before = self._driver_health.get(name)
             if before is None or before == health:
@@ -344,8 +351,6 @@ class Kiosk:
             elif health.state is HealthState.OK:
                 self.raise_alert(f"{name}_recovered", "info", f"{name} is ok again", driver=name,
                                  state="ok", reason="ok", was=before.reason)
-        self._driver_health = current
-        self.hardware.leds.show(self._led_pattern(current))
 
     def _led_pattern(self, health: dict[str, Health]) -> LedPattern:
         if self.maintenance:

@@ -282,18 +282,18 @@ def write_toml(path: Path, data: dict) -> Path:
 
 
 # -- a citizen ------------------------------------------------------------------------------------------
-def id_check_digit(first17: str) -> str:
-    weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights, strict=True)) % 11]
-
-
-TEST_NAME = "欧阳娜娜"
-TEST_ID_NUMBER = "37020319850612301" + id_check_digit("37020319850612301")
-
-
 def citizen_card():
-    from drivers.card_reader import IdCard
+    """The first of the simulator's invented citizens."""
+    from drivers.card_reader_pty_sim import TEST_CITIZENS
 
-    return IdCard(name=TEST_NAME, sex="女", nation="汉", birth_date="19850612", address="山东省青岛市市北区测试路1号",
-                  id_number=TEST_ID_NUMBER, authority="青岛市公安局市北分局", valid_from="20150101",
-                  valid_until="20350101")
+    return TEST_CITIZENS[0]
+
+
+TEST_NAME = citizen_card().name
+TEST_ID_NUMBER = citizen_card().id_number
+
+
+def place_card(kiosk, card=None) -> None:
+    """Put a card on the simulated reader and wait until the core's session holds it."""
+    kiosk.hardware.card_reader_sim.place(card or citizen_card())
+    wait_until(lambda: kiosk.session is not None and kiosk.session.card is not None, timeout=5)
