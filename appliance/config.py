@@ -100,14 +100,30 @@ class CardReaderSection(_Section):
 
 class PrinterSection(_Section):
     connection: Literal["serial", "usb", "tcp"] = "serial"
-    port: str = "/dev/ttyUSB1"
+    port: str | None = Field(default=None, description="serial: /dev/ttyUSB1; usb: /dev/usb/lp0 (usblp device)")
     baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
+    flow_control: Literal["none", "rtscts", "dsrdtr", "xonxoff"] = "none"
     host: str | None = None
     tcp_port: int = Field(default=9100, ge=1, le=65535)
-    usb_vendor_id: int | None = None
-    usb_product_id: int | None = None
     paper_width_mm: Literal[58, 80] = 80
-    chinese_font: bool = True
+    chinese_font: bool = Field(default=True, description="false: Chinese lines go as raster images")
+    native_qr: bool = Field(default=True, description="false: QR codes go as raster images")
+    poll_s: float = Field(default=2.0, ge=0.5, le=60)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> PrinterSection:
+        if self.connection == "tcp" and not self.host:
+            raise ValueError('connection = "tcp" needs host (the printer\'s address)')
+        return self
+
+    @property
+    def url(self) -> str:
+        """Where the driver opens the printer: a device path or a pyserial URL."""
+        if self.connection == "tcp":
+            return f"socket://{self.host}:{self.tcp_port}"
+        if self.connection == "usb":
+            return f"lp://{self.port or '/dev/usb/lp0'}"
+        return self.port or "/dev/ttyUSB1"
 
 
 class LedsSection(_Section):

@@ -1,16 +1,20 @@
-"""Choosing the device's hardware from the config: the real drivers, or the same drivers talking to
-simulators at the far end of pseudo-terminals (and gpiozero's mock pins for the LEDs)."""
+"""Choosing the device's hardware from the config: the real drivers on real ports, or the very same
+drivers talking to simulators at the far end of pseudo-terminals (the printer's also over TCP when
+so configured) and gpiozero's mock pins for the LEDs."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.config import ConfigError, KioskConfig
+from appliance.config import KioskConfig, PrinterSection
 from drivers.card_reader import CardReader
 from drivers.card_reader_pty_sim import PtyCardReaderSimulator
 from drivers.card_reader_serial import SerialCardReader
+from drivers.escpos_encoder import EncoderSettings, ReceiptEncoder
 from drivers.leds import StatusLeds, mock_pin_factory
 from drivers.printer import Printer
+from drivers.printer_escpos import EscposPrinter
+from drivers.printer_pty_sim import PtyPrinterSimulator
 
 
 @dataclass
@@ -19,30 +23,43 @@ class Hardware:
     printer: Printer
     leds: StatusLeds
     card_reader_sim: PtyCardReaderSimulator | None = None  # set when simulated
+    printer_sim: PtyPrinterSimulator | None = None
 
     def close(self) -> None:
         self.card_reader.close()
         self.printer.close()
         self.leds.close()
-        if self.card_reader_sim is not None:
-            self.card_reader_sim.stop()
+        for sim in (self.card_reader_sim, self.printer_sim):
+            if sim is not None:
+                sim.stop()
+
+
+def build_printer(section: PrinterSection, url: str | None = None) -> EscposPrinter:
+    encoder = ReceiptEncoder(EncoderSettings(section.paper_width_mm, section.chinese_font, section.native_qr))
+    return EscposPrinter(url or section.url, section.baud, encoder, section.flow_control, section.poll_s)
 
 
 def build_hardware(config: KioskConfig) -> Hardware:
-    leds = config.hardware.leds
-    if not config.hardware.simulated:
-        raise ConfigError(
-            "hardware.simulated = false: the real printer driver is not part of this build yet; "
-            "set hardware.simulated = true"
+    hw = config.hardware
+    if not hw.simulated:
+        return Hardware(
+            card_reader=SerialCardReader(hw.card_reader.port, hw.card_reader.baud),
+            printer=build_printer(hw.printer),
+            leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high),
         )
-    from drivers.printer_sim import SimulatedPrinter
-
     sim_dir = config.storage.dir / "sim"
     sim_dir.mkdir(exist_ok=True)
     card_reader_sim = PtyCardReaderSimulator(sim_dir / "ttyIDCARD").start()
+    over_tcp = hw.printer.connection == "tcp"
+    printer_sim = PtyPrinterSimulator(sim_dir / "ttyPRINTER", sim_dir / "receipts", hw.printer.paper_width_mm,
+                                      tcp_port=0 if over_tcp else None).start()
+    printer_url = {"serial": str(printer_sim.port), "usb": f"lp://{printer_sim.port}",
+                   "tcp": f"socket://127.0.0.1:{printer_sim.tcp_port}"}[hw.printer.connection]
     return Hardware(
-        card_reader=SerialCardReader(str(card_reader_sim.port), config.hardware.card_reader.baud),
-        printer=SimulatedPrinter(),
-        leds=StatusLeds(leds.green, leds.amber, leds.red, leds.active_high, pin_factory=mock_pin_factory()),
+        card_reader=SerialCardReader(str(card_reader_sim.port), hw.card_reader.baud),
+        printer=build_printer(hw.printer, printer_url),
+        leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high,
+                        pin_factory=mock_pin_factory()),
         card_reader_sim=card_reader_sim,
+        printer_sim=printer_sim,
     )

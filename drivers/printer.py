@@ -1,7 +1,7 @@
 """The receipt printer interface the core uses, and the small document model it prints.
 
-The core composes a `Document` (title, text, key/value rows, separators, QR, cut); a driver renders
-it for its device. Documents are built from already-masked text: the printer never sees a full
+The core composes a `Document` (title, text with emphasis and size, key/value rows, separators, QR,
+cut); a driver renders it for its device. Documents are built from already-masked text: the printer never sees a full
 name or ID number.
 """
 
@@ -22,6 +22,7 @@ class Title:
 class Text:
     text: str
     bold: bool = False
+    large: bool = False  # double height and width
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,12 @@ class QrCode:
     data: str
 
 
-Block = Title | Text | Row | Separator | QrCode
+@dataclass(frozen=True)
+class Cut:
+    """Feed and cut here (a document always ends with one; this is for several slips in one go)."""
+
+
+Block = Title | Text | Row | Separator | QrCode | Cut
 
 
 @dataclass
@@ -53,8 +59,8 @@ class Document:
         self.blocks.append(Title(text))
         return self
 
-    def text(self, text: str, bold: bool = False) -> Document:
-        self.blocks.append(Text(text, bold))
+    def text(self, text: str, bold: bool = False, large: bool = False) -> Document:
+        self.blocks.append(Text(text, bold, large))
         return self
 
     def row(self, key: str, value: str) -> Document:
@@ -67,6 +73,10 @@ class Document:
 
     def qr(self, data: str) -> Document:
         self.blocks.append(QrCode(data))
+        return self
+
+    def cut(self) -> Document:
+        self.blocks.append(Cut())
         return self
 
 

@@ -1,6 +1,9 @@
 """What every serial device driver shares: explicit line settings, a thread of its own, and a port
 that is reopened by itself when a USB adapter comes back.
 
+`port` is a device path or a pyserial URL: `socket://host:9100` for a network printer and
+`lp:///dev/usb/lp0` for a USB printer-class device (`drivers.protocol_lp`).
+
 A subclass implements `_on_open` (check the device answers; return its health) and `_work` (one
 round of talking to it). Port errors in either are caught here and turn the health to ABSENT;
 any other exception is logged as a driver bug and turns it to FAULT — the thread never ends.
@@ -19,18 +22,23 @@ import serial
 from drivers.health import Health, HealthState
 
 log = logging.getLogger("kiosk.serial")
+if "drivers" not in serial.protocol_handler_packages:
+    serial.protocol_handler_packages.append("drivers")  # lp:// → drivers.protocol_lp
 
 # What a vanished USB adapter raises, depending on which call meets it first.
 PORT_ERRORS = (serial.SerialException, OSError, termios.error)
 REOPEN_S = 1.0
+WRITE_TIMEOUT_S = 5.0  # a device that takes no bytes for this long (flow control held) is stuck
+FLOW_CONTROLS = ("none", "rtscts", "dsrdtr", "xonxoff")
 
 
 class SerialDevice(ABC):
     name = "serial device"
 
-    def __init__(self, port: str, baud: int, idle_s: float) -> None:
+    def __init__(self, port: str, baud: int, idle_s: float, flow_control: str = "none") -> None:
         self._port = port
         self._baud = baud
+        self._flow_control = flow_control
         self._idle_s = idle_s
         self._serial: serial.Serial | None = None
         self._stopping = threading.Event()
@@ -79,11 +87,12 @@ class SerialDevice(ABC):
 
     def _open_port(self) -> bool:
         try:
-            # Every line setting explicit: 8N1, no flow control of any kind, exclusive use.
-            self._serial = serial.Serial(
+            # Every line setting explicit: 8N1, the flow control asked for (default none), exclusive use.
+            self._serial = serial.serial_for_url(
                 self._port, self._baud, bytesize=serial.EIGHTBITS, parity=serial.PARITY_NONE,
-                stopbits=serial.STOPBITS_ONE, timeout=0.05, write_timeout=1, rtscts=False, dsrdtr=False,
-                xonxoff=False, exclusive=True,
+                stopbits=serial.STOPBITS_ONE, timeout=0.05, write_timeout=WRITE_TIMEOUT_S,
+                rtscts=self._flow_control == "rtscts", dsrdtr=self._flow_control == "dsrdtr",
+                xonxoff=self._flow_control == "xonxoff", exclusive=True,
             )
         except (*PORT_ERRORS, ValueError):
             self._serial = None

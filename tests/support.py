@@ -241,7 +241,7 @@ def kiosk_config_data(storage: Path, broker_port: int, device_id: str = "test-ki
         "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 1, "reconnect_max_s": 2},
         "storage": {"dir": str(storage)},
         "heartbeat": {"interval_s": 3600},
-        "hardware": {"simulated": True},
+        "hardware": {"simulated": True, "printer": {"poll_s": 0.5}},
     }
     for section, values in sections.items():
         data.setdefault(section, {}).update(values)
@@ -291,6 +291,24 @@ def citizen_card():
 
 TEST_NAME = citizen_card().name
 TEST_ID_NUMBER = citizen_card().id_number
+
+
+PRINTER_FAULTS = ("paper_end", "cover_open", "cutter_error", "paper_near_end")
+
+
+def set_printer(kiosk, fault: str | None) -> None:
+    """Give the simulated printer one fault (or none) and wait until the driver's poll has seen it."""
+    from drivers.health import OK, Health, HealthState
+
+    kiosk.hardware.printer_sim.set_state(**{name: name == fault for name in PRINTER_FAULTS})
+    expected = OK if fault is None else Health(
+        HealthState.DEGRADED if fault == "paper_near_end" else HealthState.FAULT, fault)
+    wait_until(lambda: kiosk.hardware.printer.health() == expected, timeout=5)
+
+
+def printed(kiosk) -> list[list[str]]:
+    """The text lines of every receipt the simulated printer has cut, as decoded from its bytes."""
+    return [receipt.lines for receipt in kiosk.hardware.printer_sim.receipts]
 
 
 def place_card(kiosk, card=None) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import wait_until
+from tests.support import printed, set_printer, wait_until
 
 DEVICE = "test-kiosk-0001"
 
@@ -65,9 +65,9 @@ def test_malformed_commands_each_get_an_error_result(remote) -> None:
 def test_a_repeated_request_id_returns_the_first_result_without_running_again(remote) -> None:
     kiosk = remote.kiosk
     first = remote("print-test", {"id": "r-1"})
-    assert first["ok"] and len(kiosk.hardware.printer.printed) == 1
+    assert first["ok"] and len(printed(kiosk)) == 1
     again = remote("print-test", {"id": "r-1"})
-    assert len(kiosk.hardware.printer.printed) == 1, "the repeat must not print again"
+    assert len(printed(kiosk)) == 1, "the repeat must not print again"
     assert again["result"] == first["result"] and again["id"] == "r-1"
 
 
@@ -82,10 +82,10 @@ def test_each_command_does_its_job(remote, tmp_path: Path) -> None:
     led = remote("led-test", {"id": "l-1"})
     assert led["result"] == {"cycled": ["green", "amber", "red"]}
 
-    kiosk.hardware.printer.inject_fault("cover_open")
+    kiosk.hardware.printer_sim.set_state(cover_open=True)
     failed = remote("print-test", {"id": "pt-2"})
     assert _error(failed) == "print_failed" and "cover_open" in failed["error"]["message"]
-    kiosk.hardware.printer.clear_fault()
+    set_printer(kiosk, None)
 
     assert remote("reload-catalog", {"id": "rc-1"})["result"]["version"] == "sample-2026.11"
     kiosk.config.catalog_file.write_text('{"version": "bad", "items": [{"code": "X"}]}', encoding="utf-8")

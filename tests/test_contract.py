@@ -20,6 +20,8 @@ from tests.support import (
     kiosk_config,
     make_test_ca,
     place_card,
+    printed,
+    set_printer,
     wait_until,
 )
 
@@ -64,9 +66,9 @@ def busy_day(tmp_path_factory):
     kiosk.rate("GA-001", 1, "排队太久")
     kiosk.request_assist("GA-001", "不会拍照")
     kiosk.end_session()
-    kiosk.hardware.printer.inject_fault("paper_end")
+    set_printer(kiosk, "paper_end")
     kiosk._refresh_health()
-    kiosk.hardware.printer.clear_fault()
+    set_printer(kiosk, None)
     kiosk._refresh_health()
     kiosk.ledger.flush()
     kiosk.publish_heartbeat()
@@ -156,13 +158,13 @@ def test_receipt_is_masked_and_names_the_case(busy_day) -> None:
     kiosk = busy_day["kiosk"]
     receipt = busy_day["receipt"]
     assert receipt.printed
-    printed = kiosk.hardware.printer.printed
-    receipt_lines = next(doc for doc in printed if any("受理回执" in line for line in doc))
+    printed_docs = printed(kiosk)
+    receipt_lines = next(doc for doc in printed_docs if any("受理回执" in line for line in doc))
     text = "\n".join(receipt_lines)
     assert "欧**娜" in text and "3702**********" in text and TEST_ID_NUMBER[-4:] in text
     assert TEST_NAME not in text and TEST_ID_NUMBER not in text
     assert receipt.case_ref in text
-    notice = next(doc for doc in printed if any("一次性告知单" in line for line in doc))
+    notice = next(doc for doc in printed_docs if any("一次性告知单" in line for line in doc))
     assert any("原居民身份证" in line for line in notice)
 
 

@@ -40,7 +40,7 @@ def test_elder_mode_waits_longer(make_kiosk) -> None:
 def test_a_failed_receipt_print_keeps_the_application(make_kiosk) -> None:
     kiosk = make_kiosk(free_port())
     place_card(kiosk)
-    kiosk.hardware.printer.inject_fault("paper_end")
+    kiosk.hardware.printer_sim.set_state(paper_end=True)  # the print itself finds out
     receipt = kiosk.submit_application("RS-001", {})
     assert not receipt.printed and receipt.print_problem == "print_failed"
     waiting = kiosk.outbox.take(10)

@@ -1,0 +1,117 @@
+"""Turning a receipt `Document` into the ESC/POS bytes a Chinese 58/80 mm thermal printer prints.
+
+python-escpos writes the commands (style, native QR, raster images, cut) into its `Dummy` printer;
+the text itself goes as GB18030 with Chinese mode switched on (`FS &`), because python-escpos's
+code-page text encoder has no Chinese. Where the printer cannot print a line itself — it has no
+Chinese font, or the line holds a 4-byte GB18030 character its 2-byte font lacks (𠮷 in a name) —
+that line goes as a raster image of the same grid instead of turning into "?".
+
+Sizes go as `GS !`, which Chinese printers apply to Chinese characters too (python-escpos's
+`double_width` uses `ESC !`, which enlarges only ASCII there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from escpos.constants import QR_ECLEVEL_M
+from escpos.printer import Dummy
+
+from drivers.printer import Cut, Document, QrCode, Row, Separator, Text, Title
+from drivers.raster_text import render_line
+from drivers.text_layout import key_value, pad_to, wrap
+
+FS_CHINESE_ON = b"\x1c&"
+# A python-escpos profile per paper width: it gives image() the width to check against.
+PROFILES = {80: "TM-T20II", 58: "POS-5890"}
+DOTS = {80: 576, 58: 384}
+QR_MODULE_DOTS = {80: 6, 58: 5}
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    paper_width_mm: int = 80
+    chinese_font: bool = True  # the printer has a GB18030 font of its own
+    native_qr: bool = True  # the printer draws QR codes itself (GS ( k)
+
+    @property
+    def dots(self) -> int:
+        return DOTS[self.paper_width_mm]
+
+    @property
+    def columns(self) -> int:
+        return self.dots // 12  # font A: 12 dots per half-width column
+
+
+def natively_printable(line: str, chinese_font: bool) -> bool:
+    """Whether the printer's own fonts have every character: ASCII always, and with a Chinese font
+    every character GB18030 encodes in at most 2 bytes."""
+    if line.isascii():
+        return True
+    return chinese_font and all(len(char.encode("gb18030")) <= 2 for char in line)
+
+
+class ReceiptEncoder:
+    def __init__(self, settings: EncoderSettings) -> None:
+        self.settings = settings
+        self.raster_lines = 0  # lines the last document needed as images (for logs and tests)
+
+    def encode(self, document: Document) -> bytes:
+        out = Dummy(profile=PROFILES[self.settings.paper_width_mm])
+        out.hw("INIT")
+        if self.settings.chinese_font:
+            out._raw(FS_CHINESE_ON)
+        self.raster_lines = 0
+        for block in document.blocks:
+            self._block(out, block)
+        if not document.blocks or not isinstance(document.blocks[-1], Cut):
+            out.cut()
+        return out.output
+
+    def _block(self, out: Dummy, block: object) -> None:
+        width = self.settings.columns
+        match block:
+            case Title(text):
+                for line in wrap(text, width // 2):
+                    self._line(out, pad_to(line, width // 2, "center").rstrip(), scale=2, bold=True)
+                out._raw(b"\n")
+            case Text(text, bold, large):
+                scale = 2 if large else 1
+                for line in wrap(text, width // scale):
+                    self._line(out, line, scale=scale, bold=bold)
+            case Row(key, value):
+                for line in key_value(key, value, width):
+                    self._line(out, line)
+            case Separator():
+                self._line(out, "-" * width)
+            case QrCode(data):
+                self._qr(out, data)
+            case Cut():
+                out.cut()
+            case _:
+                raise TypeError(f"not a document block: {block!r}")
+
+    def _line(self, out: Dummy, line: str, scale: int = 1, bold: bool = False) -> None:
+        if scale != 1:
+            out.set(custom_size=True, width=scale, height=scale)
+        if bold:
+            out.set(bold=True)
+        if natively_printable(line, self.settings.chinese_font):
+            out._raw(line.encode("gb18030") + b"\n")
+        else:
+            self.raster_lines += 1
+            out.image(render_line(line, self.settings.dots, scale, scale, bold))
+        if bold:
+            out.set(bold=False)
+        if scale != 1:
+            out.set(custom_size=True, width=1, height=1)
+
+    def _qr(self, out: Dummy, data: str) -> None:
+        size = QR_MODULE_DOTS[self.settings.paper_width_mm]
+        if self.settings.native_qr:
+            out.set(align="center")
+            out.qr(data, ec=QR_ECLEVEL_M, size=size, native=True)
+            out._raw(b"\n")
+            out.set(align="left")
+        else:
+            out.qr(data, ec=QR_ECLEVEL_M, size=size, native=False, center=True)
