@@ -79,7 +79,8 @@ class EscposDecoder:
             self.chinese_mode = False
             return self._take(2, Op("init"))
         one_arg = {ord("a"): "align", ord("E"): "bold", ord("d"): "feed", ord("!"): "print_mode",
-                   ord("-"): "underline", ord("3"): "line_spacing", ord("M"): "font", ord("J"): "feed_dots"}
+                   ord("-"): "underline", ord("3"): "line_spacing", ord("M"): "font", ord("J"): "feed_dots",
+                   ord("t"): "code_table"}
         if code in one_arg:
             if len(buf) < 3:
                 return None

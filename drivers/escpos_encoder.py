@@ -22,7 +22,9 @@ from drivers.raster_text import render_line
 from drivers.text_layout import key_value, pad_to, wrap
 
 FS_CHINESE_ON = b"\x1c&"
-# A python-escpos profile per paper width: it gives image() the width to check against.
+# A python-escpos profile per paper width: it gives image() the width to check against. Cutting does
+# not go by the profile (its 58 mm profiles have no cutter; kiosk printers do): `GS V 66 0` feeds
+# the last line past the cutter and cuts.
 PROFILES = {80: "TM-T20II", 58: "POS-5890"}
 DOTS = {80: 576, 58: 384}
 QR_MODULE_DOTS = {80: 6, 58: 5}
@@ -65,7 +67,7 @@ class ReceiptEncoder:
         for block in document.blocks:
             self._block(out, block)
         if not document.blocks or not isinstance(document.blocks[-1], Cut):
-            out.cut()
+            out.cut(feed=False)
         return out.output
 
     def _block(self, out: Dummy, block: object) -> None:
@@ -87,7 +89,7 @@ class ReceiptEncoder:
             case QrCode(data):
                 self._qr(out, data)
             case Cut():
-                out.cut()
+                out.cut(feed=False)
             case _:
                 raise TypeError(f"not a document block: {block!r}")
 

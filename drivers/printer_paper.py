@@ -131,7 +131,7 @@ class Paper:
     def _op_underline(self, n: int) -> None:
         pass
 
-    _op_line_spacing = _op_font = _op_feed_dots = _op_underline
+    _op_line_spacing = _op_font = _op_feed_dots = _op_code_table = _op_underline
 
     # -- layout -----------------------------------------------------------------------------------------
     def _flush_line(self, empty_height: int) -> None:

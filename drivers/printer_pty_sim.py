@@ -30,6 +30,7 @@ class PrinterState:
     cover_open: bool = False
     cutter_error: bool = False
     silent: bool = False  # no answers at all
+    garbled: bool = False  # answers that are no status bytes (a wrong baud rate looks like this)
 
     @property
     def stopped(self) -> bool:
@@ -37,6 +38,8 @@ class PrinterState:
 
     def answer(self, n: int) -> bytes:
         """The DLE EOT n answer, bit by bit as the ESC/POS reference gives it."""
+        if self.garbled:
+            return b"\xff"
         base = 0b0001_0010
         if n == 1:
             return bytes((base | (0x08 if self.stopped else 0),))

@@ -28,6 +28,7 @@ class PtyPort:
         master, slave = os.openpty()
         tty.setraw(slave)  # no echo, no line editing: bytes pass as they are
         self._master, self._slave = master, slave  # keeping the slave open: no hang-up between openings
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         staged = self.path.with_name(self.path.name + ".new")
         staged.unlink(missing_ok=True)
         staged.symlink_to(os.ttyname(slave))
