@@ -4,40 +4,20 @@ outcomes are frames that check out, `FrameError` / `CardDataError`, or a valid c
 from __future__ import annotations
 
 import itertools
-import os
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from drivers import idcard_protocol as proto
 from drivers.card_reader_pty_sim import TEST_CITIZENS
 from drivers.idcard_data import CardDataError, decode_base_message, encode_base_message
+from tests.fuzzing import FUZZ, mutated
 
-# 100,000 examples each by default (about three minutes per test here); FUZZ_EXAMPLES=2000 for a quick run.
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 100_000)), deadline=None, database=None,
-                suppress_health_check=list(HealthCheck))
 VALID_ANSWERS = [
     proto.encode_answer(proto.OK, encode_base_message(TEST_CITIZENS[0])),
     proto.encode_answer(proto.CARD_FOUND, b"\x00\x00\x00\x00"),
     proto.encode_answer(proto.NO_CARD),
 ]
-
-
-@st.composite
-def mutated(draw, originals: list[bytes]) -> bytes:
-    data = bytearray(draw(st.sampled_from(originals)))
-    for _ in range(draw(st.integers(0, 6))):
-        action = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
-        position = draw(st.integers(0, max(0, len(data) - 1)))
-        if action == "flip" and data:
-            data[position] ^= draw(st.integers(1, 255))
-        elif action == "cut":
-            del data[position:]
-        elif action == "insert":
-            data[position:position] = draw(st.binary(max_size=16))
-        elif action == "delete" and data:
-            del data[position : position + draw(st.integers(1, 16))]
-    return bytes(data)
 
 
 wire_bytes = st.one_of(st.binary(max_size=2048), mutated(VALID_ANSWERS),

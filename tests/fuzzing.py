@@ -1,0 +1,30 @@
+"""What the fuzz tests share: the example budget and a mutator of valid inputs."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+# 100,000 examples per test by default (minutes each); FUZZ_EXAMPLES=2000 for a quick run.
+FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", 100_000)), deadline=None, database=None,
+                suppress_health_check=list(HealthCheck))
+
+
+@st.composite
+def mutated(draw, originals: list[bytes]) -> bytes:
+    """One of `originals` with up to six bytes flipped, runs inserted or deleted, or its tail cut."""
+    data = bytearray(draw(st.sampled_from(originals)))
+    for _ in range(draw(st.integers(0, 6))):
+        action = draw(st.sampled_from(["flip", "cut", "insert", "delete"]))
+        position = draw(st.integers(0, max(0, len(data) - 1)))
+        if action == "flip" and data:
+            data[position] ^= draw(st.integers(1, 255))
+        elif action == "cut":
+            del data[position:]
+        elif action == "insert":
+            data[position:position] = draw(st.binary(max_size=16))
+        elif action == "delete" and data:
+            del data[position : position + draw(st.integers(1, 16))]
+    return bytes(data)
