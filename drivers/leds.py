@@ -75,6 +75,10 @@ class StatusLeds:
             self._apply(self.pattern)
         return order
 
+    def pins(self) -> dict[str, object]:
+        """The gpiozero pin under each LED (mock pins keep their state history for tests)."""
+        return {name: led.pin for name, led in self._leds.items()}
+
     def health(self) -> Health:
         return OK
 

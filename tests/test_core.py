@@ -8,7 +8,6 @@ import pytest
 
 from appliance.contract import EventKind
 from appliance.kiosk import CitizenError
-from drivers.leds import StatusLeds, mock_pin_factory
 from tests.support import free_port, place_card, wait_until
 
 
@@ -67,29 +66,3 @@ def test_submissions_wait_for_tls_while_other_events_flow(broker, collector, mak
     wait_until(lambda: kiosk.outbox.stats()["depth"] == 1)
     assert not collector.events("submission")
     assert kiosk.outbox.take(10)[0].kind == EventKind.SUBMISSION
-
-
-def test_leds_follow_health_on_gpiozero_mock_pins() -> None:
-    factory = mock_pin_factory()
-    leds = StatusLeds(green=17, amber=27, red=22, pin_factory=factory)
-    pins = {name: factory.pin(number) for name, number in (("green", 17), ("amber", 27), ("red", 22))}
-
-    def lit() -> set[str]:
-        return {name for name, pin in pins.items() if pin.state}
-
-    leds.show("ready")
-    assert lit() == {"green"}
-    leds.show("fault")
-    assert lit() == {"red"}
-    leds.show("degraded")
-    assert lit() == {"amber"}
-    leds.show("maintenance")
-    wait_until(lambda: lit() == {"amber"}, timeout=2)
-    wait_until(lambda: lit() == set(), timeout=2)  # blinking
-    leds.close()
-
-    low = mock_pin_factory()
-    inverted = StatusLeds(green=5, amber=6, red=13, active_high=False, pin_factory=low)
-    inverted.show("ready")
-    assert low.pin(5).state == 0 and low.pin(6).state == 1, "active-low: lit means driven low"
-    inverted.close()
