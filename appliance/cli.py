@@ -1,4 +1,4 @@
-"""The `kiosk` command: run the booth, check a config file.
+"""The `kiosk` command: run the booth, check a config file, run a simulated device.
 
 Errors a maintainer can fix (bad config, unusable state directory) end with one clear message and
 exit status 2, never a traceback.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from appliance.config import ConfigError, load_config
 from appliance.sealing import SealError
+from appliance.sim_cli import add_sim_commands
 from appliance.store import StoreError
 
 log = logging.getLogger("kiosk")
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="validate a config file and say what is wrong")
     check.add_argument("--config", type=Path)
     check.set_defaults(func=_config_check)
+    add_sim_commands(commands)
     return parser
 
 

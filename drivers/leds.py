@@ -6,11 +6,14 @@ the same code runs in simulation and under test (the tests read the mock pins' s
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from enum import StrEnum
 
-from drivers.health import OK, Health
+from drivers.health import OK, Health, HealthState
+
+log = logging.getLogger("kiosk.leds")
 
 
 class LedPattern(StrEnum):
@@ -29,12 +32,21 @@ class StatusLeds:
     """Shows one `LedPattern` at a time on three LEDs."""
 
     def __init__(self, green: int, amber: int, red: int, active_high: bool = True, pin_factory=None) -> None:
-        from gpiozero import LED
+        """Without usable GPIO (no pin library on a Pi, or not a Pi) the kiosk still serves citizens:
+        the LEDs report ABSENT/no_gpio and only remember the pattern they would show."""
+        from gpiozero import LED, GPIOZeroError
 
-        self._leds = {
-            name: LED(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
-            for name, pin in (("green", green), ("amber", amber), ("red", red))
-        }
+        self._leds: dict[str, LED] = {}
+        self._health = OK
+        try:
+            for name, pin in (("green", green), ("amber", amber), ("red", red)):
+                self._leds[name] = LED(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
+        except GPIOZeroError as exc:
+            log.error("status LEDs unavailable: %s (on a Pi install python3-lgpio; elsewhere set "
+                      "GPIOZERO_PIN_FACTORY=mock or hardware.simulated = true)", exc)
+            self.close()
+            self._leds = {}
+            self._health = Health(HealthState.ABSENT, "no_gpio")
         self._lock = threading.Lock()
         self.pattern = LedPattern.OFF
 
@@ -42,7 +54,8 @@ class StatusLeds:
         with self._lock:
             if pattern == self.pattern:
                 return
-            self._apply(pattern)
+            if self._leds:
+                self._apply(pattern)
             self.pattern = pattern
 
     def _apply(self, pattern: LedPattern) -> None:
@@ -67,6 +80,8 @@ class StatusLeds:
         """Light each LED alone in turn (a maintainer's visual check), then restore the pattern."""
         with self._lock:
             order = list(self._leds)
+            if not order:
+                raise RuntimeError("status LEDs unavailable: no GPIO")
             for name in order:
                 for led in self._leds.values():
                     led.off()
@@ -80,7 +95,7 @@ class StatusLeds:
         return {name: led.pin for name, led in self._leds.items()}
 
     def health(self) -> Health:
-        return OK
+        return self._health
 
     def close(self) -> None:
         for led in self._leds.values():

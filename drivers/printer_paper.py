@@ -6,6 +6,7 @@ native QR code, and counts of raster images and of characters the printer could 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,9 +37,11 @@ class PrintedReceipt:
 
 
 class Paper:
-    def __init__(self, width_dots: int, out_dir: Path | None) -> None:
+    def __init__(self, width_dots: int, out_dir: Path | None,
+                 on_receipt: Callable[[PrintedReceipt], None] | None = None) -> None:
         self.width = width_dots
         self.out_dir = out_dir
+        self.on_receipt = on_receipt
         self.receipts: list[PrintedReceipt] = []
         self._reset_style()
         self._start_receipt()
@@ -175,3 +178,5 @@ class Paper:
             sheet.save(receipt.png)
         self.receipts.append(receipt)
         self._start_receipt()
+        if self.on_receipt is not None:
+            self.on_receipt(receipt)
