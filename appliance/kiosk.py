@@ -44,7 +44,7 @@ from appliance.store import Store
 from appliance.system import readings
 from appliance.usage import Action, UsageLedger
 from drivers.card_reader import CardEvent, CardEventKind
-from drivers.health import SEVERITY, Health, HealthState
+from drivers.health import NOT_OPENED, SEVERITY, Health, HealthState
 from drivers.leds import LedPattern
 from drivers.printer import Document, PrintError
 
@@ -341,6 +341,7 @@ class Kiosk:
             self.hardware.leds.show(self._led_pattern(current))
 
     def _alert_health_changes(self, current: dict[str, Health]) -> None:
+        """A fault is alerted when it appears (also right at start); a recovery when it goes."""
         for name, health in current.items():
             before = self._driver_health.get(name)
             if before is None or before == health:
@@ -348,7 +349,7 @@ class Kiosk:
             if health.state in (HealthState.FAULT, HealthState.ABSENT):
                 self.raise_alert(f"{name}_{health.reason}", "error", f"{name} is {health.state}: {health.reason}",
                                  driver=name, state=health.state.value, reason=health.reason)
-            elif health.state is HealthState.OK:
+            elif health.state is HealthState.OK and before != NOT_OPENED:  # coming up is no recovery
                 self.raise_alert(f"{name}_recovered", "info", f"{name} is ok again", driver=name,
                                  state="ok", reason="ok", was=before.reason)
 

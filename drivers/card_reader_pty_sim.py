@@ -9,6 +9,7 @@ stable symlink, like /dev/serial/by-id/…, that follows the current pseudo-term
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from drivers import idcard_protocol as proto
@@ -41,6 +42,7 @@ class PtyCardReaderSimulator:
     def __init__(self, port: Path) -> None:
         self.port = port
         self.card: IdCard | None = None
+        self.card_seen_at: float | None = None  # perf_counter when a "find card" first found this card
         self.silent = False
         self.cut_next_answer = False
         self.requests = 0
@@ -65,6 +67,7 @@ class PtyCardReaderSimulator:
     # -- what a test does to the device -----------------------------------------------------------------
     def place(self, card: IdCard) -> None:
         self.card = card
+        self.card_seen_at = None
 
     def remove(self) -> None:
         self.card = None
@@ -105,6 +108,8 @@ class PtyCardReaderSimulator:
         if command == proto.SAM_ID:
             return proto.encode_answer(proto.OK, SAM_ID_BYTES)
         if command == proto.FIND_CARD:
+            if card and self.card_seen_at is None:
+                self.card_seen_at = time.perf_counter()
             return proto.encode_answer(proto.CARD_FOUND if card else proto.NO_CARD, b"\x00\x00\x00\x00")
         if command == proto.SELECT_CARD:
             return proto.encode_answer(proto.OK if card else proto.SELECT_FAILED, bytes(8))

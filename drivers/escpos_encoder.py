@@ -19,7 +19,7 @@ from escpos.printer import Dummy
 
 from drivers.printer import Cut, Document, QrCode, Row, Separator, Text, Title
 from drivers.raster_text import render_line
-from drivers.text_layout import key_value, pad_to, wrap
+from drivers.text_layout import columns, key_value, wrap
 
 FS_CHINESE_ON = b"\x1c&"
 # A python-escpos profile per paper width: it gives image() the width to check against. Cutting does
@@ -75,7 +75,7 @@ class ReceiptEncoder:
         match block:
             case Title(text):
                 for line in wrap(text, width // 2):
-                    self._line(out, pad_to(line, width // 2, "center").rstrip(), scale=2, bold=True)
+                    self._line(out, line, scale=2, bold=True, center=True)
                 out._raw(b"\n")
             case Text(text, bold, large):
                 scale = 2 if large else 1
@@ -93,16 +93,21 @@ class ReceiptEncoder:
             case _:
                 raise TypeError(f"not a document block: {block!r}")
 
-    def _line(self, out: Dummy, line: str, scale: int = 1, bold: bool = False) -> None:
+    def _line(self, out: Dummy, line: str, scale: int = 1, bold: bool = False, center: bool = False) -> None:
+        if not natively_printable(line, self.settings.chinese_font):
+            self.raster_lines += 1
+            indent = (self.settings.dots - columns(line) * 12 * scale) // 2 if center else 0
+            out.image(render_line(line, self.settings.dots, scale, scale, bold, indent_dots=indent))
+            return
         if scale != 1:
             out.set(custom_size=True, width=scale, height=scale)
         if bold:
             out.set(bold=True)
-        if natively_printable(line, self.settings.chinese_font):
-            out._raw(line.encode("gb18030") + b"\n")
-        else:
-            self.raster_lines += 1
-            out.image(render_line(line, self.settings.dots, scale, scale, bold))
+        if center:
+            out.set(align="center")
+        out._raw(line.encode("gb18030") + b"\n")
+        if center:
+            out.set(align="left")
         if bold:
             out.set(bold=False)
         if scale != 1:

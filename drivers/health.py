@@ -28,3 +28,4 @@ class Health:
 
 
 OK = Health(HealthState.OK)
+NOT_OPENED = Health(HealthState.ABSENT, "not_opened")  # until a driver has first tried its device

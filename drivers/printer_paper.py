@@ -14,7 +14,7 @@ import qrcode
 from PIL import Image, ImageDraw
 
 from drivers.escpos_decoder import Op
-from drivers.raster_text import CELL_H, LINE_GAP, draw_line
+from drivers.raster_text import CELL_H, LINE_PITCH, draw_line
 from drivers.text_layout import columns
 
 MARGIN = 16
@@ -43,6 +43,7 @@ class Paper:
         self.out_dir = out_dir
         self.on_receipt = on_receipt
         self.receipts: list[PrintedReceipt] = []
+        self.last_sheet: Image.Image | None = None  # the last cut receipt, as printed (1 = white)
         self._reset_style()
         self._start_receipt()
 
@@ -87,11 +88,11 @@ class Paper:
         self._line.extend((char, self.scale_w, self.scale_h, self.bold) for char in text)
 
     def _op_line_feed(self) -> None:
-        self._flush_line(empty_height=CELL_H + LINE_GAP)
+        self._flush_line(empty_height=LINE_PITCH)
 
     def _op_feed(self, n: int) -> None:
         self._flush_line(empty_height=0)
-        self._pieces.append(Image.new("1", (self.width, n * (CELL_H + LINE_GAP)), 1))
+        self._pieces.append(Image.new("1", (self.width, n * LINE_PITCH), 1))
 
     def _op_raster(self, width_bytes: int, height: int, data: bytes) -> None:
         self._flush_line(empty_height=0)
@@ -145,12 +146,13 @@ class Paper:
             return
         text = "".join(c for c, *_ in line)
         self.receipt.lines.append(text.rstrip())
-        height = max(h for _, _, h, _ in line) * CELL_H + LINE_GAP
+        text_height = max(h for _, _, h, _ in line) * CELL_H
+        height = max(LINE_PITCH, text_height)
         image = Image.new("1", (self.width, height), 1)
         draw = ImageDraw.Draw(image)
         x = self._x_for(sum(columns(c) * 12 * w for c, w, _, _ in line))
         for char, w, h, bold in line:
-            draw_line(draw, x, height - LINE_GAP - h * CELL_H, char, w, h, bold)
+            draw_line(draw, x, text_height - h * CELL_H, char, w, h, bold)  # on a common baseline
             x += columns(char) * 12 * w
         self._pieces.append(image)
 
@@ -165,17 +167,18 @@ class Paper:
 
     def _finish(self) -> None:
         receipt = self.receipt
-        if self.out_dir is not None and self._pieces:
-            height = sum(p.height for p in self._pieces) + 2 * MARGIN
-            sheet = Image.new("L", (self.width + 2 * MARGIN, height), 255)
-            y = MARGIN
-            for piece in self._pieces:
-                sheet.paste(piece.convert("L"), (MARGIN, y))
-                y += piece.height
-            ImageDraw.Draw(sheet).line([(0, height - 1), (sheet.width, height - 1)], fill=160)  # the cut
+        self.last_sheet = Image.new("1", (self.width, max(1, sum(p.height for p in self._pieces))), 1)
+        y = 0
+        for piece in self._pieces:
+            self.last_sheet.paste(piece, (0, y))
+            y += piece.height
+        if self.out_dir is not None:
+            framed = Image.new("L", (self.width + 2 * MARGIN, self.last_sheet.height + 2 * MARGIN), 255)
+            framed.paste(self.last_sheet.convert("L"), (MARGIN, MARGIN))
+            ImageDraw.Draw(framed).line([(0, framed.height - 1), (framed.width, framed.height - 1)], fill=160)
             self.out_dir.mkdir(parents=True, exist_ok=True)
             receipt.png = self.out_dir / f"receipt-{len(self.receipts) + 1:04d}.png"
-            sheet.save(receipt.png)
+            framed.save(receipt.png)
         self.receipts.append(receipt)
         self._start_receipt()
         if self.on_receipt is not None:

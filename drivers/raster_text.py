@@ -22,7 +22,7 @@ FONT_FILES = (
 )
 SC_FACE = 2  # Simplified Chinese face in the collection (JP, KR, SC, TC, HK)
 CELL_W, CELL_H = 12, 24  # font A: 12×24 dots per half-width column
-LINE_GAP = 6  # dots a printer leaves between text lines at its default line spacing
+LINE_PITCH = 34  # a printer's default line spacing, 1/6 inch at 203 dpi; taller characters take more
 
 
 class FontMissing(RuntimeError):
@@ -64,8 +64,8 @@ def _glyph(char: str, font: ImageFont.FreeTypeFont, cell_w: int, cell_h: int) ->
 
 def render_line(text: str, width_dots: int, scale_w: int = 1, scale_h: int = 1, bold: bool = False,
                 indent_dots: int = 0) -> Image.Image:
-    """One printed line as a 1-bit image (black text on white), `width_dots` wide, with the gap a
-    text line would leave below it."""
-    image = Image.new("1", (width_dots, CELL_H * scale_h + LINE_GAP), 1)
+    """One printed line as a 1-bit image (black text on white), `width_dots` wide and as tall as the
+    printer would advance for a text line."""
+    image = Image.new("1", (width_dots, max(LINE_PITCH, CELL_H * scale_h)), 1)
     draw_line(ImageDraw.Draw(image), indent_dots, 0, text, scale_w, scale_h, bold)
     return image

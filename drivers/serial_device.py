@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 
 import serial
 
-from drivers.health import Health, HealthState
+from drivers.health import NOT_OPENED, Health, HealthState
 
 log = logging.getLogger("kiosk.serial")
 if "drivers" not in serial.protocol_handler_packages:
@@ -43,7 +43,7 @@ class SerialDevice(ABC):
         self._serial: serial.Serial | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
-        self._health = Health(HealthState.ABSENT, "not_opened")
+        self._health = NOT_OPENED
 
     def health(self) -> Health:
         return self._health
