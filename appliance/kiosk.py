@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from appliance import __version__
@@ -29,7 +30,6 @@ from appliance.contract import (
     device_topic,
     encode,
     heartbeat_topic,
-    now_iso,
     stamped,
 )
 from appliance.errors import CodedError
@@ -66,6 +66,12 @@ class SubmissionReceipt:
     item: str
     printed: bool
     print_problem: str | None = None
+
+
+def _paper_time() -> str:
+    """Now as a citizen reads it on paper: local time (the device's time zone), to the minute.
+    Events and logs keep UTC; paper is for people at the booth."""
+    return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 class Kiosk:
@@ -176,7 +182,7 @@ class Kiosk:
         for number, material in enumerate(item.materials, 1):
             doc.text(f"{number}. {material}")
         doc.separator().row("承诺时限", f"{item.promised_days} 个工作日" if item.promised_days else "即办")
-        doc.text("政务服务便民热线 12345").row("打印时间", now_iso()[:16].replace("T", " "))
+        doc.text("政务服务便民热线 12345").row("打印时间", _paper_time())
         self._print(doc)
         self.ledger.count(Action.NOTICE_PRINTED, code)
 
@@ -212,7 +218,7 @@ class Kiosk:
         receipt = (
             Document().title("受理回执").row("事项", item.name)
             .row("申请人", mask_name(card.name)).row("证件号码", mask_id_number(card.id_number))
-            .row("受理编号", accepted.id).row("受理时间", now_iso()[:16].replace("T", " "))
+            .row("受理编号", accepted.id).row("受理时间", _paper_time())
             .row("承诺时限", f"{item.promised_days} 个工作日" if item.promised_days else "即办")
             .separator().qr(accepted.id).text("凭受理编号查询办件进度 · 12345")
         )
@@ -447,7 +453,7 @@ class Kiosk:
 
     def _cmd_print_test(self, args: dict[str, Any]) -> dict[str, Any]:
         doc = (Document().title("打印测试 / Test page").row("设备", self.device_id)
-               .row("网点", self.config.device.site).row("时间", now_iso()).separator().qr(self.device_id))
+               .row("网点", self.config.device.site).row("时间", _paper_time()).separator().qr(self.device_id))
         try:
             self.hardware.printer.print(doc)
         except PrintError as exc:
