@@ -173,6 +173,11 @@ class Kiosk:
         self.ledger.count(Action.GUIDE_VIEWED, code)
         return item
 
+    def can_print(self) -> bool:
+        """Whether printing would work now, from the printer's last polled status (no waiting): the
+        screens offer "print" only when it does, and say why not otherwise."""
+        return self.hardware.printer.health().state not in (HealthState.FAULT, HealthState.ABSENT)
+
     def print_notice(self, code: str) -> None:
         """Print the one-time notice (一次性告知单) of everything to bring for an item."""
         item = self._item(code)

@@ -95,6 +95,9 @@ host = "127.0.0.1"
          ["broker.tls.ca_file = '/nonexistent/ca.crt'", "does not exist"]),
         (GOOD.replace("[broker]", "[broker\n"), ["not valid TOML", "line"]),
         (GOOD + '\n[storage]\ndir = "relative/path"\n', ["storage", "absolute"]),
+        (GOOD + '\n[hardware.printer]\nconnection = "tcp"\n', ["hardware.printer", "needs host"]),
+        (GOOD + '\n[hardware.printer]\nflow_control = "cts"\n', ["hardware.printer.flow_control = 'cts'", "rtscts"]),
+        (GOOD + '\n[hardware.printer]\npaper_width_mm = 76\n', ["hardware.printer.paper_width_mm = 76", "58"]),
     ],
 )
 def test_bad_config_gives_key_value_and_what_is_allowed(tmp_path: Path, text: str, expected: list[str]) -> None:

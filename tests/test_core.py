@@ -8,7 +8,7 @@ import pytest
 
 from appliance.contract import EventKind
 from appliance.kiosk import CitizenError
-from tests.support import free_port, place_card, wait_until
+from tests.support import free_port, place_card, set_printer, wait_until
 
 
 def test_idle_session_times_out_and_forgets_the_card(make_kiosk) -> None:
@@ -34,6 +34,20 @@ def test_idle_session_times_out_and_forgets_the_card(make_kiosk) -> None:
 def test_elder_mode_waits_longer(make_kiosk) -> None:
     kiosk = make_kiosk(free_port())
     assert kiosk.begin_session(elder=True).idle_timeout_s == kiosk.config.session.elder_idle_timeout_s > 60
+
+
+def test_the_kiosk_knows_before_printing_whether_it_can(make_kiosk) -> None:
+    kiosk = make_kiosk(free_port())
+    wait_until(kiosk.can_print, timeout=5)
+    set_printer(kiosk, "paper_near_end")
+    assert kiosk.can_print(), "paper near end still prints"
+    set_printer(kiosk, "cover_open")
+    assert not kiosk.can_print()
+    kiosk.hardware.printer_sim.vanish()
+    wait_until(lambda: not kiosk.can_print() and kiosk.hardware.printer.health().state == "absent", timeout=5)
+    kiosk.hardware.printer_sim.come_back()
+    set_printer(kiosk, None)
+    assert kiosk.can_print()
 
 
 def test_a_failed_receipt_print_keeps_the_application(make_kiosk) -> None:
