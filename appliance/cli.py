@@ -1,4 +1,4 @@
-"""The `kiosk` command: run the booth, check a config file, run a simulated device.
+"""The `kiosk` command: run the booth, check a config file, run a simulated device, work on catalogues.
 
 Errors a maintainer can fix (bad config, unusable state directory) end with one clear message and
 exit status 2, never a traceback.
@@ -13,6 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
+from appliance.catalog import CatalogError
+from appliance.catalog_cli import add_catalog_commands
 from appliance.config import ConfigError, load_config
 from appliance.sealing import SealError
 from appliance.sim_cli import add_sim_commands
@@ -61,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path)
     check.set_defaults(func=_config_check)
     add_sim_commands(commands)
+    add_catalog_commands(commands)
     return parser
 
 
@@ -75,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("kiosk.paho").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     try:
         return args.func(args)
-    except (ConfigError, StoreError, SealError) as exc:
+    except (ConfigError, StoreError, SealError, CatalogError) as exc:
         print(f"kiosk: {exc}", file=sys.stderr)
         return 2
 

@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from appliance import __version__
-from appliance.catalog import CatalogError, CatalogStore, Item
+from appliance.catalog import CatalogError, CatalogStore, FormProblem, Item
 from appliance.clock import clock_synchronised
 from appliance.commands import CommandCenter, CommandError
 from appliance.config import KioskConfig
@@ -185,8 +185,8 @@ class Kiosk:
         doc = Document().title("一次性告知单").row("事项", item.name).row("部门", item.department).separator()
         doc.text("申请材料：", bold=True)
         for number, material in enumerate(item.materials, 1):
-            doc.text(f"{number}. {material}")
-        doc.separator().row("承诺时限", f"{item.promised_days} 个工作日" if item.promised_days else "即办")
+            doc.text(f"{number}. {material.line()}")
+        doc.separator().row("承诺时限", item.time_limit).row("收费", item.fee)
         doc.text("政务服务便民热线 12345").row("打印时间", _paper_time())
         self._print(doc)
         self.ledger.count(Action.NOTICE_PRINTED, code)
@@ -197,6 +197,10 @@ class Kiosk:
         The application is durable once this returns, even if the receipt could not be printed.
         """
         item = self._item(code)
+        try:
+            form = item.check_form(form)
+        except FormProblem as exc:
+            raise CitizenError(exc.code, str(exc)) from exc
         with self._session_lock:
             session = self.session
             card = session.card if session else None
@@ -224,7 +228,7 @@ class Kiosk:
             Document().title("受理回执").row("事项", item.name)
             .row("申请人", mask_name(card.name)).row("证件号码", mask_id_number(card.id_number))
             .row("受理编号", accepted.id).row("受理时间", _paper_time())
-            .row("承诺时限", f"{item.promised_days} 个工作日" if item.promised_days else "即办")
+            .row("承诺时限", item.time_limit)
             .separator().qr(accepted.id).text("凭受理编号查询办件进度 · 12345")
         )
         try:

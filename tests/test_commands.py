@@ -87,11 +87,11 @@ def test_each_command_does_its_job(remote, tmp_path: Path) -> None:
     assert _error(failed) == "print_failed" and "cover_open" in failed["error"]["message"]
     set_printer(kiosk, None)
 
-    assert remote("reload-catalog", {"id": "rc-1"})["result"]["version"] == "sample-2026.11"
+    assert remote("reload-catalog", {"id": "rc-1"})["result"]["version"] == "2026.11-1"
     kiosk.config.catalog_file.write_text('{"version": "bad", "items": [{"code": "X"}]}', encoding="utf-8")
     broken = remote("reload-catalog", {"id": "rc-2"})
     assert _error(broken) == "catalog_invalid"
     assert "item 'X': field name" in broken["error"]["message"]
-    assert kiosk.catalog.version == "sample-2026.11", "the last good catalogue stays in use"
+    assert kiosk.catalog.version == "2026.11-1", "the last good catalogue stays in use"
 
     assert remote("retry-set-aside", {"id": "rs-1"})["result"] == {"retried": 0}

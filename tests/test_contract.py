@@ -59,10 +59,10 @@ def busy_day(tmp_path_factory):
     kiosk.view_guide("GA-001")
     kiosk.print_notice("GA-001")
     with pytest.raises(CitizenError) as refused:
-        kiosk.submit_application("GA-001", {"reason": "到期换领"})
+        kiosk.submit_application("RS-002", {"reason": "遗失", "phone": "13800000000"})
     assert refused.value.code == "not_identified"
     place_card(kiosk)
-    receipt = kiosk.submit_application("GA-001", {"reason": "到期换领", "phone": "13800000000"})
+    receipt = kiosk.submit_application("RS-002", {"reason": "遗失", "phone": "13800000000"})
     kiosk.rate("GA-001", 1, "排队太久")
     kiosk.request_assist("GA-001", "不会拍照")
     kiosk.end_session()
@@ -173,7 +173,7 @@ def test_a_busy_day_is_counted_and_reported(busy_day) -> None:
     counts = {(c["action"], c["item"]): c["count"] for c in usage[0]["payload"]["counts"]}
     assert counts[("guide_viewed", "GA-001")] == 1
     assert counts[("notice_printed", "GA-001")] == 1
-    assert counts[("submission", "GA-001")] == 1
+    assert counts[("submission", "RS-002")] == 1
     assert counts[("rating", "GA-001")] == 1
     assert counts[("assist", "GA-001")] == 1
     assert counts[("session_start", "")] == 1 and counts[("session_end", "")] == 1

@@ -10,6 +10,8 @@ from appliance.contract import EventKind
 from appliance.kiosk import CitizenError
 from tests.support import free_port, place_card, set_printer, wait_until
 
+LOSS_REPORT = {"reason": "遗失", "phone": "13800000000"}  # RS-002, social security card loss report
+
 
 def test_idle_session_times_out_and_forgets_the_card(make_kiosk) -> None:
     seen: list[tuple[str, dict]] = []
@@ -27,7 +29,7 @@ def test_idle_session_times_out_and_forgets_the_card(make_kiosk) -> None:
     assert kiosk.session is None and session.card is None, "the citizen's card data must go with the session"
     assert kiosk.ledger.since_boot["timeout"] == 1 and kiosk.ledger.since_boot["session_end"] == 1
     with pytest.raises(CitizenError) as refused:
-        kiosk.submit_application("GA-001", {})
+        kiosk.submit_application("RS-002", LOSS_REPORT)
     assert refused.value.code == "not_identified"
 
 
@@ -54,7 +56,7 @@ def test_a_failed_receipt_print_keeps_the_application(make_kiosk) -> None:
     kiosk = make_kiosk(free_port())
     place_card(kiosk)
     kiosk.hardware.printer_sim.set_state(paper_end=True)  # the print itself finds out
-    receipt = kiosk.submit_application("RS-001", {})
+    receipt = kiosk.submit_application("RS-002", LOSS_REPORT)
     assert not receipt.printed and receipt.print_problem == "print_failed"
     waiting = kiosk.outbox.take(10)
     assert ("submission", receipt.case_ref) in [(p.kind, p.id) for p in waiting], "stored even without a receipt"
@@ -74,7 +76,7 @@ def test_a_failed_receipt_print_keeps_the_application(make_kiosk) -> None:
 def test_submissions_wait_for_tls_while_other_events_flow(broker, collector, make_kiosk) -> None:
     kiosk = make_kiosk(broker.port)
     place_card(kiosk)
-    kiosk.submit_application("GA-002", {})
+    kiosk.submit_application("RS-002", LOSS_REPORT)
     kiosk.rate("GA-002", 5)
     collector.wait_for(lambda c: c.events("rating"))
     wait_until(lambda: kiosk.outbox.stats()["depth"] == 1)

@@ -1,0 +1,50 @@
+"""`kiosk catalog build | check | search`: tools for the people who publish the catalogue."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from appliance.catalog import CatalogError, parse_catalog
+
+
+def _build(args: argparse.Namespace) -> int:
+    from appliance.catalog_source import build_catalog
+
+    catalog = build_catalog(args.source, args.version)
+    try:
+        args.output.write_text(catalog_json(catalog.model_dump(mode="json")), encoding="utf-8")
+    except OSError as exc:
+        raise CatalogError(f"{args.output} cannot be written: {exc.strerror}") from None
+    print(f"{args.output}: catalogue {catalog.version}: {len(catalog.items)} items in {len(catalog.departments)} "
+          f"departments, {len(catalog.bundles)} bundles, {len(catalog.faq)} questions")
+    return 0
+
+
+def catalog_json(data: dict) -> str:
+    """The catalogue file's exact text: stable, so a rebuild of unchanged sources is byte-identical."""
+    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=False) + "\n"
+
+
+def _check(args: argparse.Namespace) -> int:
+    try:
+        catalog = parse_catalog(json.loads(args.file.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CatalogError(f"{args.file} cannot be read: {exc}") from None
+    print(f"catalogue OK: {catalog.version}, {len(catalog.items)} items, {len(catalog.departments)} departments, "
+          f"{len(catalog.bundles)} bundles, {len(catalog.faq)} questions")
+    return 0
+
+
+def add_catalog_commands(commands: argparse._SubParsersAction) -> None:
+    catalog = commands.add_parser("catalog", help="build, check and search service catalogues")
+    tools = catalog.add_subparsers(dest="catalog_command", required=True)
+    build = tools.add_parser("build", help="build the catalogue JSON from its YAML sources")
+    build.add_argument("source", type=Path, help="directory with departments/*.yaml and bundles.yaml")
+    build.add_argument("--version", required=True, help="catalogue version, e.g. 2026.11-1")
+    build.add_argument("-o", "--output", type=Path, required=True)
+    build.set_defaults(func=_build)
+    check = tools.add_parser("check", help="validate a catalogue file and say what is wrong")
+    check.add_argument("file", type=Path)
+    check.set_defaults(func=_check)
