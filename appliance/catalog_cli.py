@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from appliance.catalog import CatalogError, parse_catalog
+from appliance.catalog import CatalogError, bundled_text, parse_catalog
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -37,6 +37,21 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _search(args: argparse.Namespace) -> int:
+    from appliance.catalog import CatalogStore
+    from appliance.search import SearchIndex
+
+    catalog = CatalogStore(args.file).load() if args.file else parse_catalog(json.loads(bundled_text()))
+    hits = SearchIndex(catalog).search(args.query, limit=args.limit)
+    if args.json:
+        print(json.dumps([{"code": h.code, "name": h.name, "score": h.score, "matched": h.matched} for h in hits],
+                         ensure_ascii=False, indent=1))
+    else:
+        for rank, hit in enumerate(hits, 1):
+            print(f"{rank:>2}. {hit.code:<8} {hit.score:.3f}  {hit.name}  (matched: {hit.matched})")
+    return 0
+
+
 def add_catalog_commands(commands: argparse._SubParsersAction) -> None:
     catalog = commands.add_parser("catalog", help="build, check and search service catalogues")
     tools = catalog.add_subparsers(dest="catalog_command", required=True)
@@ -48,3 +63,9 @@ def add_catalog_commands(commands: argparse._SubParsersAction) -> None:
     check = tools.add_parser("check", help="validate a catalogue file and say what is wrong")
     check.add_argument("file", type=Path)
     check.set_defaults(func=_check)
+    search = tools.add_parser("search", help="rank the catalogue's items for a query, as the booth does")
+    search.add_argument("query", help="Chinese, pinyin, initials or a mix: 身份证丢了, gjj tiqu, sbk")
+    search.add_argument("--file", type=Path, help="catalogue file (default: the bundled one)")
+    search.add_argument("--limit", type=int, default=10)
+    search.add_argument("--json", action="store_true", help="print code, name, score and matched text as JSON")
+    search.set_defaults(func=_search)
