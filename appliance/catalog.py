@@ -9,6 +9,7 @@ before stays in use. Without a file of its own the device uses the catalogue shi
 from __future__ import annotations
 
 import json
+import os
 import threading
 from importlib import resources
 from pathlib import Path
@@ -232,6 +233,22 @@ class CatalogStore:
             catalog = parse_catalog(json.loads(text))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise CatalogError(f"catalogue {self._path} cannot be read: {exc}") from None
+        self.install(catalog)
+        return catalog
+
+    def replace(self, text: bytes) -> Catalog:
+        """Take a new catalogue file's bytes: check them, write them durably in place of the old file,
+        then use them. A `CatalogError` leaves both the file and the catalogue in use as they were."""
+        try:
+            catalog = parse_catalog(json.loads(text))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise CatalogError(f"catalogue cannot be read: {exc}") from None
+        staged = self._path.with_name(self._path.name + ".new")
+        with open(staged, "wb") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(staged, self._path)
         self.install(catalog)
         return catalog
 

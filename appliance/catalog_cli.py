@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 from appliance.catalog import CatalogError, bundled_text, parse_catalog
@@ -37,6 +38,32 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from appliance.catalog_signing import generate_key
+
+    pem, public = generate_key()
+    if args.key.exists():
+        raise CatalogError(f"{args.key} exists; refusing to overwrite a signing key")
+    args.key.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(args.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as out:
+        out.write(pem)
+    print(f"signing key written to {args.key} (keep it with the publisher, never on a device)")
+    print(f"public key for every device's config:\n[catalog]\npublic_key = \"{public}\"")
+    return 0
+
+
+def _sign(args: argparse.Namespace) -> int:
+    from appliance.catalog_signing import load_private_key, sign
+
+    text = args.file.read_bytes()
+    catalog = parse_catalog(json.loads(text))  # never sign what a device would refuse
+    message = sign(text, catalog.version, load_private_key(args.key.read_bytes()))
+    args.output.write_bytes(message)
+    print(f"{args.output}: catalogue {catalog.version} signed; publish it retained on kiosk/v1/catalog/<region>")
+    return 0
+
+
 def _search(args: argparse.Namespace) -> int:
     from appliance.catalog import CatalogStore
     from appliance.search import SearchIndex
@@ -63,6 +90,14 @@ def add_catalog_commands(commands: argparse._SubParsersAction) -> None:
     check = tools.add_parser("check", help="validate a catalogue file and say what is wrong")
     check.add_argument("file", type=Path)
     check.set_defaults(func=_check)
+    keygen = tools.add_parser("keygen", help="make the Ed25519 key pair that signs catalogue updates")
+    keygen.add_argument("--key", type=Path, required=True, help="where the private key goes (0600)")
+    keygen.set_defaults(func=_keygen)
+    signer = tools.add_parser("sign", help="sign a catalogue file into the message devices accept")
+    signer.add_argument("file", type=Path)
+    signer.add_argument("--key", type=Path, required=True, help="the private key from keygen")
+    signer.add_argument("-o", "--output", type=Path, required=True, help="the message to publish")
+    signer.set_defaults(func=_sign)
     search = tools.add_parser("search", help="rank the catalogue's items for a query, as the booth does")
     search.add_argument("query", help="Chinese, pinyin, initials or a mix: 身份证丢了, gjj tiqu, sbk")
     search.add_argument("--file", type=Path, help="catalogue file (default: the bundled one)")

@@ -148,6 +148,16 @@ class HardwareSection(_Section):
 
 class CatalogSection(_Section):
     file: Path | None = Field(default=None, description="catalogue file; default: the storage dir's")
+    public_key: str | None = Field(default=None, description="base64 Ed25519 key that signs catalogue updates")
+
+    @field_validator("public_key")
+    @classmethod
+    def _usable_key(cls, value: str | None) -> str | None:
+        if value is not None:
+            from appliance.catalog_signing import load_public_key
+
+            load_public_key(value)
+        return value
 
 
 class CommandsSection(_Section):

@@ -8,6 +8,7 @@ injected `notify` callable; the UI wraps it in `Clock.schedule_once`.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 from appliance import __version__
 from appliance.catalog import CatalogError, CatalogStore, FormProblem, Item
+from appliance.catalog_signing import CatalogRejected, load_public_key, open_message
 from appliance.clock import clock_synchronised
 from appliance.commands import CommandCenter, CommandError
 from appliance.config import KioskConfig
@@ -26,6 +28,7 @@ from appliance.contract import (
     QOS_HEARTBEAT,
     DeviceStatus,
     EventKind,
+    catalog_topic,
     command_result_topic,
     device_topic,
     encode,
@@ -92,6 +95,7 @@ class Kiosk:
         self.pump = Pump(self.outbox, self.link, self.device_id, config.outbox.inflight_window)
         self.ledger = UsageLedger(self.store, self.outbox, config.usage.interval_s)
         self.catalog = CatalogStore(config.catalog_file)
+        self._catalog_key = load_public_key(config.catalog.public_key) if config.catalog.public_key else None
         self.hardware = hardware or build_hardware(config)
         self.commands = CommandCenter(
             self.store,
@@ -430,6 +434,9 @@ class Kiosk:
             self.pump.connection_lost()
 
     def _on_mqtt_message(self, topic: str, payload: bytes) -> None:
+        if topic == catalog_topic(self.config.device.region):
+            self._on_catalog_message(payload)
+            return
         prefix = device_topic(self.device_id, "cmd/")
         if not topic.startswith(prefix):
             log.warning("message on unexpected topic %s ignored", topic)
@@ -437,6 +444,24 @@ class Kiosk:
         result = self.commands.handle(topic[len(prefix):], payload)
         self.link.publish(command_result_topic(self.device_id),
                           encode(stamped(self.device_id, clock_synchronised(), result)), QOS_COMMANDS)
+
+    def _on_catalog_message(self, payload: bytes) -> None:
+        """A (retained) catalogue update for this region: used only if signed with the configured key."""
+        try:
+            text = open_message(payload, self._catalog_key)
+            version = json.loads(text).get("version") if text else None
+            if version == self.catalog.version:
+                return  # the retained message again, at a reconnect
+            catalog = self.catalog.replace(text)
+        except CatalogRejected as exc:
+            log.warning("catalogue update refused: %s", exc)
+            self.raise_alert("catalog_rejected", "warning", str(exc), reason=exc.reason)
+            return
+        except (CatalogError, ValueError, AttributeError, OSError) as exc:
+            log.warning("catalogue update unusable: %s; still using %s", exc, self.catalog.version)
+            self.raise_alert("catalog_invalid", "warning", f"{exc}; still using {self.catalog.version}")
+            return
+        log.info("catalogue %s installed (%d items)", catalog.version, len(catalog.items))
 
     # -- command handlers -----------------------------------------------------------------------------------
     def _cmd_ping(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from appliance.contract import (
     QOS_COMMANDS,
     QOS_STATUS,
     DeviceStatus,
+    catalog_topic,
     command_topic,
     encode,
     stamped,
@@ -179,7 +180,8 @@ class MqttLink:
         else:
             log.info("connected to broker %s", self._where())
         self.last_error = None
-        client.subscribe(command_topic(self._device, "+"), qos=QOS_COMMANDS)
+        client.subscribe([(command_topic(self._device, "+"), QOS_COMMANDS),
+                          (catalog_topic(self._config.device.region), QOS_COMMANDS)])
         self.publish(status_topic(self._device), self._status_payload(self._status), QOS_STATUS, retain=True)
         self._on_connection_change(True)
 

@@ -1,0 +1,87 @@
+"""Signed catalogue updates: what central publishes retained on `kiosk/v1/catalog/{region}`.
+
+The message carries the catalogue file's exact bytes and an Ed25519 signature over them, made with
+the publisher's private key; a device accepts it only if the signature checks with the public key in
+its config (`catalog.public_key`). Anyone who can publish on the broker cannot, without that key,
+change what the booths tell citizens.
+
+    {"format": "kiosk-catalog/1", "version": "2026.11-1", "catalog": "<base64>", "signature": "<base64>"}
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from appliance.catalog import CatalogError
+
+FORMAT = "kiosk-catalog/1"
+
+
+class CatalogRejected(CatalogError):
+    """A catalogue message that is not to be trusted; `reason` is `unsigned`, `bad_signature`, … ."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def generate_key() -> tuple[bytes, str]:
+    """A new signing key: its private PEM (keep it with the publisher) and the public key as base64
+    (put it into every device's `catalog.public_key`)."""
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return pem, public_key_text(private.public_key())
+
+
+def public_key_text(key: Ed25519PublicKey) -> str:
+    return base64.b64encode(key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)).decode()
+
+
+def load_public_key(text: str) -> Ed25519PublicKey:
+    try:
+        raw = base64.b64decode(text, validate=True)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("must be the base64 of a 32-byte Ed25519 public key (kiosk catalog keygen prints one)") \
+            from exc
+
+
+def load_private_key(pem: bytes) -> Ed25519PrivateKey:
+    key = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise CatalogError("the signing key is not an Ed25519 key")
+    return key
+
+
+def sign(catalog_bytes: bytes, version: str, key: Ed25519PrivateKey) -> bytes:
+    message = {"format": FORMAT, "version": version, "catalog": base64.b64encode(catalog_bytes).decode(),
+               "signature": base64.b64encode(key.sign(catalog_bytes)).decode()}
+    return json.dumps(message).encode()
+
+
+def open_message(payload: bytes, public_key: Ed25519PublicKey | None) -> bytes:
+    """The catalogue bytes of a message whose signature checks; `CatalogRejected` otherwise."""
+    try:
+        message = json.loads(payload)
+        if not isinstance(message, dict) or message.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} message")
+        catalog = base64.b64decode(message["catalog"], validate=True)
+        signature = message.get("signature")
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise CatalogRejected("malformed", f"catalogue message unreadable: {exc}") from None
+    if not signature:
+        raise CatalogRejected("unsigned", "catalogue message carries no signature")
+    if public_key is None:
+        raise CatalogRejected("no_key", "no catalog.public_key configured: signed catalogues cannot be checked")
+    try:
+        public_key.verify(base64.b64decode(signature, validate=True), catalog)
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise CatalogRejected("bad_signature", "catalogue signature does not match the configured key") from None
+    return catalog

@@ -1,0 +1,66 @@
+"""Catalogue updates over MQTT: only a catalogue signed with the configured key replaces the one in
+use; everything else is refused, alerted, and changes nothing."""
+
+from __future__ import annotations
+
+import json
+
+from appliance.catalog import bundled_text
+from appliance.catalog_signing import generate_key, load_private_key, sign
+from appliance.contract import catalog_topic
+from tests.support import wait_until
+
+
+def _catalog(version: str, drop: int = 0) -> bytes:
+    data = json.loads(bundled_text())
+    data["version"] = version
+    data["items"] = data["items"][drop:]
+    dropped = {item["code"] for item in json.loads(bundled_text())["items"][:drop]}
+    data["faq"] = [entry for entry in data["faq"] if entry["item"] not in dropped]
+    data["bundles"] = [b for b in data["bundles"] if not dropped & set(b["items"])]
+    return json.dumps(data, ensure_ascii=False).encode()
+
+
+def _alerts(collector) -> list[dict]:
+    return [e["payload"] for e in collector.events("alert")]
+
+
+def test_only_a_catalogue_signed_with_the_configured_key_is_used(broker, collector, make_kiosk) -> None:
+    pem, public = generate_key()
+    key = load_private_key(pem)
+    kiosk = make_kiosk(broker.port, catalog={"public_key": public})
+    wait_until(lambda: kiosk.link.connected)
+    topic = catalog_topic(kiosk.config.device.region)
+    original = kiosk.catalog.version
+
+    def publish(payload: bytes) -> None:
+        collector.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+
+    forged = json.loads(sign(_catalog("forged-1", drop=5), "forged-1", key))
+    forged["signature"] = ""
+    publish(json.dumps(forged).encode())
+    collector.wait_for(lambda c: any(a["details"].get("reason") == "unsigned" for a in _alerts(c)))
+
+    other_pem, _ = generate_key()
+    publish(sign(_catalog("forged-2", drop=5), "forged-2", load_private_key(other_pem)))
+    collector.wait_for(lambda c: any(a["details"].get("reason") == "bad_signature" for a in _alerts(c)))
+
+    tampered = json.loads(sign(_catalog("2026.12-1"), "2026.12-1", key))
+    tampered["catalog"] = json.loads(sign(_catalog("2026.12-1", drop=1), "x", key))["catalog"]
+    publish(json.dumps(tampered).encode())
+    collector.wait_for(lambda c: sum(a["code"] == "catalog_rejected" for a in _alerts(c)) == 3)
+
+    publish(sign(b'{"version": "broken", "items": []}', "broken", key))
+    collector.wait_for(lambda c: any(a["code"] == "catalog_invalid" for a in _alerts(c)))
+    assert kiosk.catalog.version == original, "nothing refused may change the catalogue in use"
+    assert not kiosk.config.catalog_file.exists()
+
+    publish(sign(_catalog("2026.12-1", drop=1), "2026.12-1", key))
+    wait_until(lambda: kiosk.catalog.version == "2026.12-1", timeout=10)
+    assert len(kiosk.catalog.current.items) == 120
+    assert json.loads(kiosk.config.catalog_file.read_text(encoding="utf-8"))["version"] == "2026.12-1"
+    kiosk.stop()
+
+    again = make_kiosk(broker.port, catalog={"public_key": public})
+    assert again.catalog.version == "2026.12-1", "the installed catalogue survives a restart"
+    collector.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained message
