@@ -1,0 +1,168 @@
+"""The booth's Kivy app: screens, navigation, the core's notifications on Kivy's thread, the privacy
+countdown, and the lock-down (no Escape, no F1 settings, no closing, no cursor).
+
+`theme.configure_kivy()` must run before this module is imported (it imports Kivy's window).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.core.window import Window
+from kivy.metrics import mm
+from kivy.uix.modalview import ModalView
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from appliance.kiosk import Kiosk
+from appliance.search import SearchIndex
+from screens import theme
+from screens.browse import BrowseScreen, DepartmentScreen
+from screens.guide import GuideScreen
+from screens.help import DoHereScreen, HelpScreen
+from screens.home import HomeScreen
+from screens.search import SearchScreen
+from screens.strings import LANGUAGE, t
+from screens.theme import SCALE
+from screens.widgets import BigButton, Panel, Text
+
+log = logging.getLogger("kiosk.screens")
+
+SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentScreen, "search": SearchScreen,
+           "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen}
+NOT_YET = {"progress", "book", "rate", "identify"}  # flows of the screens issue still being built
+
+
+class KioskApp(App):
+    title = "kiosk"
+
+    def __init__(self, kiosk: Kiosk, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.kiosk = kiosk
+        self.site = kiosk.config.device.site
+        self.search_index = SearchIndex(kiosk.catalog.current)
+        self.history: list[str] = []
+        self.countdown: ModalView | None = None
+
+    @property
+    def portrait(self) -> bool:
+        return Window.height > Window.width
+
+    # -- Kivy ------------------------------------------------------------------------------------------
+    def build(self) -> ScreenManager:
+        Window.clearcolor = theme.BACKGROUND
+        Window.bind(on_request_close=lambda *_args, **_kw: True)  # closing the window does nothing
+        Window.bind(on_keyboard=self._swallow_keys)
+        Window.bind(on_touch_down=lambda *_args: self.kiosk.touch())
+        self.manager = ScreenManager(transition=NoTransition())
+        for name, cls in SCREENS.items():
+            self.manager.add_widget(cls(self, name=name))
+        Clock.schedule_interval(lambda _dt: self._tick(), 2)
+        return self.manager
+
+    def on_start(self) -> None:
+        self.manager.current_screen.refresh()
+
+    def open_settings(self, *_args) -> bool:
+        return False  # F1 opens nothing
+
+    def _swallow_keys(self, _window, key: int, *_args) -> bool:
+        return key in (27, 282, 1073741882)  # Escape, F1 (SDL2 codes): never leave the kiosk
+
+    # -- navigation -----------------------------------------------------------------------------------
+    def available(self, name: str) -> bool:
+        return name not in NOT_YET
+
+    def open(self, name: str, **params: Any) -> None:
+        if not self.available(name):
+            return
+        screen = self.manager.get_screen(name)
+        for key, value in params.items():
+            setattr(screen, key, value)
+        if self.manager.current != name:
+            self.history.append(self.manager.current)
+        self.kiosk.begin_session(elder=SCALE.elder)
+        self.manager.current = name
+        screen.refresh()
+
+    def open_result(self, code: str) -> None:
+        """A search result: an item's guide, or for a bundle its first item."""
+        if code.startswith("YJS-"):
+            bundle = next(b for b in self.kiosk.catalog.current.bundles if b.code == code)
+            code = bundle.items[0]
+        self.kiosk.view_guide(code)
+        self.open("guide", code=code)
+
+    def back(self) -> None:
+        target = self.history.pop() if self.history else "home"
+        self.manager.current = target
+        self.manager.current_screen.refresh()
+
+    def go_home(self) -> None:
+        self.kiosk.end_session("finish")
+        self._reset_to_home()
+
+    def _reset_to_home(self) -> None:
+        self.history.clear()
+        search = self.manager.get_screen("search")
+        search.query = search.letters = ""
+        self.manager.current = "home"
+        self.manager.current_screen.refresh()
+
+    def toggle_elder(self) -> None:
+        SCALE.elder = not SCALE.elder
+        self.manager.current_screen.refresh()
+
+    def toggle_language(self) -> None:
+        LANGUAGE.english = not LANGUAGE.english
+        self.manager.current_screen.refresh()
+
+    # -- what the screens show about the device --------------------------------------------------------
+    def banners(self) -> list[tuple[str, tuple]]:
+        shown = []
+        if not self.kiosk.link.connected:
+            shown.append((t("offline"), theme.WARNING))
+        if not self.kiosk.can_print():
+            reason = LANGUAGE.reason(self.kiosk.hardware.printer.health().reason)
+            shown.append((t("printer_out", reason=reason), theme.DANGER))
+        return shown
+
+    def _tick(self) -> None:
+        screen = self.manager.current_screen
+        screen.header.tick()
+        if [m for m, _ in self.banners()] != [c.children[0].text for c in reversed(screen.banner.children)]:
+            screen._show_banners()
+
+    # -- the core's notifications (from its threads) ---------------------------------------------------
+    def notify(self, name: str, data: dict[str, Any]) -> None:
+        Clock.schedule_once(lambda _dt: self._on_core_event(name, data), 0)
+
+    def _on_core_event(self, name: str, data: dict[str, Any]) -> None:
+        if name == "session_countdown":
+            self._show_countdown(int(data["remaining_s"]))
+        elif name == "session_ended":
+            self._hide_countdown()
+            if self.manager.current != "home":
+                self._reset_to_home()
+
+    def _show_countdown(self, seconds: int) -> None:
+        if self.countdown is None:
+            self.countdown = ModalView(auto_dismiss=False, size_hint=(0.8, 0.5))
+            box = Panel(orientation="vertical", padding=mm(5), spacing=mm(4), radius=mm(3))
+            self.countdown_text = Text("", points=22, halign="center")
+            box.add_widget(self.countdown_text)
+            box.add_widget(BigButton(t("still_here"), self._still_here, name="still_here", points=22))
+            self.countdown.add_widget(box)
+            self.countdown.open()
+        self.countdown_text.text = t("countdown", seconds=seconds)
+
+    def _still_here(self) -> None:
+        self.kiosk.touch()
+        self._hide_countdown()
+
+    def _hide_countdown(self) -> None:
+        if self.countdown is not None:
+            self.countdown.dismiss()
+            self.countdown = None

@@ -1,0 +1,75 @@
+"""Guide (办事指南): everything about one item, scrollable, with "print the checklist" offered only
+when the printer can print — greyed with the reason when it cannot."""
+
+from __future__ import annotations
+
+from kivy.clock import Clock
+from kivy.metrics import mm
+from kivy.uix.boxlayout import BoxLayout
+
+from appliance.kiosk import CitizenError
+from screens import theme
+from screens.strings import LANGUAGE, t
+from screens.widgets import BigButton, KioskScreen, Text, scrolling
+
+
+class GuideScreen(KioskScreen):
+    code = ""
+
+    def heading(self) -> str:
+        return self.app.kiosk.catalog.item(self.code).name
+
+    def build(self) -> None:
+        item = self.app.kiosk.catalog.item(self.code)
+        page = BoxLayout(orientation="vertical", spacing=mm(1.5), padding=(mm(1), 0))
+        sections = [
+            ("applicants", [item.applicants]),
+            ("conditions", list(item.conditions)),
+            ("materials", [m.line() for m in item.materials]),
+            ("steps", list(item.steps)),
+            ("time_limit", [item.time_limit]),
+            ("fee", [item.fee]),
+            ("result", [item.result]),
+            ("channels", ["、".join(t(f"channel_{c}") for c in item.channels)]),
+        ]
+        for key, lines in sections:
+            if not lines:
+                continue
+            page.add_widget(Text(t(key), points=19, bold=True, colour=theme.ACCENT))
+            numbered = len(lines) > 1
+            for number, line in enumerate(lines, 1):
+                page.add_widget(Text(f"{number}. {line}" if numbered else line, points=17))
+        questions = [entry for entry in self.app.kiosk.catalog.current.faq if entry.item == item.code][:6]
+        if questions:
+            page.add_widget(Text(t("faq"), points=19, bold=True, colour=theme.ACCENT))
+            for entry in questions:
+                page.add_widget(Text(f"问：{entry.question}", points=16, bold=True))
+                page.add_widget(Text(f"答：{entry.answer}", points=16, colour=theme.MUTED))
+        self.body.add_widget(scrolling(page))
+        self.status = Text("", points=16, colour=theme.ACCENT, halign="center")
+        self.body.add_widget(self.status)
+        actions = BoxLayout(size_hint_y=None, height=mm(theme.TOUCH_MM) * 1.1, spacing=mm(3))
+        if "print_notice" in item.actions:
+            can = self.app.kiosk.can_print()
+            reason = LANGUAGE.reason(self.app.kiosk.hardware.printer.health().reason)
+            self.print_button = BigButton(t("print_notice") if can else t("cannot_print", reason=reason),
+                                          self.print_notice, name="print_notice")
+            self.print_button.disabled = not can
+            actions.add_widget(self.print_button)
+        if "apply" in item.actions:
+            actions.add_widget(BigButton(t("apply_here"), lambda: self.app.open("identify", code=item.code),
+                                         name="apply", colour=theme.WARNING))
+        self.body.add_widget(actions)
+
+    def print_notice(self) -> None:
+        self.print_button.disabled = True
+        Clock.schedule_once(lambda _dt: self._print(), 0)
+
+    def _print(self) -> None:
+        try:
+            self.app.kiosk.print_notice(self.code)
+            self.status.text = t("printed")
+        except CitizenError as exc:
+            self.status.text = str(exc)
+            self.status.color = theme.DANGER
+        self.print_button.disabled = not self.app.kiosk.can_print()

@@ -1,0 +1,105 @@
+"""Search: an on-screen pinyin keyboard whose results update with every key, and Chinese word
+candidates from the catalogue's own vocabulary (a small input method) above the keys."""
+
+from __future__ import annotations
+
+from kivy.metrics import mm
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+
+from screens import theme
+from screens.strings import t
+from screens.theme import SCALE
+from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
+
+ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"]
+
+
+class SearchScreen(KioskScreen):
+    title_key = "search"
+
+    def __init__(self, app, **kwargs) -> None:
+        super().__init__(app, **kwargs)
+        self.query = ""  # what is typed: Chinese words already chosen, then pinyin letters
+        self.letters = ""  # the pinyin still being typed (the part candidates replace)
+
+    def build(self) -> None:
+        field = Panel(size_hint_y=None, height=mm(13), padding=(mm(3), 0))
+        self.field = Text(self.query + self.letters or t("search_hint"), points=20,
+                          colour=theme.TEXT if self.query or self.letters else theme.MUTED)
+        field.add_widget(self.field)
+        self.body.add_widget(field)
+        self.candidates = BoxLayout(size_hint_y=None, height=mm(11), spacing=mm(1.5))
+        self.body.add_widget(self.candidates)
+        self.results = BoxLayout(orientation="vertical", spacing=mm(1.2))
+        self.body.add_widget(scrolling(self.results))
+        self.body.add_widget(self._keyboard())
+        self._update()
+
+    def _keyboard(self) -> BoxLayout:
+        key_mm = 11 * (1.15 if SCALE.elder else 1)
+        keys = BoxLayout(orientation="vertical", size_hint_y=None, height=mm(key_mm) * 5 + mm(4), spacing=mm(1))
+        for row in ROWS:
+            line = GridLayout(cols=len(ROWS[0]), spacing=mm(1))
+            for char in row:
+                line.add_widget(BigButton(char, lambda c=char: self.press(c), name=f"key_{char}", points=20,
+                                          colour=theme.PANEL, text_colour=theme.TEXT, height=mm(key_mm)))
+            keys.add_widget(line)
+        bottom = BoxLayout(spacing=mm(1))
+        bottom.add_widget(BigButton(t("clear"), self.clear, name="key_clear", colour=theme.MUTED, height=mm(key_mm)))
+        bottom.add_widget(BigButton("␣", lambda: self.press(" "), name="key_space", colour=theme.PANEL,
+                                    text_colour=theme.TEXT, height=mm(key_mm), size_hint_x=2))
+        bottom.add_widget(BigButton(t("delete"), self.delete, name="key_delete", colour=theme.MUTED,
+                                    height=mm(key_mm)))
+        keys.add_widget(bottom)
+        return keys
+
+    # -- typing ---------------------------------------------------------------------------------------
+    def press(self, char: str) -> None:
+        if char == " ":
+            self.query, self.letters = self.query + self.letters + " ", ""
+        else:
+            self.letters += char
+        self._update()
+
+    def choose(self, word: str) -> None:
+        self.query, self.letters = self.query + word, ""
+        self._update()
+
+    def delete(self) -> None:
+        if self.letters:
+            self.letters = self.letters[:-1]
+        else:
+            self.query = self.query[:-1]
+        self._update()
+
+    def clear(self) -> None:
+        self.query = self.letters = ""
+        self._update()
+
+    def type_text(self, text: str) -> None:
+        """A whole query at once (a scanned code, or a test standing in for many key presses)."""
+        self.query, self.letters = text, ""
+        self._update()
+
+    # -- results --------------------------------------------------------------------------------------
+    def _update(self) -> None:
+        self.app.kiosk.touch()
+        typed = self.query + self.letters
+        self.field.text = typed or t("search_hint")
+        self.field.color = theme.TEXT if typed else theme.MUTED
+        index = self.app.search_index
+        self.candidates.clear_widgets()
+        for word in index.candidates(self.letters, limit=6 if self.app.portrait else 8) if self.letters else []:
+            self.candidates.add_widget(BigButton(word, lambda w=word: self.choose(w), name=f"cand_{word}", points=18,
+                                                 colour=theme.PANEL, text_colour=theme.ACCENT, height=mm(11)))
+        self.results.clear_widgets()
+        if not typed.strip():
+            return
+        hits = index.search(typed, limit=8)
+        if not hits:
+            self.results.add_widget(Text(t("no_results"), points=16, colour=theme.MUTED))
+        for hit in hits:
+            self.results.add_widget(BigButton(hit.name, lambda code=hit.code: self.app.open_result(code),
+                                              name=f"result_{hit.code}", colour=theme.PANEL, text_colour=theme.TEXT,
+                                              points=18))

@@ -1,0 +1,85 @@
+"""Every word on the screens, Chinese first with English beside it; `t(key)` picks the language."""
+
+from __future__ import annotations
+
+STRINGS: dict[str, tuple[str, str]] = {
+    "title": ("政务服务自助终端", "Government Self-Service"),
+    "find": ("查找服务", "Find a service"),
+    "find_hint": ("按部门浏览或搜索", "Browse or search"),
+    "do_here": ("在本机办理", "Do it here"),
+    "do_here_hint": ("刷身份证，当场办结", "With your ID card"),
+    "progress": ("办件进度", "Case progress"),
+    "progress_hint": ("扫回执二维码或输入编号", "Scan or key in the number"),
+    "book": ("预约办理", "Book a visit"),
+    "book_hint": ("选日期和时段", "Pick a date and time"),
+    "rate": ("好差评", "Rate a service"),
+    "rate_hint": ("说说您的感受", "Tell us how it went"),
+    "help": ("帮助", "Help"),
+    "help_hint": ("呼叫工作人员 · 12345", "Call staff · 12345"),
+    "elder_on": ("长辈模式：开", "Large text: on"),
+    "elder_off": ("长辈模式", "Large text"),
+    "language": ("English", "中文"),
+    "offline": ("网络暂时中断：您的办理会保存在本机，恢复后自动上报。", "Offline: what you do is kept and sent later."),
+    "printer_out": ("打印机暂不可用（{reason}），可用手机拍照或到窗口打印。", "Printer unavailable ({reason})."),
+    "back": ("返回", "Back"),
+    "home": ("首页", "Home"),
+    "departments": ("按部门查找", "By department"),
+    "search": ("搜索", "Search"),
+    "search_hint": ("输入拼音、首字母或汉字，如 sbk、公积金提取", "Type pinyin, initials or Chinese"),
+    "no_results": ("没有找到相关事项，换个说法试试，或拨打 12345。", "Nothing found. Try other words or call 12345."),
+    "clear": ("清空", "Clear"),
+    "delete": ("删除", "Delete"),
+    "items_of": ("{department} · {count} 项", "{department} · {count} services"),
+    "conditions": ("办理条件", "Conditions"),
+    "materials": ("申请材料", "Materials"),
+    "steps": ("办理流程", "Steps"),
+    "time_limit": ("承诺时限", "Promised time"),
+    "fee": ("收费标准", "Fee"),
+    "result": ("办理结果", "Result"),
+    "applicants": ("申请对象", "Who may apply"),
+    "channels": ("办理渠道", "Where"),
+    "faq": ("常见问题", "Questions"),
+    "print_notice": ("打印一次性告知单", "Print the checklist"),
+    "printed": ("已打印，请在出纸口取走。", "Printed. Please take it."),
+    "cannot_print": ("打印机暂不可用：{reason}", "Printer unavailable: {reason}"),
+    "not_yet": ("暂未开通", "coming soon"),
+    "apply_here": ("在本机申请", "Apply here"),
+    "countdown": ("{seconds} 秒后将返回首页并清除您的信息", "Back to start in {seconds} s; your data will be cleared"),
+    "still_here": ("我还在用", "I'm still here"),
+    "channel_self_service": ("本自助机", "this kiosk"),
+    "channel_online": ("网上办理", "online"),
+    "channel_window": ("大厅窗口", "service window"),
+    "help_title": ("需要帮助？", "Need help?"),
+    "help_text": ("按下按钮，工作人员会尽快来到您身边。也可以拨打政务服务便民热线 12345。",
+                  "Press the button and a member of staff will come to you. Or call the 12345 hotline."),
+    "call_staff": ("呼叫工作人员", "Call staff"),
+    "staff_called": ("已通知工作人员，请稍候。", "Staff have been called. Please wait."),
+    "do_here_title": ("可在本机办理的事项", "Services you can do here"),
+}
+
+REASONS: dict[str, tuple[str, str]] = {
+    "paper_end": ("缺纸", "out of paper"),
+    "cover_open": ("纸仓盖未关", "cover open"),
+    "cutter_error": ("切刀故障", "cutter fault"),
+    "no_answer": ("无响应", "not answering"),
+    "port_missing": ("未连接", "not connected"),
+    "port_lost": ("连接中断", "connection lost"),
+    "head_overheated": ("打印头过热", "print head hot"),
+}
+
+
+class Language:
+    def __init__(self) -> None:
+        self.english = False
+
+    def t(self, key: str, **values: object) -> str:
+        chinese, english = STRINGS[key]
+        return (english if self.english else chinese).format(**values)
+
+    def reason(self, code: str) -> str:
+        chinese, english = REASONS.get(code, (code, code))
+        return english if self.english else chinese
+
+
+LANGUAGE = Language()
+t = LANGUAGE.t

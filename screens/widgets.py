@@ -1,0 +1,144 @@
+"""The few building blocks every screen uses: panels with a background, big buttons, wrapping labels,
+and the frame (header with site, clock and banners; footer with back and home)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from kivy.graphics import Color, Rectangle, RoundedRectangle
+from kivy.metrics import mm
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.button import Button
+from kivy.uix.label import Label
+from kivy.uix.screenmanager import Screen
+from kivy.uix.scrollview import ScrollView
+
+from screens import theme
+from screens.strings import t
+from screens.theme import SCALE
+
+
+class Panel(BoxLayout):
+    """A box with a flat background colour (and rounded corners when `radius` is given)."""
+
+    def __init__(self, colour=theme.PANEL, radius: float = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        with self.canvas.before:
+            Color(*colour)
+            self._bg = RoundedRectangle(radius=[radius]) if radius else Rectangle()
+        self.bind(pos=self._redraw, size=self._redraw)
+
+    def _redraw(self, *_args) -> None:
+        self._bg.pos, self._bg.size = self.pos, self.size
+
+
+class Text(Label):
+    """A label that wraps to its width and grows to fit its text (for scrolling pages)."""
+
+    def __init__(self, text: str = "", points: float = 16, colour=theme.TEXT, bold: bool = False,
+                 halign: str = "left", **kwargs) -> None:
+        super().__init__(text=text, font_size=SCALE.font(points), color=colour, bold=bold, halign=halign,
+                         valign="middle", size_hint_y=None, height=mm(2), **kwargs)
+        self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)))
+        self.bind(texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + mm(2)))
+
+
+class BigButton(Button):
+    """A touch target of at least `theme.TOUCH_MM` millimetres; disabled ones say why in their text."""
+
+    def __init__(self, text: str, on_press: Callable[[], None] | None = None, points: float = 18,
+                 colour=theme.ACCENT, text_colour=theme.ACCENT_TEXT, name: str = "", **kwargs) -> None:
+        kwargs.setdefault("size_hint_y", None)
+        kwargs.setdefault("height", mm(theme.TOUCH_MM) * (1.25 if SCALE.elder else 1))
+        super().__init__(text=text, font_size=SCALE.font(points), background_normal="", background_down="",
+                         background_color=colour, color=text_colour, halign="center", valign="middle",
+                         background_disabled_normal="", disabled_color=theme.MUTED, **kwargs)
+        self.name = name  # what tests and logs call it
+        self.bind(size=lambda *_: setattr(self, "text_size", (self.width - mm(3), None)))
+        self._base_colour = colour
+        self.bind(disabled=lambda *_: setattr(self, "background_color",
+                                              theme.DISABLED if self.disabled else self._base_colour))
+        if on_press is not None:
+            self.bind(on_release=lambda *_: on_press())
+
+
+def scrolling(content: BoxLayout) -> ScrollView:
+    """`content` (a vertical box whose height follows its children) in a scroll view."""
+    content.size_hint_y = None
+    content.bind(minimum_height=content.setter("height"))
+    view = ScrollView(do_scroll_x=False, bar_width=mm(2.5), scroll_type=["bars", "content"])
+    view.add_widget(content)
+    return view
+
+
+class KioskScreen(Screen):
+    """A screen in the booth's frame. Subclasses fill `body` in `build()`, which runs again whenever
+    the language or the type size changes, so no screen keeps stale words."""
+
+    title_key = "title"
+
+    def __init__(self, app, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+        frame = Panel(colour=theme.BACKGROUND, orientation="vertical", padding=mm(3), spacing=mm(2))
+        self.header = Header(app)
+        self.banner = BoxLayout(orientation="vertical", size_hint_y=None, height=0)
+        self.banner.bind(minimum_height=self.banner.setter("height"))
+        self.body = BoxLayout(orientation="vertical", spacing=mm(2))
+        self.footer = BoxLayout(size_hint_y=None, height=mm(theme.TOUCH_MM), spacing=mm(3))
+        for part in (self.header, self.banner, self.body, self.footer):
+            frame.add_widget(part)
+        self.add_widget(frame)
+
+    def on_pre_enter(self, *_args) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        self.header.update(self.heading())
+        self._show_banners()
+        self.body.clear_widgets()
+        self.footer.clear_widgets()
+        self.build()
+        if self.name != "home":
+            self.footer.add_widget(BigButton(t("back"), self.app.back, name="back", colour=theme.MUTED))
+            self.footer.add_widget(BigButton(t("home"), self.app.go_home, name="home", colour=theme.MUTED))
+        self.footer.height = mm(theme.TOUCH_MM) * (1.25 if SCALE.elder else 1) if self.footer.children else 0
+
+    def heading(self) -> str:
+        return t(self.title_key)
+
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def _show_banners(self) -> None:
+        self.banner.clear_widgets()
+        for message, colour in self.app.banners():
+            box = Panel(colour=colour, size_hint_y=None, padding=(mm(3), mm(1)))
+            label = Text(message, points=15, colour=theme.ACCENT_TEXT)
+            box.add_widget(label)
+            label.bind(height=lambda _w, h, box=box: setattr(box, "height", h + mm(2)))
+            self.banner.add_widget(box)
+
+
+class Header(BoxLayout):
+    def __init__(self, app, **kwargs) -> None:
+        super().__init__(size_hint_y=None, height=mm(14), spacing=mm(3), **kwargs)
+        self.app = app
+        self.heading = Label(font_size=SCALE.font(24), bold=True, color=theme.TEXT, halign="left", valign="middle")
+        self.heading.bind(size=lambda *_: setattr(self.heading, "text_size", self.heading.size))
+        self.where = Label(font_size=SCALE.font(14), color=theme.MUTED, halign="right", valign="middle",
+                           size_hint_x=0.6)
+        self.where.bind(size=lambda *_: setattr(self.where, "text_size", self.where.size))
+        self.add_widget(self.heading)
+        self.add_widget(self.where)
+
+    def update(self, heading: str) -> None:
+        self.height = mm(14) * (1.2 if SCALE.elder else 1)
+        self.heading.font_size = SCALE.font(24)
+        self.heading.text = heading
+        self.tick()
+
+    def tick(self) -> None:
+        self.where.font_size = SCALE.font(14)
+        self.where.text = f"{self.app.site}\n{time.strftime('%Y-%m-%d %H:%M')}"

@@ -1,0 +1,128 @@
+"""Runs the real booth app (real core, simulated devices) and plays a scenario on it with touch
+events, as a finger would: each step taps a widget by its name, waits, or takes a screenshot. Prints
+one JSON line per step with what the screen shows. Started by tests/test_screens.py under Xvfb.
+
+    python tests/ui_driver.py CONFIG.toml WIDTHxHEIGHT SCENARIO.json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from screens.theme import configure_kivy
+
+
+def main() -> None:
+    config_path, size, scenario_path = sys.argv[1:4]
+    width, height = (int(n) for n in size.split("x"))
+    configure_kivy(width, height)
+    from kivy.base import EventLoop
+    from kivy.clock import Clock
+    from kivy.tests.common import UTMotionEvent
+    from kivy.uix.label import Label
+
+    from appliance.config import load_config
+    from appliance.kiosk import Kiosk
+    from screens.app import KioskApp
+
+    steps = json.loads(Path(scenario_path).read_text(encoding="utf-8"))
+    holder: dict = {}
+    kiosk = Kiosk(load_config(Path(config_path)), notify=lambda name, data: holder["app"].notify(name, data))
+    kiosk.start()
+    app = KioskApp(kiosk)
+    holder["app"] = app
+
+    def widgets(root):
+        yield root
+        for child in root.children:
+            yield from widgets(child)
+
+    def visible_text() -> list[str]:
+        root = app.root_window
+        return [w.text for w in widgets(root) if isinstance(w, Label) and w.text and w.opacity > 0]
+
+    def find(name: str):
+        for widget in widgets(app.root_window):
+            if getattr(widget, "name", None) == name and widget.get_root_window() is not None:
+                return widget
+        raise LookupError(f"no widget named {name!r} on screen {app.manager.current!r}")
+
+    def tap(widget) -> None:
+        x, y = widget.to_window(*widget.center)
+        win = EventLoop.window
+        touch = UTMotionEvent("unittest", 1, {"x": x / win.width, "y": y / win.height})
+        EventLoop.post_dispatch_input("begin", touch)
+        EventLoop.post_dispatch_input("end", touch)
+
+    def report(step, **extra) -> None:
+        print(json.dumps({"step": step, "screen": app.manager.current, "text": visible_text(), **extra},
+                         ensure_ascii=False), flush=True)
+
+    def settle(step, name: str, index: int, last=None, tries: int = 0) -> None:
+        """Tap once the widget stands still: a screen just built is laid out over the next frames."""
+        try:
+            widget = find(name)
+        except LookupError as exc:
+            if tries < 20:
+                Clock.schedule_once(lambda _dt: settle(step, name, index, None, tries + 1), 0.05)
+                return
+            report(step, error=str(exc))
+            app.stop()
+            return
+        where = tuple(widget.to_window(*widget.center)) + tuple(widget.size)
+        if where != last and tries < 40:
+            Clock.schedule_once(lambda _dt: settle(step, name, index, where, tries + 1), 0.05)
+            return
+        report(step, disabled=bool(widget.disabled))
+        tap(widget)
+        Clock.schedule_once(lambda _dt: run_step(index + 1), 0.3)
+
+    def run_step(index: int) -> None:
+        if index == len(steps):
+            app.stop()
+            return
+        step = steps[index]
+        action, *args = step
+        delay = 0.3
+        try:
+            if action == "tap":
+                settle(step, args[0], index)
+                return
+            elif action == "type":
+                app.manager.get_screen("search").type_text(args[0])
+            elif action == "shot":
+                Path(args[0]).parent.mkdir(parents=True, exist_ok=True)
+                app.root_window.screenshot(args[0])
+                delay = 0.2
+            elif action == "wait":
+                delay = float(args[0])
+            elif action == "printer":
+                kiosk.hardware.printer_sim.set_state(**{args[0]: args[1]})
+                delay = 1.5
+            elif action == "look":
+                report(step)
+            elif action == "idle":  # the citizen walked away `args[0]` seconds ago
+                if kiosk.session is not None:
+                    kiosk.session.last_touch -= float(args[0])
+                delay = 1.5
+            else:
+                raise ValueError(f"unknown step {action}")
+        except Exception as exc:  # the scenario tells the test what went wrong, then stops
+            report(step, error=f"{type(exc).__name__}: {exc}")
+            app.stop()
+            return
+        Clock.schedule_once(lambda _dt: run_step(index + 1), delay)
+
+    Clock.schedule_once(lambda _dt: run_step(0), 2.0)  # the first frames lay the screen out
+    try:
+        app.run()
+    finally:
+        kiosk.stop()
+
+
+if __name__ == "__main__":
+    main()
