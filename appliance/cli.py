@@ -24,11 +24,20 @@ log = logging.getLogger("kiosk")
 
 
 def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.headless:
+        return _run_headless(config)
+    from screens.theme import configure_kivy
+
+    configure_kivy(args.width, args.height, fullscreen=args.fullscreen)
+    from screens.app import run_app
+
+    return run_app(config)
+
+
+def _run_headless(config) -> int:
     from appliance.kiosk import Kiosk
 
-    config = load_config(args.config)
-    if not args.headless:
-        raise ConfigError("the touchscreen UI is not part of this build yet: run `kiosk run --headless`")
     kiosk = Kiosk(config)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -55,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the kiosk until SIGTERM")
     run.add_argument("--config", type=Path, help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
     run.add_argument("--headless", action="store_true", help="run the core without the touchscreen UI")
+    run.add_argument("--fullscreen", action="store_true", help="take the whole screen (as on the booth)")
+    run.add_argument("--width", type=int, default=800, help="window width when not fullscreen")
+    run.add_argument("--height", type=int, default=480, help="window height when not fullscreen")
     run.set_defaults(func=_run)
 
     config = commands.add_parser("config", help="configuration tools")

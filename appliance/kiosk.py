@@ -171,6 +171,12 @@ class Kiosk:
             if self.session is not None:
                 self._close_session(reason)
 
+    def forget_card(self) -> None:
+        """The citizen took the card away mid-step: the session goes on without their identity."""
+        with self._session_lock:
+            if self.session is not None:
+                self.session.clear()
+
     def view_guide(self, code: str) -> Item:
         item = self._item(code)
         self.begin_session()
@@ -299,7 +305,8 @@ class Kiosk:
             with self._session_lock:
                 session = self.begin_session()
                 session.card = event.card
-            self._notify("card_read", {"name": mask_name(event.card.name)})
+            self._notify("card_read", {"name": mask_name(event.card.name),
+                                       "id_number": mask_id_number(event.card.id_number)})
         elif event.kind is CardEventKind.REMOVED:
             self._notify("card_removed", {})
         elif event.kind is CardEventKind.ERROR:

@@ -7,6 +7,7 @@ countdown, and the lock-down (no Escape, no F1 settings, no closing, no cursor).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kivy.app import App
@@ -19,6 +20,7 @@ from kivy.uix.screenmanager import NoTransition, ScreenManager
 from appliance.kiosk import Kiosk
 from appliance.search import SearchIndex
 from screens import theme
+from screens.apply import ApplyScreen, IdentifyScreen, ReceiptScreen
 from screens.browse import BrowseScreen, DepartmentScreen
 from screens.guide import GuideScreen
 from screens.help import DoHereScreen, HelpScreen
@@ -31,8 +33,9 @@ from screens.widgets import BigButton, Panel, Text
 log = logging.getLogger("kiosk.screens")
 
 SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentScreen, "search": SearchScreen,
-           "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen}
-NOT_YET = {"progress", "book", "rate", "identify"}  # flows of the screens issue still being built
+           "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen, "identify": IdentifyScreen,
+           "apply": ApplyScreen, "receipt": ReceiptScreen}
+NOT_YET = {"progress", "book", "rate"}  # flows of the screens issue still being built
 
 
 class KioskApp(App):
@@ -45,6 +48,7 @@ class KioskApp(App):
         self.search_index = SearchIndex(kiosk.catalog.current)
         self.history: list[str] = []
         self.countdown: ModalView | None = None
+        self.identity: dict[str, str] = {}  # the masked name and ID number of the card in this session
 
     @property
     def portrait(self) -> bool:
@@ -140,12 +144,25 @@ class KioskApp(App):
         Clock.schedule_once(lambda _dt: self._on_core_event(name, data), 0)
 
     def _on_core_event(self, name: str, data: dict[str, Any]) -> None:
+        screen = self.manager.current_screen
         if name == "session_countdown":
             self._show_countdown(int(data["remaining_s"]))
         elif name == "session_ended":
             self._hide_countdown()
+            self.identity = {}
             if self.manager.current != "home":
                 self._reset_to_home()
+        elif name == "card_read":
+            self.identity = {"name": data["name"], "id_number": data["id_number"]}
+            if screen.name == "identify":
+                screen.show_identity(self.identity)
+        elif name == "card_error" and screen.name == "identify":
+            screen.status.text = t("card_error")
+            screen.status.color = theme.DANGER
+        elif name == "card_removed" and screen.name in ("identify", "apply"):
+            self.kiosk.forget_card()  # removing the card ends the identify step
+            self.identity = {}
+            self.open("identify", code=screen.code, message=t("card_removed"))
 
     def _show_countdown(self, seconds: int) -> None:
         if self.countdown is None:
@@ -166,3 +183,24 @@ class KioskApp(App):
         if self.countdown is not None:
             self.countdown.dismiss()
             self.countdown = None
+
+
+def run_app(config, then: Callable[[KioskApp], None] | None = None) -> int:
+    """Run the booth: the core first (its catalogue feeds the screens), then the app until it stops;
+    SIGTERM stops both cleanly. `then(app)` runs on Kivy's thread once the app is up (the UI tests'
+    scenario player uses it)."""
+    import signal
+
+    holder: dict[str, KioskApp] = {}
+    kiosk = Kiosk(config, notify=lambda name, data: holder["app"].notify(name, data))
+    kiosk.start()
+    app = KioskApp(kiosk)
+    holder["app"] = app
+    signal.signal(signal.SIGTERM, lambda *_args: Clock.schedule_once(lambda _dt: app.stop(), 0))
+    if then is not None:
+        Clock.schedule_once(lambda _dt: then(app), 0)
+    try:
+        app.run()
+    finally:
+        kiosk.stop()
+    return 0

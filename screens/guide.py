@@ -57,7 +57,7 @@ class GuideScreen(KioskScreen):
             self.print_button.disabled = not can
             actions.add_widget(self.print_button)
         if "apply" in item.actions:
-            actions.add_widget(BigButton(t("apply_here"), lambda: self.app.open("identify", code=item.code),
+            actions.add_widget(BigButton(t("apply_here"), lambda: self.app.open("identify", code=item.code, message=""),
                                          name="apply", colour=theme.WARNING))
         self.body.add_widget(actions)
 

@@ -24,16 +24,27 @@ class SearchScreen(KioskScreen):
         self.letters = ""  # the pinyin still being typed (the part candidates replace)
 
     def build(self) -> None:
+        """Portrait: field, candidates, results, keyboard from top to bottom. Landscape (800×480 has
+        no height to spare): the results beside the keyboard, so both stay in sight."""
         field = Panel(size_hint_y=None, height=mm(13), padding=(mm(3), 0))
         self.field = Text(self.query + self.letters or t("search_hint"), points=20,
                           colour=theme.TEXT if self.query or self.letters else theme.MUTED)
         field.add_widget(self.field)
-        self.body.add_widget(field)
         self.candidates = BoxLayout(size_hint_y=None, height=mm(11), spacing=mm(1.5))
-        self.body.add_widget(self.candidates)
         self.results = BoxLayout(orientation="vertical", spacing=mm(1.2))
-        self.body.add_widget(scrolling(self.results))
-        self.body.add_widget(self._keyboard())
+        left = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        for part in (field, self.candidates, scrolling(self.results)):
+            left.add_widget(part)
+        if self.app.portrait:
+            self.body.add_widget(left)
+            self.body.add_widget(self._keyboard())
+        else:
+            row = BoxLayout(spacing=mm(2))
+            row.add_widget(left)
+            keyboard = self._keyboard()
+            keyboard.size_hint_y = 1
+            row.add_widget(keyboard)
+            self.body.add_widget(row)
         self._update()
 
     def _keyboard(self) -> BoxLayout:
@@ -90,7 +101,7 @@ class SearchScreen(KioskScreen):
         self.field.color = theme.TEXT if typed else theme.MUTED
         index = self.app.search_index
         self.candidates.clear_widgets()
-        for word in index.candidates(self.letters, limit=6 if self.app.portrait else 8) if self.letters else []:
+        for word in index.candidates(self.letters, limit=6 if self.app.portrait else 3) if self.letters else []:
             self.candidates.add_widget(BigButton(word, lambda w=word: self.choose(w), name=f"cand_{word}", points=18,
                                                  colour=theme.PANEL, text_colour=theme.ACCENT, height=mm(11)))
         self.results.clear_widgets()

@@ -77,6 +77,7 @@ class KioskScreen(Screen):
     the language or the type size changes, so no screen keeps stale words."""
 
     title_key = "title"
+    can_go_back = True
 
     def __init__(self, app, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -101,7 +102,8 @@ class KioskScreen(Screen):
         self.footer.clear_widgets()
         self.build()
         if self.name != "home":
-            self.footer.add_widget(BigButton(t("back"), self.app.back, name="back", colour=theme.MUTED))
+            if self.can_go_back:
+                self.footer.add_widget(BigButton(t("back"), self.app.back, name="back", colour=theme.MUTED))
             self.footer.add_widget(BigButton(t("home"), self.app.go_home, name="home", colour=theme.MUTED))
         self.footer.height = mm(theme.TOUCH_MM) * (1.25 if SCALE.elder else 1) if self.footer.children else 0
 

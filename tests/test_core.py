@@ -8,7 +8,7 @@ import pytest
 
 from appliance.contract import EventKind
 from appliance.kiosk import CitizenError
-from tests.support import free_port, place_card, set_printer, wait_until
+from tests.support import TEST_ID_NUMBER, free_port, place_card, set_printer, wait_until
 
 LOSS_REPORT = {"reason": "遗失", "phone": "13800000000"}  # RS-002, social security card loss report
 
@@ -21,7 +21,8 @@ def test_idle_session_times_out_and_forgets_the_card(make_kiosk) -> None:
     place_card(kiosk)
     session = kiosk.session
     assert session is not None and session.card is not None
-    wait_until(lambda: ("card_read", {"name": "欧**娜"}) in seen, timeout=5)
+    wait_until(lambda: ("card_read", {"name": "欧**娜", "id_number": "3702**********" + TEST_ID_NUMBER[-4:]}) in seen,
+               timeout=5)
     session.last_touch -= 12  # 3 s left: the countdown shows
     wait_until(lambda: any(name == "session_countdown" for name, _ in seen), timeout=5)
     session.last_touch -= 10

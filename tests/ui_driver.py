@@ -1,6 +1,7 @@
 """Runs the real booth app (real core, simulated devices) and plays a scenario on it with touch
 events, as a finger would: each step taps a widget by its name, waits, or takes a screenshot. Prints
-one JSON line per step with what the screen shows. Started by tests/test_screens.py under Xvfb.
+one JSON line per step with what the screen shows (for a tap: just before the finger lands).
+Started by tests/test_screens.py under Xvfb.
 
     python tests/ui_driver.py CONFIG.toml WIDTHxHEIGHT SCENARIO.json
 """
@@ -20,21 +21,22 @@ def main() -> None:
     config_path, size, scenario_path = sys.argv[1:4]
     width, height = (int(n) for n in size.split("x"))
     configure_kivy(width, height)
+    from appliance.config import load_config
+    from screens.app import run_app
+
+    steps = json.loads(Path(scenario_path).read_text(encoding="utf-8"))
+    run_app(load_config(Path(config_path)), then=lambda app: play(app, steps))
+
+
+def play(app, steps: list) -> None:
     from kivy.base import EventLoop
     from kivy.clock import Clock
     from kivy.tests.common import UTMotionEvent
     from kivy.uix.label import Label
+    from kivy.uix.scrollview import ScrollView
 
-    from appliance.config import load_config
-    from appliance.kiosk import Kiosk
-    from screens.app import KioskApp
-
-    steps = json.loads(Path(scenario_path).read_text(encoding="utf-8"))
-    holder: dict = {}
-    kiosk = Kiosk(load_config(Path(config_path)), notify=lambda name, data: holder["app"].notify(name, data))
-    kiosk.start()
-    app = KioskApp(kiosk)
-    holder["app"] = app
+    kiosk = app.kiosk
+    printer_sim = kiosk.hardware.printer_sim
 
     def widgets(root):
         yield root
@@ -59,8 +61,14 @@ def main() -> None:
         EventLoop.post_dispatch_input("end", touch)
 
     def report(step, **extra) -> None:
-        print(json.dumps({"step": step, "screen": app.manager.current, "text": visible_text(), **extra},
-                         ensure_ascii=False), flush=True)
+        printed = [receipt.lines for receipt in printer_sim.receipts]
+        print(json.dumps({"step": step, "screen": app.manager.current, "text": visible_text(), "printed": printed,
+                          "session": kiosk.session is not None, **extra}, ensure_ascii=False), flush=True)
+
+    def parents(widget):
+        while widget.parent is not None and widget.parent is not widget:
+            widget = widget.parent
+            yield widget
 
     def settle(step, name: str, index: int, last=None, tries: int = 0) -> None:
         """Tap once the widget stands still: a screen just built is laid out over the next frames."""
@@ -73,6 +81,9 @@ def main() -> None:
             report(step, error=str(exc))
             app.stop()
             return
+        view = next((p for p in parents(widget) if isinstance(p, ScrollView)), None)
+        if view is not None and tries == 0:
+            view.scroll_to(widget, padding=10, animate=False)  # a finger would scroll it into sight first
         where = tuple(widget.to_window(*widget.center)) + tuple(widget.size)
         if where != last and tries < 40:
             Clock.schedule_once(lambda _dt: settle(step, name, index, where, tries + 1), 0.05)
@@ -103,14 +114,34 @@ def main() -> None:
             elif action == "printer":
                 kiosk.hardware.printer_sim.set_state(**{args[0]: args[1]})
                 delay = 1.5
+            elif action == "card":  # a citizen places test citizen N on the reader, or takes it away (0)
+                sim = kiosk.hardware.card_reader_sim
+                if int(args[0]):
+                    from drivers.card_reader_pty_sim import TEST_CITIZENS
+
+                    sim.place(TEST_CITIZENS[int(args[0]) - 1])
+                else:
+                    sim.remove()
+                delay = 1.5
+            elif action == "reader":  # the card reader's USB adapter is pulled out (off) or comes back (on)
+                if args[0] == "on":
+                    kiosk.hardware.card_reader_sim.come_back()
+                else:
+                    kiosk.hardware.card_reader_sim.vanish()
+                delay = 2.0
             elif action == "look":
-                report(step)
+                pass
+            elif action == "key":  # a hardware key (Escape 27, F1 282): the kiosk must stay put
+                EventLoop.window.dispatch("on_keyboard", int(args[0]), 0, "", [])
+            elif action == "close":  # the window manager asks the window to close
+                EventLoop.window.dispatch("on_request_close")
             elif action == "idle":  # the citizen walked away `args[0]` seconds ago
                 if kiosk.session is not None:
                     kiosk.session.last_touch -= float(args[0])
                 delay = 1.5
             else:
                 raise ValueError(f"unknown step {action}")
+            report(step)  # every step reports: line i of the output is step i
         except Exception as exc:  # the scenario tells the test what went wrong, then stops
             report(step, error=f"{type(exc).__name__}: {exc}")
             app.stop()
@@ -118,10 +149,6 @@ def main() -> None:
         Clock.schedule_once(lambda _dt: run_step(index + 1), delay)
 
     Clock.schedule_once(lambda _dt: run_step(0), 2.0)  # the first frames lay the screen out
-    try:
-        app.run()
-    finally:
-        kiosk.stop()
 
 
 if __name__ == "__main__":

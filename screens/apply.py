@@ -1,0 +1,164 @@
+"""Doing it here: identify with the ID card, fill the item's form (choices and digits only, never
+free text), submit through the outbox, and get the receipt — number and QR on screen, printed when
+the printer can. The application is safe once submitted, printed or not."""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+from kivy.animation import Animation
+from kivy.core.image import Image as CoreImage
+from kivy.metrics import mm
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
+
+from appliance.kiosk import CitizenError, SubmissionReceipt
+from drivers.health import HealthState
+from screens import theme
+from screens.strings import LANGUAGE, t
+from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
+
+
+class IdentifyScreen(KioskScreen):
+    """Place the card; shows what to do on each reader error, and the masked identity once read."""
+
+    title_key = "identify_title"
+    code = ""
+    message = ""
+
+    def build(self) -> None:
+        card = self.app.kiosk.session.card if self.app.kiosk.session else None
+        health = self.app.kiosk.hardware.card_reader.health()
+        if card is None and health.state in (HealthState.FAULT, HealthState.ABSENT):
+            text, colour = t("reader_down", reason=LANGUAGE.reason(health.reason)), theme.DANGER
+        else:
+            text, colour = self.message or t("identify_hint"), theme.TEXT
+        self.status = Text(text, points=22, colour=colour, halign="center")
+        self.body.add_widget(self.status)
+        self.hint = Panel(colour=theme.ACCENT, radius=mm(3), size_hint=(0.5, 1), pos_hint={"center_x": 0.5})
+        self.hint.add_widget(Text("▼  身份证  ▼" if not LANGUAGE.english else "▼  ID card  ▼", points=24,
+                                  colour=theme.ACCENT_TEXT, halign="center"))
+        self.body.add_widget(self.hint)
+        pulse = Animation(opacity=0.35, duration=0.8) + Animation(opacity=1, duration=0.8)
+        pulse.repeat = True
+        pulse.start(self.hint)
+        if card is not None:
+            self.show_identity(self.app.identity)
+
+    def on_leave(self, *_args) -> None:
+        Animation.cancel_all(self.hint)
+
+    def show_identity(self, identity: dict[str, str]) -> None:
+        Animation.cancel_all(self.hint)
+        self.hint.opacity = 0
+        self.status.text = t("identified", **identity)
+        self.status.color = theme.ACCENT
+        self.body.add_widget(BigButton(t("next"), lambda: self.app.open("apply", code=self.code), name="next",
+                                       points=22))
+
+
+class ApplyScreen(KioskScreen):
+    code = ""
+
+    def heading(self) -> str:
+        return t("apply_title", item=self.app.kiosk.catalog.item(self.code).name)
+
+    def build(self) -> None:
+        item = self.app.kiosk.catalog.item(self.code)
+        self.values: dict[str, str] = {}
+        self.fields: dict[str, BoxLayout] = {}
+        form = BoxLayout(orientation="vertical", spacing=mm(2))
+        form.add_widget(Text(t("applicant", **self.app.identity), points=18, colour=theme.ACCENT, bold=True))
+        for field in item.form:
+            form.add_widget(Text(field.label, points=18, bold=True))
+            if field.kind == "choice":
+                row = GridLayout(cols=min(4, len(field.choices)), spacing=mm(1.5), size_hint_y=None)
+                row.bind(minimum_height=row.setter("height"))
+                for choice in field.choices:
+                    row.add_widget(BigButton(choice, lambda f=field, c=choice: self.choose(f.key, c),
+                                             name=f"{field.key}={choice}", colour=theme.PANEL, text_colour=theme.TEXT))
+                self.fields[field.key] = row
+                form.add_widget(row)
+            else:
+                shown = Text("＿" * (field.length or 6), points=22, colour=theme.MUTED)
+                self.fields[field.key] = shown
+                form.add_widget(shown)
+                form.add_widget(self._keypad(field.key, field.length))
+        self.body.add_widget(scrolling(form))
+        self.problem = Text("", points=17, colour=theme.DANGER, halign="center")
+        self.body.add_widget(self.problem)
+        self.body.add_widget(BigButton(t("submit"), self.submit, name="submit", colour=theme.WARNING, points=22))
+
+    def _keypad(self, key: str, length: int | None) -> GridLayout:
+        pad = GridLayout(cols=6, spacing=mm(1), size_hint_y=None)
+        pad.bind(minimum_height=pad.setter("height"))
+        for digit in "1234567890":
+            pad.add_widget(BigButton(digit, lambda d=digit: self.type_digit(key, d, length), name=f"{key}_{digit}",
+                                     colour=theme.PANEL, text_colour=theme.TEXT, points=20))
+        pad.add_widget(BigButton(t("delete"), lambda: self.type_digit(key, None, length), name=f"{key}_delete",
+                                 colour=theme.MUTED))
+        return pad
+
+    def choose(self, key: str, choice: str) -> None:
+        self.problem.text = ""
+        self.values[key] = choice
+        for button in self.fields[key].children:
+            chosen = button.text == choice
+            button.background_color = theme.ACCENT if chosen else theme.PANEL
+            button.color = theme.ACCENT_TEXT if chosen else theme.TEXT
+
+    def type_digit(self, key: str, digit: str | None, length: int | None) -> None:
+        self.problem.text = ""
+        value = self.values.get(key, "")
+        value = value[:-1] if digit is None else (value + digit if length is None or len(value) < length else value)
+        self.values[key] = value
+        shown = self.fields[key]
+        shown.text = value + "＿" * max(0, (length or 6) - len(value)) if value or length else "＿" * 6
+        shown.color = theme.TEXT if value else theme.MUTED
+
+    def submit(self) -> None:
+        for field in self.app.kiosk.catalog.item(self.code).form:
+            value = self.values.get(field.key, "")
+            if field.required and (not value or (field.length and len(value) != field.length)):
+                self.problem.text = t("missing", label=field.label)
+                return
+        try:
+            receipt = self.app.kiosk.submit_application(self.code, dict(self.values))
+        except CitizenError as exc:
+            self.problem.text = str(exc)
+            return
+        self.app.history.clear()  # no way back into a form already filed
+        self.app.open("receipt", receipt=receipt)
+
+
+class ReceiptScreen(KioskScreen):
+    title_key = "receipt_title"
+    can_go_back = False
+    receipt: SubmissionReceipt | None = None
+
+    def build(self) -> None:
+        receipt = self.receipt
+        assert receipt is not None
+        page = BoxLayout(orientation="vertical", spacing=mm(2))
+        page.add_widget(Text(self.app.kiosk.catalog.item(receipt.item).name, points=20, bold=True))
+        page.add_widget(Text(t("receipt_number"), points=16, colour=theme.MUTED))
+        page.add_widget(Text(receipt.case_ref, points=22, bold=True, colour=theme.ACCENT))
+        page.add_widget(_qr_image(receipt.case_ref))
+        if receipt.printed:
+            page.add_widget(Text(t("receipt_printed"), points=18))
+        else:
+            reason = LANGUAGE.reason(receipt.print_problem or "print_failed")
+            page.add_widget(Text(t("receipt_not_printed", reason=reason), points=18, colour=theme.DANGER))
+        self.body.add_widget(scrolling(page))
+        self.body.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
+
+
+def _qr_image(data: str) -> Image:
+    picture = qrcode.make(data, box_size=8, border=2).get_image().convert("RGB")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="png")
+    buffer.seek(0)
+    texture = CoreImage(buffer, ext="png").texture
+    return Image(texture=texture, size_hint_y=None, height=mm(40), fit_mode="contain")

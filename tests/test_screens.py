@@ -1,0 +1,155 @@
+"""The real booth app in a real window on Xvfb, driven by touch events through the citizen's flows;
+each test asserts what was on screen, what was printed (decoded by the printer simulator) and what
+reached the broker."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import kiosk_config_data, write_toml
+
+DRIVER = Path(__file__).with_name("ui_driver.py")
+pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (Debian package xvfb)")
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A virtual screen large enough for both the landscape and the portrait layouts."""
+    number = 90 + os.getpid() % 500
+    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1080x1920x24", "-nolisten", "tcp"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1)
+    assert server.poll() is None, "Xvfb did not start"
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
+
+
+class Played:
+    def __init__(self, lines: list[dict]) -> None:
+        self.steps = lines
+
+    def at(self, index: int) -> dict:
+        return self.steps[index]
+
+    def shown(self, index: int) -> str:
+        return "\n".join(self.steps[index]["text"])
+
+    @property
+    def last(self) -> dict:
+        return self.steps[-1]
+
+
+@pytest.fixture
+def play(display, tmp_path: Path, broker):
+    def run(steps: list, size: str = "800x480", **sections) -> Played:
+        config = kiosk_config_data(tmp_path / "state", broker.port, **sections)
+        config_file = write_toml(tmp_path / "kiosk.toml", config)
+        scenario = tmp_path / "scenario.json"
+        scenario.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
+        done = subprocess.run([sys.executable, str(DRIVER), str(config_file), size, str(scenario)],
+                              capture_output=True, text=True, timeout=180, env={**os.environ, "DISPLAY": display})
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        errors = [line["error"] for line in lines if "error" in line]
+        assert not errors, errors
+        assert done.returncode == 0, done.stderr[-2000:]
+        return Played(lines)
+
+    return run
+
+
+def test_find_a_service_and_print_its_checklist(play) -> None:
+    played = play([["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"], ["look"],
+                   ["tap", "print_notice"], ["wait", 1.5], ["look"]])
+    assert played.at(3)["screen"] == "guide" and "居民身份证到期换领" in played.shown(3)
+    assert "原居民身份证（原件 1份，申请人自备）" in played.shown(3)
+    assert "已打印，请在出纸口取走。" in played.last["text"]
+    notice = played.last["printed"][-1]
+    assert notice[0] == "一次性告知单" and any("原居民身份证" in line for line in notice)
+
+
+def test_printer_out_greys_print_with_the_reason_and_shows_a_banner(play) -> None:
+    played = play([["printer", "paper_end", True], ["tap", "tile_browse"], ["tap", "dept_公安"],
+                   ["tap", "item_GA-001"], ["tap", "print_notice"], ["look"]])
+    tap = played.at(4)
+    assert tap["disabled"] is True, "a greyed button does nothing"
+    assert "打印机暂不可用：缺纸" in tap["text"] and "打印机暂不可用（缺纸），可用手机拍照或到窗口打印。" in tap["text"]
+    assert played.last["printed"] == []
+
+
+def test_search_by_pinyin_keys_and_a_candidate(play) -> None:
+    played = play([["tap", "tile_browse"], ["tap", "search"], ["tap", "key_g"], ["tap", "key_j"], ["tap", "key_j"],
+                   ["look"], ["tap", "cand_公积金"], ["tap", "key_space"], ["tap", "key_t"], ["tap", "key_i"],
+                   ["tap", "key_q"], ["tap", "key_u"], ["look"], ["tap", "result_GJJ-002"], ["look"]])
+    assert "公积金" in played.at(5)["text"], "initials offer the catalogue's own words"
+    assert "公积金 tiqu" in played.at(12)["text"] and "住房公积金提取（租房）" in played.at(12)["text"]
+    assert played.last["screen"] == "guide" and "住房公积金提取（租房）" in played.last["text"]
+
+
+def test_apply_here_with_the_id_card_and_get_a_receipt(play) -> None:
+    digits = [["tap", f"phone_{d}"] for d in "13800000000"]
+    played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["look"], ["card", 1],
+                   ["look"], ["tap", "next"], ["tap", "reason=遗失"], ["tap", "submit"], ["look"], *digits,
+                   ["tap", "submit"], ["wait", 1], ["look"], ["tap", "finish"], ["look"]])
+    assert "请将居民身份证平放在下方读卡区，不要移动，直到听到提示。" in played.at(3)["text"]
+    assert any(text.startswith("已识别：欧**娜  3702**********") for text in played.at(5)["text"])
+    assert "请填写：联系电话" in played.at(9)["text"], "an incomplete form is not filed"
+    receipt_screen = played.at(-3)
+    assert receipt_screen["screen"] == "receipt" and "回执已打印，请在出纸口取走。" in receipt_screen["text"]
+    printed = receipt_screen["printed"][-1]
+    case_ref = next(line.split()[-1] for line in printed if line.startswith("受理编号"))
+    assert case_ref in receipt_screen["text"], "the number on screen is the one on paper"
+    assert any("欧**娜" in line for line in printed) and not any("欧阳娜娜" in line for line in printed)
+    assert played.last["screen"] == "home" and played.last["session"] is False
+    assert not any("欧阳娜娜" in text for step in played.steps for text in step["text"])
+
+
+def test_a_citizen_who_walks_away_mid_form_is_forgotten(play) -> None:
+    played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["card", 1], ["tap", "next"],
+                   ["tap", "reason=遗失"], ["idle", 50], ["look"], ["idle", 30], ["wait", 1], ["look"]],
+                  session={"idle_timeout_s": 60, "countdown_s": 15})
+    assert any(text.endswith("秒后将返回首页并清除您的信息") for text in played.at(7)["text"]), "a visible countdown"
+    assert played.last["screen"] == "home" and played.last["session"] is False
+    assert not any("欧**娜" in text for text in played.last["text"])
+
+
+def test_taking_the_card_away_ends_the_identify_step(play) -> None:
+    played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["card", 1], ["tap", "next"],
+                   ["card", 0], ["look"]])
+    assert played.last["screen"] == "identify" and "已取走身份证。" in played.last["text"]
+
+
+def test_a_missing_card_reader_is_explained(play) -> None:
+    played = play([["reader", "off"], ["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["look"]])
+    assert any(text.startswith("读卡器暂不可用") for text in played.last["text"])
+
+
+def test_help_calls_staff(play, collector) -> None:
+    played = play([["tap", "tile_help"], ["tap", "call_staff"], ["look"]])
+    assert "已通知工作人员，请稍候。" in played.last["text"]
+    collector.wait_for(lambda c: c.events("assist"))
+    assert collector.events("assist")[0]["payload"]["topic"] == "help_screen"
+
+
+def test_the_kiosk_cannot_be_left(play) -> None:
+    played = play([["tap", "tile_browse"], ["key", 27], ["key", 282], ["close"], ["look"]])
+    assert played.last["screen"] == "browse", "Escape, F1 and closing the window change nothing"
+
+
+def test_elder_mode_and_english(play) -> None:
+    played = play([["tap", "elder"], ["look"], ["tap", "language"], ["look"]])
+    assert "长辈模式：开" in played.at(1)["text"]
+    assert "Large text: on" in played.last["text"] and "Government Self-Service" in played.last["text"]
+
+
+def test_portrait_layout_works_the_same(play) -> None:
+    played = play([["tap", "tile_browse"], ["tap", "dept_医保"], ["tap", "item_YB-003"], ["look"]], size="1080x1920")
+    assert played.last["screen"] == "guide" and "异地就医备案" in played.last["text"]
