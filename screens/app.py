@@ -56,6 +56,7 @@ class KioskApp(App):
 
     # -- Kivy ------------------------------------------------------------------------------------------
     def build(self) -> ScreenManager:
+        SCALE.fit_screen(*Window.size)
         Window.clearcolor = theme.BACKGROUND
         Window.bind(on_request_close=lambda *_args, **_kw: True)  # closing the window does nothing
         Window.bind(on_keyboard=self._swallow_keys)
@@ -187,7 +188,7 @@ class KioskApp(App):
 
 def run_app(config, then: Callable[[KioskApp], None] | None = None) -> int:
     """Run the booth: the core first (its catalogue feeds the screens), then the app until it stops;
-    SIGTERM stops both cleanly. `then(app)` runs on Kivy's thread once the app is up (the UI tests'
+    SIGTERM or Ctrl-C stops both cleanly. `then(app)` runs on Kivy's thread once the app is up (the UI tests'
     scenario player uses it)."""
     import signal
 
@@ -196,7 +197,8 @@ def run_app(config, then: Callable[[KioskApp], None] | None = None) -> int:
     kiosk.start()
     app = KioskApp(kiosk)
     holder["app"] = app
-    signal.signal(signal.SIGTERM, lambda *_args: Clock.schedule_once(lambda _dt: app.stop(), 0))
+    for sig in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C too: a clean stop, not a traceback
+        signal.signal(sig, lambda *_args: Clock.schedule_once(lambda _dt: app.stop(), 0))
     if then is not None:
         Clock.schedule_once(lambda _dt: then(app), 0)
     try:

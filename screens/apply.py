@@ -18,6 +18,7 @@ from appliance.kiosk import CitizenError, SubmissionReceipt
 from drivers.health import HealthState
 from screens import theme
 from screens.strings import LANGUAGE, t
+from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
 
 
@@ -161,4 +162,4 @@ def _qr_image(data: str) -> Image:
     picture.save(buffer, format="png")
     buffer.seek(0)
     texture = CoreImage(buffer, ext="png").texture
-    return Image(texture=texture, size_hint_y=None, height=mm(40), fit_mode="contain")
+    return Image(texture=texture, size_hint_y=None, height=SCALE.length(40, 1.0), fit_mode="contain")

@@ -10,6 +10,7 @@ from kivy.uix.boxlayout import BoxLayout
 from appliance.kiosk import CitizenError
 from screens import theme
 from screens.strings import LANGUAGE, t
+from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
 
@@ -48,7 +49,7 @@ class GuideScreen(KioskScreen):
         self.body.add_widget(scrolling(page))
         self.status = Text("", points=16, colour=theme.ACCENT, halign="center")
         self.body.add_widget(self.status)
-        actions = BoxLayout(size_hint_y=None, height=mm(theme.TOUCH_MM) * 1.1, spacing=mm(3))
+        actions = BoxLayout(size_hint_y=None, height=SCALE.touch() * 1.1, spacing=mm(3))
         if "print_notice" in item.actions:
             can = self.app.kiosk.can_print()
             reason = LANGUAGE.reason(self.app.kiosk.hardware.printer.health().reason)

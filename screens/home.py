@@ -22,13 +22,13 @@ class HomeScreen(KioskScreen):
         for key, target in TILES:
             ready = self.app.available(target)
             hint = t(key + "_hint") if ready else t("not_yet")
-            tile = BigButton(f"[b]{t(key)}[/b]\n[size={int(15 * (1.35 if SCALE.elder else 1))}sp]{hint}[/size]",
+            tile = BigButton(f"[b]{t(key)}[/b]\n[size={SCALE.font(15)}]{hint}[/size]",
                              lambda target=target: self.app.open(target), points=26, name=f"tile_{target}",
                              size_hint_y=1, markup=True)
             tile.disabled = not ready
             grid.add_widget(tile)
         self.body.add_widget(grid)
-        switches = BoxLayout(size_hint_y=None, height=mm(theme.TOUCH_MM) * (1.25 if SCALE.elder else 1),
+        switches = BoxLayout(size_hint_y=None, height=SCALE.touch(),
                              spacing=mm(3))
         switches.add_widget(BigButton(t("elder_on") if SCALE.elder else t("elder_off"), self.app.toggle_elder,
                                       name="elder", colour=theme.PANEL, text_colour=theme.ACCENT))

@@ -26,11 +26,11 @@ class SearchScreen(KioskScreen):
     def build(self) -> None:
         """Portrait: field, candidates, results, keyboard from top to bottom. Landscape (800×480 has
         no height to spare): the results beside the keyboard, so both stay in sight."""
-        field = Panel(size_hint_y=None, height=mm(13), padding=(mm(3), 0))
+        field = Panel(size_hint_y=None, height=SCALE.length(13, 1.15), padding=(mm(3), 0))
         self.field = Text(self.query + self.letters or t("search_hint"), points=20,
                           colour=theme.TEXT if self.query or self.letters else theme.MUTED)
         field.add_widget(self.field)
-        self.candidates = BoxLayout(size_hint_y=None, height=mm(11), spacing=mm(1.5))
+        self.candidates = BoxLayout(size_hint_y=None, height=SCALE.length(11, 1.15), spacing=mm(1.5))
         self.results = BoxLayout(orientation="vertical", spacing=mm(1.2))
         left = BoxLayout(orientation="vertical", spacing=mm(1.5))
         for part in (field, self.candidates, scrolling(self.results)):
@@ -48,20 +48,20 @@ class SearchScreen(KioskScreen):
         self._update()
 
     def _keyboard(self) -> BoxLayout:
-        key_mm = 11 * (1.15 if SCALE.elder else 1)
-        keys = BoxLayout(orientation="vertical", size_hint_y=None, height=mm(key_mm) * 5 + mm(4), spacing=mm(1))
+        key = SCALE.length(11, 1.15)
+        keys = BoxLayout(orientation="vertical", size_hint_y=None, height=key * 5 + mm(4), spacing=mm(1))
         for row in ROWS:
             line = GridLayout(cols=len(ROWS[0]), spacing=mm(1))
             for char in row:
                 line.add_widget(BigButton(char, lambda c=char: self.press(c), name=f"key_{char}", points=20,
-                                          colour=theme.PANEL, text_colour=theme.TEXT, height=mm(key_mm)))
+                                          colour=theme.PANEL, text_colour=theme.TEXT, height=key))
             keys.add_widget(line)
         bottom = BoxLayout(spacing=mm(1))
-        bottom.add_widget(BigButton(t("clear"), self.clear, name="key_clear", colour=theme.MUTED, height=mm(key_mm)))
+        bottom.add_widget(BigButton(t("clear"), self.clear, name="key_clear", colour=theme.MUTED, height=key))
         bottom.add_widget(BigButton("␣", lambda: self.press(" "), name="key_space", colour=theme.PANEL,
-                                    text_colour=theme.TEXT, height=mm(key_mm), size_hint_x=2))
+                                    text_colour=theme.TEXT, height=key, size_hint_x=2))
         bottom.add_widget(BigButton(t("delete"), self.delete, name="key_delete", colour=theme.MUTED,
-                                    height=mm(key_mm)))
+                                    height=key))
         keys.add_widget(bottom)
         return keys
 
@@ -103,7 +103,8 @@ class SearchScreen(KioskScreen):
         self.candidates.clear_widgets()
         for word in index.candidates(self.letters, limit=6 if self.app.portrait else 3) if self.letters else []:
             self.candidates.add_widget(BigButton(word, lambda w=word: self.choose(w), name=f"cand_{word}", points=18,
-                                                 colour=theme.PANEL, text_colour=theme.ACCENT, height=mm(11)))
+                                                 colour=theme.PANEL, text_colour=theme.ACCENT,
+                                                 height=SCALE.length(11, 1.15)))
         self.results.clear_widgets()
         if not typed.strip():
             return

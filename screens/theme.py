@@ -54,13 +54,28 @@ def configure_kivy(width: int | None = None, height: int | None = None, fullscre
 
 
 class Scale:
-    """Type sizes for the current mode; elder mode makes everything 1.35× larger."""
+    """Sizes for the current screen and mode. `base` grows with the screen (a 1080-wide portrait
+    panel stands further from the eye than a 7-inch 800×480 one); elder mode adds 35 % to type and
+    25 % to touch targets."""
 
     def __init__(self) -> None:
         self.elder = False
+        self.base = 1.0
+
+    def fit_screen(self, width: int, height: int) -> None:
+        self.base = 1.0 if min(width, height) <= 600 else min(1.6, min(width, height) / 800 * 1.1)
 
     def font(self, points: float) -> str:
-        return f"{points * (1.35 if self.elder else 1.0):.1f}sp"
+        return f"{points * self.base * (1.35 if self.elder else 1.0):.1f}sp"
+
+    def length(self, millimetres: float, elder_gain: float = 1.25) -> float:
+        """A height in pixels: `millimetres` on this screen, larger in elder mode."""
+        from kivy.metrics import mm
+
+        return mm(millimetres) * self.base * (elder_gain if self.elder else 1.0)
+
+    def touch(self) -> float:
+        return self.length(TOUCH_MM)
 
 
 SCALE = Scale()

@@ -50,7 +50,7 @@ class BigButton(Button):
     def __init__(self, text: str, on_press: Callable[[], None] | None = None, points: float = 18,
                  colour=theme.ACCENT, text_colour=theme.ACCENT_TEXT, name: str = "", **kwargs) -> None:
         kwargs.setdefault("size_hint_y", None)
-        kwargs.setdefault("height", mm(theme.TOUCH_MM) * (1.25 if SCALE.elder else 1))
+        kwargs.setdefault("height", SCALE.touch())
         super().__init__(text=text, font_size=SCALE.font(points), background_normal="", background_down="",
                          background_color=colour, color=text_colour, halign="center", valign="middle",
                          background_disabled_normal="", disabled_color=theme.MUTED, **kwargs)
@@ -105,7 +105,7 @@ class KioskScreen(Screen):
             if self.can_go_back:
                 self.footer.add_widget(BigButton(t("back"), self.app.back, name="back", colour=theme.MUTED))
             self.footer.add_widget(BigButton(t("home"), self.app.go_home, name="home", colour=theme.MUTED))
-        self.footer.height = mm(theme.TOUCH_MM) * (1.25 if SCALE.elder else 1) if self.footer.children else 0
+        self.footer.height = SCALE.touch() if self.footer.children else 0
 
     def heading(self) -> str:
         return t(self.title_key)
@@ -136,7 +136,7 @@ class Header(BoxLayout):
         self.add_widget(self.where)
 
     def update(self, heading: str) -> None:
-        self.height = mm(14) * (1.2 if SCALE.elder else 1)
+        self.height = SCALE.length(14, elder_gain=1.2)
         self.heading.font_size = SCALE.font(24)
         self.heading.text = heading
         self.tick()

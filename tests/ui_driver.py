@@ -107,7 +107,8 @@ def play(app, steps: list) -> None:
                 app.manager.get_screen("search").type_text(args[0])
             elif action == "shot":
                 Path(args[0]).parent.mkdir(parents=True, exist_ok=True)
-                app.root_window.screenshot(args[0])
+                made = app.root_window.screenshot(args[0])  # Kivy numbers the file: name0001.png
+                Path(made).replace(args[0])
                 delay = 0.2
             elif action == "wait":
                 delay = float(args[0])
