@@ -55,6 +55,8 @@ log = logging.getLogger("kiosk.core")
 
 Notify = Callable[[str, dict[str, Any]], None]
 RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+RATING_REASONS = ("排队等候时间长", "办事指南不清楚", "材料要求多", "操作步骤复杂", "设备故障", "服务态度不好",
+                  "未能办结")
 EXPIRE_EVERY_S = 3600
 BACKLOG_DEGRADED_S = 600  # oldest undelivered event older than this: amber
 
@@ -247,16 +249,22 @@ class Kiosk:
             return SubmissionReceipt(accepted.id, code, printed=False, print_problem=exc.code)
         return SubmissionReceipt(accepted.id, code, printed=True)
 
-    def rate(self, code: str, level: int, comment: str = "") -> None:
-        """好差评: five levels, 5 = 非常满意 … 1 = 非常不满意."""
+    def rate(self, code: str, level: int, comment: str = "", reasons: tuple[str, ...] = (),
+             case_ref: str | None = None) -> None:
+        """好差评: five levels, 5 = 非常满意 … 1 = 非常不满意; the two lowest may say why (from a fixed
+        list, so no free text reaches central), and a rating after an application names its receipt."""
         if level not in RATING_LEVELS:
             raise CitizenError("bad_level", f"rating level must be 1 to 5, not {level!r}")
+        unknown = [reason for reason in reasons if reason not in RATING_REASONS]
+        if unknown or (reasons and level > 2):
+            raise CitizenError("bad_reasons", f"reasons {list(reasons)} do not fit level {level}")
         self._item(code)
         session = self.begin_session()
-        self._enqueue_citizen_event(EventKind.RATING, {
-            "item": code, "level": level, "label": RATING_LEVELS[level], "channel": "self-service-terminal",
-            "session": session.id, "comment": comment[:200],
-        })
+        payload = {"item": code, "level": level, "label": RATING_LEVELS[level], "channel": "self-service-terminal",
+                   "session": session.id, "comment": comment[:200], "reasons": list(dict.fromkeys(reasons))}
+        if case_ref:
+            payload["case"] = case_ref
+        self._enqueue_citizen_event(EventKind.RATING, payload)
         self.ledger.count(Action.RATING, code)
 
     def request_assist(self, code: str | None = None, topic: str = "") -> None:

@@ -21,10 +21,11 @@ from appliance.kiosk import Kiosk
 from appliance.search import SearchIndex
 from screens import theme
 from screens.apply import ApplyScreen, IdentifyScreen, ReceiptScreen
-from screens.browse import BrowseScreen, DepartmentScreen
+from screens.browse import BrowseScreen, BundleScreen, DepartmentScreen
 from screens.guide import GuideScreen
 from screens.help import DoHereScreen, HelpScreen
 from screens.home import HomeScreen
+from screens.rate import RateScreen
 from screens.search import SearchScreen
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
@@ -34,8 +35,8 @@ log = logging.getLogger("kiosk.screens")
 
 SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentScreen, "search": SearchScreen,
            "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen, "identify": IdentifyScreen,
-           "apply": ApplyScreen, "receipt": ReceiptScreen}
-NOT_YET = {"progress", "book", "rate"}  # flows of the screens issue still being built
+           "apply": ApplyScreen, "receipt": ReceiptScreen, "rate": RateScreen, "bundle": BundleScreen}
+NOT_YET = {"progress", "book"}  # flows of the screens issue still being built
 
 
 class KioskApp(App):
@@ -49,6 +50,7 @@ class KioskApp(App):
         self.history: list[str] = []
         self.countdown: ModalView | None = None
         self.identity: dict[str, str] = {}  # the masked name and ID number of the card in this session
+        self.visited: list[str] = []  # items whose guide this session opened: what it may rate
 
     @property
     def portrait(self) -> bool:
@@ -86,24 +88,24 @@ class KioskApp(App):
         screen = self.manager.get_screen(name)
         for key, value in params.items():
             setattr(screen, key, value)
-        if self.manager.current != name:
-            self.history.append(self.manager.current)
         self.kiosk.begin_session(elder=SCALE.elder)
+        self._show(name, remember=True)
+
+    def _show(self, name: str, remember: bool = False) -> None:
+        """Make `name` the current screen, built afresh (entering a screen rebuilds it)."""
+        if self.manager.current == name:
+            self.manager.current_screen.refresh()
+            return
+        if remember:
+            self.history.append(self.manager.current)
         self.manager.current = name
-        screen.refresh()
 
     def open_result(self, code: str) -> None:
-        """A search result: an item's guide, or for a bundle its first item."""
-        if code.startswith("YJS-"):
-            bundle = next(b for b in self.kiosk.catalog.current.bundles if b.code == code)
-            code = bundle.items[0]
-        self.kiosk.view_guide(code)
-        self.open("guide", code=code)
+        """A search result: an item's guide, or a bundle's list of items."""
+        self.open("bundle" if code.startswith("YJS-") else "guide", code=code)
 
     def back(self) -> None:
-        target = self.history.pop() if self.history else "home"
-        self.manager.current = target
-        self.manager.current_screen.refresh()
+        self._show(self.history.pop() if self.history else "home")
 
     def go_home(self) -> None:
         self.kiosk.end_session("finish")
@@ -111,10 +113,10 @@ class KioskApp(App):
 
     def _reset_to_home(self) -> None:
         self.history.clear()
+        self.visited.clear()
         search = self.manager.get_screen("search")
         search.query = search.letters = ""
-        self.manager.current = "home"
-        self.manager.current_screen.refresh()
+        self._show("home")
 
     def toggle_elder(self) -> None:
         SCALE.elder = not SCALE.elder

@@ -153,7 +153,12 @@ class ReceiptScreen(KioskScreen):
             reason = LANGUAGE.reason(receipt.print_problem or "print_failed")
             page.add_widget(Text(t("receipt_not_printed", reason=reason), points=18, colour=theme.DANGER))
         self.body.add_widget(scrolling(page))
-        self.body.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
+        buttons = BoxLayout(size_hint_y=None, height=SCALE.touch() * 1.2, spacing=mm(3))
+        buttons.add_widget(BigButton(t("rate_button"), lambda: self.app.open("rate", code=receipt.item,
+                                                                             case_ref=receipt.case_ref),
+                                     name="rate", colour=theme.PANEL, text_colour=theme.ACCENT, points=22))
+        buttons.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
+        self.body.add_widget(buttons)
 
 
 def _qr_image(data: str) -> Image:

@@ -8,7 +8,7 @@ from kivy.uix.gridlayout import GridLayout
 
 from screens import theme
 from screens.strings import t
-from screens.widgets import BigButton, KioskScreen, scrolling
+from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
 
 class BrowseScreen(KioskScreen):
@@ -23,7 +23,38 @@ class BrowseScreen(KioskScreen):
             grid.add_widget(BigButton(f"{department}\n[size=13sp]{count}[/size]", markup=True, points=19,
                                       name=f"dept_{department}", colour=theme.PANEL, text_colour=theme.TEXT,
                                       on_press=lambda d=department: self.app.open("department", department=d)))
-        self.body.add_widget(scrolling(_wrap(grid)))
+        bundles = GridLayout(cols=2 if self.app.portrait else 4, spacing=mm(2), size_hint_y=None)
+        for bundle in catalog.bundles:
+            bundles.add_widget(BigButton(bundle.name, lambda code=bundle.code: self.app.open("bundle", code=code),
+                                         name=f"bundle_{bundle.code}", colour=theme.WARNING, points=17))
+        page = BoxLayout(orientation="vertical", spacing=mm(2))
+        page.add_widget(_wrap(grid))
+        page.add_widget(Text(t("bundles"), points=18, bold=True, colour=theme.ACCENT))
+        page.add_widget(_wrap(bundles))
+        self.body.add_widget(scrolling(page))
+
+
+class BundleScreen(KioskScreen):
+    """一件事: what a life event needs, each item one touch away."""
+
+    code = ""
+
+    def heading(self) -> str:
+        return self._bundle().name
+
+    def _bundle(self):
+        return next(b for b in self.app.kiosk.catalog.current.bundles if b.code == self.code)
+
+    def build(self) -> None:
+        bundle = self._bundle()
+        page = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        page.add_widget(Text(bundle.description, points=18))
+        for number, code in enumerate(bundle.items, 1):
+            item = self.app.kiosk.catalog.item(code)
+            page.add_widget(BigButton(f"{number}. {item.name}  [size=13sp]{item.department}[/size]", markup=True,
+                                      on_press=lambda c=code: self.app.open("guide", code=c), name=f"item_{code}",
+                                      colour=theme.PANEL, text_colour=theme.TEXT))
+        self.body.add_widget(scrolling(page))
 
 
 class DepartmentScreen(KioskScreen):
@@ -44,7 +75,7 @@ class DepartmentScreen(KioskScreen):
 
 
 def _wrap(grid: GridLayout) -> BoxLayout:
-    box = BoxLayout(orientation="vertical")
+    box = BoxLayout(orientation="vertical", size_hint_y=None)
     grid.bind(minimum_height=grid.setter("height"))
     box.add_widget(grid)
     box.bind(minimum_height=box.setter("height"))

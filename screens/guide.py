@@ -20,6 +20,12 @@ class GuideScreen(KioskScreen):
     def heading(self) -> str:
         return self.app.kiosk.catalog.item(self.code).name
 
+    def on_pre_enter(self, *_args) -> None:
+        self.app.kiosk.view_guide(self.code)  # counted in the usage ledger, once per visit
+        if self.code not in self.app.visited:
+            self.app.visited.append(self.code)
+        super().on_pre_enter()
+
     def build(self) -> None:
         item = self.app.kiosk.catalog.item(self.code)
         page = BoxLayout(orientation="vertical", spacing=mm(1.5), padding=(mm(1), 0))
@@ -57,6 +63,8 @@ class GuideScreen(KioskScreen):
                                           self.print_notice, name="print_notice")
             self.print_button.disabled = not can
             actions.add_widget(self.print_button)
+        actions.add_widget(BigButton(t("rate_button"), lambda: self.app.open("rate", code=item.code, case_ref=None),
+                                     name="rate", colour=theme.PANEL, text_colour=theme.ACCENT, size_hint_x=0.4))
         if "apply" in item.actions:
             actions.add_widget(BigButton(t("apply_here"), lambda: self.app.open("identify", code=item.code, message=""),
                                          name="apply", colour=theme.WARNING))

@@ -63,6 +63,17 @@ STRINGS: dict[str, tuple[str, str]] = {
                             "The receipt could not be printed ({reason}). Please photograph the number; "
                             "your application is saved."),
     "finish": ("完成并退出", "Finish"),
+    "bundles": ("一件事一次办", "Life events, done in one go"),
+    "rate_title": ("好差评", "Rate the service"),
+    "rate_which": ("请选择要评价的事项", "Which service would you like to rate?"),
+    "rate_none": ("请先查找您办理的事项，在办事指南页点“评价”。",
+                  "Find the service first, then press Rate on its page."),
+    "rate_question": ("您对“{item}”的办理满意吗？", "How was “{item}”?"),
+    "rate_why": ("请告诉我们哪里不满意（可多选）：", "What went wrong? (choose any)"),
+    "rate_send": ("提交评价", "Send"),
+    "rate_pick_level": ("请先选择一个评价等级。", "Please choose a level first."),
+    "rate_thanks": ("感谢您的评价！我们会认真改进。", "Thank you. We will act on it."),
+    "rate_button": ("评价", "Rate"),
     "apply_here": ("在本机申请", "Apply here"),
     "countdown": ("{seconds} 秒后将返回首页并清除您的信息", "Back to start in {seconds} s; your data will be cleared"),
     "still_here": ("我还在用", "I'm still here"),
@@ -75,6 +86,16 @@ STRINGS: dict[str, tuple[str, str]] = {
     "call_staff": ("呼叫工作人员", "Call staff"),
     "staff_called": ("已通知工作人员，请稍候。", "Staff have been called. Please wait."),
     "do_here_title": ("可在本机办理的事项", "Services you can do here"),
+}
+
+LEVELS: dict[int, tuple[str, str]] = {
+    5: ("非常满意", "Very satisfied"), 4: ("满意", "Satisfied"), 3: ("基本满意", "Acceptable"),
+    2: ("不满意", "Dissatisfied"), 1: ("非常不满意", "Very dissatisfied"),
+}
+RATING_REASONS: dict[str, str] = {
+    "排队等候时间长": "Long wait", "办事指南不清楚": "Unclear guide", "材料要求多": "Too many documents",
+    "操作步骤复杂": "Too many steps", "设备故障": "Device fault", "服务态度不好": "Unfriendly service",
+    "未能办结": "Not completed",
 }
 
 REASONS: dict[str, tuple[str, str]] = {

@@ -153,3 +153,37 @@ def test_elder_mode_and_english(play) -> None:
 def test_portrait_layout_works_the_same(play) -> None:
     played = play([["tap", "tile_browse"], ["tap", "dept_医保"], ["tap", "item_YB-003"], ["look"]], size="1080x1920")
     assert played.last["screen"] == "guide" and "异地就医备案" in played.last["text"]
+
+
+def test_rate_after_an_application_with_reasons(play, collector) -> None:
+    digits = [["tap", f"phone_{d}"] for d in "13800000000"]
+    played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["card", 1], ["tap", "next"],
+                   ["tap", "reason=遗失"], *digits, ["tap", "submit"], ["wait", 1], ["tap", "rate"],
+                   ["tap", "rate_send"], ["look"], ["tap", "level_1"], ["tap", "why_排队等候时间长"],
+                   ["tap", "why_设备故障"], ["tap", "why_设备故障"], ["tap", "why_操作步骤复杂"], ["tap", "rate_send"],
+                   ["look"]])
+    assert "请先选择一个评价等级。" in played.at(-8)["text"]
+    assert "感谢您的评价！我们会认真改进。" in played.last["text"]
+    receipt_screen = next(step for step in played.steps if step["screen"] == "receipt")
+    case_ref = next(line.split()[-1] for line in receipt_screen["printed"][-1] if line.startswith("受理编号"))
+    collector.wait_for(lambda c: c.events("rating"))
+    rating = collector.events("rating")[0]["payload"]
+    assert (rating["item"], rating["level"], rating["label"]) == ("RS-002", 1, "非常不满意")
+    assert rating["reasons"] == ["排队等候时间长", "操作步骤复杂"] and rating["case"] == case_ref
+
+
+def test_rate_from_home_offers_the_services_of_this_visit(play, collector) -> None:
+    played = play([["tap", "tile_rate"], ["look"], ["tap", "home"], ["tap", "tile_browse"], ["tap", "dept_公安"],
+                   ["tap", "item_GA-006"], ["tap", "back"], ["tap", "back"], ["tap", "back"], ["tap", "tile_rate"],
+                   ["tap", "rate_GA-006"], ["tap", "level_5"], ["tap", "rate_send"], ["wait", 3.5], ["look"]])
+    assert "请先查找您办理的事项，在办事指南页点“评价”。" in played.at(1)["text"]
+    assert played.last["screen"] == "home" and played.last["session"] is False, "thanked, then home"
+    collector.wait_for(lambda c: c.events("rating"))
+    rating = collector.events("rating")[0]["payload"]
+    assert (rating["item"], rating["level"], rating["reasons"]) == ("GA-006", 5, []) and "case" not in rating
+
+
+def test_a_life_event_bundle_lists_its_services(play) -> None:
+    played = play([["tap", "tile_browse"], ["tap", "bundle_YJS-001"], ["look"], ["tap", "item_GA-007"], ["look"]])
+    assert "新生儿出生“一件事”" in played.at(2)["text"]
+    assert played.last["screen"] == "guide" and "新生儿出生登记" in played.last["text"]

@@ -1,0 +1,107 @@
+"""好差评: the five standard levels for one item (and its receipt, after an application); for the two
+lowest, reasons to tick from a fixed list — a citizen never has to type."""
+
+from __future__ import annotations
+
+from kivy.clock import Clock
+from kivy.metrics import mm
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+
+from appliance.kiosk import RATING_REASONS, CitizenError
+from screens import theme
+from screens.strings import LANGUAGE, LEVELS, t
+from screens.strings import RATING_REASONS as REASON_WORDS
+from screens.widgets import BigButton, KioskScreen, Text, scrolling
+
+LEVEL_COLOURS = {5: theme.ACCENT, 4: theme.ACCENT, 3: theme.MUTED, 2: theme.WARNING, 1: theme.DANGER}
+
+
+class RateScreen(KioskScreen):
+    title_key = "rate_title"
+    code: str | None = None
+    case_ref: str | None = None
+
+    def build(self) -> None:
+        self.level: int | None = None
+        self.reasons: list[str] = []
+        if self.code is None:
+            self._choose_item()
+            return
+        item = self.app.kiosk.catalog.item(self.code)
+        page = BoxLayout(orientation="vertical", spacing=mm(2))
+        page.add_widget(Text(t("rate_question", item=item.name), points=20, bold=True))
+        levels = GridLayout(cols=5 if not self.app.portrait else 1, spacing=mm(1.5), size_hint_y=None)
+        levels.bind(minimum_height=levels.setter("height"))
+        self.level_buttons: dict[int, BigButton] = {}
+        for level in (5, 4, 3, 2, 1):
+            words = LEVELS[level][1 if LANGUAGE.english else 0]
+            button = BigButton(words, lambda n=level: self.choose(n), name=f"level_{level}", colour=theme.PANEL,
+                               text_colour=LEVEL_COLOURS[level], points=19)
+            self.level_buttons[level] = button
+            levels.add_widget(button)
+        page.add_widget(levels)
+        self.why = BoxLayout(orientation="vertical", spacing=mm(1.5), size_hint_y=None)
+        self.why.bind(minimum_height=self.why.setter("height"))
+        page.add_widget(self.why)
+        self.body.add_widget(scrolling(page))
+        self.message = Text("", points=18, colour=theme.ACCENT, halign="center")
+        self.body.add_widget(self.message)
+        self.send = BigButton(t("rate_send"), self.submit, name="rate_send", points=20)
+        self.body.add_widget(self.send)
+
+    def _choose_item(self) -> None:
+        visited = [code for code in dict.fromkeys(reversed(self.app.visited))]
+        if not visited:
+            self.body.add_widget(Text(t("rate_none"), points=20))
+            self.body.add_widget(BoxLayout())
+            self.body.add_widget(BigButton(t("find"), lambda: self.app.open("browse"), name="find", points=20))
+            return
+        self.body.add_widget(Text(t("rate_which"), points=20, bold=True))
+        items = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        for code in visited:
+            items.add_widget(BigButton(self.app.kiosk.catalog.item(code).name,
+                                       lambda c=code: self.app.open("rate", code=c, case_ref=None),
+                                       name=f"rate_{code}", colour=theme.PANEL, text_colour=theme.TEXT))
+        self.body.add_widget(scrolling(items))
+
+    def choose(self, level: int) -> None:
+        self.level = level
+        self.message.text = ""
+        for n, button in self.level_buttons.items():
+            button.background_color = LEVEL_COLOURS[n] if n == level else theme.PANEL
+            button.color = theme.ACCENT_TEXT if n == level else LEVEL_COLOURS[n]
+        self.why.clear_widgets()
+        self.reasons = []
+        if level <= 2:
+            self.why.add_widget(Text(t("rate_why"), points=18))
+            grid = GridLayout(cols=2, spacing=mm(1.5), size_hint_y=None)
+            grid.bind(minimum_height=grid.setter("height"))
+            for reason in RATING_REASONS:
+                words = REASON_WORDS[reason] if LANGUAGE.english else reason
+                grid.add_widget(BigButton(words, lambda r=reason: self.toggle(r), name=f"why_{reason}",
+                                          colour=theme.PANEL, text_colour=theme.TEXT, points=17))
+            self.why.add_widget(grid)
+
+    def toggle(self, reason: str) -> None:
+        if reason in self.reasons:
+            self.reasons.remove(reason)
+        else:
+            self.reasons.append(reason)
+        for button in self.why.children[0].children:
+            picked = button.name.removeprefix("why_") in self.reasons
+            button.background_color = theme.WARNING if picked else theme.PANEL
+            button.color = theme.ACCENT_TEXT if picked else theme.TEXT
+
+    def submit(self) -> None:
+        if self.level is None:
+            self.message.text = t("rate_pick_level")
+            return
+        try:
+            self.app.kiosk.rate(self.code, self.level, reasons=tuple(self.reasons), case_ref=self.case_ref)
+        except CitizenError as exc:
+            self.message.text = str(exc)
+            return
+        self.send.disabled = True
+        self.message.text = t("rate_thanks")
+        Clock.schedule_once(lambda _dt: self.app.go_home() if self.app.manager.current == "rate" else None, 3)
