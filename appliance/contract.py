@@ -25,7 +25,7 @@ class EventKind(StrEnum):
 
 
 # Events that carry a citizen's personal data: encrypted at rest, published only over TLS.
-PERSONAL_KINDS = frozenset({EventKind.SUBMISSION})
+PERSONAL_KINDS = frozenset({EventKind.SUBMISSION, EventKind.APPOINTMENT})  # sent over TLS only
 # What a citizen did at the booth: never refused for capacity, never aged out.
 CITIZEN_KINDS = frozenset({EventKind.SUBMISSION, EventKind.RATING, EventKind.ASSIST, EventKind.APPOINTMENT})
 

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from appliance import __version__
@@ -57,6 +57,8 @@ Notify = Callable[[str, dict[str, Any]], None]
 RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 RATING_REASONS = ("排队等候时间长", "办事指南不清楚", "材料要求多", "操作步骤复杂", "设备故障", "服务态度不好",
                   "未能办结")
+HALF_DAYS = {"am": "上午", "pm": "下午"}
+BOOKING_HORIZON_DAYS = 14
 EXPIRE_EVERY_S = 3600
 BACKLOG_DEGRADED_S = 600  # oldest undelivered event older than this: amber
 
@@ -245,6 +247,43 @@ class Kiosk:
         )
         try:
             self._print(receipt)
+        except CitizenError as exc:
+            return SubmissionReceipt(accepted.id, code, printed=False, print_problem=exc.code)
+        return SubmissionReceipt(accepted.id, code, printed=True)
+
+    def bookable_days(self, today: date | None = None) -> list[date]:
+        """The days a citizen may book: the next working days (Monday–Friday), two weeks ahead."""
+        today = today or date.today()
+        days = (today + timedelta(days=n) for n in range(1, BOOKING_HORIZON_DAYS + 1))
+        return [day for day in days if day.weekday() < 5]
+
+    def book_appointment(self, code: str, day: date, half: str) -> SubmissionReceipt:
+        """预约: a half-day at the service hall for an item that takes bookings; the slip is printed.
+        Like an application it needs the citizen's card, and it is safe once this returns."""
+        item = self._item(code)
+        if "book" not in item.actions:
+            raise CitizenError("not_bookable", f"{item.name} takes no appointments")
+        if day not in self.bookable_days() or half not in HALF_DAYS:
+            raise CitizenError("bad_slot", f"{day} {half} is not a bookable half-day")
+        with self._session_lock:
+            session = self.session
+            card = session.card if session else None
+            if session is None or card is None:
+                raise CitizenError("not_identified", "请先在读卡区放置居民身份证")
+            session.touch()
+            payload = {"item": code, "day": day.isoformat(), "half": half, "session": session.id,
+                       "applicant": {"name": card.name, "id_number": card.id_number}}
+            name, number = mask_name(card.name), mask_id_number(card.id_number)
+        try:
+            accepted = self.outbox.enqueue(EventKind.APPOINTMENT, payload)
+        except OutboxRefused as exc:
+            raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
+        self.ledger.count(Action.APPOINTMENT, code)
+        slip = (Document().title("预约凭条").row("事项", item.name).row("预约人", name).row("证件号码", number)
+                .row("预约时间", f"{day.isoformat()} {HALF_DAYS[half]}").row("预约编号", accepted.id)
+                .separator().qr(accepted.id).text("请携带居民身份证按时到政务服务大厅取号 · 12345"))
+        try:
+            self._print(slip)
         except CitizenError as exc:
             return SubmissionReceipt(accepted.id, code, printed=False, print_problem=exc.code)
         return SubmissionReceipt(accepted.id, code, printed=True)

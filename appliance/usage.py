@@ -27,6 +27,7 @@ class Action(StrEnum):
     SUBMISSION = "submission"
     RATING = "rating"
     ASSIST = "assist"
+    APPOINTMENT = "appointment"
     TIMEOUT = "timeout"
 
 

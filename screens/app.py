@@ -21,6 +21,7 @@ from appliance.kiosk import Kiosk
 from appliance.search import SearchIndex
 from screens import theme
 from screens.apply import ApplyScreen, IdentifyScreen, ReceiptScreen
+from screens.book import BookScreen
 from screens.browse import BrowseScreen, BundleScreen, DepartmentScreen
 from screens.guide import GuideScreen
 from screens.help import DoHereScreen, HelpScreen
@@ -35,8 +36,9 @@ log = logging.getLogger("kiosk.screens")
 
 SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentScreen, "search": SearchScreen,
            "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen, "identify": IdentifyScreen,
-           "apply": ApplyScreen, "receipt": ReceiptScreen, "rate": RateScreen, "bundle": BundleScreen}
-NOT_YET = {"progress", "book"}  # flows of the screens issue still being built
+           "apply": ApplyScreen, "receipt": ReceiptScreen, "rate": RateScreen, "bundle": BundleScreen,
+           "book": BookScreen}
+NOT_YET = {"progress"}  # flows of the screens issue still being built
 
 
 class KioskApp(App):

@@ -28,7 +28,7 @@ class IdentifyScreen(KioskScreen):
     title_key = "identify_title"
     code = ""
     message = ""
-
+    then = "apply"  # where "next" leads: the application form, or the booking
     def build(self) -> None:
         card = self.app.kiosk.session.card if self.app.kiosk.session else None
         health = self.app.kiosk.hardware.card_reader.health()
@@ -56,7 +56,7 @@ class IdentifyScreen(KioskScreen):
         self.hint.opacity = 0
         self.status.text = t("identified", **identity)
         self.status.color = theme.ACCENT
-        self.body.add_widget(BigButton(t("next"), lambda: self.app.open("apply", code=self.code), name="next",
+        self.body.add_widget(BigButton(t("next"), lambda: self.app.open(self.then, code=self.code), name="next",
                                        points=22))
 
 

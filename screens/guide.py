@@ -65,9 +65,13 @@ class GuideScreen(KioskScreen):
             actions.add_widget(self.print_button)
         actions.add_widget(BigButton(t("rate_button"), lambda: self.app.open("rate", code=item.code, case_ref=None),
                                      name="rate", colour=theme.PANEL, text_colour=theme.ACCENT, size_hint_x=0.4))
+        if "book" in item.actions:
+            actions.add_widget(BigButton(t("book"), lambda: self.app.open("book", code=item.code), name="book",
+                                         colour=theme.PANEL, text_colour=theme.ACCENT, size_hint_x=0.6))
         if "apply" in item.actions:
-            actions.add_widget(BigButton(t("apply_here"), lambda: self.app.open("identify", code=item.code, message=""),
-                                         name="apply", colour=theme.WARNING))
+            actions.add_widget(BigButton(t("apply_here"), name="apply", colour=theme.WARNING,
+                                         on_press=lambda: self.app.open("identify", code=item.code, message="",
+                                                                        then="apply")))
         self.body.add_widget(actions)
 
     def print_notice(self) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 
 from appliance.contract import EventKind
 from appliance.kiosk import CitizenError
-from tests.support import TEST_ID_NUMBER, free_port, place_card, set_printer, wait_until
+from tests.support import TEST_ID_NUMBER, free_port, place_card, printed, set_printer, wait_until
 
 LOSS_REPORT = {"reason": "遗失", "phone": "13800000000"}  # RS-002, social security card loss report
 
@@ -83,3 +84,29 @@ def test_submissions_wait_for_tls_while_other_events_flow(broker, collector, mak
     wait_until(lambda: kiosk.outbox.stats()["depth"] == 1)
     assert not collector.events("submission")
     assert kiosk.outbox.take(10)[0].kind == EventKind.SUBMISSION
+
+
+def test_an_appointment_needs_the_card_a_working_day_and_prints_a_slip(make_kiosk) -> None:
+    kiosk = make_kiosk(free_port())
+    days = kiosk.bookable_days()
+    assert days and all(day.weekday() < 5 for day in days) and len(days) <= 10
+    with pytest.raises(CitizenError) as anonymous:
+        kiosk.book_appointment("GA-001", days[0], "am")
+    assert anonymous.value.code == "not_identified"
+    place_card(kiosk)
+    with pytest.raises(CitizenError) as not_bookable:
+        kiosk.book_appointment("RS-002", days[0], "am")
+    assert not_bookable.value.code == "not_bookable"
+    saturday = next(day for day in (days[0] + timedelta(days=n) for n in range(7)) if day.weekday() == 5)
+    for day, half in [(saturday, "am"), (days[0], "evening"), (days[0] - timedelta(days=30), "pm")]:
+        with pytest.raises(CitizenError) as refused:
+            kiosk.book_appointment("GA-001", day, half)
+        assert refused.value.code == "bad_slot"
+    slip = kiosk.book_appointment("GA-001", days[0], "pm")
+    assert slip.printed
+    lines = printed(kiosk)[-1]
+    assert lines[0] == "预约凭条" and any(line.endswith(f"{days[0].isoformat()} 下午") for line in lines)
+    assert any("欧**娜" in line for line in lines) and not any(TEST_ID_NUMBER in line for line in lines)
+    waiting = kiosk.outbox.take(10)
+    assert [p.kind for p in waiting if p.id == slip.case_ref] == ["appointment"]
+    assert kiosk.ledger.since_boot["appointment"] == 1

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,18 @@ def test_a_life_event_bundle_lists_its_services(play) -> None:
     played = play([["tap", "tile_browse"], ["tap", "bundle_YJS-001"], ["look"], ["tap", "item_GA-007"], ["look"]])
     assert "新生儿出生“一件事”" in played.at(2)["text"]
     assert played.last["screen"] == "guide" and "新生儿出生登记" in played.last["text"]
+
+
+def test_book_a_half_day_with_the_card_and_take_the_slip(play) -> None:
+    first = next(d for d in (date.today() + timedelta(days=n) for n in range(1, 8)) if d.weekday() < 5)
+    played = play([["tap", "tile_book"], ["look"], ["tap", "find"], ["tap", "dept_公安"], ["tap", "item_GA-001"],
+                   ["tap", "book"], ["tap", "identify"], ["card", 1], ["tap", "next"], ["tap", "half_pm"],
+                   ["tap", "book_confirm"], ["look"], ["tap", f"day_{first.isoformat()}"], ["tap", "book_confirm"],
+                   ["wait", 1.5], ["look"]])
+    assert "请先查找要办理的事项，在办事指南页点“预约办理”。" in played.at(1)["text"]
+    assert "请选择日期和时段。" in played.at(11)["text"], "no booking without a day"
+    message = next(text for text in played.last["text"] if text.startswith("已预约："))
+    assert f"{first.isoformat()} 下午" in message and "预约凭条已打印" in message
+    slip = played.last["printed"][-1]
+    assert slip[0] == "预约凭条" and any("欧**娜" in line for line in slip)
+    assert message.split("预约编号 ")[1].split()[0] in "\n".join(slip), "the number on screen is on the slip"

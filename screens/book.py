@@ -1,0 +1,107 @@
+"""预约: a half-day at the service hall for an item that takes bookings — identify, pick a working
+day and morning or afternoon, and take the printed slip."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from kivy.metrics import mm
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+
+from appliance.kiosk import CitizenError
+from screens import theme
+from screens.strings import LANGUAGE, t
+from screens.widgets import BigButton, KioskScreen, Text, scrolling
+
+
+class BookScreen(KioskScreen):
+    title_key = "book"
+    code: str | None = None
+
+    def build(self) -> None:
+        self.day: date | None = None
+        self.half: str | None = None
+        if self.code is None:
+            self._choose_item()
+            return
+        item = self.app.kiosk.catalog.item(self.code)
+        self.body.add_widget(Text(item.name, points=20, bold=True))
+        if not self.app.identity:
+            self.body.add_widget(Text(t("book_identify"), points=18))
+            self.body.add_widget(BoxLayout())
+            self.body.add_widget(BigButton(t("identify_title"), name="identify", points=20,
+                                           on_press=lambda: self.app.open("identify", code=self.code, message="",
+                                                                          then="book")))
+            return
+        page = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        page.add_widget(Text(t("applicant", **self.app.identity), points=17, colour=theme.ACCENT))
+        page.add_widget(Text(t("book_day"), points=18, bold=True))
+        days = GridLayout(cols=5, spacing=mm(1.5), size_hint_y=None)
+        days.bind(minimum_height=days.setter("height"))
+        weekdays = t("weekdays")
+        for day in self.app.kiosk.bookable_days():
+            days.add_widget(BigButton(f"{day.month}/{day.day}\n{weekdays[day.weekday()]}",
+                                      name=f"day_{day.isoformat()}", on_press=lambda d=day: self.pick_day(d),
+                                      colour=theme.PANEL, text_colour=theme.TEXT, points=17, height=mm(16)))
+        self.days = days
+        page.add_widget(days)
+        page.add_widget(Text(t("book_half"), points=18, bold=True))
+        halves = GridLayout(cols=2, spacing=mm(1.5), size_hint_y=None)
+        halves.bind(minimum_height=halves.setter("height"))
+        for half in ("am", "pm"):
+            halves.add_widget(BigButton(t(half), lambda h=half: self.pick_half(h), name=f"half_{half}",
+                                        colour=theme.PANEL, text_colour=theme.TEXT))
+        self.halves = halves
+        page.add_widget(halves)
+        self.body.add_widget(scrolling(page))
+        self.message = Text("", points=18, colour=theme.DANGER, halign="center")
+        self.body.add_widget(self.message)
+        self.confirm = BigButton(t("book_confirm"), self.submit, name="book_confirm", colour=theme.WARNING, points=20)
+        self.body.add_widget(self.confirm)
+
+    def _choose_item(self) -> None:
+        catalog = self.app.kiosk.catalog
+        visited = [code for code in dict.fromkeys(reversed(self.app.visited)) if "book" in catalog.item(code).actions]
+        if not visited:
+            self.body.add_widget(Text(t("book_none"), points=20))
+            self.body.add_widget(BoxLayout())
+            self.body.add_widget(BigButton(t("find"), lambda: self.app.open("browse"), name="find", points=20))
+            return
+        self.body.add_widget(Text(t("book_which"), points=20, bold=True))
+        items = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        for code in visited:
+            items.add_widget(BigButton(catalog.item(code).name, lambda c=code: self.app.open("book", code=c),
+                                       name=f"book_{code}", colour=theme.PANEL, text_colour=theme.TEXT))
+        self.body.add_widget(scrolling(items))
+
+    def pick_day(self, day: date) -> None:
+        self.day = day
+        _highlight(self.days, f"day_{day.isoformat()}")
+
+    def pick_half(self, half: str) -> None:
+        self.half = half
+        _highlight(self.halves, f"half_{half}")
+
+    def submit(self) -> None:
+        if self.day is None or self.half is None:
+            self.message.text = t("book_pick")
+            return
+        try:
+            slip = self.app.kiosk.book_appointment(self.code, self.day, self.half)
+        except CitizenError as exc:
+            self.message.text = str(exc)
+            return
+        self.confirm.disabled = True
+        self.message.color = theme.ACCENT
+        booked = t("booked", day=self.day.isoformat(), half=t(self.half), number=slip.case_ref)
+        printed = t("slip_printed") if slip.printed else t(
+            "slip_not_printed", reason=LANGUAGE.reason(slip.print_problem or "print_failed"))
+        self.message.text = f"{booked}\n{printed}"
+
+
+def _highlight(grid: GridLayout, name: str) -> None:
+    for button in grid.children:
+        chosen = button.name == name
+        button.background_color = theme.ACCENT if chosen else theme.PANEL
+        button.color = theme.ACCENT_TEXT if chosen else theme.TEXT
