@@ -98,6 +98,14 @@ class CardReaderSection(_Section):
     baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
 
 
+class ScannerSection(_Section):
+    """The QR / barcode scanner (receipt QR codes, e-certificates); a booth without one says so."""
+
+    enabled: bool = True
+    port: str = "/dev/ttyACM0"
+    baud: Literal[9600, 19200, 38400, 57600, 115200] = 9600
+
+
 class PrinterSection(_Section):
     connection: Literal["serial", "usb", "tcp"] = "serial"
     port: str | None = Field(default=None, description="serial: /dev/ttyUSB1; usb: /dev/usb/lp0 (usblp device)")
@@ -143,6 +151,7 @@ class HardwareSection(_Section):
     simulated: bool = Field(default=True, description="use the simulators instead of real devices")
     card_reader: CardReaderSection = CardReaderSection()
     printer: PrinterSection = PrinterSection()
+    scanner: ScannerSection = ScannerSection()
     leds: LedsSection = LedsSection()
 
 

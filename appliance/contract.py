@@ -68,6 +68,14 @@ def command_result_topic(device_id: str) -> str:
     return device_topic(device_id, "cmd-result")
 
 
+def progress_request_topic(device_id: str) -> str:
+    return device_topic(device_id, "progress/request")
+
+
+def progress_answer_topic(device_id: str) -> str:
+    return device_topic(device_id, "progress/answer")
+
+
 def catalog_topic(region: str) -> str:
     return f"{TOPIC_ROOT}/catalog/{region}"
 

@@ -15,6 +15,8 @@ from drivers.leds import StatusLeds, mock_pin_factory
 from drivers.printer import Printer
 from drivers.printer_escpos import EscposPrinter
 from drivers.printer_pty_sim import PtyPrinterSimulator
+from drivers.scanner import SerialLineScanner
+from drivers.scanner_pty_sim import PtyScannerSimulator
 
 
 @dataclass
@@ -22,14 +24,18 @@ class Hardware:
     card_reader: CardReader
     printer: Printer
     leds: StatusLeds
+    scanner: SerialLineScanner | None = None  # None: this booth has no scanner
     card_reader_sim: PtyCardReaderSimulator | None = None  # set when simulated
     printer_sim: PtyPrinterSimulator | None = None
+    scanner_sim: PtyScannerSimulator | None = None
 
     def close(self) -> None:
         self.card_reader.close()
         self.printer.close()
+        if self.scanner is not None:
+            self.scanner.close()
         self.leds.close()
-        for sim in (self.card_reader_sim, self.printer_sim):
+        for sim in (self.card_reader_sim, self.printer_sim, self.scanner_sim):
             if sim is not None:
                 sim.stop()
 
@@ -46,6 +52,7 @@ def build_hardware(config: KioskConfig) -> Hardware:
             card_reader=SerialCardReader(hw.card_reader.port, hw.card_reader.baud),
             printer=build_printer(hw.printer),
             leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high),
+            scanner=SerialLineScanner(hw.scanner.port, hw.scanner.baud) if hw.scanner.enabled else None,
         )
     sim_dir = config.storage.dir / "sim"
     sim_dir.mkdir(exist_ok=True)
@@ -53,6 +60,7 @@ def build_hardware(config: KioskConfig) -> Hardware:
     over_tcp = hw.printer.connection == "tcp"
     printer_sim = PtyPrinterSimulator(sim_dir / "ttyPRINTER", sim_dir / "receipts", hw.printer.paper_width_mm,
                                       tcp_port=0 if over_tcp else None).start()
+    scanner_sim = PtyScannerSimulator(sim_dir / "ttySCANNER").start() if hw.scanner.enabled else None
     printer_url = {"serial": str(printer_sim.port), "usb": f"lp://{printer_sim.port}",
                    "tcp": f"socket://127.0.0.1:{printer_sim.tcp_port}"}[hw.printer.connection]
     return Hardware(
@@ -60,6 +68,8 @@ def build_hardware(config: KioskConfig) -> Hardware:
         printer=build_printer(hw.printer, printer_url),
         leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high,
                         pin_factory=mock_pin_factory()),
+        scanner=SerialLineScanner(str(scanner_sim.port), hw.scanner.baud) if scanner_sim else None,
         card_reader_sim=card_reader_sim,
         printer_sim=printer_sim,
+        scanner_sim=scanner_sim,
     )

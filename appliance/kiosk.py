@@ -33,6 +33,8 @@ from appliance.contract import (
     device_topic,
     encode,
     heartbeat_topic,
+    progress_answer_topic,
+    progress_request_topic,
     stamped,
 )
 from appliance.errors import CodedError
@@ -40,6 +42,8 @@ from appliance.hardware import Hardware, build_hardware
 from appliance.link import MqttLink
 from appliance.outbox import Outbox, OutboxRefused
 from appliance.privacy import mask_id_number, mask_name
+from appliance.progress import CASE_REF, ProgressQueries
+from appliance.progress import TIMEOUT_S as PROGRESS_TIMEOUT_S
 from appliance.pump import Pump
 from appliance.sealing import Sealer, load_or_create_key
 from appliance.session import CitizenSession
@@ -50,6 +54,7 @@ from drivers.card_reader import CardEvent, CardEventKind
 from drivers.health import NOT_OPENED, SEVERITY, Health, HealthState
 from drivers.leds import LedPattern
 from drivers.printer import Document, PrintError
+from drivers.scanner import ScanEvent, ScanEventKind
 
 log = logging.getLogger("kiosk.core")
 
@@ -121,6 +126,7 @@ class Kiosk:
         self._driver_health: dict[str, Health] = {}
         self._health_lock = threading.Lock()  # the ticker, a print and a command may all look at once
         self.heartbeats_sent = 0
+        self._progress = ProgressQueries()
         self.print_failures = 0
         self._stopping = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="core-ticker", daemon=True)
@@ -134,6 +140,8 @@ class Kiosk:
             log.error("%s; the booth offers no services until a good catalogue arrives", exc)
         self.hardware.card_reader.open(self._on_card)
         self.hardware.printer.open()
+        if self.hardware.scanner is not None:
+            self.hardware.scanner.open(self._on_scan)
         self.link.start()
         self.pump.start()
         self._ticker.start()
@@ -306,6 +314,22 @@ class Kiosk:
         self._enqueue_citizen_event(EventKind.RATING, payload)
         self.ledger.count(Action.RATING, code)
 
+    def query_progress(self, case_ref: str, timeout_s: float = PROGRESS_TIMEOUT_S) -> dict[str, Any]:
+        """办件进度: ask central about a receipt number, waiting at most `timeout_s` (the citizen waits)."""
+        case_ref = case_ref.strip().upper()
+        if not CASE_REF.fullmatch(case_ref):
+            raise CitizenError("bad_number", f"{case_ref!r} is not a receipt number")
+        if not self.link.connected:
+            raise CitizenError("offline", "no connection to central: progress cannot be asked now")
+        self.begin_session()
+        request_id = self._progress.new()
+        self.link.publish(progress_request_topic(self.device_id), encode(stamped(
+            self.device_id, clock_synchronised(), {"id": request_id, "case": case_ref})), QOS_COMMANDS)
+        answer = self._progress.wait(request_id, timeout_s)
+        if answer is None:
+            raise CitizenError("no_answer", f"central did not answer within {timeout_s:.0f} s")
+        return answer
+
     def request_assist(self, code: str | None = None, topic: str = "") -> None:
         """帮办代办: ask for a person to help (staff on site or the hotline calls back)."""
         session = self.begin_session()
@@ -360,12 +384,21 @@ class Kiosk:
             log.warning("card read failed: %s", event.reason)
             self._notify("card_error", {"reason": event.reason})
 
+    def _on_scan(self, event: ScanEvent) -> None:
+        """A scanned code goes to the screens (a receipt number, an e-certificate); never logged."""
+        if event.kind is ScanEventKind.CODE:
+            self._notify("scanned", {"text": event.text})
+        else:
+            log.warning("scan not usable: %s", event.reason)
+            self._notify("scan_error", {"reason": event.reason})
+
     # -- health, heartbeat, alerts ------------------------------------------------------------------------
     def driver_health(self) -> dict[str, Health]:
         return {
             "card_reader": self.hardware.card_reader.health(),
             "printer": self.hardware.printer.health(),
             "leds": self.hardware.leds.health(),
+            **({"scanner": self.hardware.scanner.health()} if self.hardware.scanner is not None else {}),
         }
 
     def health_snapshot(self) -> dict[str, Any]:
@@ -490,6 +523,10 @@ class Kiosk:
     def _on_mqtt_message(self, topic: str, payload: bytes) -> None:
         if topic == catalog_topic(self.config.device.region):
             self._on_catalog_message(payload)
+            return
+        if topic == progress_answer_topic(self.device_id):
+            if not self._progress.answer(payload):
+                log.warning("progress answer not usable (malformed, or nobody is waiting any more)")
             return
         prefix = device_topic(self.device_id, "cmd/")
         if not topic.startswith(prefix):

@@ -29,6 +29,7 @@ from appliance.contract import (
     catalog_topic,
     command_topic,
     encode,
+    progress_answer_topic,
     stamped,
     status_topic,
 )
@@ -181,6 +182,7 @@ class MqttLink:
             log.info("connected to broker %s", self._where())
         self.last_error = None
         client.subscribe([(command_topic(self._device, "+"), QOS_COMMANDS),
+                          (progress_answer_topic(self._device), QOS_COMMANDS),
                           (catalog_topic(self._config.device.region), QOS_COMMANDS)])
         self.publish(status_topic(self._device), self._status_payload(self._status), QOS_STATUS, retain=True)
         self._on_connection_change(True)

@@ -11,6 +11,7 @@ from screens.strings import t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen
 
+HINTS = {"progress": "progress_tile"}
 TILES = [("find", "browse"), ("do_here", "do_here"), ("progress", "progress"),
          ("book", "book"), ("rate", "rate"), ("help", "help")]
 
@@ -21,7 +22,7 @@ class HomeScreen(KioskScreen):
         grid = GridLayout(cols=2 if portrait else 3, spacing=mm(3))
         for key, target in TILES:
             ready = self.app.available(target)
-            hint = t(key + "_hint") if ready else t("not_yet")
+            hint = t(HINTS.get(key, key + "_hint")) if ready else t("not_yet")
             tile = BigButton(f"[b]{t(key)}[/b]\n[size={SCALE.font(15)}]{hint}[/size]",
                              lambda target=target: self.app.open(target), points=26, name=f"tile_{target}",
                              size_hint_y=1, markup=True)

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
-from kivy.uix.gridlayout import GridLayout
 
 from screens import theme
+from screens.keyboard import keyboard
 from screens.strings import t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
-
-ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"]
 
 
 class SearchScreen(KioskScreen):
@@ -37,33 +35,15 @@ class SearchScreen(KioskScreen):
             left.add_widget(part)
         if self.app.portrait:
             self.body.add_widget(left)
-            self.body.add_widget(self._keyboard())
+            self.body.add_widget(keyboard(self.press, self.delete, self.clear))
         else:
             row = BoxLayout(spacing=mm(2))
             row.add_widget(left)
-            keyboard = self._keyboard()
-            keyboard.size_hint_y = 1
-            row.add_widget(keyboard)
+            keys = keyboard(self.press, self.delete, self.clear)
+            keys.size_hint_y = 1
+            row.add_widget(keys)
             self.body.add_widget(row)
         self._update()
-
-    def _keyboard(self) -> BoxLayout:
-        key = SCALE.length(11, 1.15)
-        keys = BoxLayout(orientation="vertical", size_hint_y=None, height=key * 5 + mm(4), spacing=mm(1))
-        for row in ROWS:
-            line = GridLayout(cols=len(ROWS[0]), spacing=mm(1))
-            for char in row:
-                line.add_widget(BigButton(char, lambda c=char: self.press(c), name=f"key_{char}", points=20,
-                                          colour=theme.PANEL, text_colour=theme.TEXT, height=key))
-            keys.add_widget(line)
-        bottom = BoxLayout(spacing=mm(1))
-        bottom.add_widget(BigButton(t("clear"), self.clear, name="key_clear", colour=theme.MUTED, height=key))
-        bottom.add_widget(BigButton("␣", lambda: self.press(" "), name="key_space", colour=theme.PANEL,
-                                    text_colour=theme.TEXT, height=key, size_hint_x=2))
-        bottom.add_widget(BigButton(t("delete"), self.delete, name="key_delete", colour=theme.MUTED,
-                                    height=key))
-        keys.add_widget(bottom)
-        return keys
 
     # -- typing ---------------------------------------------------------------------------------------
     def press(self, char: str) -> None:

@@ -110,3 +110,36 @@ def test_an_appointment_needs_the_card_a_working_day_and_prints_a_slip(make_kios
     waiting = kiosk.outbox.take(10)
     assert [p.kind for p in waiting if p.id == slip.case_ref] == ["appointment"]
     assert kiosk.ledger.since_boot["appointment"] == 1
+
+
+def test_progress_is_asked_live_and_offline_is_said_plainly(broker, collector, make_kiosk) -> None:
+    kiosk = make_kiosk(broker.port)
+    wait_until(lambda: kiosk.link.connected)
+    case = "01JD5X3K7Q8M2N4P6R8T0V2W4Y"
+    requests: list[dict] = []
+
+    def central(client, userdata, message) -> None:  # stands in for central: answers every request
+        request = json.loads(message.payload)
+        requests.append(request)
+        answer = {"id": request["id"], "case": request["case"], "found": True, "status": "审核中",
+                  "note": "预计 3 个工作日内办结"}
+        client.publish(message.topic.replace("/request", "/answer"), json.dumps(answer, ensure_ascii=False), qos=1)
+        client.publish(message.topic.replace("/request", "/answer"), b"{not json", qos=1)  # ignored, logged
+
+    collector.client.message_callback_add("kiosk/v1/+/progress/request", central)
+    answer = kiosk.query_progress(case.lower(), timeout_s=5)
+    assert (answer["case"], answer["status"]) == (case, "审核中")
+    assert [(r["case"], r["device"]) for r in requests] == [(case, kiosk.device_id)]
+    for bad in ("12345", "01JD5X3K7Q8M2N4P6R8T0V2W4I", ""):
+        with pytest.raises(CitizenError) as refused:
+            kiosk.query_progress(bad)
+        assert refused.value.code == "bad_number"
+    collector.client.message_callback_remove("kiosk/v1/+/progress/request")
+    with pytest.raises(CitizenError) as silent:
+        kiosk.query_progress(case, timeout_s=0.5)
+    assert silent.value.code == "no_answer"
+    broker.stop()
+    wait_until(lambda: not kiosk.link.connected, timeout=10)
+    with pytest.raises(CitizenError) as offline:
+        kiosk.query_progress(case)
+    assert offline.value.code == "offline"

@@ -203,3 +203,29 @@ def test_book_a_half_day_with_the_card_and_take_the_slip(play) -> None:
     slip = played.last["printed"][-1]
     assert slip[0] == "预约凭条" and any("欧**娜" in line for line in slip)
     assert message.split("预约编号 ")[1].split()[0] in "\n".join(slip), "the number on screen is on the slip"
+
+
+CASE = "01JD5X3K7Q8M2N4P6R8T0V2W4Y"
+
+
+def test_progress_by_scanning_the_receipt_qr(play, collector) -> None:
+    def central(client, userdata, message) -> None:
+        request = json.loads(message.payload)
+        answer = {"id": request["id"], "case": request["case"], "found": request["case"] == CASE,
+                  "status": "审核中", "note": "预计 3 个工作日内办结，结果短信通知"}
+        client.publish(message.topic.replace("/request", "/answer"), json.dumps(answer, ensure_ascii=False), qos=1)
+
+    collector.client.message_callback_add("kiosk/v1/+/progress/request", central)
+    played = play([["wait", 2], ["scan", CASE], ["wait", 1.5], ["look"], ["tap", "key_clear"],
+                   *[["tap", f"key_{c.lower()}"] for c in "01JD5X3K7Q8M2N4P6R8T0V2W4Z"], ["tap", "progress_ask"],
+                   ["wait", 1.5], ["look"], ["tap", "key_delete"], ["tap", "progress_ask"], ["wait", 0.5], ["look"]])
+    assert played.at(3)["screen"] == "progress", "a scanned receipt opens the progress screen"
+    assert "审核中\n预计 3 个工作日内办结，结果短信通知" in played.at(3)["text"]
+    assert "未找到该受理编号，请核对后重试。" in played.at(-4)["text"]
+    assert "受理编号为26位字母和数字，请核对。" in played.last["text"]
+
+
+def test_progress_offline_says_so(play) -> None:
+    played = play([["tap", "tile_progress"], *[["tap", f"key_{c.lower()}"] for c in CASE],
+                   ["tap", "progress_ask"], ["wait", 0.5], ["look"]], broker={"port": 1})
+    assert "网络中断，暂时无法查询进度。请稍后再试，或拨打 12345。" in played.last["text"]

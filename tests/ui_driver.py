@@ -130,6 +130,9 @@ def play(app, steps: list) -> None:
                 else:
                     kiosk.hardware.card_reader_sim.vanish()
                 delay = 2.0
+            elif action == "scan":  # a citizen holds a QR code under the scanner
+                kiosk.hardware.scanner_sim.scan(args[0])
+                delay = 1.5
             elif action == "look":
                 pass
             elif action == "key":  # a hardware key (Escape 27, F1 282): the kiosk must stay put

@@ -1,0 +1,38 @@
+"""The on-screen keyboard: digits and letters in the usual rows, with clear, space and delete.
+Search types pinyin on it; the progress screen keys in a receipt number."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from kivy.metrics import mm
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+
+from screens import theme
+from screens.strings import t
+from screens.theme import SCALE
+from screens.widgets import BigButton
+
+ROWS = ["1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"]
+
+
+def keyboard(press: Callable[[str], None], delete: Callable[[], None], clear: Callable[[], None],
+             space: bool = True) -> BoxLayout:
+    """Keys named `key_<char>`, `key_space`, `key_delete` and `key_clear` (what tests tap)."""
+    key = SCALE.length(11, 1.15)
+    keys = BoxLayout(orientation="vertical", size_hint_y=None, height=key * 5 + mm(4), spacing=mm(1))
+    for row in ROWS:
+        line = GridLayout(cols=len(ROWS[0]), spacing=mm(1))
+        for char in row:
+            line.add_widget(BigButton(char, lambda c=char: press(c), name=f"key_{char}", points=20,
+                                      colour=theme.PANEL, text_colour=theme.TEXT, height=key))
+        keys.add_widget(line)
+    bottom = BoxLayout(spacing=mm(1))
+    bottom.add_widget(BigButton(t("clear"), clear, name="key_clear", colour=theme.MUTED, height=key))
+    if space:
+        bottom.add_widget(BigButton("␣", lambda: press(" "), name="key_space", colour=theme.PANEL,
+                                    text_colour=theme.TEXT, height=key, size_hint_x=2))
+    bottom.add_widget(BigButton(t("delete"), delete, name="key_delete", colour=theme.MUTED, height=key))
+    keys.add_widget(bottom)
+    return keys

@@ -1,0 +1,90 @@
+"""办件进度: scan the receipt's QR code (or key in its number) and ask central — live, never queued.
+Offline, or without an answer, the screen says so plainly instead of spinning."""
+
+from __future__ import annotations
+
+import threading
+
+from kivy.clock import Clock
+from kivy.metrics import mm
+from kivy.uix.boxlayout import BoxLayout
+
+from appliance.kiosk import CitizenError
+from screens import theme
+from screens.keyboard import keyboard
+from screens.strings import t
+from screens.theme import SCALE
+from screens.widgets import BigButton, KioskScreen, Panel, Text
+
+PROBLEMS = {"offline": "progress_offline", "no_answer": "progress_no_answer", "bad_number": "progress_bad_number"}
+
+
+class ProgressScreen(KioskScreen):
+    title_key = "progress"
+    number = ""
+
+    def build(self) -> None:
+        field = Panel(size_hint_y=None, height=SCALE.length(13, 1.15), padding=(mm(3), 0))
+        self.field = Text(self.number or t("progress_hint"), points=19,
+                          colour=theme.TEXT if self.number else theme.MUTED)
+        field.add_widget(self.field)
+        self.answer = Text("", points=19, halign="center")
+        self.ask_button = BigButton(t("progress_ask"), self.ask, name="progress_ask", points=20)
+        left = BoxLayout(orientation="vertical", spacing=mm(2))
+        for part in (field, self.answer, BoxLayout(), self.ask_button):
+            left.add_widget(part)
+        keys = keyboard(self.press, self.delete, self.clear, space=False)
+        if self.app.portrait:
+            self.body.add_widget(left)
+            self.body.add_widget(keys)
+        else:
+            row = BoxLayout(spacing=mm(2))
+            keys.size_hint_y = 1
+            row.add_widget(left)
+            row.add_widget(keys)
+            self.body.add_widget(row)
+
+    # -- the number -----------------------------------------------------------------------------------
+    def press(self, char: str) -> None:
+        if len(self.number) < 26:
+            self._set(self.number + char.upper())
+
+    def delete(self) -> None:
+        self._set(self.number[:-1])
+
+    def clear(self) -> None:
+        self._set("")
+
+    def scanned(self, text: str) -> None:
+        """A QR code from the scanner: a receipt's code is its number; ask at once."""
+        self._set(text.strip().upper()[:40])
+        self.ask()
+
+    def _set(self, number: str) -> None:
+        self.number = number
+        self.field.text = number or t("progress_hint")
+        self.field.color = theme.TEXT if number else theme.MUTED
+        self.answer.text = ""
+
+    # -- asking central (off Kivy's thread: the answer may take seconds) ---------------------------------
+    def ask(self) -> None:
+        self.ask_button.disabled = True
+        self.answer.text, self.answer.color = t("progress_asking"), theme.MUTED
+        number = self.number
+        threading.Thread(target=self._ask, args=(number,), name="progress-query", daemon=True).start()
+
+    def _ask(self, number: str) -> None:
+        try:
+            answer = self.app.kiosk.query_progress(number)
+            if answer.get("found"):
+                text, colour = "\n".join(str(part) for part in (answer.get("status", ""), answer.get("note", ""))
+                                         if part), theme.ACCENT
+            else:
+                text, colour = t("progress_not_found"), theme.WARNING
+        except CitizenError as exc:
+            text, colour = t(PROBLEMS.get(exc.code, "progress_no_answer")), theme.DANGER
+        Clock.schedule_once(lambda _dt: self._show(text, colour), 0)
+
+    def _show(self, text: str, colour) -> None:
+        self.answer.text, self.answer.color = text, colour
+        self.ask_button.disabled = False
