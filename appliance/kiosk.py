@@ -553,6 +553,7 @@ class Kiosk:
             self.raise_alert("catalog_invalid", "warning", f"{exc}; still using {self.catalog.version}")
             return
         log.info("catalogue %s installed (%d items)", catalog.version, len(catalog.items))
+        self._notify("catalog_changed", {"version": catalog.version})
 
     # -- command handlers -----------------------------------------------------------------------------------
     def _cmd_ping(self, args: dict[str, Any]) -> dict[str, Any]:

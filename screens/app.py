@@ -162,6 +162,8 @@ class KioskApp(App):
             self.identity = {"name": data["name"], "id_number": data["id_number"]}
             if screen.name == "identify":
                 screen.show_identity(self.identity)
+        elif name == "catalog_changed":  # a signed update arrived: search the new catalogue from now on
+            self.search_index = SearchIndex(self.kiosk.catalog.current)
         elif name == "scanned":
             self.kiosk.touch()
             if screen.name != "progress":

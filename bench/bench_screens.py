@@ -1,0 +1,127 @@
+"""The touchscreen's start-up and memory, on Xvfb (started here when there is no DISPLAY).
+
+- Start-up to the first interactive frame of the booth app (core started, catalogue loaded, home
+  screen drawn) against a minimal Kivy app (one label) in the same run.
+- RSS after 1 and after 500 scripted citizen sessions (browse → department → guide → search with
+  typing → guide → home, which ends the session). Growth must stay under 10 MB.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SESSIONS = 500
+SAMPLES = 3
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def child(mode: str, config: str) -> None:
+    """Runs inside the measured process: prints `ready <seconds since exec>` at the first frame."""
+    started = float(os.environ["BENCH_T0"])
+    from screens.theme import configure_kivy
+
+    configure_kivy(800, 480)
+    from kivy.app import App
+    from kivy.clock import Clock
+    from kivy.uix.label import Label
+
+    if mode == "minimal":
+        class Minimal(App):
+            def build(self):
+                Clock.schedule_once(lambda _dt: (print(f"ready {time.time() - started:.3f}", flush=True),
+                                                 self.stop()), 0)
+                return Label(text="政务服务")
+
+        Minimal().run()
+        return
+    from appliance.config import load_config
+    from screens.app import run_app
+
+    def script(app) -> None:
+        if mode == "startup":
+            Clock.schedule_once(lambda _dt: (print(f"ready {time.time() - started:.3f}", flush=True), app.stop()), 0)
+            return
+        sessions(app)
+
+    run_app(load_config(Path(config)), then=script)
+
+
+def sessions(app) -> None:
+    from kivy.clock import Clock
+
+    steps = [lambda: app.open("browse"), lambda: app.open("department", department="公安"),
+             lambda: app.open("guide", code="GA-002"), lambda: app.open("search"),
+             *[lambda c=c: app.manager.get_screen("search").press(c) for c in "gjjtiqu"],
+             lambda: app.open_result("GJJ-002"), app.go_home]
+    state = {"session": 0, "step": 0}
+
+    def tick(_dt) -> None:
+        steps[state["step"]]()
+        state["step"] += 1
+        if state["step"] == len(steps):
+            state["step"] = 0
+            state["session"] += 1
+            if state["session"] in (1, SESSIONS):
+                print(f"rss {state['session']} {rss_mb():.1f}", flush=True)
+            if state["session"] == SESSIONS:
+                app.stop()
+                return
+        Clock.schedule_once(tick, 0)
+
+    Clock.schedule_once(tick, 0.5)
+
+
+def measure(mode: str, config: Path, env: dict) -> list[str]:
+    done = subprocess.run([sys.executable, __file__, "--child", mode, str(config)], capture_output=True, text=True,
+                          timeout=1800, env={**env, "BENCH_T0": f"{time.time():.6f}"})
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("ready", "rss"))]
+    if not lines:
+        raise SystemExit(f"{mode} run failed:\n{done.stderr[-2000:]}")
+    return lines
+
+
+def main() -> None:
+    from tests.support import free_port, kiosk_config_data, write_toml
+
+    env = dict(os.environ)
+    xvfb = None
+    if not env.get("DISPLAY"):
+        xvfb = subprocess.Popen(["Xvfb", ":77", "-screen", "0", "1080x1920x24", "-nolisten", "tcp"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1)
+        env["DISPLAY"] = ":77"
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            config = write_toml(Path(tmp) / "kiosk.toml", kiosk_config_data(Path(tmp) / "state", free_port()))
+            minimal = [float(measure("minimal", config, env)[0].split()[1]) for _ in range(SAMPLES)]
+            booth = [float(measure("startup", config, env)[0].split()[1]) for _ in range(SAMPLES)]
+            rss = {int(n): float(mb) for _, n, mb in (line.split() for line in measure("sessions", config, env))}
+    finally:
+        if xvfb is not None:
+            xvfb.terminate()
+    print(f"start-up to the first frame, best of {SAMPLES} (800×480, Xvfb, software GL):")
+    print(f"  baseline, minimal Kivy app (one label): {min(minimal):.2f} s")
+    print(f"  the booth (core, catalogue, search index, home): {min(booth):.2f} s "
+          f"(+{min(booth) - min(minimal):.2f} s, ×{min(booth) / min(minimal):.1f})")
+    growth = rss[SESSIONS] - rss[1]
+    print(f"RSS after 1 session {rss[1]:.1f} MiB, after {SESSIONS} sessions {rss[SESSIONS]:.1f} MiB: "
+          f"growth {growth:+.1f} MiB (budget < 10 MiB: {'met' if growth < 10 else 'NOT met'})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3])
+    else:
+        main()
