@@ -73,7 +73,7 @@ def sessions(app) -> None:
         if state["step"] == len(steps):
             state["step"] = 0
             state["session"] += 1
-            if state["session"] in (1, SESSIONS):
+            if state["session"] == 1 or state["session"] % 50 == 0:
                 print(f"rss {state['session']} {rss_mb():.1f}", flush=True)
             if state["session"] == SESSIONS:
                 app.stop()

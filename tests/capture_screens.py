@@ -42,7 +42,8 @@ def scenario(prefix: str, elder: bool) -> list:
         ["tap", "still_here"], ["printer", "paper_end", False], ["tap", "home"], ["tap", "tile_browse"],
         ["tap", "dept_公安"], ["tap", "item_GA-001"], ["tap", "book"], ["tap", "identify"], ["card", 1],
         ["tap", "next"], ["tap", "half_am"], shot("book"), ["tap", "home"], ["tap", "tile_browse"],
-        ["tap", "dept_公安"], ["tap", "item_GA-006"], ["tap", "rate"], ["tap", "level_2"], ["tap", "why_排队等候时间长"], shot("rate"),
+        ["tap", "dept_公安"], ["tap", "item_GA-006"], ["tap", "rate"], ["tap", "level_2"],
+        ["tap", "why_排队等候时间长"], shot("rate"),
         ["tap", "home"], ["tap", "tile_progress"], *[["tap", f"key_{c}"] for c in "01jd5x3k"], shot("progress"),
         ["tap", "home"], ["tap", "tile_browse"], shot("bundles"),
     ]
