@@ -23,7 +23,7 @@ class HomeScreen(KioskScreen):
         for key, target in TILES:
             ready = self.app.available(target)
             hint = t(HINTS.get(key, key + "_hint")) if ready else t("not_yet")
-            tile = BigButton(f"[b]{t(key)}[/b]\n[size={SCALE.font(15)}]{hint}[/size]",
+            tile = BigButton(f"[b]{t(key)}[/b]\n[size={int(SCALE.font(15))}]{hint}[/size]",
                              lambda target=target: self.app.open(target), points=26, name=f"tile_{target}",
                              size_hint_y=1, markup=True)
             tile.disabled = not ready
