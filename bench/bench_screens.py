@@ -118,6 +118,9 @@ def main() -> None:
     growth = rss[SESSIONS] - rss[1]
     print(f"RSS after 1 session {rss[1]:.1f} MiB, after {SESSIONS} sessions {rss[SESSIONS]:.1f} MiB: "
           f"growth {growth:+.1f} MiB (budget < 10 MiB: {'met' if growth < 10 else 'NOT met'})")
+    print("  by sessions: " + ", ".join(f"{n}: {mb:.1f}" for n, mb in sorted(rss.items())))
+    late = rss[SESSIONS] - rss[min(n for n in rss if n >= 100)]
+    print(f"  from session 100 on: {late:+.1f} MiB (warm-up caches fill in the first sessions; a leak keeps growing)")
 
 
 if __name__ == "__main__":
