@@ -7,6 +7,7 @@ countdown, and the lock-down (no Escape, no F1 settings, no closing, no cursor).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +18,7 @@ from kivy.metrics import mm
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from appliance.kiosk import Kiosk
+from appliance.kiosk import CitizenError, Kiosk
 from appliance.search import SearchIndex
 from screens import theme
 from screens.apply import ApplyScreen, IdentifyScreen, ReceiptScreen
@@ -128,6 +129,18 @@ class KioskApp(App):
     def toggle_language(self) -> None:
         LANGUAGE.english = not LANGUAGE.english
         self.manager.current_screen.refresh()
+
+    def in_background(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        """Run `work` (a print, a query to central) off Kivy's thread so the screen stays alive;
+        `done(result)` runs back on Kivy's thread with the result or the `CitizenError` raised."""
+        def run() -> None:
+            try:
+                outcome = work()
+            except CitizenError as exc:
+                outcome = exc
+            Clock.schedule_once(lambda _dt: done(outcome), 0)
+
+        threading.Thread(target=run, name="screen-work", daemon=True).start()
 
     # -- what the screens show about the device --------------------------------------------------------
     def banners(self) -> list[tuple[str, tuple]]:

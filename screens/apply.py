@@ -90,7 +90,8 @@ class ApplyScreen(KioskScreen):
         self.body.add_widget(scrolling(form))
         self.problem = Text("", points=17, colour=theme.DANGER, halign="center")
         self.body.add_widget(self.problem)
-        self.body.add_widget(BigButton(t("submit"), self.submit, name="submit", colour=theme.WARNING, points=22))
+        self.submit_button = BigButton(t("submit"), self.submit, name="submit", colour=theme.WARNING, points=22)
+        self.body.add_widget(self.submit_button)
 
     def _keypad(self, key: str, length: int | None) -> GridLayout:
         pad = GridLayout(cols=6, spacing=mm(1), size_hint_y=None)
@@ -125,13 +126,17 @@ class ApplyScreen(KioskScreen):
             if field.required and (not value or (field.length and len(value) != field.length)):
                 self.problem.text = t("missing", label=field.label)
                 return
-        try:
-            receipt = self.app.kiosk.submit_application(self.code, dict(self.values))
-        except CitizenError as exc:
-            self.problem.text = str(exc)
+        self.submit_button.disabled = True  # one press files one application
+        values = dict(self.values)
+        self.app.in_background(lambda: self.app.kiosk.submit_application(self.code, values), self._filed)
+
+    def _filed(self, outcome) -> None:
+        if isinstance(outcome, CitizenError):
+            self.problem.text = str(outcome)
+            self.submit_button.disabled = False
             return
         self.app.history.clear()  # no way back into a form already filed
-        self.app.open("receipt", receipt=receipt)
+        self.app.open("receipt", receipt=outcome)
 
 
 class ReceiptScreen(KioskScreen):

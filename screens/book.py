@@ -87,14 +87,18 @@ class BookScreen(KioskScreen):
         if self.day is None or self.half is None:
             self.message.text = t("book_pick")
             return
-        try:
-            slip = self.app.kiosk.book_appointment(self.code, self.day, self.half)
-        except CitizenError as exc:
-            self.message.text = str(exc)
-            return
         self.confirm.disabled = True
+        day, half = self.day, self.half
+        self.app.in_background(lambda: self.app.kiosk.book_appointment(self.code, day, half),
+                               lambda outcome: self._booked(outcome, day, half))
+
+    def _booked(self, slip, day: date, half: str) -> None:
+        if isinstance(slip, CitizenError):
+            self.message.text = str(slip)
+            self.confirm.disabled = False
+            return
         self.message.color = theme.ACCENT
-        booked = t("booked", day=self.day.isoformat(), half=t(self.half), number=slip.case_ref)
+        booked = t("booked", day=day.isoformat(), half=t(half), number=slip.case_ref)
         printed = t("slip_printed") if slip.printed else t(
             "slip_not_printed", reason=LANGUAGE.reason(slip.print_problem or "print_failed"))
         self.message.text = f"{booked}\n{printed}"

@@ -3,7 +3,6 @@ when the printer can print — greyed with the reason when it cannot."""
 
 from __future__ import annotations
 
-from kivy.clock import Clock
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
@@ -76,13 +75,12 @@ class GuideScreen(KioskScreen):
 
     def print_notice(self) -> None:
         self.print_button.disabled = True
-        Clock.schedule_once(lambda _dt: self._print(), 0)
+        self.app.in_background(lambda: self.app.kiosk.print_notice(self.code), self._printed)
 
-    def _print(self) -> None:
-        try:
-            self.app.kiosk.print_notice(self.code)
-            self.status.text = t("printed")
-        except CitizenError as exc:
-            self.status.text = str(exc)
+    def _printed(self, outcome) -> None:
+        if isinstance(outcome, CitizenError):
+            self.status.text = str(outcome)
             self.status.color = theme.DANGER
+        else:
+            self.status.text = t("printed")
         self.print_button.disabled = not self.app.kiosk.can_print()

@@ -3,9 +3,6 @@ Offline, or without an answer, the screen says so plainly instead of spinning.""
 
 from __future__ import annotations
 
-import threading
-
-from kivy.clock import Clock
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
@@ -71,20 +68,15 @@ class ProgressScreen(KioskScreen):
         self.ask_button.disabled = True
         self.answer.text, self.answer.color = t("progress_asking"), theme.MUTED
         number = self.number
-        threading.Thread(target=self._ask, args=(number,), name="progress-query", daemon=True).start()
+        self.app.in_background(lambda: self.app.kiosk.query_progress(number), self._answered)
 
-    def _ask(self, number: str) -> None:
-        try:
-            answer = self.app.kiosk.query_progress(number)
-            if answer.get("found"):
-                text, colour = "\n".join(str(part) for part in (answer.get("status", ""), answer.get("note", ""))
-                                         if part), theme.ACCENT
-            else:
-                text, colour = t("progress_not_found"), theme.WARNING
-        except CitizenError as exc:
-            text, colour = t(PROBLEMS.get(exc.code, "progress_no_answer")), theme.DANGER
-        Clock.schedule_once(lambda _dt: self._show(text, colour), 0)
-
-    def _show(self, text: str, colour) -> None:
+    def _answered(self, answer) -> None:
+        if isinstance(answer, CitizenError):
+            text, colour = t(PROBLEMS.get(answer.code, "progress_no_answer")), theme.DANGER
+        elif answer.get("found"):
+            parts = (answer.get("status", ""), answer.get("note", ""))
+            text, colour = "\n".join(str(part) for part in parts if part), theme.ACCENT
+        else:
+            text, colour = t("progress_not_found"), theme.WARNING
         self.answer.text, self.answer.color = text, colour
         self.ask_button.disabled = False
