@@ -40,7 +40,7 @@ from appliance.contract import (
 from appliance.errors import CodedError
 from appliance.hardware import Hardware, build_hardware
 from appliance.link import MqttLink
-from appliance.outbox import Outbox, OutboxRefused
+from appliance.outbox import Accepted, Outbox, OutboxRefused
 from appliance.privacy import mask_id_number, mask_name
 from appliance.progress import CASE_REF, ProgressQueries
 from appliance.progress import TIMEOUT_S as PROGRESS_TIMEOUT_S
@@ -50,7 +50,7 @@ from appliance.session import CitizenSession
 from appliance.store import Store
 from appliance.system import readings
 from appliance.usage import Action, UsageLedger
-from drivers.card_reader import CardEvent, CardEventKind
+from drivers.card_reader import CardEvent, CardEventKind, IdCard
 from drivers.health import NOT_OPENED, SEVERITY, Health, HealthState
 from drivers.leds import LedPattern
 from drivers.printer import Document, PrintError
@@ -223,26 +223,16 @@ class Kiosk:
             form = item.check_form(form)
         except FormProblem as exc:
             raise CitizenError(exc.code, str(exc)) from exc
-        with self._session_lock:
-            session = self.session
-            card = session.card if session else None
-            if session is None or card is None:
-                raise CitizenError("not_identified", "请先在读卡区放置居民身份证")
-            session.touch()
-            payload = {
-                "item": code,
-                "session": session.id,
-                "applicant": {
-                    "name": card.name, "id_number": card.id_number, "sex": card.sex, "nation": card.nation,
-                    "birth_date": card.birth_date, "address": card.address,
-                },
-                "form": form,
-            }
-        try:
-            accepted = self.outbox.enqueue(EventKind.SUBMISSION, payload)
-        except OutboxRefused as exc:
-            log.error("submission for %s not stored: %s", code, exc)
-            raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
+        session, card = self._identified()
+        accepted = self._enqueue_citizen_event(EventKind.SUBMISSION, {
+            "item": code,
+            "session": session.id,
+            "applicant": {
+                "name": card.name, "id_number": card.id_number, "sex": card.sex, "nation": card.nation,
+                "birth_date": card.birth_date, "address": card.address,
+            },
+            "form": form,
+        })
         self.ledger.count(Action.SUBMISSION, code)
         if not self.link.tls:
             log.warning("submission stored, but it leaves the device only over TLS and broker.tls is not set")
@@ -253,11 +243,7 @@ class Kiosk:
             .row("承诺时限", item.time_limit)
             .separator().qr(accepted.id).text("凭受理编号查询办件进度 · 12345")
         )
-        try:
-            self._print(receipt)
-        except CitizenError as exc:
-            return SubmissionReceipt(accepted.id, code, printed=False, print_problem=exc.code)
-        return SubmissionReceipt(accepted.id, code, printed=True)
+        return self._print_receipt(accepted.id, code, receipt)
 
     def bookable_days(self, today: date | None = None) -> list[date]:
         """The days a citizen may book: the next working days (Monday–Friday), two weeks ahead."""
@@ -273,28 +259,16 @@ class Kiosk:
             raise CitizenError("not_bookable", f"{item.name} takes no appointments")
         if day not in self.bookable_days() or half not in HALF_DAYS:
             raise CitizenError("bad_slot", f"{day} {half} is not a bookable half-day")
-        with self._session_lock:
-            session = self.session
-            card = session.card if session else None
-            if session is None or card is None:
-                raise CitizenError("not_identified", "请先在读卡区放置居民身份证")
-            session.touch()
-            payload = {"item": code, "day": day.isoformat(), "half": half, "session": session.id,
-                       "applicant": {"name": card.name, "id_number": card.id_number}}
-            name, number = mask_name(card.name), mask_id_number(card.id_number)
-        try:
-            accepted = self.outbox.enqueue(EventKind.APPOINTMENT, payload)
-        except OutboxRefused as exc:
-            raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
+        session, card = self._identified()
+        accepted = self._enqueue_citizen_event(EventKind.APPOINTMENT, {
+            "item": code, "day": day.isoformat(), "half": half, "session": session.id,
+            "applicant": {"name": card.name, "id_number": card.id_number}})
         self.ledger.count(Action.APPOINTMENT, code)
-        slip = (Document().title("预约凭条").row("事项", item.name).row("预约人", name).row("证件号码", number)
+        slip = (Document().title("预约凭条").row("事项", item.name).row("预约人", mask_name(card.name))
+                .row("证件号码", mask_id_number(card.id_number))
                 .row("预约时间", f"{day.isoformat()} {HALF_DAYS[half]}").row("预约编号", accepted.id)
                 .separator().qr(accepted.id).text("请携带居民身份证按时到政务服务大厅取号 · 12345"))
-        try:
-            self._print(slip)
-        except CitizenError as exc:
-            return SubmissionReceipt(accepted.id, code, printed=False, print_problem=exc.code)
-        return SubmissionReceipt(accepted.id, code, printed=True)
+        return self._print_receipt(accepted.id, code, slip)
 
     def rate(self, code: str, level: int, comment: str = "", reasons: tuple[str, ...] = (),
              case_ref: str | None = None) -> None:
@@ -345,12 +319,30 @@ class Kiosk:
         except CatalogError as exc:
             raise CitizenError("unknown_item", str(exc)) from exc
 
-    def _enqueue_citizen_event(self, kind: EventKind, payload: dict[str, Any]) -> None:
+    def _identified(self) -> tuple[CitizenSession, IdCard]:
+        """The current session and its card, or `not_identified`: what filing in a citizen's name needs."""
+        with self._session_lock:
+            session = self.session
+            card = session.card if session else None
+            if session is None or card is None:
+                raise CitizenError("not_identified", "请先在读卡区放置居民身份证")
+            session.touch()
+            return session, card
+
+    def _enqueue_citizen_event(self, kind: EventKind, payload: dict[str, Any]) -> Accepted:
         try:
-            self.outbox.enqueue(kind, payload)
+            return self.outbox.enqueue(kind, payload)
         except OutboxRefused as exc:
             log.error("%s event not stored: %s", kind, exc)
             raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
+
+    def _print_receipt(self, case_ref: str, code: str, document: Document) -> SubmissionReceipt:
+        """Print what the citizen takes away for a filed event; the event stays filed if printing fails."""
+        try:
+            self._print(document)
+        except CitizenError as exc:
+            return SubmissionReceipt(case_ref, code, printed=False, print_problem=exc.code)
+        return SubmissionReceipt(case_ref, code, printed=True)
 
     def _print(self, document: Document) -> None:
         try:
