@@ -54,6 +54,12 @@ class SimShell:
         return 0
 
 
+def _plug_commands(sim) -> dict[str, tuple[str, Handler]]:
+    """Pull the device's USB adapter out, and put it back, as every simulator allows."""
+    return {"vanish": ("", lambda w: (sim.vanish(), "port gone")[1]),
+            "back": ("", lambda w: (sim.come_back(), f"port back at {sim.port}")[1])}
+
+
 def _on_off(words: list[str]) -> bool:
     if words[:1] not in (["on"], ["off"]):
         raise ValueError("say on or off")
@@ -87,8 +93,7 @@ def _card_reader(args: argparse.Namespace) -> int:
     shell = SimShell("card reader", {
         "place": ("[1-3]", place), "remove": ("", lambda w: (sim.remove(), "card removed")[1]),
         "garbage": ("HEX", garbage), "silent": ("on|off", silent), "cut": ("", cut),
-        "vanish": ("", lambda w: (sim.vanish(), "port gone")[1]),
-        "back": ("", lambda w: (sim.come_back(), f"port back at {sim.port}")[1]),
+        **_plug_commands(sim),
     })
     try:
         return shell.serve(f"card reader simulator on {sim.port}; type help")
@@ -126,8 +131,7 @@ def _printer(args: argparse.Namespace) -> int:
     shell.commands.update({
         "set": ("STATE on|off", set_state), "run-out": ("LINES", run_out),
         "state": ("", lambda w: str(sim.state)),
-        "vanish": ("", lambda w: (sim.vanish(), "port gone")[1]),
-        "back": ("", lambda w: (sim.come_back(), f"port back at {sim.port}")[1]),
+        **_plug_commands(sim),
     })
     sim.start()
     where = f"{sim.port}" + (f" and 127.0.0.1:{sim.tcp_port}" if sim.tcp_port else "")
@@ -144,8 +148,7 @@ def _scanner(args: argparse.Namespace) -> int:
     shell = SimShell("scanner", {
         "scan": ("TEXT", lambda w: (sim.scan(" ".join(w)), "scanned")[1]),
         "raw": ("HEX", lambda w: (sim.send_raw(bytes.fromhex("".join(w))), "sent")[1]),
-        "vanish": ("", lambda w: (sim.vanish(), "port gone")[1]),
-        "back": ("", lambda w: (sim.come_back(), f"port back at {sim.port}")[1]),
+        **_plug_commands(sim),
     })
     try:
         return shell.serve(f"scanner simulator on {sim.port}; type help")

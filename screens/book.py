@@ -23,7 +23,7 @@ class BookScreen(KioskScreen):
         self.day: date | None = None
         self.half: str | None = None
         if self.code is None:
-            self._choose_item()
+            self.pick_visited_item("book", "book_which", "book_none")
             return
         item = self.app.kiosk.catalog.item(self.code)
         self.body.add_widget(Text(item.name, points=20, bold=True))
@@ -59,21 +59,6 @@ class BookScreen(KioskScreen):
         self.body.add_widget(self.message)
         self.confirm = BigButton(t("book_confirm"), self.submit, name="book_confirm", colour=theme.WARNING, points=20)
         self.body.add_widget(self.confirm)
-
-    def _choose_item(self) -> None:
-        catalog = self.app.kiosk.catalog
-        visited = [code for code in dict.fromkeys(reversed(self.app.visited)) if "book" in catalog.item(code).actions]
-        if not visited:
-            self.body.add_widget(Text(t("book_none"), points=20))
-            self.body.add_widget(BoxLayout())
-            self.body.add_widget(BigButton(t("find"), lambda: self.app.open("browse"), name="find", points=20))
-            return
-        self.body.add_widget(Text(t("book_which"), points=20, bold=True))
-        items = BoxLayout(orientation="vertical", spacing=mm(1.5))
-        for code in visited:
-            items.add_widget(BigButton(catalog.item(code).name, lambda c=code: self.app.open("book", code=c),
-                                       name=f"book_{code}", colour=theme.PANEL, text_colour=theme.TEXT))
-        self.body.add_widget(scrolling(items))
 
     def pick_day(self, day: date) -> None:
         self.day = day

@@ -26,7 +26,7 @@ class RateScreen(KioskScreen):
         self.level: int | None = None
         self.reasons: list[str] = []
         if self.code is None:
-            self._choose_item()
+            self.pick_visited_item("view", "rate_which", "rate_none", case_ref=None)
             return
         item = self.app.kiosk.catalog.item(self.code)
         page = BoxLayout(orientation="vertical", spacing=mm(2))
@@ -49,21 +49,6 @@ class RateScreen(KioskScreen):
         self.body.add_widget(self.message)
         self.send = BigButton(t("rate_send"), self.submit, name="rate_send", points=20)
         self.body.add_widget(self.send)
-
-    def _choose_item(self) -> None:
-        visited = [code for code in dict.fromkeys(reversed(self.app.visited))]
-        if not visited:
-            self.body.add_widget(Text(t("rate_none"), points=20))
-            self.body.add_widget(BoxLayout())
-            self.body.add_widget(BigButton(t("find"), lambda: self.app.open("browse"), name="find", points=20))
-            return
-        self.body.add_widget(Text(t("rate_which"), points=20, bold=True))
-        items = BoxLayout(orientation="vertical", spacing=mm(1.5))
-        for code in visited:
-            items.add_widget(BigButton(self.app.kiosk.catalog.item(code).name,
-                                       lambda c=code: self.app.open("rate", code=c, case_ref=None),
-                                       name=f"rate_{code}", colour=theme.PANEL, text_colour=theme.TEXT))
-        self.body.add_widget(scrolling(items))
 
     def choose(self, level: int) -> None:
         self.level = level

@@ -110,6 +110,24 @@ class KioskScreen(Screen):
     def heading(self) -> str:
         return t(self.title_key)
 
+    def pick_visited_item(self, action: str, which_key: str, none_key: str, **reset) -> None:
+        """List the items this visit opened that allow `action`, each reopening this screen for it
+        (with `reset` applied); with none, say where to start instead."""
+        catalog = self.app.kiosk.catalog
+        codes = [code for code in reversed(self.app.visited) if action in catalog.item(code).actions]
+        if not codes:
+            self.body.add_widget(Text(t(none_key), points=20))
+            self.body.add_widget(BoxLayout())
+            self.body.add_widget(BigButton(t("find"), lambda: self.app.open("browse"), name="find", points=20))
+            return
+        self.body.add_widget(Text(t(which_key), points=20, bold=True))
+        items = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        for code in codes:
+            items.add_widget(BigButton(catalog.item(code).name, name=f"{self.name}_{code}", colour=theme.PANEL,
+                                       text_colour=theme.TEXT,
+                                       on_press=lambda c=code: self.app.open(self.name, code=c, **reset)))
+        self.body.add_widget(scrolling(items))
+
     def build(self) -> None:
         raise NotImplementedError
 
