@@ -19,6 +19,7 @@ from appliance.config import ConfigError, load_config
 from appliance.sealing import SealError
 from appliance.sim_cli import add_sim_commands
 from appliance.store import StoreError
+from central.cli import add_central_commands
 
 log = logging.getLogger("kiosk")
 
@@ -76,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_config_check)
     add_sim_commands(commands)
     add_catalog_commands(commands)
+    add_central_commands(commands)
     return parser
 
 

@@ -115,7 +115,9 @@ class MqttLink:
         return guarded
 
     def _status_payload(self, status: DeviceStatus, reason: str | None = None) -> bytes:
-        body: dict[str, Any] = {"status": status.value, "boot": self._boot, "software": __version__}
+        device = self._config.device
+        body: dict[str, Any] = {"status": status.value, "boot": self._boot, "software": __version__,
+                                "site": device.site, "region": device.region}
         if reason:
             body["reason"] = reason
         return encode(stamped(self._device, self._clock_synced(), body))

@@ -1,0 +1,177 @@
+"""`kiosk central serve | devices | send`: run central, and what an operator does from a shell."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from central.settings import CentralSettings, SettingsError, Thresholds, build_settings
+
+DEFAULT_DATABASE = "sqlite:///central.sqlite3"
+
+
+def _settings(args: argparse.Namespace) -> CentralSettings:
+    thresholds = {name: getattr(args, name, None) for name in Thresholds.model_fields}
+    return build_settings(
+        broker_host=args.broker_host, broker_port=args.broker_port, ca_file=args.ca_file, cert_file=args.cert_file,
+        key_file=args.key_file, database=args.database, client_id=getattr(args, "client_id", None),
+        http_host=getattr(args, "http_host", None), http_port=getattr(args, "http_port", None),
+        heartbeat_retention_days=getattr(args, "retention_days", None),
+        thresholds=Thresholds(**{k: v for k, v in thresholds.items() if v is not None}))
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from central.database import Database
+    from central.intake import Intake
+
+    settings = _settings(args)
+    intake = Intake(settings, Database(settings.database))
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda _signum, _frame: stop.set())
+    intake.start()
+    print(f"central: intake from {settings.broker_host}:{settings.broker_port} into {settings.database}",
+          file=sys.stderr, flush=True)
+    stop.wait()
+    intake.stop()
+    return 0
+
+
+def _devices(args: argparse.Namespace) -> int:
+    from central.database import Database
+    from central.fleet import fleet_rows
+
+    db = Database(args.database)
+    with db.read() as conn:
+        rows = fleet_rows(db, conn, time.time())
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        return 0
+    columns = ("device", "region", "site", "state", "heartbeat", "printer", "card_reader", "outbox", "oldest",
+               "software", "alerts")
+    table = [columns] + [tuple(str(row[c]) for c in columns) for row in rows]
+    widths = [max(_width(line[i]) for line in table) for i in range(len(columns))]
+    for line in table:
+        print("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(line, widths, strict=True)).rstrip())
+    print(f"{len(rows)} devices")
+    return 0
+
+
+def _width(text: str) -> int:
+    """Columns a terminal gives `text`: CJK characters take two."""
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
+
+
+def _send(args: argparse.Namespace) -> int:
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from central.commands import send_commands
+    from central.database import Database
+    from central.fleet import devices_in
+
+    settings = _settings(args)
+    db = Database(settings.database)
+    try:
+        command_args = json.loads(args.args) if args.args else None
+    except ValueError:
+        raise SettingsError(f"--args {args.args!r} is not JSON (e.g. '{{\"on\": true}}')") from None
+    with db.read() as conn:
+        targets = devices_in(conn, region=args.region) if args.region else [args.device]
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{settings.client_id}-send-{int(time.time())}",
+                         protocol=mqtt.MQTTv5)
+    if settings.ca_file is not None:
+        client.tls_set(ca_certs=str(settings.ca_file), certfile=str(settings.cert_file) if settings.cert_file else None,
+                       keyfile=str(settings.key_file) if settings.key_file else None)
+    try:
+        client.connect(settings.broker_host, settings.broker_port)
+    except OSError as exc:
+        where = f"{settings.broker_host}:{settings.broker_port}"
+        raise SettingsError(f"cannot reach the broker at {where}: {exc}") from None
+    client.loop_start()
+    sent = send_commands(client, db, targets, args.command, command_args, args.expires)
+    client.disconnect()
+    client.loop_stop()
+    for device, request_id in sent.items():
+        print(f"sent {args.command} to {device} as {request_id}")
+    if args.wait > 0:
+        return _await_results(db, sent, args.wait)
+    return 0
+
+
+def _await_results(db, sent: dict[str, str], wait_s: float) -> int:
+    """Print each result as the running intake records it; 1 if any failed or did not come in time."""
+    deadline, pending, failed = time.time() + wait_s, dict(sent), 0
+    while pending and time.time() < deadline:
+        with db.read() as conn:
+            for device, request_id in list(pending.items()):
+                command = db.command(conn, request_id)
+                if command and command["answered_at"] is not None:
+                    outcome = json.dumps(command["result"], ensure_ascii=False)
+                    print(f"{device}: {'ok' if command['ok'] else 'FAILED'} {outcome}")
+                    failed += not command["ok"]
+                    del pending[device]
+        time.sleep(0.2)
+    for device in pending:
+        print(f"{device}: no result within {wait_s:g} s (is `kiosk central serve` running? is the booth online?)")
+    return 1 if failed or pending else 0
+
+
+def _friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Errors an operator can fix end with one line and exit status 2, not a traceback."""
+    def run(args: argparse.Namespace) -> int:
+        from central.commands import CommandError
+
+        try:
+            return func(args)
+        except (SettingsError, CommandError) as exc:
+            print(f"kiosk central: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+def _connection_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", default=DEFAULT_DATABASE, help="sqlite:///PATH or postgresql+psycopg://…")
+    parser.add_argument("--broker-host", default="127.0.0.1")
+    parser.add_argument("--broker-port", type=int, default=8883)
+    parser.add_argument("--ca-file", type=Path)
+    parser.add_argument("--cert-file", type=Path)
+    parser.add_argument("--key-file", type=Path)
+
+
+def add_central_commands(commands: Any) -> None:
+    central = commands.add_parser("central", help="the central fleet monitor and intake")
+    sub = central.add_subparsers(dest="central_command", required=True)
+
+    serve = sub.add_parser("serve", help="receive what the booths publish and serve the dashboard")
+    _connection_flags(serve)
+    serve.add_argument("--client-id", default="central-1", help="unique per central instance")
+    serve.add_argument("--http-host", default="127.0.0.1")
+    serve.add_argument("--http-port", type=int, default=8080)
+    serve.add_argument("--retention-days", type=int, help="keep heartbeats this many days (default 30)")
+    for name, field in Thresholds.model_fields.items():
+        serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=type(field.default),
+                           help=f"{field.description} (default {field.default})")
+    serve.set_defaults(func=_friendly(_serve))
+
+    devices = sub.add_parser("devices", help="the fleet as a table")
+    devices.add_argument("--database", default=DEFAULT_DATABASE)
+    devices.add_argument("--json", action="store_true")
+    devices.set_defaults(func=_friendly(_devices))
+
+    send = sub.add_parser("send", help="send a remote command to a device (or a region's devices)")
+    _connection_flags(send)
+    send.add_argument("device", nargs="?", help="device id (or give --region)")
+    send.add_argument("command", help="ping, status, maintenance, reload-catalog, print-test, led-test, …")
+    send.add_argument("--region", help="send to every device of this region")
+    send.add_argument("--args", help='JSON arguments, e.g. \'{"on": true}\'')
+    send.add_argument("--expires", type=float, default=600, help="seconds until the command expires")
+    send.add_argument("--wait", type=float, default=0, help="wait this many seconds for the results")
+    send.set_defaults(func=_friendly(_send))

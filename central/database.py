@@ -1,0 +1,196 @@
+"""Central's records: what each booth said, kept once, and what operators asked of it.
+
+Every write takes the connection of the caller's transaction, so the intake can record a whole batch of
+messages in one commit and acknowledge them to the broker only after it (at-least-once end to end).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, and_, create_engine, event, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from central.alerts import Condition
+from central.tables import (
+    alerts,
+    cases,
+    commands,
+    devices,
+    events,
+    follow_ups,
+    heartbeats,
+    metadata,
+    ratings,
+    status_history,
+)
+
+FIRST_CASE_STATUS = "已受理"  # a submission central has received: accepted for handling
+
+
+class Database:
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        metadata.create_all(self.engine)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def read(self) -> Connection:
+        return self.engine.connect()
+
+    def _insert_ignore(self, table):
+        """INSERT that skips a row whose key exists (a redelivered event) on either database."""
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    # -- devices and their status ----------------------------------------------------------------
+    def ensure_device(self, conn: Connection, device: str, now: float) -> None:
+        conn.execute(self._insert_ignore(devices).values(id=device, first_seen=now, status="unknown"))
+
+    def record_status(self, conn: Connection, device: str, status: dict[str, Any], now: float) -> bool:
+        """A birth or a will; False when it is a stale will (its boot is older than the latest birth)."""
+        self.ensure_device(conn, device, now)
+        current = conn.execute(select(devices.c.boot).where(devices.c.id == device)).scalar_one()
+        boot = int(status["boot"])
+        stale = boot < current
+        conn.execute(insert(status_history).values(device=device, status=status["status"], boot=boot,
+                                                   reason=status.get("reason"), received_at=now, stale=stale))
+        if stale:
+            return False
+        changes: dict[str, Any] = {"status": status["status"], "status_since": now, "boot": boot,
+                                   "software": status.get("software", "")}
+        for key in ("site", "region"):
+            if status.get(key):
+                changes[key] = status[key]
+        conn.execute(update(devices).where(devices.c.id == device).values(**changes))
+        return True
+
+    def record_heartbeat(self, conn: Connection, device: str, beat: dict[str, Any], now: float) -> None:
+        self.ensure_device(conn, device, now)
+        outbox, system = beat.get("outbox", {}), beat.get("system", {})
+        conn.execute(insert(heartbeats).values(
+            device=device, received_at=now, boot=int(beat.get("boot", 0)), outbox_depth=outbox.get("depth"),
+            outbox_oldest_s=outbox.get("oldest_age_s"), cpu_temp_c=system.get("cpu_temp_c"),
+            disk_free_mb=system.get("disk_free_mb")))
+        conn.execute(update(devices).where(devices.c.id == device).values(last_heartbeat_at=now, heartbeat=beat))
+
+    def prune_heartbeats(self, conn: Connection, older_than: float) -> int:
+        return conn.execute(heartbeats.delete().where(heartbeats.c.received_at < older_than)).rowcount
+
+    # -- events ------------------------------------------------------------------------------------
+    def record_event(self, conn: Connection, device: str, envelope: dict[str, Any], now: float) -> bool:
+        """Keep an event once; True when it is new. A submission opens a case, a rating is counted and
+        the two lowest levels open a follow-up."""
+        self.ensure_device(conn, device, now)
+        added = conn.execute(self._insert_ignore(events).values(
+            id=envelope["id"], device=device, seq=int(envelope["seq"]), kind=envelope["kind"],
+            created=envelope["created"], received_at=now, payload=envelope["payload"])).rowcount
+        if not added:
+            return False
+        payload = envelope["payload"]
+        if envelope["kind"] == "submission":
+            case_id = conn.execute(insert(cases).values(
+                receipt=envelope["id"], device=device, item=str(payload.get("item", "")),
+                status=FIRST_CASE_STATUS, updated_at=now)).inserted_primary_key[0]
+            year = time.strftime("%Y", time.localtime(now))
+            conn.execute(update(cases).where(cases.c.id == case_id).values(case_no=f"{year}{case_id:08d}"))
+        elif envelope["kind"] == "rating":
+            level = int(payload["level"])
+            conn.execute(insert(ratings).values(
+                event=envelope["id"], device=device, item=str(payload.get("item", "")),
+                channel=str(payload.get("channel", "kiosk")), level=level, case_ref=payload.get("case"),
+                received_at=now))
+            if level <= 2:
+                conn.execute(insert(follow_ups).values(rating=envelope["id"], opened_at=now))
+        return True
+
+    def seq_gaps(self, conn: Connection, device: str) -> list[tuple[int, int]]:
+        """Ranges of `seq` this device used that never arrived (its events start at seq 1)."""
+        seqs = [row[0] for row in conn.execute(
+            select(events.c.seq).where(events.c.device == device).order_by(events.c.seq))]
+        gaps, expected = [], 1
+        for seq in seqs:
+            if seq > expected:
+                gaps.append((expected, seq - 1))
+            expected = max(expected, seq + 1)
+        return gaps
+
+    # -- cases and progress -------------------------------------------------------------------------
+    def progress(self, conn: Connection, receipt: str) -> dict[str, Any] | None:
+        row = conn.execute(select(cases).where(cases.c.receipt == receipt)).mappings().first()
+        if row is None:
+            return None
+        return {"case_no": row["case_no"], "status": row["status"], "updated_at": row["updated_at"],
+                "note": row["note"], "item": row["item"]}
+
+    def set_case_status(self, conn: Connection, case_no: str, status: str, note: str, now: float) -> bool:
+        return bool(conn.execute(update(cases).where(cases.c.case_no == case_no).values(
+            status=status, note=note, updated_at=now)).rowcount)
+
+    def close_follow_up(self, conn: Connection, follow_up: int, by: str, note: str, now: float) -> bool:
+        return bool(conn.execute(update(follow_ups).where(
+            and_(follow_ups.c.id == follow_up, follow_ups.c.closed_at.is_(None))).values(
+            closed_at=now, closed_by=by, note=note)).rowcount)
+
+    # -- alerts -------------------------------------------------------------------------------------
+    def open_alerts(self, conn: Connection, device: str | None = None) -> list[dict[str, Any]]:
+        query = select(alerts).where(alerts.c.closed_at.is_(None)).order_by(alerts.c.opened_at)
+        if device is not None:
+            query = query.where(alerts.c.device == device)
+        return [dict(row) for row in conn.execute(query).mappings()]
+
+    def sync_alerts(self, conn: Connection, device: str, source: str, active: dict[str, Condition],
+                    now: float) -> None:
+        """Make the open alerts from `source` exactly `active`: new conditions open, cleared ones close,
+        ongoing ones stay open as they are."""
+        open_now = {row["code"]: row["id"] for row in self.open_alerts(conn, device) if row["source"] == source}
+        for code, condition in active.items():
+            if code not in open_now:
+                conn.execute(insert(alerts).values(device=device, code=code, source=source, opened_at=now,
+                                                   severity=condition.severity, message=condition.message,
+                                                   until=condition.until))
+        cleared = [alert_id for code, alert_id in open_now.items() if code not in active]
+        if cleared:
+            conn.execute(update(alerts).where(alerts.c.id.in_(cleared)).values(closed_at=now))
+
+    # -- commands -----------------------------------------------------------------------------------
+    def add_command(self, conn: Connection, request_id: str, batch: str, device: str, name: str,
+                    args: dict[str, Any], now: float, expires_at: float) -> None:
+        conn.execute(insert(commands).values(id=request_id, batch=batch, device=device, name=name, args=args,
+                                             sent_at=now, expires_at=expires_at))
+
+    def record_command_result(self, conn: Connection, device: str, result: dict[str, Any], now: float) -> bool:
+        outcome = result.get("result") if result.get("ok") else result.get("error")
+        return bool(conn.execute(update(commands).where(
+            and_(commands.c.id == result.get("id"), commands.c.device == device)).values(
+            answered_at=now, ok=bool(result.get("ok")), result=outcome)).rowcount)
+
+    def command(self, conn: Connection, request_id: str) -> dict[str, Any] | None:
+        row = conn.execute(select(commands).where(commands.c.id == request_id)).mappings().first()
+        return dict(row) if row else None
+
+    # -- the fleet ----------------------------------------------------------------------------------
+    def fleet(self, conn: Connection) -> list[dict[str, Any]]:
+        open_counts = dict(conn.execute(select(alerts.c.device, func.count()).where(
+            alerts.c.closed_at.is_(None)).group_by(alerts.c.device)).all())
+        rows = []
+        for row in conn.execute(select(devices).order_by(devices.c.region, devices.c.id)).mappings():
+            rows.append({**row, "open_alerts": open_counts.get(row["id"], 0)})
+        return rows
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    """WAL lets the dashboard read while the intake writes; NORMAL sync is still crash-safe in WAL."""
+    cursor = dbapi_connection.cursor()
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+

@@ -1,0 +1,61 @@
+"""The fleet as operators see it: one row per booth with what matters at a glance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from central.database import Database
+from central.tables import devices
+
+STATE_ORDER = ("fault", "offline", "degraded", "maintenance", "ok", "unknown")
+
+
+def fleet_rows(db: Database, conn: Connection, now: float) -> list[dict[str, Any]]:
+    rows = []
+    for device in db.fleet(conn):
+        beat = device["heartbeat"] or {}
+        drivers = beat.get("drivers") or {}
+        outbox = beat.get("outbox") or {}
+        age = None if device["last_heartbeat_at"] is None else int(now - device["last_heartbeat_at"])
+        rows.append({
+            "device": device["id"], "region": device["region"], "site": device["site"],
+            "state": booth_state(device["status"], drivers, device["open_alerts"]),
+            "status": device["status"],
+            "heartbeat": "never" if age is None else f"{age} s ago", "heartbeat_age_s": age,
+            "printer": _health(drivers.get("printer")), "card_reader": _health(drivers.get("card_reader")),
+            "outbox": outbox.get("depth", "-"), "oldest": _age(outbox.get("oldest_age_s")),
+            "software": device["software"], "alerts": device["open_alerts"],
+        })
+    rows.sort(key=lambda r: (STATE_ORDER.index(r["state"]), r["region"], r["device"]))
+    return rows
+
+
+def booth_state(status: str, drivers: dict[str, Any], open_alerts: int) -> str:
+    """One word for the colour: offline, maintenance, fault, degraded, ok (or unknown before a birth)."""
+    if status in ("offline", "unknown", "maintenance"):
+        return status
+    states = {health.get("state") for health in drivers.values()}
+    if "fault" in states or "absent" in states:
+        return "fault"
+    if "degraded" in states or open_alerts:
+        return "degraded"
+    return "ok"
+
+
+def devices_in(conn: Connection, region: str) -> list[str]:
+    return [row[0] for row in conn.execute(select(devices.c.id).where(devices.c.region == region)
+                                           .order_by(devices.c.id))]
+
+
+def _health(health: dict[str, Any] | None) -> str:
+    if not health:
+        return "-"
+    return "ok" if health.get("state") == "ok" else f"{health.get('state')}:{health.get('reason')}"
+
+
+def _age(seconds: int | None) -> str:
+    if seconds is None:
+        return "-"
+    return f"{seconds // 60} min" if seconds >= 60 else f"{seconds} s"

@@ -1,0 +1,222 @@
+"""The intake: subscribes to every booth, records what they publish, answers progress queries and sends
+operators' commands.
+
+MQTT 5 shared subscriptions (`$share/{group}/...`) let several central instances split one fleet's
+messages behind one broker. paho's network thread only reads and queues; one writer thread records
+messages in batches, one transaction each, and acknowledges them to the broker only after the commit
+(manual acks): a central that dies mid-batch gets the unacknowledged messages again.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from sqlalchemy import Connection, select
+
+from appliance.contract import (
+    QOS_COMMANDS,
+    TOPIC_ROOT,
+    encode,
+    iso,
+    progress_answer_topic,
+)
+from central.alerts import Condition, clock_conditions, event_condition, heartbeat_conditions
+from central.commands import send_commands
+from central.database import Database
+from central.messages import BadMessage, Message, read_message
+from central.settings import CentralSettings
+from central.tables import alerts, devices
+
+log = logging.getLogger("central.intake")
+
+SUBSCRIPTIONS = ("status", "heartbeat", "events/#", "cmd-result", "progress/request")
+BATCH = 500
+SWEEP_S = 5.0
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    at: float
+
+
+class Intake:
+    def __init__(self, settings: CentralSettings, database: Database) -> None:
+        self.settings = settings
+        self.db = database
+        self.counts: Counter[str] = Counter()  # recorded / duplicate / stale / rejected, by message kind
+        self.connected = threading.Event()
+        self._inbox: queue.Queue[Received] = queue.Queue()
+        self._stopping = threading.Event()
+        self._next_sweep = 0.0
+        self._client = self._make_client()
+        self._writer = threading.Thread(target=self._write_loop, name="central-writer", daemon=True)
+
+    def _make_client(self) -> mqtt.Client:
+        s = self.settings
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=mqtt.MQTTv5,
+                             manual_ack=True)
+        client.enable_logger(logging.getLogger("central.paho"))
+        if s.ca_file is not None:
+            client.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
+                           keyfile=str(s.key_file) if s.key_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.on_connect = self._on_connect
+        client.on_disconnect = lambda *_args: self.connected.clear()
+        client.on_message = self._on_message
+        return client
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    def start(self) -> None:
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 7 * 86_400  # the broker keeps our queue while we restart
+        self._writer.start()
+        self._client.connect_async(self.settings.broker_host, self.settings.broker_port, 30, clean_start=False,
+                                   properties=properties)
+        self._client.loop_start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._writer.join(timeout=10)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(self, client, _userdata, _flags, reason, _properties) -> None:
+        if reason.is_failure:
+            log.error("broker refused central: %s", reason)
+            return
+        group = self.settings.share_group
+        client.subscribe([(f"$share/{group}/{TOPIC_ROOT}/+/{suffix}", 1) for suffix in SUBSCRIPTIONS])
+        self.connected.set()
+        log.info("connected to %s:%d as %s", self.settings.broker_host, self.settings.broker_port,
+                 self.settings.client_id)
+
+    def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        self._inbox.put(Received(message.topic, message.payload, message.mid, message.qos, time.time()))
+
+    # -- recording ------------------------------------------------------------------------------------
+    def _write_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                batch = [self._inbox.get(timeout=0.2)]
+            except queue.Empty:
+                self._sweep_when_due()
+                continue
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
+            replies = self._record_batch(batch)
+            for received in batch:
+                if received.qos:
+                    self._client.ack(received.mid, received.qos)
+            for topic, body in replies:
+                self._client.publish(topic, encode(body), qos=QOS_COMMANDS)
+            self._sweep_when_due()
+
+    def _record_batch(self, batch: list[Received]) -> list[tuple[str, dict[str, Any]]]:
+        """Record a batch in one transaction; if the database refuses it, one message at a time, so
+        one bad message costs only itself."""
+        try:
+            with self.db.transaction() as conn:
+                return [reply for received in batch for reply in self._record(conn, received)]
+        except Exception:
+            if len(batch) == 1:
+                log.exception("could not record a message on %s; dropped", batch[0].topic)
+                self.counts["failed"] += 1
+                return []
+            log.warning("a batch of %d failed; recording its messages one by one", len(batch))
+            return [reply for received in batch for reply in self._record_batch([received])]
+
+    def _record(self, conn: Connection, received: Received) -> list[tuple[str, dict[str, Any]]]:
+        try:
+            message = read_message(received.topic, received.payload)
+        except BadMessage as exc:
+            self.counts["rejected"] += 1
+            log.warning("rejected: %s", exc)
+            return []
+        handler = getattr(self, f"_record_{message.kind.replace('-', '_')}")
+        return handler(conn, message, received.at) or []
+
+    def _record_status(self, conn: Connection, message: Message, now: float) -> None:
+        fresh = self.db.record_status(conn, message.device, message.body, now)
+        self.counts["status" if fresh else "stale_will"] += 1
+        if fresh:
+            self._judge_clock(conn, message.device, now)
+
+    def _record_heartbeat(self, conn: Connection, message: Message, now: float) -> None:
+        self.db.record_heartbeat(conn, message.device, message.body, now)
+        self.db.sync_alerts(conn, message.device, "heartbeat",
+                            heartbeat_conditions(message.body, self.settings.thresholds), now)
+        self._judge_clock(conn, message.device, now)
+        self.counts["heartbeat"] += 1
+
+    def _record_event(self, conn: Connection, message: Message, now: float) -> None:
+        if not self.db.record_event(conn, message.device, message.body, now):
+            self.counts["duplicate"] += 1
+            return
+        self.counts[f"event_{message.body['kind']}"] += 1
+        opened = event_condition(message.body["payload"]) if message.body["kind"] == "alert" else None
+        if opened is not None:
+            code, condition = opened
+            current = {a["code"]: a for a in self.db.open_alerts(conn, message.device) if a["source"] == "event"}
+            self.db.sync_alerts(conn, message.device, "event", {**_still_open(current, now), code: condition}, now)
+
+    def _record_cmd_result(self, conn: Connection, message: Message, now: float) -> None:
+        known = self.db.record_command_result(conn, message.device, message.body, now)
+        self.counts["cmd_result" if known else "cmd_result_unknown"] += 1
+
+    def _record_progress(self, conn: Connection, message: Message, now: float) -> list[tuple[str, dict[str, Any]]]:
+        case = self.db.progress(conn, message.body["case"].strip().upper())
+        answer: dict[str, Any] = {"id": message.body["id"], "case": message.body["case"], "found": case is not None}
+        if case is not None:
+            note = f"办件编号 {case['case_no']}" + (f"；{case['note']}" if case["note"] else "")
+            answer.update(status=case["status"], updated=iso(case["updated_at"]), note=note, case_no=case["case_no"])
+        self.counts["progress"] += 1
+        return [(progress_answer_topic(message.device), answer)]
+
+    # -- conditions judged on central's clock -------------------------------------------------------------
+    def _judge_clock(self, conn: Connection, device: str, now: float) -> None:
+        row = conn.execute(select(devices).where(devices.c.id == device)).mappings().one()
+        self.db.sync_alerts(conn, device, "clock", clock_conditions(dict(row), now, self.settings.thresholds), now)
+
+    def _sweep_when_due(self) -> None:
+        now = time.time()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + SWEEP_S
+        with self.db.transaction() as conn:
+            for row in conn.execute(select(devices)).mappings().all():
+                self.db.sync_alerts(conn, row["id"], "clock",
+                                    clock_conditions(dict(row), now, self.settings.thresholds), now)
+            for row in conn.execute(select(alerts).where(alerts.c.closed_at.is_(None), alerts.c.source == "event",
+                                                         alerts.c.until < now)).mappings().all():
+                current = {a["code"]: a for a in self.db.open_alerts(conn, row["device"]) if a["source"] == "event"}
+                self.db.sync_alerts(conn, row["device"], "event", _still_open(current, now), now)
+            retention = self.settings.heartbeat_retention_days * 86_400
+            self.db.prune_heartbeats(conn, now - retention)
+
+    def send_command(self, targets: list[str], name: str, args: dict[str, Any] | None = None,
+                     expires_in_s: float = 600) -> dict[str, str]:
+        return send_commands(self._client, self.db, targets, name, args, expires_in_s)
+
+
+def _still_open(current: dict[str, dict[str, Any]], now: float) -> dict[str, Condition]:
+    """The event-sourced alerts that have not reached their end time, as conditions to keep."""
+    return {code: Condition(a["severity"], a["message"], a["until"]) for code, a in current.items()
+            if a["until"] is None or a["until"] > now}
+

@@ -1,0 +1,65 @@
+"""Central's settings: where the broker and the database are, and the thresholds its alerts use.
+
+One validated model; `kiosk central serve` builds it from its flags, and a bad value ends with a message
+that names the flag and what is allowed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class SettingsError(Exception):
+    """Settings central cannot run with; the message names the setting and what is allowed."""
+
+
+class Thresholds(BaseModel):
+    """When a booth's condition becomes an alert (each closes again by itself once it clears)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    offline_after_min: float = Field(default=10, gt=0, description="offline longer than this many minutes")
+    heartbeat_interval_s: int = Field(default=60, ge=1, description="the fleet's heartbeat interval")
+    outbox_depth: int = Field(default=500, ge=1, description="events waiting on a booth")
+    outbox_oldest_min: float = Field(default=60, gt=0, description="age of a booth's oldest waiting event")
+    disk_free_mb: int = Field(default=500, ge=0, description="free space on a booth's state disk")
+
+    @property
+    def heartbeat_overdue_s(self) -> float:
+        return 2 * self.heartbeat_interval_s
+
+
+class CentralSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    broker_host: str = Field(default="127.0.0.1", min_length=1)
+    broker_port: int = Field(default=8883, ge=1, le=65535)
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_id: str = Field(default="central-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    share_group: str = Field(default="central", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    database: str = Field(default="sqlite:///central.sqlite3", description="SQLAlchemy URL")
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    heartbeat_retention_days: int = Field(default=30, ge=1)
+    thresholds: Thresholds = Thresholds()
+
+    @field_validator("database")
+    @classmethod
+    def _known_database(cls, url: str) -> str:
+        if not url.startswith(("sqlite:///", "postgresql")):
+            raise ValueError("use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return url
+
+
+def build_settings(**values: object) -> CentralSettings:
+    """Validate settings given as keyword values; raise `SettingsError` listing every bad one."""
+    try:
+        return CentralSettings.model_validate({k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        problems = "\n".join(f"  - {'.'.join(map(str, e['loc']))} = {e.get('input')!r}: {e['msg']}"
+                             for e in exc.errors())
+        raise SettingsError(f"central settings are invalid:\n{problems}") from None

@@ -1,0 +1,137 @@
+"""Central's database tables (SQLAlchemy Core): the same definitions on SQLite and PostgreSQL.
+
+Times are unix seconds (float) as central received or decided them; what a device said about its own
+clock stays in the stored payloads, since a Pi without NTP can be years off.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+devices = Table(
+    "devices", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("site", Text, nullable=False, default=""),
+    Column("region", String(16), nullable=False, default=""),
+    Column("software", String(64), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="unknown"),  # online, maintenance, offline
+    Column("status_since", Float),
+    Column("boot", Integer, nullable=False, default=0),  # boot counter of the latest birth
+    Column("first_seen", Float, nullable=False),
+    Column("last_heartbeat_at", Float),
+    Column("heartbeat", JSON),  # the latest heartbeat as received
+)
+
+status_history = Table(
+    "status_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("boot", Integer, nullable=False),
+    Column("reason", String(32)),
+    Column("received_at", Float, nullable=False),
+    Column("stale", Boolean, nullable=False, default=False),  # a will older than the latest birth: ignored
+    Index("status_history_device", "device", "received_at"),
+)
+
+heartbeats = Table(
+    "heartbeats", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("boot", Integer, nullable=False),
+    Column("outbox_depth", Integer),
+    Column("outbox_oldest_s", Integer),
+    Column("cpu_temp_c", Float),
+    Column("disk_free_mb", Integer),
+    Index("heartbeats_device", "device", "received_at"),
+)
+
+events = Table(
+    "events", metadata,
+    Column("id", String(26), primary_key=True),  # the device's ULID: a redelivery is recorded once
+    Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created", String(40), nullable=False),  # as the device stamped it
+    Column("received_at", Float, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("events_device_seq", "device", "seq"),
+    Index("events_kind", "kind", "received_at"),
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("receipt", String(26), ForeignKey("events.id"), nullable=False, unique=True),  # the submission
+    Column("case_no", String(32), unique=True),
+    Column("device", String(64), nullable=False),
+    Column("item", String(32), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("updated_at", Float, nullable=False),
+)
+
+ratings = Table(
+    "ratings", metadata,
+    Column("event", String(26), ForeignKey("events.id"), primary_key=True),
+    Column("device", String(64), nullable=False),
+    Column("item", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("case_ref", String(26)),
+    Column("received_at", Float, nullable=False),
+)
+
+follow_ups = Table(
+    "follow_ups", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("rating", String(26), ForeignKey("ratings.event"), nullable=False, unique=True),
+    Column("opened_at", Float, nullable=False),
+    Column("closed_at", Float),
+    Column("closed_by", Text),
+    Column("note", Text),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("source", String(16), nullable=False),  # what opens and closes it: heartbeat, clock or event
+    Column("severity", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("closed_at", Float),
+    Column("until", Float),  # an alert that clears at a known time (an admin PIN lockout)
+    Index("alerts_open", "device", "closed_at"),
+)
+
+commands = Table(
+    "commands", metadata,
+    Column("id", String(64), primary_key=True),  # the request id the device answers with
+    Column("batch", String(32), nullable=False),  # one send to a group: one batch, one id per device
+    Column("device", String(64), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("args", JSON, nullable=False),
+    Column("sent_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("answered_at", Float),
+    Column("ok", Boolean),
+    Column("result", JSON),  # `result` or `error` of the device's cmd-result
+    Index("commands_device", "device", "sent_at"),
+)

@@ -1,0 +1,314 @@
+"""Central's intake against a real Mosquitto over TLS, with real booths (in-process kiosks) and raw
+publishers standing in for misbehaving or faked ones; records in a real SQLite file."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import select
+
+from appliance.contract import encode, event_topic, heartbeat_topic, stamped, status_topic
+from appliance.ids import UlidGenerator
+from central.database import Database
+from central.intake import Intake
+from central.settings import build_settings
+from central.tables import events, follow_ups, ratings, status_history
+from tests.support import (
+    TEST_ID_NUMBER,
+    TEST_NAME,
+    Mosquitto,
+    kiosk_config,
+    make_test_ca,
+    place_card,
+    set_printer,
+    wait_until,
+)
+
+
+@pytest.fixture
+def site(tmp_path: Path):
+    """A TLS broker, a central on it, and a way to start booths and raw publishers."""
+    tls = make_test_ca(tmp_path / "tls", "test-kiosk-0001")
+    broker = Mosquitto(tmp_path / "broker", tls=tls).start()
+    database = f"sqlite:///{tmp_path / 'central.sqlite3'}"
+    settings = build_settings(broker_host="localhost", broker_port=broker.port, ca_file=tls.ca, database=database,
+                              thresholds={"offline_after_min": 0.02, "heartbeat_interval_s": 1})
+    central = Intake(settings, Database(database))
+    central.start()
+    wait_until(central.connected.is_set)
+    started: list = []
+
+    class Site:
+        def __init__(self) -> None:
+            self.broker, self.central, self.db, self.tls, self.settings = broker, central, central.db, tls, settings
+
+        def booth(self, device: str = "test-kiosk-0001", **sections):
+            from appliance.kiosk import Kiosk
+
+            tls_section = {"ca_file": str(tls.ca), "cert_file": str(tls.client_cert), "key_file": str(tls.client_key)}
+            sections.setdefault("heartbeat", {"interval_s": 1})
+            config = kiosk_config(tmp_path / f"state-{device}", broker.port, broker={"tls": tls_section}, **sections)
+            kiosk = Kiosk(config.model_copy(update={"device": config.device.model_copy(update={"id": device})}))
+            kiosk.start()
+            started.append(kiosk)
+            wait_until(lambda: kiosk.link.connected)
+            return kiosk
+
+        def publisher(self) -> mqtt.Client:
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{len(started)}-{time.time()}",
+                                 protocol=mqtt.MQTTv5)
+            client.tls_set(ca_certs=str(tls.ca))
+            client.connect("localhost", broker.port)
+            client.loop_start()
+            started.append(client)
+            return client
+
+    yield Site()
+    for thing in started:
+        if isinstance(thing, mqtt.Client):
+            thing.disconnect()
+            thing.loop_stop()
+        elif not thing._stopping.is_set():
+            thing.stop()
+    central.stop()
+    broker.stop()
+
+
+new_ulid = UlidGenerator().new
+
+
+def rows(db: Database, query) -> list[dict]:
+    with db.read() as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def envelope(device: str, seq: int, kind: str, payload: dict, event_id: str | None = None) -> bytes:
+    body = {"id": event_id or new_ulid(), "seq": seq, "kind": kind, "created": "2026-11-23T10:00:00.000+08:00",
+            "created_clock_synced": True, "boot": 1, "payload": payload}
+    return encode(stamped(device, True, body))
+
+
+def test_a_booths_day_is_recorded_once_with_cases_progress_and_follow_ups(site) -> None:
+    booth = site.booth()
+    db = site.db
+    wait_until(lambda: any(r["status"] == "online" for r in rows(db, select(status_history))))
+    place_card(booth)
+    receipt = booth.submit_application("RS-002", {"reason": "遗失", "phone": "13800000000"})
+    booth.rate("RS-002", 1, "排队太久", reasons=("排队等候时间长",), case_ref=receipt.case_ref)
+    booth.rate("GA-001", 5)
+    booth.request_assist("GA-001", "不会拍照")
+    wait_until(lambda: len(rows(db, select(events).where(events.c.kind != "usage"))) == 4, timeout=20)
+
+    with db.read() as conn:
+        fleet = db.fleet(conn)
+        progress = db.progress(conn, receipt.case_ref)
+    assert [(d["id"], d["site"], d["region"], d["status"]) for d in fleet] == [
+        ("test-kiosk-0001", booth.config.device.site, booth.config.device.region, "online")]
+    assert progress["status"] == "已受理" and progress["case_no"].startswith(time.strftime("%Y"))
+
+    answer = booth.query_progress(receipt.case_ref, timeout_s=5)  # the citizen asks at the booth
+    assert answer["found"] and answer["status"] == "已受理" and progress["case_no"] in answer["note"]
+    unknown = booth.query_progress(new_ulid(), timeout_s=5)
+    assert unknown["found"] is False
+
+    levels = sorted(r["level"] for r in rows(db, select(ratings)))
+    assert levels == [1, 5]
+    follow = rows(db, select(follow_ups))
+    assert len(follow) == 1 and follow[0]["closed_at"] is None  # only the lowest level opened one
+    with db.transaction() as conn:
+        assert db.close_follow_up(conn, follow[0]["id"], "operator 7", "called back", time.time())
+        assert not db.close_follow_up(conn, follow[0]["id"], "operator 7", "again", time.time())
+    wait_until(lambda: rows(db, select(ratings).where(ratings.c.level == 1))[0]["case_ref"] == receipt.case_ref)
+
+
+def test_redelivered_events_count_once_and_seq_gaps_show(site) -> None:
+    raw = site.publisher()
+    device = "test-kiosk-0042"
+    twice = new_ulid()
+    for seq, event_id in [(1, twice), (1, twice), (2, None), (5, None), (6, None), (9, None)]:
+        raw.publish(event_topic(device, "assist"), envelope(device, seq, "assist", {"item": None, "topic": "x"},
+                                                             event_id), qos=1)
+    wait_until(lambda: site.central.counts["event_assist"] + site.central.counts["duplicate"] == 6)
+    assert site.central.counts["duplicate"] == 1
+    with site.db.read() as conn:
+        assert site.db.seq_gaps(conn, device) == [(3, 4), (7, 8)]
+    raw.publish(event_topic(device, "assist"), envelope(device, 3, "assist", {"item": None, "topic": "late"}), qos=1)
+    wait_until(lambda: site.central.counts["event_assist"] == 6)
+    with site.db.read() as conn:
+        assert site.db.seq_gaps(conn, device) == [(4, 4), (7, 8)]  # a late arrival fills its place
+
+
+def test_a_stale_will_does_not_mark_a_living_booth_offline(site) -> None:
+    raw = site.publisher()
+    device = "test-kiosk-0043"
+    birth = {"status": "online", "boot": 7, "software": "1", "site": "A", "region": "110101"}
+    raw.publish(status_topic(device), encode(stamped(device, True, birth)), qos=1)
+    wait_until(lambda: site.central.counts["status"] == 1)
+    old_will = {**birth, "status": "offline", "boot": 6, "reason": "connection_lost"}
+    raw.publish(status_topic(device), encode(stamped(device, True, old_will)), qos=1)
+    wait_until(lambda: site.central.counts["stale_will"] == 1)
+    with site.db.read() as conn:
+        assert [d["status"] for d in site.db.fleet(conn)] == ["online"]
+    history = rows(site.db, select(status_history).order_by(status_history.c.id))
+    assert [(h["status"], h["boot"], h["stale"]) for h in history] == [("online", 7, False), ("offline", 6, True)]
+
+
+def test_malformed_messages_are_refused_and_change_nothing(site) -> None:
+    raw = site.publisher()
+    device = "test-kiosk-0044"
+    good = envelope(device, 1, "rating", {"item": "GA-001", "level": 3})
+    bad = [
+        (event_topic(device, "rating"), b"\xff\xfe not json"),
+        (event_topic(device, "rating"), b"[1, 2]"),
+        (event_topic(device, "rating"), envelope("someone-else", 1, "rating", {"item": "GA-001", "level": 3})),
+        (event_topic(device, "rating"), envelope(device, 1, "rating", {"item": "GA-001", "level": 9})),
+        (event_topic(device, "rating"), envelope(device, 0, "rating", {"item": "GA-001", "level": 3})),
+        (event_topic(device, "assist"), good),  # the kind in the topic and the envelope disagree
+        (heartbeat_topic(device), encode(stamped(device, True, {"boot": "one"}))),
+        (status_topic(device), encode(stamped(device, True, {"status": "sleeping", "boot": 1}))),
+        ("kiosk/v1/BAD DEVICE/heartbeat", b"{}"),
+    ]
+    for topic, payload in bad:
+        raw.publish(topic, payload, qos=1)
+    raw.publish(event_topic(device, "rating"), good, qos=1)  # and the intake still works after them
+    wait_until(lambda: site.central.counts["event_rating"] == 1)
+    wait_until(lambda: site.central.counts["rejected"] == len(bad))
+    assert [r["level"] for r in rows(site.db, select(ratings))] == [3]
+
+
+def test_alerts_open_and_close_by_themselves(site) -> None:
+    booth = site.booth()
+    db = site.db
+
+    def open_codes() -> set[str]:  # the clock's alert depends on this machine's NTP: checked apart
+        with db.read() as conn:
+            return {a["code"] for a in db.open_alerts(conn, booth.device_id)} - {"clock_unsynced"}
+
+    wait_until(lambda: site.central.counts["heartbeat"] >= 1, timeout=10)
+    wait_until(lambda: open_codes() == set(), timeout=10)
+    with db.read() as conn:
+        synced = db.fleet(conn)[0]["heartbeat"]["clock_synced"]
+        assert any(a["code"] == "clock_unsynced" for a in db.open_alerts(conn)) is not synced
+    set_printer(booth, "paper_end")
+    wait_until(lambda: "printer_paper_end" in open_codes(), timeout=10)
+    set_printer(booth, "paper_near_end")
+    wait_until(lambda: open_codes() == {"printer_paper_near_end"}, timeout=10)
+    set_printer(booth, None)
+    wait_until(lambda: open_codes() == set(), timeout=10)
+
+    booth.stop()  # a clean stop says offline; after offline_after_min (1.2 s here) it is an alert
+    wait_until(lambda: "offline" in open_codes(), timeout=15)
+    booth = site.booth()
+    wait_until(lambda: open_codes() == set(), timeout=15)
+    with db.read() as conn:
+        closed = [a for a in conn.execute(select(db_alerts())).mappings() if a["closed_at"] is not None]
+    assert {a["code"] for a in closed} >= {"printer_paper_end", "printer_paper_near_end", "offline"}
+
+
+def db_alerts():
+    from central.tables import alerts
+
+    return alerts
+
+
+def test_an_overdue_heartbeat_and_a_pin_lockout_are_alerts_until_they_clear(site) -> None:
+    raw = site.publisher()
+    device = "test-kiosk-0045"
+    beat = {"boot": 1, "drivers": {"printer": {"state": "ok", "reason": "ok"}},
+            "outbox": {"depth": 0, "oldest_age_s": None}, "system": {"disk_free_mb": 9000}}
+    birth = {"status": "online", "boot": 1, "software": "1", "site": "B", "region": "110101"}
+    raw.publish(status_topic(device), encode(stamped(device, True, birth)), qos=1)
+    raw.publish(heartbeat_topic(device), encode(stamped(device, False, beat)), qos=1)
+
+    def open_codes() -> set[str]:
+        with site.db.read() as conn:
+            return {a["code"] for a in site.db.open_alerts(conn, device)}
+
+    wait_until(lambda: open_codes() == {"clock_unsynced"})
+    wait_until(lambda: "heartbeat_overdue" in open_codes(), timeout=15)  # 2 intervals of 1 s pass
+    raw.publish(heartbeat_topic(device), encode(stamped(device, True, beat)), qos=1)
+    wait_until(lambda: open_codes() == set())
+    until = time.time() + 3
+    lockout = {"code": "admin_pin_lockout", "severity": "warning", "message": "5 wrong PINs",
+               "details": {"until": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(until))}}
+    raw.publish(event_topic(device, "alert"), envelope(device, 1, "alert", lockout), qos=1)
+    raw.publish(heartbeat_topic(device), encode(stamped(device, True, beat)), qos=1)
+    wait_until(lambda: "admin_pin_lockout" in open_codes())
+    wait_until(lambda: "admin_pin_lockout" not in open_codes(), timeout=15)
+    assert time.time() >= until - 1
+
+
+def test_commands_reach_one_booth_or_a_region_and_their_results_come_back(site) -> None:
+    first = site.booth("test-kiosk-0001")
+    second = site.booth("test-kiosk-0002")
+    wait_until(lambda: site.central.counts["status"] >= 2)
+    sent = site.central.send_command([first.device_id], "ping")
+
+    def answered(request_id: str):
+        with site.db.read() as conn:
+            command = site.db.command(conn, request_id)
+        return command if command["answered_at"] else None
+
+    result = wait_until(lambda: answered(sent[first.device_id]))
+    assert result["ok"] is True
+    from central.fleet import devices_in
+
+    with site.db.read() as conn:
+        region = devices_in(conn, first.config.device.region)
+    assert region == ["test-kiosk-0001", "test-kiosk-0002"]
+    group = site.central.send_command(region, "maintenance", {"on": "yes"})  # bad args: each booth says so
+    for device in region:
+        outcome = wait_until(lambda d=device: answered(group[d]))
+        assert outcome["ok"] is False and outcome["result"]["code"] == "bad_args"
+    assert second.link.connected
+
+
+def test_central_restarting_loses_nothing_the_booths_sent_meanwhile(site, tmp_path: Path) -> None:
+    raw = site.publisher()
+    device = "test-kiosk-0046"
+    site.central.stop()
+    for seq in range(1, 51):
+        raw.publish(event_topic(device, "assist"), envelope(device, seq, "assist", {"item": None, "topic": "x"}),
+                    qos=1)
+    time.sleep(1)
+    again = Intake(site.settings, site.db)
+    again.start()
+    try:
+        wait_until(lambda: again.counts["event_assist"] == 50, timeout=20)
+        with site.db.read() as conn:
+            assert site.db.seq_gaps(conn, device) == []
+    finally:
+        again.stop()
+        site.central = again  # the fixture stops it again harmlessly
+
+
+def test_operator_cli_lists_the_fleet_and_sends_a_command(site) -> None:
+    booth = site.booth()
+    wait_until(lambda: site.central.counts["heartbeat"] >= 1, timeout=10)
+    common = ["--database", site.settings.database]
+    shown = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "devices", *common],
+                           capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    header, line = (re.split(r"\s{2,}", text) for text in shown.stdout.splitlines()[:2])
+    assert header[:4] == ["device", "region", "site", "state"]
+    with site.db.read() as conn:  # this machine's clock may not be NTP-synchronised: a true alert then
+        state = "degraded" if site.db.open_alerts(conn) else "ok"
+    assert line[:4] == [booth.device_id, booth.config.device.region, booth.config.device.site, state]
+    sent = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "send", booth.device_id, "ping",
+                           "--broker-host", "localhost", "--broker-port", str(site.broker.port),
+                           "--ca-file", str(site.tls.ca), "--wait", "15", *common],
+                          capture_output=True, text=True, timeout=60)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert f"{booth.device_id}: ok" in sent.stdout
+    wrong = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "send", booth.device_id, "format-disk",
+                            "--broker-host", "localhost", "--broker-port", str(site.broker.port),
+                            "--ca-file", str(site.tls.ca), *common], capture_output=True, text=True, timeout=60)
+    assert wrong.returncode == 2 and "unknown command 'format-disk'" in wrong.stderr
+    assert TEST_NAME not in shown.stdout + sent.stdout and TEST_ID_NUMBER not in shown.stdout
