@@ -23,10 +23,15 @@ class Condition:
     until: float | None = None  # when it clears by itself (unix seconds), if known
 
 
+def troubled(health: dict[str, Any]) -> bool:
+    """A driver not ok, except one still being opened at the booth's start (not a problem yet)."""
+    return health.get("state") != "ok" and health.get("reason") != "not_opened"
+
+
 def heartbeat_conditions(beat: dict[str, Any], limits: Thresholds) -> dict[str, Condition]:
     found: dict[str, Condition] = {}
     for driver, health in sorted((beat.get("drivers") or {}).items()):
-        if health.get("state") != "ok" and health.get("reason") != "not_opened":  # not opened yet: starting
+        if troubled(health):
             severity = "warning" if health.get("state") == "degraded" else "error"
             found[f"{driver}_{health.get('reason')}"] = Condition(
                 severity, f"{driver} is {health.get('state')}: {health.get('reason')}")

@@ -30,16 +30,25 @@ def _settings(args: argparse.Namespace) -> CentralSettings:
 def _serve(args: argparse.Namespace) -> int:
     from central.database import Database
     from central.intake import Intake
+    from central.web import Dashboard
 
     settings = _settings(args)
-    intake = Intake(settings, Database(settings.database))
+    db = Database(settings.database)
+    intake = Intake(settings, db)
+    try:
+        dashboard = Dashboard(db, intake.send_command, settings.http_host, settings.http_port)
+    except OSError as exc:
+        raise SettingsError(f"the dashboard cannot listen on {settings.http_host}:{settings.http_port}: "
+                            f"{exc.strerror}") from None
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda _signum, _frame: stop.set())
     intake.start()
-    print(f"central: intake from {settings.broker_host}:{settings.broker_port} into {settings.database}",
-          file=sys.stderr, flush=True)
+    dashboard.start()
+    print(f"central: intake from {settings.broker_host}:{settings.broker_port} into {settings.database}; "
+          f"dashboard at {dashboard.url}/", file=sys.stderr, flush=True)
     stop.wait()
+    dashboard.stop()
     intake.stop()
     return 0
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
+from central.alerts import troubled
 from central.database import Database
 from central.tables import devices
 
@@ -36,7 +37,7 @@ def booth_state(status: str, drivers: dict[str, Any], open_alerts: int) -> str:
     """One word for the colour: offline, maintenance, fault, degraded, ok (or unknown before a birth)."""
     if status in ("offline", "unknown", "maintenance"):
         return status
-    states = {health.get("state") for health in drivers.values()}
+    states = {health.get("state") for health in drivers.values() if troubled(health)}
     if "fault" in states or "absent" in states:
         return "fault"
     if "degraded" in states or open_alerts:

@@ -1,0 +1,110 @@
+"""What the dashboard shows, as plain data: the fleet with its counts, one booth in depth, and usage.
+
+Personal data never leaves here: a submission's or appointment's `applicant` is replaced before an
+event is shown (the intake keeps it for the case; an operator's screen does not need it).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from appliance.contract import PERSONAL_KINDS
+from central.database import Database
+from central.fleet import STATE_ORDER, fleet_rows
+from central.tables import alerts, commands, events, follow_ups, heartbeats, ratings
+
+LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+HIDDEN = "(personal data not shown)"
+
+
+def fleet_view(db: Database, conn: Connection, region: str = "", state: str = "") -> dict[str, Any]:
+    everyone = fleet_rows(db, conn, time.time())
+    counts = Counter(row["state"] for row in everyone)
+    shown = [row for row in everyone
+             if (not region or row["region"] == region) and (not state or row["state"] == state)]
+    return {"counts": {s: counts.get(s, 0) for s in STATE_ORDER}, "total": len(everyone),
+            "regions": sorted({row["region"] for row in everyone if row["region"]}), "devices": shown}
+
+
+def device_view(db: Database, conn: Connection, device: str, hours: float = 24) -> dict[str, Any] | None:
+    now = time.time()
+    summary = next((row for row in fleet_rows(db, conn, now) if row["device"] == device), None)
+    if summary is None:
+        return None
+    beats = conn.execute(select(heartbeats.c.received_at, heartbeats.c.outbox_depth, heartbeats.c.cpu_temp_c,
+                                heartbeats.c.disk_free_mb)
+                         .where(heartbeats.c.device == device, heartbeats.c.received_at >= now - hours * 3600)
+                         .order_by(heartbeats.c.received_at)).all()
+    recent_alerts = conn.execute(select(alerts).where(alerts.c.device == device)
+                                 .order_by(alerts.c.opened_at.desc()).limit(50)).mappings().all()
+    recent_events = conn.execute(select(events).where(events.c.device == device)
+                                 .order_by(events.c.received_at.desc()).limit(50)).mappings().all()
+    sent = conn.execute(select(commands).where(commands.c.device == device)
+                        .order_by(commands.c.sent_at.desc()).limit(20)).mappings().all()
+    return {
+        "summary": summary,
+        "series": {"t": [b[0] for b in beats], "outbox_depth": [b[1] for b in beats],
+                   "cpu_temp_c": [b[2] for b in beats], "disk_free_mb": [b[3] for b in beats]},
+        "alerts": [dict(a) for a in recent_alerts],
+        "events": [_shown_event(dict(e)) for e in recent_events],
+        "commands": [dict(c) for c in sent],
+        "seq_gaps": db.seq_gaps(conn, device),
+    }
+
+
+def _shown_event(event: dict[str, Any]) -> dict[str, Any]:
+    if event["kind"] in PERSONAL_KINDS and "applicant" in event["payload"]:
+        event["payload"] = {**event["payload"], "applicant": HIDDEN}
+    return event
+
+
+def usage_view(conn: Connection, days: int = 14) -> dict[str, Any]:
+    """Services used per day and per device, top items, sessions and timeouts (from the booths' usage
+    reports), and the 好差评 picture (from the ratings)."""
+    since = time.time() - days * 86_400
+    per_day: dict[str, Counter[str]] = defaultdict(Counter)
+    per_device: Counter[str] = Counter()
+    top_items: Counter[str] = Counter()
+    for device, payload in conn.execute(select(events.c.device, events.c.payload).where(
+            events.c.kind == "usage", events.c.received_at >= since)):
+        day = _day(payload.get("window_start"))
+        for count in payload.get("counts") or []:
+            action, n = count.get("action"), int(count.get("count") or 0)
+            per_day[day][action] += n
+            if action in ("guide_viewed", "notice_printed", "submission", "appointment"):
+                per_device[device] += n
+                if count.get("item"):
+                    top_items[count["item"]] += n
+    levels = dict(conn.execute(select(ratings.c.level, func.count()).where(ratings.c.received_at >= since)
+                               .group_by(ratings.c.level)).all())
+    rated = sum(levels.values())
+    waiting = conn.execute(
+        select(follow_ups.c.id, follow_ups.c.opened_at, ratings.c.device, ratings.c.item, ratings.c.level,
+               events.c.payload)
+        .join(ratings, ratings.c.event == follow_ups.c.rating).join(events, events.c.id == ratings.c.event)
+        .where(follow_ups.c.closed_at.is_(None)).order_by(follow_ups.c.opened_at)).mappings().all()
+    return {
+        "days": sorted(per_day), "per_day": {day: dict(c) for day, c in sorted(per_day.items())},
+        "per_device": per_device.most_common(20), "top_items": top_items.most_common(10),
+        "sessions": sum(c["session_start"] for c in per_day.values()),
+        "timeouts": sum(c["timeout"] for c in per_day.values()),
+        "ratings": {"levels": [{"level": lv, "label": LEVELS[lv], "count": levels.get(lv, 0)} for lv in LEVELS],
+                    "total": rated,
+                    "satisfaction": (sum(levels.get(lv, 0) for lv in (5, 4, 3)) / rated) if rated else None,
+                    "open_follow_ups": len(waiting)},
+        "follow_ups": [{"id": f["id"], "opened_at": f["opened_at"], "device": f["device"], "item": f["item"],
+                        "level": f["level"], "label": LEVELS[f["level"]], "reasons": f["payload"].get("reasons", [])}
+                       for f in waiting],
+    }
+
+
+def _day(stamp: str | None) -> str:
+    try:
+        return datetime.fromisoformat(stamp).date().isoformat() if stamp else "unknown"
+    except ValueError:
+        return "unknown"
