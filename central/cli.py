@@ -99,12 +99,18 @@ def _send(args: argparse.Namespace) -> int:
     if settings.ca_file is not None:
         client.tls_set(ca_certs=str(settings.ca_file), certfile=str(settings.cert_file) if settings.cert_file else None,
                        keyfile=str(settings.key_file) if settings.key_file else None)
+    accepted, answer = threading.Event(), []
+    client.on_connect = lambda _c, _u, _f, reason, _p: (answer.append(reason), accepted.set())
+    where = f"{settings.broker_host}:{settings.broker_port}"
     try:
         client.connect(settings.broker_host, settings.broker_port)
     except OSError as exc:
-        where = f"{settings.broker_host}:{settings.broker_port}"
         raise SettingsError(f"cannot reach the broker at {where}: {exc}") from None
     client.loop_start()
+    if not accepted.wait(10) or answer[0].is_failure:
+        client.loop_stop()
+        raise SettingsError(f"the broker at {where} did not accept us ({answer[0] if answer else 'no answer'}): "
+                            "give central's certificate with --cert-file and --key-file")
     sent = send_commands(client, db, targets, args.command, command_args, args.expires)
     client.disconnect()
     client.loop_stop()

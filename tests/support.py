@@ -29,6 +29,7 @@ from paho.mqtt.properties import Properties
 from appliance.config import KioskConfig, parse_config
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+PRODUCTION_CONF = Path(__file__).resolve().parent.parent / "central" / "mosquitto" / "kiosk.conf"
 
 
 def free_port() -> int:
@@ -56,6 +57,14 @@ class TlsFiles:
     server_key: Path
     client_cert: Path
     client_key: Path
+    ca_key: Path
+
+    def issue(self, name: str) -> tuple[Path, Path]:
+        """A client certificate and key with common name `name` (a device id, or "central")."""
+        ca_key = serialization.load_pem_private_key(self.ca_key.read_bytes(), None)
+        ca_cert = x509.load_pem_x509_certificate(self.ca.read_bytes())
+        key, cert = _key_and_cert(name, ca_cert.subject, ca_key, ca=False)
+        return _write_pem(self.ca.parent / f"{name}.crt", cert), _write_pem(self.ca.parent / f"{name}.key", key)
 
 
 def _key_and_cert(name: str, issuer_name: x509.Name | None, issuer_key, *, ca: bool, sans=()):
@@ -74,28 +83,29 @@ def _key_and_cert(name: str, issuer_name: x509.Name | None, issuer_key, *, ca: b
     return key, cert
 
 
+def _write_pem(path: Path, obj) -> Path:
+    if isinstance(obj, x509.Certificate):
+        path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
+    else:
+        path.write_bytes(obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+        path.chmod(0o600)
+    return path
+
+
 def make_test_ca(directory: Path, device_id: str) -> TlsFiles:
     directory.mkdir(parents=True, exist_ok=True)
     ca_key, ca_cert = _key_and_cert("Kiosk Test CA", None, None, ca=True)
     sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     server_key, server_cert = _key_and_cert("localhost", ca_cert.subject, ca_key, ca=False, sans=sans)
     client_key, client_cert = _key_and_cert(device_id, ca_cert.subject, ca_key, ca=False)
-
-    def write(path: Path, obj) -> Path:
-        if isinstance(obj, x509.Certificate):
-            path.write_bytes(obj.public_bytes(serialization.Encoding.PEM))
-        else:
-            path.write_bytes(obj.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
-            path.chmod(0o600)
-        return path
-
     return TlsFiles(
-        ca=write(directory / "ca.crt", ca_cert),
-        server_cert=write(directory / "server.crt", server_cert),
-        server_key=write(directory / "server.key", server_key),
-        client_cert=write(directory / "device.crt", client_cert),
-        client_key=write(directory / "device.key", client_key),
+        ca=_write_pem(directory / "ca.crt", ca_cert),
+        server_cert=_write_pem(directory / "server.crt", server_cert),
+        server_key=_write_pem(directory / "server.key", server_key),
+        client_cert=_write_pem(directory / "device.crt", client_cert),
+        client_key=_write_pem(directory / "device.key", client_key),
+        ca_key=_write_pem(directory / "ca.key", ca_key),
     )
 
 
@@ -104,7 +114,10 @@ class Mosquitto:
     """The Debian `mosquitto` binary with a generated config, persistence on, on a free loopback port."""
 
     def __init__(self, workdir: Path, *, tls: TlsFiles | None = None, users: dict[str, str] | None = None,
-                 extra: str = "") -> None:
+                 extra: str = "", production: bool = False) -> None:
+        """`production`: exactly central/mosquitto/kiosk.conf and its ACL, with `tls`'s files, this port
+        and a temporary persistence directory in place of the deployed paths."""
+        self.production = production
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -115,6 +128,8 @@ class Mosquitto:
         self._process: subprocess.Popen | None = None
 
     def _config(self) -> str:
+        if self.production:
+            return self._production_config()
         lines = [
             f"listener {self.port} 127.0.0.1",
             "persistence true",
@@ -139,6 +154,20 @@ class Mosquitto:
         else:
             lines.append("allow_anonymous true")
         return "\n".join(lines) + "\n" + self.extra + "\n"
+
+    def _production_config(self) -> str:
+        assert self.tls is not None, "the production config is TLS only"
+        text = PRODUCTION_CONF.read_text()
+        for deployed, here in [("listener 8883", f"listener {self.port} 127.0.0.1"),
+                               ("/etc/mosquitto/kiosk.acl", str(PRODUCTION_CONF.with_name("kiosk.acl"))),
+                               ("/etc/mosquitto/certs/ca.crt", str(self.tls.ca)),
+                               ("/etc/mosquitto/certs/server.crt", str(self.tls.server_cert)),
+                               ("/etc/mosquitto/certs/server.key", str(self.tls.server_key)),
+                               ("/var/lib/mosquitto/", f"{self.workdir}/")]:
+            assert deployed in text, f"{PRODUCTION_CONF} no longer says {deployed!r}"
+            text = text.replace(deployed, here)
+        text += f"\nlog_dest file {self.log}\nlog_type all\n" + ("user root\n" if os.geteuid() == 0 else "")
+        return text
 
     def start(self) -> Mosquitto:
         conf = self.workdir / "mosquitto.conf"

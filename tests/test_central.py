@@ -34,11 +34,14 @@ from tests.support import (
 
 @pytest.fixture
 def site(tmp_path: Path):
-    """A TLS broker, a central on it, and a way to start booths and raw publishers."""
+    """The production broker config (TLS, a certificate per booth, the ACL), a central on it, and a way
+    to start booths and raw publishers, each with its own certificate."""
     tls = make_test_ca(tmp_path / "tls", "test-kiosk-0001")
-    broker = Mosquitto(tmp_path / "broker", tls=tls).start()
+    broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
     database = f"sqlite:///{tmp_path / 'central.sqlite3'}"
-    settings = build_settings(broker_host="localhost", broker_port=broker.port, ca_file=tls.ca, database=database,
+    cert, key = tls.issue("central")
+    settings = build_settings(broker_host="localhost", broker_port=broker.port, ca_file=tls.ca, cert_file=cert,
+                              key_file=key, database=database,
                               thresholds={"offline_after_min": 0.02, "heartbeat_interval_s": 1})
     central = Intake(settings, Database(database))
     central.start()
@@ -52,7 +55,8 @@ def site(tmp_path: Path):
         def booth(self, device: str = "test-kiosk-0001", **sections):
             from appliance.kiosk import Kiosk
 
-            tls_section = {"ca_file": str(tls.ca), "cert_file": str(tls.client_cert), "key_file": str(tls.client_key)}
+            cert, key = tls.issue(device)
+            tls_section = {"ca_file": str(tls.ca), "cert_file": str(cert), "key_file": str(key)}
             sections.setdefault("heartbeat", {"interval_s": 1})
             config = kiosk_config(tmp_path / f"state-{device}", broker.port, broker={"tls": tls_section}, **sections)
             kiosk = Kiosk(config.model_copy(update={"device": config.device.model_copy(update={"id": device})}))
@@ -61,10 +65,11 @@ def site(tmp_path: Path):
             wait_until(lambda: kiosk.link.connected)
             return kiosk
 
-        def publisher(self) -> mqtt.Client:
-            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{len(started)}-{time.time()}",
-                                 protocol=mqtt.MQTTv5)
-            client.tls_set(ca_certs=str(tls.ca))
+        def publisher(self, device: str) -> mqtt.Client:
+            """A raw client holding `device`'s certificate: it may publish only as that booth."""
+            client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"raw-{device}", protocol=mqtt.MQTTv5)
+            cert, key = tls.issue(device)
+            client.tls_set(ca_certs=str(tls.ca), certfile=str(cert), keyfile=str(key))
             client.connect("localhost", broker.port)
             client.loop_start()
             started.append(client)
@@ -129,8 +134,8 @@ def test_a_booths_day_is_recorded_once_with_cases_progress_and_follow_ups(site) 
 
 
 def test_redelivered_events_count_once_and_seq_gaps_show(site) -> None:
-    raw = site.publisher()
     device = "test-kiosk-0042"
+    raw = site.publisher(device)
     twice = new_ulid()
     for seq, event_id in [(1, twice), (1, twice), (2, None), (5, None), (6, None), (9, None)]:
         raw.publish(event_topic(device, "assist"), envelope(device, seq, "assist", {"item": None, "topic": "x"},
@@ -146,8 +151,8 @@ def test_redelivered_events_count_once_and_seq_gaps_show(site) -> None:
 
 
 def test_a_stale_will_does_not_mark_a_living_booth_offline(site) -> None:
-    raw = site.publisher()
     device = "test-kiosk-0043"
+    raw = site.publisher(device)
     birth = {"status": "online", "boot": 7, "software": "1", "site": "A", "region": "110101"}
     raw.publish(status_topic(device), encode(stamped(device, True, birth)), qos=1)
     wait_until(lambda: site.central.counts["status"] == 1)
@@ -161,8 +166,8 @@ def test_a_stale_will_does_not_mark_a_living_booth_offline(site) -> None:
 
 
 def test_malformed_messages_are_refused_and_change_nothing(site) -> None:
-    raw = site.publisher()
     device = "test-kiosk-0044"
+    raw = site.publisher(device)
     good = envelope(device, 1, "rating", {"item": "GA-001", "level": 3})
     bad = [
         (event_topic(device, "rating"), b"\xff\xfe not json"),
@@ -173,8 +178,7 @@ def test_malformed_messages_are_refused_and_change_nothing(site) -> None:
         (event_topic(device, "assist"), good),  # the kind in the topic and the envelope disagree
         (heartbeat_topic(device), encode(stamped(device, True, {"boot": "one"}))),
         (status_topic(device), encode(stamped(device, True, {"status": "sleeping", "boot": 1}))),
-        ("kiosk/v1/BAD DEVICE/heartbeat", b"{}"),
-    ]
+    ]  # another booth's topic never gets this far: the broker's ACL drops it (test_broker_config.py)
     for topic, payload in bad:
         raw.publish(topic, payload, qos=1)
     raw.publish(event_topic(device, "rating"), good, qos=1)  # and the intake still works after them
@@ -219,8 +223,8 @@ def db_alerts():
 
 
 def test_an_overdue_heartbeat_and_a_pin_lockout_are_alerts_until_they_clear(site) -> None:
-    raw = site.publisher()
     device = "test-kiosk-0045"
+    raw = site.publisher(device)
     beat = {"boot": 1, "drivers": {"printer": {"state": "ok", "reason": "ok"}},
             "outbox": {"depth": 0, "oldest_age_s": None}, "system": {"disk_free_mb": 9000}}
     birth = {"status": "online", "boot": 1, "software": "1", "site": "B", "region": "110101"}
@@ -271,8 +275,8 @@ def test_commands_reach_one_booth_or_a_region_and_their_results_come_back(site) 
 
 
 def test_central_restarting_loses_nothing_the_booths_sent_meanwhile(site, tmp_path: Path) -> None:
-    raw = site.publisher()
     device = "test-kiosk-0046"
+    raw = site.publisher(device)
     site.central.stop()
     for seq in range(1, 51):
         raw.publish(event_topic(device, "assist"), envelope(device, seq, "assist", {"item": None, "topic": "x"}),
@@ -301,14 +305,17 @@ def test_operator_cli_lists_the_fleet_and_sends_a_command(site) -> None:
     with site.db.read() as conn:  # this machine's clock may not be NTP-synchronised: a true alert then
         state = "degraded" if site.db.open_alerts(conn) else "ok"
     assert line[:4] == [booth.device_id, booth.config.device.region, booth.config.device.site, state]
+    broker = ["--broker-host", "localhost", "--broker-port", str(site.broker.port), "--ca-file", str(site.tls.ca)]
+    no_cert = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "send", booth.device_id, "ping",
+                              *broker, *common], capture_output=True, text=True, timeout=60)
+    assert no_cert.returncode == 2 and "did not accept us" in no_cert.stderr
+    broker += ["--cert-file", str(site.settings.cert_file), "--key-file", str(site.settings.key_file)]
     sent = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "send", booth.device_id, "ping",
-                           "--broker-host", "localhost", "--broker-port", str(site.broker.port),
-                           "--ca-file", str(site.tls.ca), "--wait", "15", *common],
+                           *broker, "--wait", "15", *common],
                           capture_output=True, text=True, timeout=60)
     assert sent.returncode == 0, sent.stdout + sent.stderr
     assert f"{booth.device_id}: ok" in sent.stdout
     wrong = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "send", booth.device_id, "format-disk",
-                            "--broker-host", "localhost", "--broker-port", str(site.broker.port),
-                            "--ca-file", str(site.tls.ca), *common], capture_output=True, text=True, timeout=60)
+                            *broker, *common], capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "unknown command 'format-disk'" in wrong.stderr
     assert TEST_NAME not in shown.stdout + sent.stdout and TEST_ID_NUMBER not in shown.stdout
