@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, and_, create_engine, event, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from central.alerts import Condition
@@ -37,6 +37,16 @@ class Database:
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         metadata.create_all(self.engine)
+        self._known: set[str] = set()  # devices this process has seen in the table (never deleted)
+        # The statements on the intake's hot path, built once: building one costs more than running it.
+        self._add_device = self._insert_ignore(devices)
+        self._add_heartbeat = insert(heartbeats)
+        self._note_heartbeat = update(devices).where(devices.c.id == bindparam("device_id")).values(
+            last_heartbeat_at=bindparam("at"), heartbeat=bindparam("beat"))
+        self._add_event = self._insert_ignore(events)
+        self._device_row = select(devices).where(devices.c.id == bindparam("device_id"))
+        self._open_alerts_of = select(alerts).where(alerts.c.device == bindparam("device_id"),
+                                                    alerts.c.closed_at.is_(None)).order_by(alerts.c.opened_at)
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
@@ -53,7 +63,12 @@ class Database:
 
     # -- devices and their status ----------------------------------------------------------------
     def ensure_device(self, conn: Connection, device: str, now: float) -> None:
-        conn.execute(self._insert_ignore(devices).values(id=device, first_seen=now, status="unknown"))
+        if device not in self._known:
+            conn.execute(self._add_device, {"id": device, "first_seen": now, "status": "unknown"})
+            self._known.add(device)
+
+    def device(self, conn: Connection, device: str) -> dict[str, Any]:
+        return dict(conn.execute(self._device_row, {"device_id": device}).mappings().one())
 
     def record_status(self, conn: Connection, device: str, status: dict[str, Any], now: float) -> bool:
         """A birth or a will; False when it is a stale will (its boot is older than the latest birth)."""
@@ -73,14 +88,19 @@ class Database:
         conn.execute(update(devices).where(devices.c.id == device).values(**changes))
         return True
 
-    def record_heartbeat(self, conn: Connection, device: str, beat: dict[str, Any], now: float) -> None:
-        self.ensure_device(conn, device, now)
-        outbox, system = beat.get("outbox", {}), beat.get("system", {})
-        conn.execute(insert(heartbeats).values(
-            device=device, received_at=now, boot=int(beat.get("boot", 0)), outbox_depth=outbox.get("depth"),
-            outbox_oldest_s=outbox.get("oldest_age_s"), cpu_temp_c=system.get("cpu_temp_c"),
-            disk_free_mb=system.get("disk_free_mb")))
-        conn.execute(update(devices).where(devices.c.id == device).values(last_heartbeat_at=now, heartbeat=beat))
+    def record_heartbeats(self, conn: Connection, beats: list[tuple[str, dict[str, Any], float]]) -> None:
+        """A batch's heartbeats (device, heartbeat, received) in two statements: the history rows, and
+        each device's latest heartbeat."""
+        rows, latest = [], {}
+        for device, beat, now in beats:
+            self.ensure_device(conn, device, now)
+            outbox, system = beat.get("outbox") or {}, beat.get("system") or {}
+            rows.append({"device": device, "received_at": now, "boot": beat["boot"],
+                         "outbox_depth": outbox.get("depth"), "outbox_oldest_s": outbox.get("oldest_age_s"),
+                         "cpu_temp_c": system.get("cpu_temp_c"), "disk_free_mb": system.get("disk_free_mb")})
+            latest[device] = {"device_id": device, "at": now, "beat": beat}
+        conn.execute(self._add_heartbeat, rows)
+        conn.execute(self._note_heartbeat, list(latest.values()))
 
     def prune_heartbeats(self, conn: Connection, older_than: float) -> int:
         return conn.execute(heartbeats.delete().where(heartbeats.c.received_at < older_than)).rowcount
@@ -90,9 +110,9 @@ class Database:
         """Keep an event once; True when it is new. A submission opens a case, a rating is counted and
         the two lowest levels open a follow-up."""
         self.ensure_device(conn, device, now)
-        added = conn.execute(self._insert_ignore(events).values(
-            id=envelope["id"], device=device, seq=int(envelope["seq"]), kind=envelope["kind"],
-            created=envelope["created"], received_at=now, payload=envelope["payload"])).rowcount
+        added = conn.execute(self._add_event, {
+            "id": envelope["id"], "device": device, "seq": envelope["seq"], "kind": envelope["kind"],
+            "created": envelope["created"], "received_at": now, "payload": envelope["payload"]}).rowcount
         if not added:
             return False
         payload = envelope["payload"]
@@ -142,16 +162,18 @@ class Database:
 
     # -- alerts -------------------------------------------------------------------------------------
     def open_alerts(self, conn: Connection, device: str | None = None) -> list[dict[str, Any]]:
-        query = select(alerts).where(alerts.c.closed_at.is_(None)).order_by(alerts.c.opened_at)
         if device is not None:
-            query = query.where(alerts.c.device == device)
+            return [dict(row) for row in conn.execute(self._open_alerts_of, {"device_id": device}).mappings()]
+        query = select(alerts).where(alerts.c.closed_at.is_(None)).order_by(alerts.c.opened_at)
         return [dict(row) for row in conn.execute(query).mappings()]
 
     def sync_alerts(self, conn: Connection, device: str, source: str, active: dict[str, Condition],
-                    now: float) -> None:
+                    now: float, open_now: list[dict[str, Any]] | None = None) -> None:
         """Make the open alerts from `source` exactly `active`: new conditions open, cleared ones close,
-        ongoing ones stay open as they are."""
-        open_now = {row["code"]: row["id"] for row in self.open_alerts(conn, device) if row["source"] == source}
+        ongoing ones stay open as they are. `open_now`: the device's open alerts, if already read."""
+        if open_now is None:
+            open_now = self.open_alerts(conn, device)
+        open_now = {row["code"]: row["id"] for row in open_now if row["source"] == source}
         for code, condition in active.items():
             if code not in open_now:
                 conn.execute(insert(alerts).values(device=device, code=code, source=source, opened_at=now,

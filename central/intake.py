@@ -133,7 +133,11 @@ class Intake:
         one bad message costs only itself."""
         try:
             with self.db.transaction() as conn:
-                return [reply for received in batch for reply in self._record(conn, received)]
+                beats: list[tuple[Message, float]] = []
+                replies = [reply for received in batch for reply in self._record(conn, received, beats)]
+                if beats:
+                    self._record_heartbeats(conn, beats)
+                return replies
         except Exception:
             if len(batch) == 1:
                 log.exception("could not record a message on %s; dropped", batch[0].topic)
@@ -142,12 +146,17 @@ class Intake:
             log.warning("a batch of %d failed; recording its messages one by one", len(batch))
             return [reply for received in batch for reply in self._record_batch([received])]
 
-    def _record(self, conn: Connection, received: Received) -> list[tuple[str, dict[str, Any]]]:
+    def _record(self, conn: Connection, received: Received,
+                beats: list[tuple[Message, float]]) -> list[tuple[str, dict[str, Any]]]:
+        """Record one message, except heartbeats: they are gathered into `beats` and recorded together."""
         try:
             message = read_message(received.topic, received.payload)
         except BadMessage as exc:
             self.counts["rejected"] += 1
             log.warning("rejected: %s", exc)
+            return []
+        if message.kind == "heartbeat":
+            beats.append((message, received.at))
             return []
         handler = getattr(self, f"_record_{message.kind.replace('-', '_')}")
         return handler(conn, message, received.at) or []
@@ -158,12 +167,16 @@ class Intake:
         if fresh:
             self._judge_clock(conn, message.device, now)
 
-    def _record_heartbeat(self, conn: Connection, message: Message, now: float) -> None:
-        self.db.record_heartbeat(conn, message.device, message.body, now)
-        self.db.sync_alerts(conn, message.device, "heartbeat",
-                            heartbeat_conditions(message.body, self.settings.thresholds), now)
-        self._judge_clock(conn, message.device, now)
-        self.counts["heartbeat"] += 1
+    def _record_heartbeats(self, conn: Connection, beats: list[tuple[Message, float]]) -> None:
+        self.db.record_heartbeats(conn, [(m.device, m.body, at) for m, at in beats])
+        latest = {m.device: (m.body, at) for m, at in beats}  # alerts follow each booth's latest heartbeat
+        for device, (beat, now) in latest.items():
+            open_now = self.db.open_alerts(conn, device)
+            self.db.sync_alerts(conn, device, "heartbeat", heartbeat_conditions(beat, self.settings.thresholds), now,
+                                open_now)
+            self.db.sync_alerts(conn, device, "clock", clock_conditions(
+                self.db.device(conn, device), now, self.settings.thresholds), now, open_now)
+        self.counts["heartbeat"] += len(beats)
 
     def _record_event(self, conn: Connection, message: Message, now: float) -> None:
         if not self.db.record_event(conn, message.device, message.body, now):
@@ -191,18 +204,26 @@ class Intake:
 
     # -- conditions judged on central's clock -------------------------------------------------------------
     def _judge_clock(self, conn: Connection, device: str, now: float) -> None:
-        row = conn.execute(select(devices).where(devices.c.id == device)).mappings().one()
-        self.db.sync_alerts(conn, device, "clock", clock_conditions(dict(row), now, self.settings.thresholds), now)
+        self.db.sync_alerts(conn, device, "clock", clock_conditions(
+            self.db.device(conn, device), now, self.settings.thresholds), now)
 
     def _sweep_when_due(self) -> None:
+        """Re-judge the clock's alerts of every booth (offline too long, heartbeat overdue), writing
+        only what changed; close event alerts whose end has come; prune old heartbeats."""
         now = time.time()
         if now < self._next_sweep:
             return
         self._next_sweep = now + SWEEP_S
         with self.db.transaction() as conn:
-            for row in conn.execute(select(devices)).mappings().all():
-                self.db.sync_alerts(conn, row["id"], "clock",
-                                    clock_conditions(dict(row), now, self.settings.thresholds), now)
+            open_clock: dict[str, set[str]] = {}
+            for alert in self.db.open_alerts(conn):
+                if alert["source"] == "clock":
+                    open_clock.setdefault(alert["device"], set()).add(alert["code"])
+            facts = (devices.c.id, devices.c.status, devices.c.status_since, devices.c.last_heartbeat_at)
+            for row in conn.execute(select(*facts)).mappings().all():
+                found = clock_conditions(dict(row), now, self.settings.thresholds)
+                if set(found) != open_clock.get(row["id"], set()):
+                    self.db.sync_alerts(conn, row["id"], "clock", found, now)
             for row in conn.execute(select(alerts).where(alerts.c.closed_at.is_(None), alerts.c.source == "event",
                                                          alerts.c.until < now)).mappings().all():
                 current = {a["code"]: a for a in self.db.open_alerts(conn, row["device"]) if a["source"] == "event"}
