@@ -43,7 +43,7 @@ class Database:
         self._add_heartbeat = insert(heartbeats)
         self._note_heartbeat = update(devices).where(devices.c.id == bindparam("device_id")).values(
             last_heartbeat_at=bindparam("at"), heartbeat=bindparam("beat"))
-        self._add_event = self._insert_ignore(events)
+        self._add_event = self._insert_ignore(events)  # redeliveries race between instances: skip, not fail
         self._device_row = select(devices).where(devices.c.id == bindparam("device_id"))
         self._open_alerts_of = select(alerts).where(alerts.c.device == bindparam("device_id"),
                                                     alerts.c.closed_at.is_(None)).order_by(alerts.c.opened_at)
@@ -69,6 +69,15 @@ class Database:
 
     def device(self, conn: Connection, device: str) -> dict[str, Any]:
         return dict(conn.execute(self._device_row, {"device_id": device}).mappings().one())
+
+    def devices_and_open_alerts(self, conn: Connection, ids: list[str]) -> dict[str, tuple[dict, list[dict]]]:
+        """Each device's row and its open alerts, for a whole batch in two queries."""
+        rows = {r["id"]: dict(r) for r in conn.execute(select(devices).where(devices.c.id.in_(ids))).mappings()}
+        open_now: dict[str, list[dict[str, Any]]] = {device: [] for device in ids}
+        for alert in conn.execute(select(alerts).where(alerts.c.device.in_(ids), alerts.c.closed_at.is_(None))
+                                  .order_by(alerts.c.opened_at)).mappings():
+            open_now[alert["device"]].append(dict(alert))
+        return {device: (rows[device], open_now[device]) for device in ids}
 
     def record_status(self, conn: Connection, device: str, status: dict[str, Any], now: float) -> bool:
         """A birth or a will; False when it is a stale will (its boot is older than the latest birth)."""
@@ -106,31 +115,43 @@ class Database:
         return conn.execute(heartbeats.delete().where(heartbeats.c.received_at < older_than)).rowcount
 
     # -- events ------------------------------------------------------------------------------------
-    def record_event(self, conn: Connection, device: str, envelope: dict[str, Any], now: float) -> bool:
-        """Keep an event once; True when it is new. A submission opens a case, a rating is counted and
-        the two lowest levels open a follow-up."""
-        self.ensure_device(conn, device, now)
-        added = conn.execute(self._add_event, {
-            "id": envelope["id"], "device": device, "seq": envelope["seq"], "kind": envelope["kind"],
-            "created": envelope["created"], "received_at": now, "payload": envelope["payload"]}).rowcount
-        if not added:
-            return False
-        payload = envelope["payload"]
-        if envelope["kind"] == "submission":
-            case_id = conn.execute(insert(cases).values(
-                receipt=envelope["id"], device=device, item=str(payload.get("item", "")),
-                status=FIRST_CASE_STATUS, updated_at=now)).inserted_primary_key[0]
-            year = time.strftime("%Y", time.localtime(now))
-            conn.execute(update(cases).where(cases.c.id == case_id).values(case_no=f"{year}{case_id:08d}"))
-        elif envelope["kind"] == "rating":
-            level = int(payload["level"])
-            conn.execute(insert(ratings).values(
-                event=envelope["id"], device=device, item=str(payload.get("item", "")),
-                channel=str(payload.get("channel", "kiosk")), level=level, case_ref=payload.get("case"),
-                received_at=now))
-            if level <= 2:
-                conn.execute(insert(follow_ups).values(rating=envelope["id"], opened_at=now))
-        return True
+    def record_events(self, conn: Connection, batch: list[tuple[str, dict[str, Any], float]]
+                      ) -> list[tuple[str, dict[str, Any], float]]:
+        """Keep a batch's events (device, envelope, received) once each; returns the new ones. A
+        submission opens a case, a rating is counted and the two lowest levels open a follow-up."""
+        ids = [envelope["id"] for _, envelope, _ in batch]
+        seen = {row[0] for row in conn.execute(select(events.c.id).where(events.c.id.in_(ids)))}
+        new = []
+        for device, envelope, now in batch:
+            if envelope["id"] not in seen:
+                seen.add(envelope["id"])
+                self.ensure_device(conn, device, now)
+                new.append((device, envelope, now))
+        if not new:
+            return []
+        conn.execute(self._add_event, [
+            {"id": e["id"], "device": device, "seq": e["seq"], "kind": e["kind"], "created": e["created"],
+             "received_at": now, "payload": e["payload"]} for device, e, now in new])
+        rated = [(device, e, now) for device, e, now in new if e["kind"] == "rating"]
+        if rated:
+            conn.execute(insert(ratings), [
+                {"event": e["id"], "device": device, "item": str(e["payload"].get("item", "")),
+                 "channel": str(e["payload"].get("channel", "kiosk")), "level": e["payload"]["level"],
+                 "case_ref": e["payload"].get("case"), "received_at": now} for device, e, now in rated])
+            low = [{"rating": e["id"], "opened_at": now} for _, e, now in rated if e["payload"]["level"] <= 2]
+            if low:
+                conn.execute(insert(follow_ups), low)
+        for device, e, now in new:
+            if e["kind"] == "submission":
+                self._open_case(conn, device, e, now)
+        return new
+
+    def _open_case(self, conn: Connection, device: str, envelope: dict[str, Any], now: float) -> None:
+        case_id = conn.execute(insert(cases).values(
+            receipt=envelope["id"], device=device, item=str(envelope["payload"].get("item", "")),
+            status=FIRST_CASE_STATUS, updated_at=now)).inserted_primary_key[0]
+        year = time.strftime("%Y", time.localtime(now))
+        conn.execute(update(cases).where(cases.c.id == case_id).values(case_no=f"{year}{case_id:08d}"))
 
     def seq_gaps(self, conn: Connection, device: str) -> list[tuple[int, int]]:
         """Ranges of `seq` this device used that never arrived (its events start at seq 1)."""

@@ -133,10 +133,12 @@ class Intake:
         one bad message costs only itself."""
         try:
             with self.db.transaction() as conn:
-                beats: list[tuple[Message, float]] = []
-                replies = [reply for received in batch for reply in self._record(conn, received, beats)]
-                if beats:
-                    self._record_heartbeats(conn, beats)
+                gathered: dict[str, list[tuple[Message, float]]] = {"heartbeat": [], "event": []}
+                replies = [reply for received in batch for reply in self._record(conn, received, gathered)]
+                if gathered["event"]:
+                    self._record_events(conn, gathered["event"])
+                if gathered["heartbeat"]:
+                    self._record_heartbeats(conn, gathered["heartbeat"])
                 return replies
         except Exception:
             if len(batch) == 1:
@@ -147,16 +149,16 @@ class Intake:
             return [reply for received in batch for reply in self._record_batch([received])]
 
     def _record(self, conn: Connection, received: Received,
-                beats: list[tuple[Message, float]]) -> list[tuple[str, dict[str, Any]]]:
-        """Record one message, except heartbeats: they are gathered into `beats` and recorded together."""
+                gathered: dict[str, list[tuple[Message, float]]]) -> list[tuple[str, dict[str, Any]]]:
+        """Record one message, except heartbeats and events: they are gathered and recorded together."""
         try:
             message = read_message(received.topic, received.payload)
         except BadMessage as exc:
             self.counts["rejected"] += 1
             log.warning("rejected: %s", exc)
             return []
-        if message.kind == "heartbeat":
-            beats.append((message, received.at))
+        if message.kind in gathered:
+            gathered[message.kind].append((message, received.at))
             return []
         handler = getattr(self, f"_record_{message.kind.replace('-', '_')}")
         return handler(conn, message, received.at) or []
@@ -170,24 +172,25 @@ class Intake:
     def _record_heartbeats(self, conn: Connection, beats: list[tuple[Message, float]]) -> None:
         self.db.record_heartbeats(conn, [(m.device, m.body, at) for m, at in beats])
         latest = {m.device: (m.body, at) for m, at in beats}  # alerts follow each booth's latest heartbeat
+        known = self.db.devices_and_open_alerts(conn, list(latest))
         for device, (beat, now) in latest.items():
-            open_now = self.db.open_alerts(conn, device)
+            row, open_now = known[device]
             self.db.sync_alerts(conn, device, "heartbeat", heartbeat_conditions(beat, self.settings.thresholds), now,
                                 open_now)
-            self.db.sync_alerts(conn, device, "clock", clock_conditions(
-                self.db.device(conn, device), now, self.settings.thresholds), now, open_now)
+            self.db.sync_alerts(conn, device, "clock", clock_conditions(row, now, self.settings.thresholds), now,
+                                open_now)
         self.counts["heartbeat"] += len(beats)
 
-    def _record_event(self, conn: Connection, message: Message, now: float) -> None:
-        if not self.db.record_event(conn, message.device, message.body, now):
-            self.counts["duplicate"] += 1
-            return
-        self.counts[f"event_{message.body['kind']}"] += 1
-        opened = event_condition(message.body["payload"]) if message.body["kind"] == "alert" else None
-        if opened is not None:
-            code, condition = opened
-            current = {a["code"]: a for a in self.db.open_alerts(conn, message.device) if a["source"] == "event"}
-            self.db.sync_alerts(conn, message.device, "event", {**_still_open(current, now), code: condition}, now)
+    def _record_events(self, conn: Connection, gathered: list[tuple[Message, float]]) -> None:
+        new = self.db.record_events(conn, [(m.device, m.body, at) for m, at in gathered])
+        self.counts["duplicate"] += len(gathered) - len(new)
+        for device, envelope, now in new:
+            self.counts[f"event_{envelope['kind']}"] += 1
+            opened = event_condition(envelope["payload"]) if envelope["kind"] == "alert" else None
+            if opened is not None:
+                code, condition = opened
+                current = {a["code"]: a for a in self.db.open_alerts(conn, device) if a["source"] == "event"}
+                self.db.sync_alerts(conn, device, "event", {**_still_open(current, now), code: condition}, now)
 
     def _record_cmd_result(self, conn: Connection, message: Message, now: float) -> None:
         known = self.db.record_command_result(conn, message.device, message.body, now)

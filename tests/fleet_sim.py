@@ -16,7 +16,6 @@ from appliance.contract import encode, event_topic, heartbeat_topic, iso, stampe
 from appliance.ids import UlidGenerator
 
 ITEMS = ["GA-001", "GA-002", "RS-002", "RS-005", "YB-001", "GJJ-002", "SW-003", "BDC-001", "MZ-004", "JJ-001"]
-_ulid = UlidGenerator()
 
 
 @dataclass
@@ -34,6 +33,7 @@ class FakeBooth:
     disk_free_mb: int = 12_000
     cpu_temp_c: float = 48.0
     rng: random.Random = field(init=False)
+    ids: UlidGenerator = field(default_factory=UlidGenerator)  # its own, as a real booth (and per process)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.device)  # each booth its own, repeatable, day
@@ -62,7 +62,7 @@ class FakeBooth:
 
     def event(self, kind: str, payload: dict, created: float) -> tuple[str, bytes]:
         self.seq += 1
-        body = {"id": _ulid.new(), "seq": self.seq, "kind": kind, "created": iso(created),
+        body = {"id": self.ids.new(), "seq": self.seq, "kind": kind, "created": iso(created),
                 "created_clock_synced": True, "boot": self.boot, "payload": payload}
         return event_topic(self.device, kind), encode(stamped(self.device, True, body))
 
