@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -344,3 +345,39 @@ def place_card(kiosk, card=None) -> None:
     """Put a card on the simulated reader and wait until the core's session holds it."""
     kiosk.hardware.card_reader_sim.place(card or citizen_card())
     wait_until(lambda: kiosk.session is not None and kiosk.session.card is not None, timeout=5)
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------------------
+class Postgres:
+    """A private PostgreSQL cluster (Debian's `postgresql` package) in a temporary directory, on a free
+    loopback port, trusting local connections; run as the `postgres` user when the tests run as root
+    (initdb refuses root), so the directory lives directly under /tmp where that user can reach it."""
+
+    BIN = Path("/usr/lib/postgresql")
+
+    def __init__(self) -> None:
+        versions = sorted(self.BIN.glob("*/bin/initdb"))
+        if not versions:
+            raise FileNotFoundError("PostgreSQL is not installed (apt-get install postgresql)")
+        self.bin = versions[-1].parent
+        self.home = Path(tempfile.mkdtemp(prefix="kiosk-pg-"))
+        self.data = self.home / "pgdata"
+        self.port = free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(self.home, "postgres")
+
+    def start(self) -> Postgres:
+        subprocess.run([*self._as, str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres",
+                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"], check=True, capture_output=True)
+        subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-l",
+                        str(self.data / "server.log"), "-o",
+                        f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=off", "start"],
+                       check=True, capture_output=True)
+        return self
+
+    def stop(self) -> None:
+        subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"],
+                       capture_output=True)
+        shutil.rmtree(self.home, ignore_errors=True)

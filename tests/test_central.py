@@ -24,6 +24,7 @@ from tests.support import (
     TEST_ID_NUMBER,
     TEST_NAME,
     Mosquitto,
+    Postgres,
     kiosk_config,
     make_test_ca,
     place_card,
@@ -32,13 +33,23 @@ from tests.support import (
 )
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path: Path):
+    """Central's database: SQLite by default, PostgreSQL (a private Debian cluster) by URL; same code."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central.sqlite3'}"
+        return
+    postgres = Postgres().start()
+    yield postgres.url
+    postgres.stop()
+
+
 @pytest.fixture
-def site(tmp_path: Path):
+def site(tmp_path: Path, database: str):
     """The production broker config (TLS, a certificate per booth, the ACL), a central on it, and a way
     to start booths and raw publishers, each with its own certificate."""
     tls = make_test_ca(tmp_path / "tls", "test-kiosk-0001")
     broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
-    database = f"sqlite:///{tmp_path / 'central.sqlite3'}"
     cert, key = tls.issue("central")
     settings = build_settings(broker_host="localhost", broker_port=broker.port, ca_file=tls.ca, cert_file=cert,
                               key_file=key, database=database,
