@@ -68,16 +68,17 @@ def sessions(app) -> None:
     state = {"session": 0, "step": 0}
 
     def tick(_dt) -> None:
-        steps[state["step"]]()
-        state["step"] += 1
-        if state["step"] == len(steps):
-            state["step"] = 0
-            state["session"] += 1
+        if state["step"] == 0 and state["session"]:  # a session is over and cleaned up after: measure
             if state["session"] == 1 or state["session"] % 50 == 0:
                 print(f"rss {state['session']} {rss_mb():.1f}", flush=True)
             if state["session"] == SESSIONS:
                 app.stop()
                 return
+        steps[state["step"]]()
+        state["step"] += 1
+        if state["step"] == len(steps):
+            state["step"] = 0
+            state["session"] += 1
         Clock.schedule_once(tick, 0)
 
     Clock.schedule_once(tick, 0.5)

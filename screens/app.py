@@ -6,6 +6,7 @@ countdown, and the lock-down (no Escape, no F1 settings, no closing, no cursor).
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import threading
@@ -36,6 +37,17 @@ from screens.theme import SCALE
 from screens.widgets import BigButton, Panel, Text
 
 log = logging.getLogger("kiosk.screens")
+
+try:
+    _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim  # glibc (Raspberry Pi OS, Debian)
+except (OSError, AttributeError):
+    _malloc_trim = None
+
+
+def return_free_heap() -> None:
+    """Give the C heap's free pages back to the system (glibc keeps them otherwise, and RSS with them)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentScreen, "search": SearchScreen,
            "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen, "identify": IdentifyScreen,
@@ -85,10 +97,17 @@ class KioskApp(App):
         a full collection; letting several screens' garbage pile up first raised the heap's high-water
         mark by ~30 MiB in a booth's first sessions (bench/bench_screens.py). The catalogue, search index
         and screens live as long as the app, so they are frozen out of collections first: a collection
-        then walks only what the session made (tens of ms, off the touch: after the new frame)."""
+        then walks only what the session made (tens of ms, on the clock tick after the change). When a
+        session has ended (home again), the freed heap is handed back to the system too."""
         gc.collect()
         gc.freeze()
-        self.manager.bind(current=lambda *_args: Clock.schedule_once(lambda _dt: gc.collect(), 0))
+
+        def after_change(_dt: float) -> None:
+            gc.collect()
+            if self.manager.current == "home":
+                return_free_heap()
+
+        self.manager.bind(current=lambda *_args: Clock.schedule_once(after_change, 0))
 
     def open_settings(self, *_args) -> bool:
         return False  # F1 opens nothing

@@ -330,3 +330,33 @@ def test_operator_cli_lists_the_fleet_and_sends_a_command(site) -> None:
                             *broker, *common], capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "unknown command 'format-disk'" in wrong.stderr
     assert TEST_NAME not in shown.stdout + sent.stdout and TEST_ID_NUMBER not in shown.stdout
+
+
+def test_a_command_waits_for_an_offline_booth_until_it_expires(site) -> None:
+    booth = site.booth()
+    booth.stop()  # its session stays on the broker: commands for it are kept, unless they expire
+    wait_until(lambda: site.central.counts["status"] >= 2)
+    short = site.central.send_command([booth.device_id], "ping", expires_in_s=1)[booth.device_id]
+    long = site.central.send_command([booth.device_id], "status", expires_in_s=600)[booth.device_id]
+    time.sleep(2.5)
+    site.booth()
+
+    def answered(request_id: str) -> bool:
+        with site.db.read() as conn:
+            return site.db.command(conn, request_id)["answered_at"] is not None
+
+    wait_until(lambda: answered(long), timeout=20)
+    time.sleep(2)
+    assert not answered(short)  # the broker dropped it at its expiry; the booth never ran it
+
+
+def test_heartbeats_are_kept_for_the_retention_period(site) -> None:
+    from central.tables import heartbeats
+
+    device = "test-kiosk-0047"
+    beat = {"boot": 1, "drivers": {}}
+    old, recent = time.time() - 31 * 86_400, time.time() - 29 * 86_400
+    with site.db.transaction() as conn:
+        site.db.record_heartbeats(conn, [(device, beat, old), (device, beat, recent)])
+    wait_until(lambda: [round(r["received_at"]) for r in rows(site.db, select(heartbeats))] == [round(recent)],
+               timeout=15)  # the intake's sweep (every 5 s) prunes past the default 30 days
