@@ -248,6 +248,12 @@ def test_an_overdue_heartbeat_and_a_pin_lockout_are_alerts_until_they_clear(site
 
     wait_until(lambda: open_codes() == {"clock_unsynced"})
     wait_until(lambda: "heartbeat_overdue" in open_codes(), timeout=15)  # 2 intervals of 1 s pass
+    troubled = {**beat, "drivers": {"printer": {"state": "fault", "reason": "cover_open"},
+                                    "card_reader": {"state": "absent", "reason": "port_missing"}},
+                "outbox": {"depth": 900, "oldest_age_s": 7200}, "system": {"disk_free_mb": 120}}
+    raw.publish(heartbeat_topic(device), encode(stamped(device, True, troubled)), qos=1)
+    wait_until(lambda: open_codes() == {"printer_cover_open", "card_reader_port_missing", "outbox_backlog",
+                                        "disk_low"})
     raw.publish(heartbeat_topic(device), encode(stamped(device, True, beat)), qos=1)
     wait_until(lambda: open_codes() == set())
     until = time.time() + 3
