@@ -143,10 +143,11 @@ def _friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.N
     """Errors an operator can fix end with one line and exit status 2, not a traceback."""
     def run(args: argparse.Namespace) -> int:
         from central.commands import CommandError
+        from central.database import DatabaseError
 
         try:
             return func(args)
-        except (SettingsError, CommandError) as exc:
+        except (SettingsError, CommandError, DatabaseError) as exc:
             print(f"kiosk central: {exc}", file=sys.stderr)
             return 2
     return run

@@ -13,6 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, create_engine, event, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from central.alerts import Condition
 from central.tables import (
@@ -31,12 +33,20 @@ from central.tables import (
 FIRST_CASE_STATUS = "已受理"  # a submission central has received: accepted for handling
 
 
+class DatabaseError(Exception):
+    """The database cannot be opened or created; the message names it (without its password)."""
+
+
 class Database:
     def __init__(self, url: str) -> None:
-        self.engine = create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        metadata.create_all(self.engine)
+        try:
+            self.engine = create_engine(url, future=True)
+            if self.engine.dialect.name == "sqlite":
+                event.listen(self.engine, "connect", _sqlite_pragmas)
+            metadata.create_all(self.engine)
+        except (SQLAlchemyError, ImportError) as exc:
+            where = make_url(url).render_as_string(hide_password=True) if "://" in url else url
+            raise DatabaseError(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from None
         self._known: set[str] = set()  # devices this process has seen in the table (never deleted)
         # The statements on the intake's hot path, built once: building one costs more than running it.
         self._add_device = self._insert_ignore(devices)

@@ -335,6 +335,9 @@ def test_operator_cli_lists_the_fleet_and_sends_a_command(site) -> None:
     wrong = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "send", booth.device_id, "format-disk",
                             *broker, *common], capture_output=True, text=True, timeout=60)
     assert wrong.returncode == 2 and "unknown command 'format-disk'" in wrong.stderr
+    nowhere = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "devices", "--database",
+                              "sqlite:////nonexistent/dir/central.sqlite3"], capture_output=True, text=True, timeout=60)
+    assert nowhere.returncode == 2 and nowhere.stderr.startswith("kiosk central: cannot open the database")
     assert TEST_NAME not in shown.stdout + sent.stdout and TEST_ID_NUMBER not in shown.stdout
 
 
