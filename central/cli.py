@@ -73,6 +73,18 @@ def _devices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _case(args: argparse.Namespace) -> int:
+    """The back office moves a case on (审核中, 已办结 …); booths' progress queries then show it."""
+    from central.database import Database
+
+    db = Database(args.database)
+    with db.transaction() as conn:
+        if not db.set_case_status(conn, args.case_no, args.status, args.note, time.time()):
+            raise SettingsError(f"no case {args.case_no!r} (case numbers look like 202600000001)")
+    print(f"case {args.case_no}: {args.status}" + (f" ({args.note})" if args.note else ""))
+    return 0
+
+
 def _width(text: str) -> int:
     """Columns a terminal gives `text`: CJK characters take two."""
     return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
@@ -181,6 +193,13 @@ def add_central_commands(commands: Any) -> None:
     devices.add_argument("--database", default=DEFAULT_DATABASE)
     devices.add_argument("--json", action="store_true")
     devices.set_defaults(func=_friendly(_devices))
+
+    case = sub.add_parser("case", help="set a case's status, which booths' progress queries show")
+    case.add_argument("case_no")
+    case.add_argument("status", help="e.g. 审核中, 已办结, 已退回")
+    case.add_argument("--note", default="", help="one line for the citizen, e.g. where to collect the result")
+    case.add_argument("--database", default=DEFAULT_DATABASE)
+    case.set_defaults(func=_friendly(_case))
 
     send = sub.add_parser("send", help="send a remote command to a device (or a region's devices)")
     _connection_flags(send)

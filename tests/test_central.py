@@ -133,6 +133,12 @@ def test_a_booths_day_is_recorded_once_with_cases_progress_and_follow_ups(site) 
     assert answer["found"] and answer["status"] == "已受理" and progress["case_no"] in answer["note"]
     unknown = booth.query_progress(new_ulid(), timeout_s=5)
     assert unknown["found"] is False
+    moved = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "case", progress["case_no"], "已办结",
+                            "--note", "请到一楼3号窗口领取", "--database", site.settings.database],
+                           capture_output=True, text=True, timeout=60)
+    assert moved.returncode == 0, moved.stderr
+    answer = booth.query_progress(receipt.case_ref, timeout_s=5)
+    assert answer["status"] == "已办结" and answer["note"].endswith("请到一楼3号窗口领取")
 
     levels = sorted(r["level"] for r in rows(db, select(ratings)))
     assert levels == [1, 5]
