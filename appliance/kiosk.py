@@ -50,6 +50,7 @@ from appliance.session import CitizenSession
 from appliance.store import Store
 from appliance.system import readings
 from appliance.usage import Action, UsageLedger
+from appliance.watchdog import Liveness, Notifier, Watchdog
 from drivers.card_reader import CardEvent, CardEventKind, IdCard
 from drivers.health import NOT_OPENED, SEVERITY, Health, HealthState
 from drivers.leds import LedPattern
@@ -65,6 +66,7 @@ RATING_REASONS = ("排队等候时间长", "办事指南不清楚", "材料要�
 HALF_DAYS = {"am": "上午", "pm": "下午"}
 BOOKING_HORIZON_DAYS = 14
 EXPIRE_EVERY_S = 3600
+LOOP_ALLOWANCE_S = 10.0  # a core loop silent this long is stuck (each passes at least once a second)
 BACKLOG_DEGRADED_S = 600  # oldest undelivered event older than this: amber
 
 
@@ -101,7 +103,9 @@ class Kiosk:
                              clock_synced=clock_synchronised, on_change=self._outbox_changed)
         self.link = MqttLink(config, self.boot, clock_synchronised, on_message=self._on_mqtt_message,
                              on_connection_change=self._connection_changed)
-        self.pump = Pump(self.outbox, self.link, self.device_id, config.outbox.inflight_window)
+        self.liveness = Liveness()
+        self.pump = Pump(self.outbox, self.link, self.device_id, config.outbox.inflight_window,
+                         on_pass=lambda: self.liveness.beat("outbox-pump"))
         self.ledger = UsageLedger(self.store, self.outbox, config.usage.interval_s)
         self.catalog = CatalogStore(config.catalog_file)
         self._catalog_key = load_public_key(config.catalog.public_key) if config.catalog.public_key else None
@@ -130,6 +134,7 @@ class Kiosk:
         self.print_failures = 0
         self._stopping = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="core-ticker", daemon=True)
+        self.watchdog = Watchdog(self.liveness, {"mqtt-network": self.link.network_alive}, Notifier())
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -143,14 +148,18 @@ class Kiosk:
         if self.hardware.scanner is not None:
             self.hardware.scanner.open(self._on_scan)
         self.link.start()
+        self.liveness.expect("outbox-pump", within_s=LOOP_ALLOWANCE_S)
         self.pump.start()
+        self.liveness.expect("core-ticker", within_s=LOOP_ALLOWANCE_S)
         self._ticker.start()
         self._refresh_health()
+        self.watchdog.start()
         log.info("kiosk %s started (boot %d, software %s, %d events waiting)",
                  self.device_id, self.boot, __version__, self.outbox.depth)
 
     def stop(self) -> None:
         """Clean shutdown: citizen data dropped, pending deliveries kept, `offline` announced."""
+        self.watchdog.stop()
         self._stopping.set()
         if self._ticker.is_alive():
             self._ticker.join(timeout=5)
@@ -473,6 +482,7 @@ class Kiosk:
         next_heartbeat = time.monotonic()
         next_expiry = time.monotonic()
         while not self._stopping.wait(1.0):
+            self.liveness.beat("core-ticker")
             try:
                 now = time.monotonic()
                 self._check_session_timeout()

@@ -132,6 +132,12 @@ class MqttLink:
         )
         self._client.loop_start()
 
+    def network_alive(self) -> bool:
+        """Whether paho's network thread runs: if it ever died, nothing would reconnect (the watchdog
+        restarts the service instead). paho keeps it in `_thread` (paho-mqtt < 3, pinned)."""
+        thread = getattr(self._client, "_thread", None)
+        return thread is not None and thread.is_alive()
+
     def stop(self, timeout_s: float = 3.0) -> None:
         """Publish the explicit `offline`, wait briefly for its PUBACK, and disconnect."""
         if self.connected:

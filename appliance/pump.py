@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -43,8 +44,11 @@ POLL_S = 0.01  # how often the pump looks at PUBACKs while events are in flight
 
 
 class Pump(threading.Thread):
-    def __init__(self, outbox: Outbox, link: MqttLink, device_id: str, window: int) -> None:
+    def __init__(self, outbox: Outbox, link: MqttLink, device_id: str, window: int,
+                 on_pass: Callable[[], None] = lambda: None) -> None:
+        """`on_pass` is called on every pass of the loop (at least once a second): the watchdog's beat."""
         super().__init__(name="outbox-pump", daemon=True)
+        self._on_pass = on_pass
         self._outbox = outbox
         self._link = link
         self._device = device_id
@@ -86,6 +90,7 @@ class Pump(threading.Thread):
 
     def run(self) -> None:
         while not self._stopping.is_set():
+            self._on_pass()
             self._wake.wait(timeout=POLL_S if self._in_flight or self._acked else 1.0)
             self._wake.clear()
             try:

@@ -84,6 +84,9 @@ class KioskApp(App):
         for name, cls in SCREENS.items():
             self.manager.add_widget(cls(self, name=name))
         Clock.schedule_interval(lambda _dt: self._tick(), 2)
+        # The UI's own loop is watched too: a frozen Kivy thread stops the watchdog's pings.
+        self.kiosk.liveness.expect("ui", within_s=10)
+        Clock.schedule_interval(lambda _dt: self.kiosk.liveness.beat("ui"), 1)
         return self.manager
 
     def on_start(self) -> None:

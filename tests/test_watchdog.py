@@ -1,0 +1,102 @@
+"""The sd_notify/watchdog protocol against a real NOTIFY_SOCKET datagram socket: READY, pings at half
+of WATCHDOG_USEC, STOPPING; and no pings while a core loop hangs or paho's network thread is gone."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import kiosk_config_data, wait_until, write_toml
+
+
+class SystemdSocket:
+    """Stands where systemd's notification socket is: a bound AF_UNIX datagram socket that records."""
+
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="kiosk-notify-"))  # short: AF_UNIX paths are ≤ 107 bytes
+        self.path = self.home / "notify"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            for line in data.decode().splitlines():
+                self.messages.append((time.monotonic(), line))
+
+    def lines(self, since: float = 0.0) -> list[str]:
+        return [line for at, line in self.messages if at >= since]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+@pytest.fixture
+def systemd() -> Iterator[SystemdSocket]:
+    notify = SystemdSocket()
+    yield notify
+    notify.close()
+
+
+def test_the_service_says_ready_pings_at_half_the_interval_and_says_stopping(broker, systemd, tmp_path) -> None:
+    config = write_toml(tmp_path / "kiosk.toml", kiosk_config_data(tmp_path / "state", broker.port))
+    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "1000000"}
+    kiosk = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--headless", "--config", str(config)],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until(lambda: "READY=1" in systemd.lines(), timeout=30)
+        ready_at = next(at for at, line in systemd.messages if line == "READY=1")
+        wait_until(lambda: systemd.lines(ready_at + 3).count("WATCHDOG=1") >= 1, timeout=10)
+        pings = [at for at, line in systemd.messages if line == "WATCHDOG=1" and ready_at < at <= ready_at + 3]
+        assert 4 <= len(pings) <= 7  # every 0.5 s for a 1 s WatchdogSec
+    finally:
+        kiosk.send_signal(signal.SIGTERM)
+        kiosk.wait(30)
+    assert "STOPPING=1" in systemd.lines()
+
+
+def test_no_pings_while_a_core_loop_hangs_or_the_network_thread_is_gone(broker, systemd, make_kiosk,
+                                                                         monkeypatch) -> None:
+    monkeypatch.setenv("NOTIFY_SOCKET", str(systemd.path))
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")
+    monkeypatch.setattr("appliance.kiosk.LOOP_ALLOWANCE_S", 2.0)
+    kiosk = make_kiosk(broker.port)
+    wait_until(lambda: kiosk.watchdog.pings >= 3)
+
+    hang = threading.Event()
+    kiosk._check_session_timeout = hang.wait  # the core's ticker blocks in its next pass
+    wait_until(lambda: "STATUS=not alive: core-ticker" in systemd.lines(), timeout=10)
+    stalled_at = time.monotonic()
+    time.sleep(1.5)
+    assert "WATCHDOG=1" not in systemd.lines(stalled_at)  # systemd would restart the service now
+    hang.set()
+    del kiosk._check_session_timeout
+    wait_until(lambda: "WATCHDOG=1" in systemd.lines(time.monotonic() - 0.5), timeout=10)
+
+    kiosk.link._client.loop_stop()  # paho's network thread ends: nothing would reconnect any more
+    wait_until(lambda: "STATUS=not alive: mqtt-network" in systemd.lines(), timeout=10)
+    gone_at = time.monotonic()
+    time.sleep(1.0)
+    assert "WATCHDOG=1" not in systemd.lines(gone_at)
