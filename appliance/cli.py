@@ -57,6 +57,15 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    """The running service's health, from the file it rewrites every few seconds."""
+    from appliance.status_file import describe
+
+    alive, text = describe(load_config(args.config).storage.dir)
+    print(text)
+    return 0 if alive else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kiosk", description="Self-service government terminal firmware.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -69,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--width", type=int, default=800, help="window width when not fullscreen")
     run.add_argument("--height", type=int, default=480, help="window height when not fullscreen")
     run.set_defaults(func=_run)
+
+    status = commands.add_parser("status", help="the running kiosk's health, readable (exit 1 when not running)")
+    status.add_argument("--config", type=Path)
+    status.set_defaults(func=_status)
 
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)

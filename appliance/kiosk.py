@@ -47,6 +47,8 @@ from appliance.progress import TIMEOUT_S as PROGRESS_TIMEOUT_S
 from appliance.pump import Pump
 from appliance.sealing import Sealer, load_or_create_key
 from appliance.session import CitizenSession
+from appliance.status_file import WRITE_EVERY_S as STATUS_EVERY_S
+from appliance.status_file import write_status
 from appliance.store import Store
 from appliance.system import readings
 from appliance.usage import Action, UsageLedger
@@ -168,6 +170,10 @@ class Kiosk:
                 self._close_session("shutdown")
         self.pump.stop()
         self.link.stop()
+        try:
+            write_status(self.config.storage.dir, self.device_id, self.health_snapshot(), running=False)
+        except OSError as exc:
+            log.warning("last status not written: %s", exc)
         self.hardware.close()
         self.store.close()
         log.info("kiosk %s stopped", self.device_id)
@@ -479,8 +485,7 @@ class Kiosk:
 
     # -- threads' entry points ---------------------------------------------------------------------------
     def _tick_loop(self) -> None:
-        next_heartbeat = time.monotonic()
-        next_expiry = time.monotonic()
+        next_heartbeat = next_expiry = next_status = time.monotonic()
         while not self._stopping.wait(1.0):
             self.liveness.beat("core-ticker")
             try:
@@ -489,6 +494,9 @@ class Kiosk:
                 if now >= next_heartbeat:
                     self.publish_heartbeat()
                     next_heartbeat = now + self.config.heartbeat.interval_s
+                if now >= next_status:
+                    write_status(self.config.storage.dir, self.device_id, self.health_snapshot())
+                    next_status = now + STATUS_EVERY_S
                 self.ledger.flush_if_due()
                 if now >= next_expiry:
                     self.outbox.expire()
