@@ -41,6 +41,7 @@ from appliance.errors import CodedError
 from appliance.hardware import Hardware, build_hardware
 from appliance.link import MqttLink
 from appliance.outbox import Accepted, Outbox, OutboxRefused
+from appliance.pi_health import pi_health, service_restarts
 from appliance.privacy import mask_id_number, mask_name
 from appliance.progress import CASE_REF, ProgressQueries
 from appliance.progress import TIMEOUT_S as PROGRESS_TIMEOUT_S
@@ -106,6 +107,7 @@ class Kiosk:
         self.link = MqttLink(config, self.boot, clock_synchronised, on_message=self._on_mqtt_message,
                              on_connection_change=self._connection_changed)
         self.liveness = Liveness()
+        self._service_restarts = service_restarts()
         self.pump = Pump(self.outbox, self.link, self.device_id, config.outbox.inflight_window,
                          on_pass=lambda: self.liveness.beat("outbox-pump"))
         self.ledger = UsageLedger(self.store, self.outbox, config.usage.interval_s)
@@ -425,7 +427,7 @@ class Kiosk:
             "drivers": {name: health.as_dict() for name, health in self.driver_health().items()},
             "leds": self.hardware.leds.pattern.value,
             "link": self.link.state(),
-            "system": readings(self.config.storage.dir),
+            "system": {**readings(self.config.storage.dir), "pi": pi_health(self._service_restarts)},
             "counters": counters,
         }
 

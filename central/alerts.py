@@ -1,6 +1,7 @@
 """What makes an alert, from three sources that each open and close their own alerts:
 
-- `heartbeat`: the booth's latest health snapshot (a driver not ok, outbox backlog, clock, disk);
+- `heartbeat`: the booth's latest health snapshot (a driver not ok, outbox backlog, clock, disk, Pi
+  under-voltage, SD-card filesystem errors);
 - `clock`: central's own clock (offline too long, heartbeat overdue), re-judged every sweep;
 - `event`: an alert event that names its own end (an admin PIN lockout until a given time).
 
@@ -43,6 +44,12 @@ def heartbeat_conditions(beat: dict[str, Any], limits: Thresholds) -> dict[str, 
                        f"(limits {limits.outbox_depth} events, {limits.outbox_oldest_min:g} min)")
     if beat.get("clock_synced") is False:
         found["clock_unsynced"] = Condition("warning", "the booth's clock is not synchronised (NTP)")
+    pi = (beat.get("system") or {}).get("pi") or {}
+    if (pi.get("throttling") or {}).get("under_voltage_now"):
+        found["under_voltage"] = Condition("error", "the booth's power supply is too weak (under-voltage now)")
+    sd_errors = sum((pi.get("filesystem_errors") or {}).values())
+    if sd_errors:
+        found["sd_card_errors"] = Condition("error", f"{sd_errors} filesystem errors on the SD card: replace it soon")
     disk = (beat.get("system") or {}).get("disk_free_mb")
     if disk is not None and disk < limits.disk_free_mb:
         found["disk_low"] = Condition("warning", f"{disk} MB free on the state disk (limit {limits.disk_free_mb})")
