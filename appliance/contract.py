@@ -36,7 +36,8 @@ class DeviceStatus(StrEnum):
     OFFLINE = "offline"
 
 
-COMMAND_NAMES = ("ping", "status", "maintenance", "reload-catalog", "print-test", "led-test", "retry-set-aside")
+COMMAND_NAMES = ("ping", "status", "maintenance", "reload-catalog", "print-test", "led-test", "retry-set-aside",
+                 "reboot", "restart")
 
 QOS_STATUS = 1
 QOS_HEARTBEAT = 0

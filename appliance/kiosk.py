@@ -46,6 +46,7 @@ from appliance.privacy import mask_id_number, mask_name
 from appliance.progress import CASE_REF, ProgressQueries
 from appliance.progress import TIMEOUT_S as PROGRESS_TIMEOUT_S
 from appliance.pump import Pump
+from appliance.root_actions import request_action
 from appliance.sealing import Sealer, load_or_create_key
 from appliance.session import CitizenSession
 from appliance.status_file import WRITE_EVERY_S as STATUS_EVERY_S
@@ -124,6 +125,8 @@ class Kiosk:
                 "print-test": self._cmd_print_test,
                 "led-test": lambda args: {"cycled": self.hardware.leds.cycle()},
                 "retry-set-aside": self._cmd_retry_set_aside,
+                "reboot": lambda args: self._ask_root("reboot"),
+                "restart": lambda args: self._ask_root("restart-kiosk"),
             },
             config.commands.max_payload_bytes,
             clock_synchronised,
@@ -588,6 +591,11 @@ class Kiosk:
     def _cmd_retry_set_aside(self, args: dict[str, Any]) -> dict[str, Any]:
         """Someone looked at why events were set aside and fixed it (e.g. raised a broker limit)."""
         return {"retried": self.outbox.retry_set_aside()}
+
+    def _ask_root(self, action: str) -> dict[str, Any]:
+        """Reboot or restart: done by the root unit (kiosk-actions), asked through a request file."""
+        request = request_action(self.config.storage.dir / "actions", f"{action}-{int(time.time())}", action)
+        return {"requested": action, "request": request.name}
 
     def _cmd_print_test(self, args: dict[str, Any]) -> dict[str, Any]:
         doc = (Document().title("打印测试 / Test page").row("设备", self.device_id)

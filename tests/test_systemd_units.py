@@ -12,14 +12,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-UNITS = sorted((ROOT / "systemd").glob("*.service"))
+UNITS = sorted(p for p in (ROOT / "systemd").iterdir() if p.suffix in (".service", ".path"))
 INSTALLED = "/opt/kiosk/.venv/bin/"
 
 
 def verify(unit_text: str, name: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    here = tmp_path / name
-    here.write_text(unit_text.replace(INSTALLED, str(Path(sys.executable).parent) + "/"))
-    return subprocess.run(["systemd-analyze", "verify", "--man=no", str(here)], capture_output=True, text=True)
+    """Verify `name` with this text, beside the other units it may name, installed into this venv."""
+    venv = str(Path(sys.executable).parent) + "/"
+    for unit in UNITS:
+        (tmp_path / unit.name).write_text(unit.read_text().replace(INSTALLED, venv))
+    (tmp_path / name).write_text(unit_text.replace(INSTALLED, venv))
+    return subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / name)], capture_output=True,
+                          text=True, cwd=tmp_path)
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
