@@ -173,6 +173,14 @@ class CommandsSection(_Section):
     max_payload_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
 
 
+SCRYPT_HASH = r"^scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
+
+
+class AdminSection(_Section):
+    pin_hash: str | None = Field(default=None, pattern=SCRYPT_HASH,
+                                 description="the admin PIN as written by `kiosk provision init` (salted scrypt)")
+
+
 class KioskConfig(_Section):
     device: DeviceSection
     broker: BrokerSection
@@ -184,6 +192,7 @@ class KioskConfig(_Section):
     hardware: HardwareSection = HardwareSection()
     catalog: CatalogSection = CatalogSection()
     commands: CommandsSection = CommandsSection()
+    admin: AdminSection = AdminSection()
 
     @field_validator("storage")
     @classmethod

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from appliance import __version__
+from appliance.admin_pin import Attempt, PinGuard
 from appliance.catalog import CatalogError, CatalogStore, FormProblem, Item
 from appliance.catalog_signing import CatalogRejected, load_public_key, open_message
 from appliance.clock import clock_synchronised
@@ -33,6 +34,7 @@ from appliance.contract import (
     device_topic,
     encode,
     heartbeat_topic,
+    iso,
     progress_answer_topic,
     progress_request_topic,
     stamped,
@@ -108,6 +110,7 @@ class Kiosk:
         self.link = MqttLink(config, self.boot, clock_synchronised, on_message=self._on_mqtt_message,
                              on_connection_change=self._connection_changed)
         self.liveness = Liveness()
+        self._pin_guard = PinGuard(self.store, config.admin.pin_hash) if config.admin.pin_hash else None
         self._service_restarts = service_restarts()
         self.pump = Pump(self.outbox, self.link, self.device_id, config.outbox.inflight_window,
                          on_pass=lambda: self.liveness.beat("outbox-pump"))
@@ -481,6 +484,27 @@ class Kiosk:
         if worst or not self.link.connected or oldest > BACKLOG_DEGRADED_S:
             return LedPattern.DEGRADED
         return LedPattern.WORKING if self.session is not None else LedPattern.READY
+
+    def enter_maintenance(self, pin: str) -> Attempt:
+        """The maintainer's PIN, asked after the hidden gesture; every judged attempt is reported to
+        central (an alert event), and a lockout carries its end time."""
+        if self._pin_guard is None:
+            raise CitizenError("no_admin_pin", "no admin PIN is provisioned on this booth")
+        attempt = self._pin_guard.attempt(pin)
+        if attempt.outcome == "too_fast":
+            return attempt
+        details: dict[str, Any] = {"failures": attempt.failures}
+        if attempt.locked_until is not None:
+            details["until"] = iso(attempt.locked_until, "seconds")
+        code, severity, message = {
+            "ok": ("admin_pin_ok", "info", "maintenance opened with the admin PIN"),
+            "wrong": ("admin_pin_failed", "warning", f"wrong admin PIN ({attempt.failures} in a row)"),
+            "locked": ("admin_pin_lockout", "warning", "admin PIN locked out after repeated failures"),
+        }[attempt.outcome]
+        self.raise_alert(code, severity, message, **details)
+        if attempt.outcome == "ok":
+            self.set_maintenance(True)
+        return attempt
 
     def set_maintenance(self, on: bool) -> None:
         self.maintenance = on
