@@ -52,7 +52,7 @@ from appliance.root_actions import request_action
 from appliance.sealing import Sealer, load_or_create_key
 from appliance.session import CitizenSession
 from appliance.status_file import WRITE_EVERY_S as STATUS_EVERY_S
-from appliance.status_file import write_status
+from appliance.status_file import snapshot_lines, write_status
 from appliance.store import Store
 from appliance.system import readings
 from appliance.usage import Action, UsageLedger
@@ -110,6 +110,7 @@ class Kiosk:
         self.link = MqttLink(config, self.boot, clock_synchronised, on_message=self._on_mqtt_message,
                              on_connection_change=self._connection_changed)
         self.liveness = Liveness()
+        self._card_seen = threading.Event()  # a card was read (the maintenance screen's reader test waits on it)
         self._pin_guard = PinGuard(self.store, config.admin.pin_hash) if config.admin.pin_hash else None
         self._service_restarts = service_restarts()
         self.pump = Pump(self.outbox, self.link, self.device_id, config.outbox.inflight_window,
@@ -140,6 +141,7 @@ class Kiosk:
         self._driver_health: dict[str, Health] = {}
         self._health_lock = threading.Lock()  # the ticker, a print and a command may all look at once
         self.heartbeats_sent = 0
+        self.last_heartbeat_at: float | None = None
         self._progress = ProgressQueries()
         self.print_failures = 0
         self._stopping = threading.Event()
@@ -391,6 +393,7 @@ class Kiosk:
             with self._session_lock:
                 session = self.begin_session()
                 session.card = event.card
+            self._card_seen.set()
             self._notify("card_read", {"name": mask_name(event.card.name),
                                        "id_number": mask_id_number(event.card.id_number)})
         elif event.kind is CardEventKind.REMOVED:
@@ -443,6 +446,7 @@ class Kiosk:
         payload = encode(stamped(self.device_id, clock_synchronised(), self.health_snapshot()))
         self.link.publish(heartbeat_topic(self.device_id), payload, QOS_HEARTBEAT)
         self.heartbeats_sent += 1
+        self.last_heartbeat_at = time.time()
         return True
 
     def raise_alert(self, code: str, severity: str, message: str, **details: Any) -> None:
@@ -505,6 +509,42 @@ class Kiosk:
         if attempt.outcome == "ok":
             self.set_maintenance(True)
         return attempt
+
+    # -- on-site maintenance (after the admin PIN) ------------------------------------------------------
+    def maintenance_facts(self) -> list[str]:
+        beat = "never" if self.last_heartbeat_at is None else f"{time.time() - self.last_heartbeat_at:.0f} s ago"
+        return [f"{self.device_id} · {self.config.device.site}", *snapshot_lines(self.health_snapshot()),
+                f"  last heartbeat {beat}; clock {'synchronised' if clock_synchronised() else 'NOT synchronised'}"]
+
+    def print_test_page(self) -> str:
+        try:
+            self._cmd_print_test({})
+        except CommandError as exc:
+            raise CitizenError("print_failed", str(exc)) from exc
+        return "OK"
+
+    def test_card_reader(self, timeout_s: float = 20.0) -> str:
+        """Wait for a card on the reader; say whose (masked) and forget it at once."""
+        self._card_seen.clear()
+        if not self._card_seen.wait(timeout_s):
+            reader = self.hardware.card_reader.health()
+            raise CitizenError("no_card", f"no card read in {timeout_s:.0f} s (reader {reader.state}: {reader.reason})")
+        with self._session_lock:
+            card = self.session.card if self.session is not None else None
+            self.forget_card()
+        return mask_name(card.name) if card is not None else "OK"
+
+    def cycle_leds(self) -> str:
+        return ", ".join(self.hardware.leds.cycle())
+
+    def retry_delivery(self) -> str:
+        """Send now: set-aside events go back in line and the pump is woken."""
+        retried = self.outbox.retry_set_aside()
+        self.pump.notify()
+        return f"{retried} set-aside events requeued; {self.outbox.depth} waiting"
+
+    def leave_maintenance(self) -> None:
+        self.set_maintenance(False)
 
     def set_maintenance(self, on: bool) -> None:
         self.maintenance = on

@@ -39,18 +39,29 @@ def describe(state_dir: Path) -> tuple[bool, str]:
     head = (f"kiosk {body.get('device')}: running, {snapshot.get('mode')}" if alive else
             f"kiosk {body.get('device')}: NOT running (status written {age:.0f} s ago"
             + (", at a clean stop)" if not body.get("running") else ")"))
+    return alive, "\n".join([head, *snapshot_lines(snapshot)])
+
+
+def snapshot_lines(snapshot: dict[str, Any]) -> list[str]:
+    """The health snapshot as lines a person reads (here and on the maintenance screen)."""
     outbox, link, system = snapshot.get("outbox", {}), snapshot.get("link", {}), snapshot.get("system", {})
-    lines = [head,
-             f"  software {snapshot.get('software')}, catalogue {snapshot.get('catalog_version')}, "
+    lines = [f"  software {snapshot.get('software')}, catalogue {snapshot.get('catalog_version')}, "
              f"boot {snapshot.get('boot')}, up {snapshot.get('uptime_s')} s",
              f"  broker: {'connected' if link.get('connected') else 'NOT connected'}"
              + (f" ({link.get('last_error')})" if link.get("last_error") else "")
              + (", TLS" if link.get("tls") else ""),
              f"  outbox: {outbox.get('depth')} waiting, {outbox.get('in_flight')} in flight, "
-             f"{outbox.get('set_aside')} set aside, oldest {outbox.get('oldest_age_s')} s",
+             f"{outbox.get('set_aside')} set aside, oldest "
+             + ("-" if outbox.get("oldest_age_s") is None else f"{outbox.get('oldest_age_s')} s"),
              f"  LEDs: {snapshot.get('leds')}"]
     for name, health in sorted((snapshot.get("drivers") or {}).items()):
         lines.append(f"  {name}: {health.get('state')} ({health.get('reason')})")
     lines.append(f"  disk {system.get('disk_free_mb')} MB free of {system.get('disk_total_mb')}, "
                  f"CPU {system.get('cpu_temp_c')} °C, load {system.get('load_1m')}")
-    return alive, "\n".join(lines)
+    pi = system.get("pi") or {}
+    throttling, errors = pi.get("throttling"), pi.get("filesystem_errors")
+    lines.append("  power: " + ("unknown" if throttling is None else
+                                "UNDER-VOLTAGE" if throttling.get("under_voltage_now") else "ok")
+                 + "; SD errors: " + ("unknown" if errors is None else str(sum(errors.values())))
+                 + f"; service restarts: {pi.get('service_restarts', 'unknown')}")
+    return lines

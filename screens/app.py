@@ -29,6 +29,7 @@ from screens.browse import BrowseScreen, BundleScreen, DepartmentScreen
 from screens.guide import GuideScreen
 from screens.help import DoHereScreen, HelpScreen
 from screens.home import HomeScreen
+from screens.maintenance import CornerHold, MaintenanceScreen, PinScreen
 from screens.progress import ProgressScreen
 from screens.rate import RateScreen
 from screens.search import SearchScreen
@@ -52,7 +53,7 @@ def return_free_heap() -> None:
 SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentScreen, "search": SearchScreen,
            "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen, "identify": IdentifyScreen,
            "apply": ApplyScreen, "receipt": ReceiptScreen, "rate": RateScreen, "bundle": BundleScreen,
-           "book": BookScreen, "progress": ProgressScreen}
+           "book": BookScreen, "progress": ProgressScreen, "pin": PinScreen, "maintenance": MaintenanceScreen}
 NOT_YET: set[str] = set()  # flows of the screens still being built: their tiles show "coming soon"
 
 
@@ -80,6 +81,9 @@ class KioskApp(App):
         Window.bind(on_request_close=lambda *_args, **_kw: True)  # closing the window does nothing
         Window.bind(on_keyboard=self._swallow_keys)
         Window.bind(on_touch_down=lambda *_args: self.kiosk.touch())
+        corner = CornerHold(self)  # the maintainer's hidden way in
+        Window.bind(on_touch_down=lambda _window, touch: corner.down(touch),
+                    on_touch_up=lambda _window, touch: corner.up(touch))
         self.manager = ScreenManager(transition=NoTransition())
         for name, cls in SCREENS.items():
             self.manager.add_widget(cls(self, name=name))
@@ -157,6 +161,17 @@ class KioskApp(App):
         search = self.manager.get_screen("search")
         search.query = search.letters = ""
         self._show("home")
+
+    # -- maintenance (the maintainer's screens; citizens never reach them) ------------------------------
+    def show_maintenance_pin(self) -> None:
+        self._show("pin")
+
+    def show_maintenance(self) -> None:
+        self._show("maintenance")
+
+    def leave_maintenance(self) -> None:
+        self.kiosk.leave_maintenance()
+        self._reset_to_home()
 
     def toggle_elder(self) -> None:
         SCALE.elder = not SCALE.elder

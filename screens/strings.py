@@ -112,6 +112,22 @@ STRINGS: dict[str, tuple[str, str]] = {
     "call_staff": ("呼叫工作人员", "Call staff"),
     "staff_called": ("已通知工作人员，请稍候。", "Staff have been called. Please wait."),
     "do_here_title": ("可在本机办理的事项", "Services you can do here"),
+    "pin_title": ("维护登录", "Maintenance sign-in"),
+    "pin_hint": ("请输入管理员密码", "Enter the admin PIN"),
+    "pin_wrong": ("密码错误（连续 {failures} 次），连续 5 次将锁定 15 分钟", "Wrong PIN ({failures} in a row)"),
+    "pin_locked": ("已锁定，请于 {until} 后再试", "Locked until {until}"),
+    "pin_too_fast": ("请稍候再试", "Wait a moment"),
+    "pin_none": ("本机未设置管理员密码", "No admin PIN is set on this booth"),
+    "pin_enter": ("进入", "Enter"),
+    "maint_title": ("设备维护", "Maintenance"),
+    "maint_print": ("打印测试页", "Print a test page"),
+    "maint_card": ("测试读卡器", "Test the card reader"),
+    "maint_card_hint": ("请放置身份证……", "Place an ID card…"),
+    "maint_leds": ("测试指示灯", "Cycle the LEDs"),
+    "maint_retry": ("立即重发", "Retry delivery now"),
+    "maint_leave": ("退出维护", "Leave maintenance"),
+    "maint_done": ("完成：{what}", "Done: {what}"),
+    "maint_failed": ("失败：{what}", "Failed: {what}"),
 }
 
 LEVELS: dict[int, tuple[str, str]] = {

@@ -78,6 +78,7 @@ class KioskScreen(Screen):
 
     title_key = "title"
     can_go_back = True
+    has_home = True  # False where leaving needs more than a tap on "home" (maintenance)
 
     def __init__(self, app, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -101,7 +102,7 @@ class KioskScreen(Screen):
         self.body.clear_widgets()
         self.footer.clear_widgets()
         self.build()
-        if self.name != "home":
+        if self.name != "home" and self.has_home:
             if self.can_go_back:
                 self.footer.add_widget(BigButton(t("back"), self.app.back, name="back", colour=theme.MUTED))
             self.footer.add_widget(BigButton(t("home"), self.app.go_home, name="home", colour=theme.MUTED))

@@ -229,3 +229,38 @@ def test_progress_offline_says_so(play) -> None:
     played = play([["tap", "tile_progress"], *[["tap", f"key_{c.lower()}"] for c in CASE],
                    ["tap", "progress_ask"], ["wait", 0.5], ["look"]], broker={"port": 1})
     assert "网络中断，暂时无法查询进度。请稍后再试，或拨打 12345。" in played.last["text"]
+
+
+def _pin(digits: str) -> list:
+    return [*[["tap", f"pin_{d}"] for d in digits], ["tap", "pin_enter"]]
+
+
+def test_maintenance_behind_a_corner_hold_and_the_admin_pin(play, collector, tmp_path) -> None:
+    from appliance.admin_pin import hash_pin
+
+    played = play([["hold", 1.0], ["look"], ["hold", 3.5], ["look"], *_pin("999999"), ["look"], ["wait", 2.2],
+                   *_pin("246810"), ["wait", 1.0], ["look"], ["tap", "maint_print"], ["wait", 2.0], ["look"],
+                   ["shot", str(tmp_path / "maintenance.png")], ["tap", "maint_leave"],
+                   ["wait", 1.0], ["look"]],
+                  admin={"pin_hash": hash_pin("246810")})
+    assert played.at(1)["screen"] == "home", "a short touch in the corner is just a touch"
+    assert played.at(3)["screen"] == "pin" and "请输入管理员密码" in played.shown(3)
+    assert "密码错误（连续 1 次）" in played.shown(11)
+    inside = played.at(21)
+    assert inside["screen"] == "maintenance" and any("printer: ok" in line for line in inside["text"])
+    assert any(line.startswith("  outbox: ") for line in inside["text"]) and not inside["session"]
+    assert "完成：打印测试页 OK" in played.at(24)["text"] and played.at(24)["printed"][-1][0] == "打印测试 / Test page"
+    assert played.last["screen"] == "home"
+    statuses = [json.loads(m.payload)["status"] for m in collector.on("status")]
+    assert statuses[statuses.index("maintenance") + 1] == "online"  # back in service (then offline: the test ends)
+    codes = [e["payload"]["code"] for e in collector.events("alert")]
+    assert codes.count("admin_pin_failed") == 1 and codes.count("admin_pin_ok") == 1
+
+
+def test_the_admin_pin_locks_out_after_five_failures(play) -> None:
+    from appliance.admin_pin import hash_pin
+
+    tries = [step for _ in range(5) for step in [*_pin("111111"), ["wait", 2.1]]]
+    played = play([["hold", 3.5], *tries, ["look"], *_pin("246810"), ["look"]], admin={"pin_hash": hash_pin("246810")})
+    assert "已锁定，请于" in played.shown(len(played.steps) - 9)
+    assert played.last["screen"] == "pin" and "已锁定，请于" in played.shown(len(played.steps) - 1)

@@ -133,6 +133,11 @@ def play(app, steps: list) -> None:
             elif action == "scan":  # a citizen holds a QR code under the scanner
                 kiosk.hardware.scanner_sim.scan(args[0])
                 delay = 1.5
+            elif action == "hold":  # a finger held still in the top-left corner for `args[0]` seconds
+                corner = UTMotionEvent("unittest", 2, {"x": 0.01, "y": 0.99})
+                EventLoop.post_dispatch_input("begin", corner)
+                Clock.schedule_once(lambda _dt: EventLoop.post_dispatch_input("end", corner), float(args[0]))
+                delay = float(args[0]) + 0.5
             elif action == "look":
                 pass
             elif action == "key":  # a hardware key (Escape 27, F1 282): the kiosk must stay put
