@@ -63,5 +63,6 @@ def snapshot_lines(snapshot: dict[str, Any]) -> list[str]:
     lines.append("  power: " + ("unknown" if throttling is None else
                                 "UNDER-VOLTAGE" if throttling.get("under_voltage_now") else "ok")
                  + "; SD errors: " + ("unknown" if errors is None else str(sum(errors.values())))
-                 + f"; service restarts: {pi.get('service_restarts', 'unknown')}")
+                 + "; service restarts: " + ("unknown" if pi.get("service_restarts") is None
+                                              else str(pi["service_restarts"])))
     return lines
