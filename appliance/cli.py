@@ -20,6 +20,7 @@ from appliance.sealing import SealError
 from appliance.sim_cli import add_sim_commands
 from appliance.store import StoreError
 from central.cli import add_central_commands
+from provisioning.init import add_provision_commands
 
 log = logging.getLogger("kiosk")
 
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sim_commands(commands)
     add_catalog_commands(commands)
     add_central_commands(commands)
+    add_provision_commands(commands)
     return parser
 
 

@@ -28,6 +28,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from appliance.config import KioskConfig, parse_config
+from provisioning.toml_file import write_toml  # noqa: F401 (the tests write configs with the product's writer)
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 PRODUCTION_CONF = Path(__file__).resolve().parent.parent / "central" / "mosquitto" / "kiosk.conf"
@@ -280,35 +281,6 @@ def kiosk_config_data(storage: Path, broker_port: int, device_id: str = "test-ki
 
 def kiosk_config(storage: Path, broker_port: int, **sections) -> KioskConfig:
     return parse_config(kiosk_config_data(storage, broker_port, **sections))
-
-
-def write_toml(path: Path, data: dict) -> Path:
-    """A tiny TOML writer for test configs (tables of scalars, one level of nesting)."""
-
-    def scalar(value: Any) -> str:
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        return json.dumps(str(value), ensure_ascii=False)
-
-    lines: list[str] = []
-
-    def table(name: str, values: dict) -> None:
-        lines.append(f"[{name}]")
-        nested = {}
-        for key, value in values.items():
-            if isinstance(value, dict):
-                nested[key] = value
-            else:
-                lines.append(f"{key} = {scalar(value)}")
-        for key, value in nested.items():
-            table(f"{name}.{key}", value)
-
-    for name, values in data.items():
-        table(name, values)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 # -- a citizen ------------------------------------------------------------------------------------------

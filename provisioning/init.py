@@ -1,0 +1,199 @@
+"""`kiosk provision init`: turn the sheet of a site's details into `/etc/kiosk/kiosk.toml` and keys.
+
+Values come from a provisioning file (`--from`), flags, or — with `--interactive` — prompts that show
+what is allowed and ask again after a bad answer. Everything is checked by the device config's own
+schema before anything is written; then the config (0640) and the keys (0600) are written atomically,
+so a refused or interrupted run leaves no half-written file. Without existing TLS files it generates the
+device's private key and a certificate signing request for the central CA.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from pydantic import ValidationError
+
+from appliance.admin_pin import PinError, hash_pin
+from appliance.config import ConfigError, KioskConfig
+from provisioning.toml_file import toml_text, write_atomically
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str  # flag and provisioning-file key
+    where: tuple[str, ...]  # its place in kiosk.toml
+    prompt: str
+    default: Any = None
+    kind: Callable[[str], Any] = str
+
+
+QUESTIONS = [
+    Question("device_id", ("device", "id"), "device id (lower-case letters, digits, '-', 3–63)"),
+    Question("site", ("device", "site"), "site name and address, as citizens know it"),
+    Question("region", ("device", "region"), "region code (6-digit administrative division)"),
+    Question("broker_host", ("broker", "host"), "broker host name"),
+    Question("broker_port", ("broker", "port"), "broker port", 8883, int),
+    Question("ca_file", ("broker", "tls", "ca_file"), "central CA certificate (PEM file)"),
+    Question("card_reader_port", ("hardware", "card_reader", "port"), "card reader serial port", "/dev/ttyUSB0"),
+    Question("printer_port", ("hardware", "printer", "port"), "printer serial port or /dev/usb/lp0", "/dev/ttyUSB1"),
+    Question("paper_width_mm", ("hardware", "printer", "paper_width_mm"), "paper width in mm (58 or 80)", 80, int),
+    Question("led_green", ("hardware", "leds", "green"), "green LED, BCM pin", 17, int),
+    Question("led_amber", ("hardware", "leds", "amber"), "amber LED, BCM pin", 27, int),
+    Question("led_red", ("hardware", "leds", "red"), "red LED, BCM pin", 22, int),
+]
+
+
+SERIAL_QUESTIONS = ("card_reader_port", "printer_port")  # offered the serial ports pyserial finds
+
+
+class ProvisionError(Exception):
+    """Values that cannot make a booth; the message names each and what is allowed."""
+
+
+def serial_ports() -> list[str]:
+    from serial.tools import list_ports
+
+    return sorted(port.device for port in list_ports.comports())
+
+
+def _nested(where: tuple[str, ...], value: Any, into: dict) -> None:
+    for part in where[:-1]:
+        into = into.setdefault(part, {})
+    into[where[-1]] = value
+
+
+def build_config(answers: dict[str, Any], etc: Path) -> dict:
+    data: dict[str, Any] = {"hardware": {"simulated": False}}
+    for question in QUESTIONS:
+        _nested(question.where, answers.get(question.key, question.default), data)
+    data["broker"]["tls"].update(cert_file=str(etc / "device.crt"), key_file=str(etc / "device.key"))
+    data["storage"] = {"dir": "/var/lib/kiosk"}
+    if answers.get("pin_hash"):
+        data["admin"] = {"pin_hash": answers["pin_hash"]}
+    return data
+
+
+def problems(data: dict, answers: dict[str, Any]) -> dict[str, str]:
+    """question key → what is wrong, from the config schema itself (TLS files are checked apart)."""
+    found: dict[str, str] = {}
+    try:
+        KioskConfig.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(str(p) for p in error["loc"])
+            question = next((q for q in QUESTIONS if loc[:len(q.where)] == q.where), None)
+            key = question.key if question else ".".join(loc)
+            message = error["msg"].removeprefix("Value error, ")
+            if question is not None and answers.get(key, question.default) is None:
+                message = f"missing (give --{key.replace('_', '-')} or `{key} = …` in the provisioning file)"
+            found.setdefault(key, message)
+    if not found.get("ca_file") and not Path(str(answers.get("ca_file", ""))).is_file():
+        found["ca_file"] = f"{answers.get('ca_file')!r} is not a file (the central CA's certificate, PEM)"
+    return found
+
+
+def ask(questions: list[Question], answers: dict[str, Any], read: Callable[[str], str], ports: list[str]) -> None:
+    for question in questions:
+        offer = f" [found: {', '.join(ports)}]" if question.key in SERIAL_QUESTIONS and ports else ""
+        default = answers.get(question.key, question.default)
+        text = read(f"{question.prompt}{offer}{f' [{default}]' if default is not None else ''}: ").strip()
+        if text or default is None:
+            try:
+                answers[question.key] = question.kind(text)
+            except ValueError:
+                answers[question.key] = text  # the schema names what is allowed
+
+
+def generate_key_and_csr(device_id: str) -> tuple[bytes, bytes]:
+    """The device's private key (P-256) and a CSR with its device id as common name (the broker's
+    username is the certificate's CN)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (x509.CertificateSigningRequestBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, device_id)]))
+           .sign(key, hashes.SHA256()))
+    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    return pem_key, csr.public_bytes(serialization.Encoding.PEM)
+
+
+def provision(args: argparse.Namespace, read: Callable[[str], str] = input) -> int:
+    etc: Path = args.etc_dir
+    config_path = etc / "kiosk.toml"
+    if config_path.exists() and not args.force:
+        raise ProvisionError(f"{config_path} exists; give --force to replace it")
+    answers: dict[str, Any] = {}
+    if args.from_file:
+        try:
+            answers.update(tomllib.loads(args.from_file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ProvisionError(f"provisioning file {args.from_file}: {exc}") from None
+    answers.update({q.key: getattr(args, q.key) for q in QUESTIONS if getattr(args, q.key, None) is not None})
+    pin = answers.pop("admin_pin", None) or args.admin_pin
+    if args.interactive:
+        ask([q for q in QUESTIONS if q.key not in answers], answers, read, serial_ports())
+    while True:
+        if args.interactive and not pin:
+            pin = read("admin PIN (6–12 digits): ").strip()
+        try:
+            answers["pin_hash"], found = hash_pin(str(pin or "")), {}
+        except PinError as exc:
+            answers["pin_hash"], found, pin = None, {"admin_pin": str(exc)}, None
+        data = build_config(answers, etc)
+        found.update(problems(data, answers))
+        if not found:
+            break
+        report = "\n".join(f"  - {key}: {message}" for key, message in found.items())
+        if not args.interactive:
+            raise ProvisionError(f"nothing written; these values cannot be used:\n{report}")
+        print(f"please answer again:\n{report}")
+        ask([q for q in QUESTIONS if q.key in found], answers, read, serial_ports())
+
+    etc.mkdir(parents=True, exist_ok=True)
+    made = []
+    if not (etc / "device.key").exists() or args.force:
+        key, csr = generate_key_and_csr(answers["device_id"])
+        write_atomically(etc / "device.key", key, 0o600)
+        write_atomically(etc / "device.csr", csr, 0o644)
+        made = [etc / "device.key", etc / "device.csr"]
+    write_atomically(config_path, toml_text(data).encode("utf-8"), 0o640)
+    print(f"wrote {config_path} (0640)" + "".join(f", {p} ({oct(p.stat().st_mode & 0o777)[2:]})" for p in made))
+    if not (etc / "device.crt").exists():
+        print(f"next: have the central CA sign {etc / 'device.csr'} and put the certificate at {etc / 'device.crt'}, "
+              "then run `kiosk provision check`")
+    return 0
+
+
+def add_provision_commands(commands: Any) -> None:
+    provision_parser = commands.add_parser("provision", help="provision this device into a named booth")
+    sub = provision_parser.add_subparsers(dest="provision_command", required=True)
+    init = sub.add_parser("init", help="write the booth's config and keys (from a file, flags or prompts)")
+    init.add_argument("--from", dest="from_file", type=Path, help="provisioning file (TOML, the keys below)")
+    init.add_argument("--interactive", action="store_true", help="ask for every value not given")
+    init.add_argument("--etc-dir", type=Path, default=Path("/etc/kiosk"))
+    init.add_argument("--force", action="store_true", help="replace an existing config and key")
+    init.add_argument("--admin-pin", help="6–12 digits; stored only as a salted hash")
+    for question in QUESTIONS:
+        init.add_argument(f"--{question.key.replace('_', '-')}", dest=question.key, type=question.kind,
+                          help=question.prompt)
+    init.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        return provision(args)
+    except (ProvisionError, ConfigError) as exc:
+        print(f"kiosk provision: {exc}", file=sys.stderr)
+        return 2
+    except EOFError:
+        print("kiosk provision: input ended before every value was given; nothing written", file=sys.stderr)
+        return 2

@@ -1,0 +1,87 @@
+"""`kiosk provision init` as a maintainer runs it: from flags, a file or prompts; bad values refused with
+what is allowed and nothing written; the config and keys written with their modes; the CSR signed by
+the (test) central CA makes a config the kiosk accepts."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+from appliance.admin_pin import pin_matches
+from appliance.config import load_config
+from tests.support import make_test_ca
+
+KIOSK = [sys.executable, "-m", "appliance.cli", "provision", "init"]
+
+
+def init(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*KIOSK, *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def sign(tls, csr_path: Path, cert_path: Path) -> None:
+    """What the central CA does with the booth's request."""
+    import datetime as dt
+
+    csr = x509.load_pem_x509_csr(csr_path.read_bytes())
+    ca_key = serialization.load_pem_private_key(tls.ca_key.read_bytes(), None)
+    ca = x509.load_pem_x509_certificate(tls.ca.read_bytes())
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(csr.subject).issuer_name(ca.subject).public_key(csr.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now)
+            .not_valid_after(now + dt.timedelta(days=9)).sign(ca_key, hashes.SHA256()))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_flags_make_a_config_and_keys_that_the_kiosk_accepts_once_signed(tmp_path: Path) -> None:
+    tls = make_test_ca(tmp_path / "ca", "unused")
+    etc = tmp_path / "etc"
+    done = init("--etc-dir", str(etc), "--device-id", "qd-sn-0007", "--site", "市南区政务服务中心 一楼",
+                "--region", "370202", "--broker-host", "mqtt.example.gov.cn", "--ca-file", str(tls.ca),
+                "--admin-pin", "246810", "--paper-width-mm", "58")
+    assert done.returncode == 0, done.stderr
+    assert (etc / "kiosk.toml").stat().st_mode & 0o777 == 0o640
+    assert (etc / "device.key").stat().st_mode & 0o777 == 0o600
+    csr = x509.load_pem_x509_csr((etc / "device.csr").read_bytes())
+    assert csr.subject.rfc4514_string() == "CN=qd-sn-0007" and csr.is_signature_valid
+    assert "246810" not in (etc / "kiosk.toml").read_text()
+    assert "device.crt" in done.stdout  # says what to do next
+    sign(tls, etc / "device.csr", etc / "device.crt")
+    config = load_config(etc / "kiosk.toml")
+    assert (config.device.id, config.device.site, config.hardware.printer.paper_width_mm) == (
+        "qd-sn-0007", "市南区政务服务中心 一楼", 58)
+    assert config.hardware.simulated is False and pin_matches("246810", config.admin.pin_hash)
+    again = init("--etc-dir", str(etc), "--device-id", "qd-sn-0008")
+    assert again.returncode == 2 and "--force" in again.stderr  # an existing booth is not overwritten
+
+
+def test_bad_values_are_named_with_what_is_allowed_and_nothing_is_written(tmp_path: Path) -> None:
+    etc = tmp_path / "etc"
+    done = init("--etc-dir", str(etc), "--device-id", "Booth 7", "--region", "37", "--broker-port", "70000",
+                "--ca-file", str(tmp_path / "missing.crt"), "--admin-pin", "1234", "--led-green", "22")
+    assert done.returncode == 2
+    for named in ("admin_pin: the admin PIN must be 6 to 12 digits", "device_id: String should match pattern",
+                  "site: missing (give --site", "region: String should match pattern '^[0-9]{6}$'",
+                  "broker_port: Input should be less than or equal to 65535", "missing.crt' is not a file",
+                  "hardware.leds: green, amber and red must be three different pins"):
+        assert named in done.stderr, (named, done.stderr)
+    assert not etc.exists()
+
+
+def test_a_person_is_asked_again_after_a_bad_answer(tmp_path: Path) -> None:
+    tls = make_test_ca(tmp_path / "ca", "unused")
+    etc = tmp_path / "etc"
+    provisioning_file = tmp_path / "site.toml"
+    provisioning_file.write_text('site = "崂山区便民服务站"\nbroker_host = "mqtt.example.gov.cn"\n', encoding="utf-8")
+    # device id, a bad region, then Enter for the defaults, the CA file, a 5-digit PIN; asked again: region, PIN
+    answers = ["qd-ls-0001", "3702", "", str(tls.ca), "", "", "", "", "", "", "13579", "370212", "135790"]
+    done = init("--etc-dir", str(etc), "--from", str(provisioning_file), "--interactive", stdin="\n".join(answers))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "please answer again" in done.stdout and "region" in done.stdout
+    text = (etc / "kiosk.toml").read_text(encoding="utf-8")
+    assert 'region = "370212"' in text and 'site = "崂山区便民服务站"' in text
+    cut = init("--etc-dir", str(tmp_path / "etc2"), "--interactive", stdin="qd-ls-0002\n")
+    assert cut.returncode == 2 and "nothing written" in cut.stderr and not (tmp_path / "etc2").exists()
