@@ -153,6 +153,8 @@ class HardwareSection(_Section):
     printer: PrinterSection = PrinterSection()
     scanner: ScannerSection = ScannerSection()
     leds: LedsSection = LedsSection()
+    touchscreen: Path | None = Field(default=None, description="the touch input device, e.g. "
+                                     "/dev/input/by-path/platform-…-event; watched for vanishing")
 
 
 class CatalogSection(_Section):

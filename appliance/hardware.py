@@ -17,6 +17,7 @@ from drivers.printer_escpos import EscposPrinter
 from drivers.printer_pty_sim import PtyPrinterSimulator
 from drivers.scanner import SerialLineScanner
 from drivers.scanner_pty_sim import PtyScannerSimulator
+from drivers.touchscreen import Touchscreen
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Hardware:
     printer: Printer
     leds: StatusLeds
     scanner: SerialLineScanner | None = None  # None: this booth has no scanner
+    touchscreen: Touchscreen | None = None  # None: not watched (no `hardware.touchscreen` configured)
     card_reader_sim: PtyCardReaderSimulator | None = None  # set when simulated
     printer_sim: PtyPrinterSimulator | None = None
     scanner_sim: PtyScannerSimulator | None = None
@@ -53,6 +55,7 @@ def build_hardware(config: KioskConfig) -> Hardware:
             printer=build_printer(hw.printer),
             leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high),
             scanner=SerialLineScanner(hw.scanner.port, hw.scanner.baud) if hw.scanner.enabled else None,
+            touchscreen=Touchscreen(hw.touchscreen) if hw.touchscreen else None,
         )
     sim_dir = config.storage.dir / "sim"
     sim_dir.mkdir(exist_ok=True)
@@ -69,6 +72,7 @@ def build_hardware(config: KioskConfig) -> Hardware:
         leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high,
                         pin_factory=mock_pin_factory()),
         scanner=SerialLineScanner(str(scanner_sim.port), hw.scanner.baud) if scanner_sim else None,
+        touchscreen=Touchscreen(hw.touchscreen) if hw.touchscreen else None,  # any input device can be watched
         card_reader_sim=card_reader_sim,
         printer_sim=printer_sim,
         scanner_sim=scanner_sim,

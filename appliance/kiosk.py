@@ -146,7 +146,11 @@ class Kiosk:
         self.print_failures = 0
         self._stopping = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="core-ticker", daemon=True)
-        self.watchdog = Watchdog(self.liveness, {"mqtt-network": self.link.network_alive}, Notifier())
+        alive = {"mqtt-network": self.link.network_alive}
+        if self.hardware.touchscreen is not None:  # a vanished touch device comes back only with a restart
+            touch = self.hardware.touchscreen
+            alive["touchscreen"] = lambda: not touch.needs_restart()
+        self.watchdog = Watchdog(self.liveness, alive, Notifier())
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -417,6 +421,7 @@ class Kiosk:
             "printer": self.hardware.printer.health(),
             "leds": self.hardware.leds.health(),
             **({"scanner": self.hardware.scanner.health()} if self.hardware.scanner is not None else {}),
+            **({"touchscreen": self.hardware.touchscreen.health()} if self.hardware.touchscreen else {}),
         }
 
     def health_snapshot(self) -> dict[str, Any]:

@@ -100,3 +100,23 @@ def test_no_pings_while_a_core_loop_hangs_or_the_network_thread_is_gone(broker, 
     gone_at = time.monotonic()
     time.sleep(1.0)
     assert "WATCHDOG=1" not in systemd.lines(gone_at)
+
+
+def test_a_vanished_touchscreen_is_reported_and_ends_in_a_restart(broker, systemd, make_kiosk, monkeypatch,
+                                                                   tmp_path) -> None:
+    """A file stands in for /dev/input/eventN (no touch device here): the watcher compares device nodes."""
+    device = tmp_path / "event3"
+    device.write_bytes(b"")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(systemd.path))
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")
+    kiosk = make_kiosk(broker.port, hardware={"touchscreen": str(device)})
+    wait_until(lambda: kiosk.watchdog.pings >= 2)
+    assert kiosk.health_snapshot()["drivers"]["touchscreen"] == {"state": "ok", "reason": "ok"}
+    device.unlink()  # the touch controller resets: its node goes away …
+    wait_until(lambda: "STATUS=not alive: touchscreen" in systemd.lines(), timeout=10)
+    assert kiosk.health_snapshot()["drivers"]["touchscreen"] == {"state": "absent", "reason": "device_gone"}
+    device.write_bytes(b"")  # … and comes back as a new node, which the UI's old handle does not see
+    assert kiosk.health_snapshot()["drivers"]["touchscreen"] == {"state": "fault", "reason": "device_replaced"}
+    since = time.monotonic()
+    time.sleep(1.0)
+    assert "WATCHDOG=1" not in systemd.lines(since)  # so systemd restarts the service, which reopens it
