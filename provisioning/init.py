@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from appliance.admin_pin import PinError, hash_pin
 from appliance.config import ConfigError, KioskConfig
+from provisioning.check import add_check_command
 from provisioning.toml_file import toml_text, write_atomically
 
 
@@ -186,6 +187,7 @@ def add_provision_commands(commands: Any) -> None:
         init.add_argument(f"--{question.key.replace('_', '-')}", dest=question.key, type=question.kind,
                           help=question.prompt)
     init.set_defaults(func=_run)
+    add_check_command(sub)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -85,3 +85,63 @@ def test_a_person_is_asked_again_after_a_bad_answer(tmp_path: Path) -> None:
     assert 'region = "370212"' in text and 'site = "崂山区便民服务站"' in text
     cut = init("--etc-dir", str(tmp_path / "etc2"), "--interactive", stdin="qd-ls-0002\n")
     assert cut.returncode == 2 and "nothing written" in cut.stderr and not (tmp_path / "etc2").exists()
+
+
+def _check_config(tmp_path: Path, broker, tls=None):
+    from appliance.config import parse_config
+    from tests.support import kiosk_config_data
+
+    broker_section = {"host": "localhost"}
+    if tls is not None:
+        cert, key = tls.issue("kiosk-a")
+        broker_section["tls"] = {"ca_file": str(tls.ca), "cert_file": str(cert), "key_file": str(key)}
+    (tmp_path / "state").mkdir(exist_ok=True)
+    return parse_config(kiosk_config_data(tmp_path / "state", broker.port, device_id="kiosk-a",
+                                          broker=broker_section))
+
+
+def test_check_passes_a_well_provisioned_booth(tmp_path: Path) -> None:
+    import threading
+
+    from appliance.hardware import build_hardware
+    from provisioning.check import run_check
+    from tests.support import Mosquitto, citizen_card
+
+    tls = make_test_ca(tmp_path / "ca", "unused")
+    broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
+    config = _check_config(tmp_path, broker, tls)
+    hardware = build_hardware(config)
+    said: list[str] = []
+    threading.Timer(1.0, lambda: hardware.card_reader_sim.place(citizen_card())).start()  # the maintainer's card
+    try:
+        assert run_check(config, hardware, card_timeout_s=15, say=said.append), said
+        slip = hardware.printer_sim.receipts[-1].lines
+    finally:
+        hardware.close()
+        broker.stop()
+    assert [line.split(":")[0] for line in said if line.startswith("PASS")] == [
+        "PASS  config", "PASS  broker", "PASS  publish own topics", "PASS  not another device's", "PASS  printer",
+        "PASS  card reader", "PASS  LEDs"]
+    assert said[-1] == "booth ready" and "kiosk-a" in " ".join(slip)
+    assert citizen_card().name not in " ".join(said)  # masked
+
+
+def test_check_fails_when_the_broker_lets_a_booth_write_as_another(tmp_path: Path, broker) -> None:
+    from appliance.hardware import build_hardware
+    from provisioning.check import run_check
+
+    config = _check_config(tmp_path, broker)  # the test broker: anonymous, no ACL
+    hardware = build_hardware(config)
+    said: list[str] = []
+    try:
+        assert not run_check(config, hardware, card_timeout_s=1, say=said.append)
+    finally:
+        hardware.close()
+    assert any(line.startswith("FAIL  not another device's") and "ACL" in line for line in said)
+    assert any(line.startswith("FAIL  card reader: no card read") for line in said)
+    assert said[-1].startswith("NOT ready")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[device]\nid = 'x'\n")
+    cli = subprocess.run([sys.executable, "-m", "appliance.cli", "provision", "check", "--config", str(broken)],
+                         capture_output=True, text=True, timeout=60)
+    assert cli.returncode == 2 and cli.stdout.startswith("FAIL  config:")

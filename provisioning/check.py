@@ -1,0 +1,161 @@
+"""`kiosk provision check`: the maintainer's pass/fail report for a provisioned booth, before leaving.
+
+Checks, in order: the config; the broker with the device's own credentials — it may publish under its
+own topic and may NOT publish under another device's (the ACL must answer "not authorised"); a
+provisioning slip printed (device id, site, QR of the device id); an ID card read (masked on screen);
+the LEDs cycled. Exit status 0 only when every check passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from appliance.config import ConfigError, KioskConfig, load_config
+from appliance.contract import command_result_topic, encode, stamped
+from appliance.hardware import Hardware, build_hardware
+from appliance.privacy import mask_name
+from drivers.card_reader import CardEvent, CardEventKind
+from drivers.health import NOT_OPENED
+from drivers.printer import Document, PrintError
+
+NOT_AUTHORISED = 135  # MQTT 5 reason code in the PUBACK
+PROBE_DEVICE = "provision-check-probe"  # "another device": no booth is called this
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+def broker_checks(config: KioskConfig, timeout_s: float = 10.0) -> list[Check]:
+    broker = config.broker
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{config.device.id}-check", protocol=mqtt.MQTTv5)
+    if broker.tls is not None:
+        client.tls_set(ca_certs=str(broker.tls.ca_file),
+                       certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
+                       keyfile=str(broker.tls.key_file) if broker.tls.key_file else None,
+                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
+    if broker.username is not None:
+        client.username_pw_set(broker.username,
+                               broker.password_file.read_text().strip() if broker.password_file else None)
+    connected, acks, refused = threading.Event(), {}, []
+    client.on_connect = lambda _c, _u, _f, reason, _p: (refused.append(str(reason)) if reason.is_failure
+                                                        else connected.set())
+    client.on_publish = lambda _c, _u, mid, reason, _p: acks.__setitem__(mid, reason.value)
+    where = f"{broker.host}:{broker.port}"
+    try:
+        client.connect(broker.host, broker.port, 30)
+    except (OSError, ssl.SSLError) as exc:
+        return [Check("broker", False, f"cannot connect to {where}: {exc}")]
+    client.loop_start()
+    try:
+        if not connected.wait(timeout_s):
+            return [Check("broker", False, f"{where} did not accept the device's credentials "
+                                           f"({refused[0] if refused else 'no answer'})")]
+        probe = encode(stamped(config.device.id, True, {"id": None, "command": "provision-check", "ok": True,
+                                                        "result": {"probe": True}}))
+
+        def publish(device: str) -> int | None:
+            mid = client.publish(command_result_topic(device), probe, qos=1).mid
+            deadline = time.monotonic() + timeout_s
+            while mid not in acks and time.monotonic() < deadline:
+                time.sleep(0.02)
+            return acks.get(mid)
+
+        own, other = publish(config.device.id), publish(PROBE_DEVICE)
+        return [Check("broker", True, f"connected to {where} as {config.device.id}"),
+                Check("publish own topics", own is not None and own < 128,  # 16: accepted, nobody listening
+                      f"accepted (PUBACK reason {own})" if own is not None and own < 128 else f"PUBACK reason {own}"),
+                Check("not another device's", other == NOT_AUTHORISED,
+                      "refused (not authorised)" if other == NOT_AUTHORISED else
+                      f"PUBACK reason {other}: the broker's ACL lets this device write as another one")]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
+def slip_check(config: KioskConfig, hardware: Hardware, wait_s: float = 10.0) -> Check:
+    deadline = time.monotonic() + wait_s
+    while hardware.printer.health() == NOT_OPENED and time.monotonic() < deadline:
+        time.sleep(0.1)  # its first status poll is under way
+    slip = (Document().title("设备开通单 / Provisioning slip").row("设备", config.device.id)
+            .row("网点", config.device.site).row("区划", config.device.region).separator().qr(config.device.id))
+    try:
+        hardware.printer.print(slip)
+    except PrintError as exc:
+        return Check("printer", False, f"slip not printed: {exc}")
+    return Check("printer", True, "provisioning slip printed")
+
+
+def card_check(hardware: Hardware, timeout_s: float, say: Callable[[str], None]) -> Check:
+    read: list[CardEvent] = []
+    done = threading.Event()
+
+    def on_card(event: CardEvent) -> None:
+        if event.kind in (CardEventKind.READ, CardEventKind.ERROR):
+            read.append(event)
+            done.set()
+
+    hardware.card_reader.open(on_card)
+    say(f"place an ID card on the reader (waiting {timeout_s:.0f} s) …")
+    if not done.wait(timeout_s):
+        health = hardware.card_reader.health()
+        return Check("card reader", False, f"no card read ({health.state}: {health.reason})")
+    event = read[0]
+    if event.kind is CardEventKind.ERROR or event.card is None:
+        return Check("card reader", False, f"the card could not be read: {event.reason}")
+    return Check("card reader", True, f"read {mask_name(event.card.name)}")
+
+
+def led_check(hardware: Hardware) -> Check:
+    try:
+        return Check("LEDs", True, "cycled " + ", ".join(hardware.leds.cycle()))
+    except RuntimeError as exc:
+        return Check("LEDs", False, str(exc))
+
+
+def run_check(config: KioskConfig, hardware: Hardware, card_timeout_s: float,
+              say: Callable[[str], None] = print) -> bool:
+    checks = [Check("config", True, f"{config.device.id} at {config.device.site}")]
+    checks += broker_checks(config)
+    hardware.printer.open()
+    checks.append(slip_check(config, hardware))
+    checks.append(card_check(hardware, card_timeout_s, say))
+    checks.append(led_check(hardware))
+    for check in checks:
+        say(f"{'PASS' if check.ok else 'FAIL'}  {check.name}: {check.detail}")
+    passed = all(check.ok for check in checks)
+    say("booth ready" if passed else "NOT ready: fix what failed and run the check again")
+    return passed
+
+
+def _run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"FAIL  config: {exc}")
+        return 2
+    config.storage.dir.mkdir(parents=True, exist_ok=True)
+    hardware = build_hardware(config)
+    try:
+        return 0 if run_check(config, hardware, args.card_timeout) else 1
+    finally:
+        hardware.close()
+
+
+def add_check_command(sub) -> None:
+    check = sub.add_parser("check", help="self-test a provisioned booth: config, broker ACL, slip, card, LEDs")
+    check.add_argument("--config", type=Path)
+    check.add_argument("--card-timeout", type=float, default=60, help="seconds to wait for an ID card")
+    check.set_defaults(func=_run)
