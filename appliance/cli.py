@@ -102,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
+        force=True,  # a library may have installed a root handler while being imported (escpos does)
     )
     # paho logs every failed reconnect at ERROR; the link reports connection problems once itself.
     logging.getLogger("kiosk.paho").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
