@@ -26,16 +26,20 @@ def collector(broker: Mosquitto) -> Iterator[Collector]:
 @pytest.fixture
 def make_kiosk(tmp_path: Path):
     """Build (and afterwards stop) in-process kiosks: make_kiosk(port, **config sections)."""
-    started: list[Kiosk] = []
+    made: list[Kiosk] = []
 
     def make(port: int, storage: Path | None = None, start: bool = True, **sections) -> Kiosk:
         kiosk = Kiosk(kiosk_config(storage or tmp_path / "state", port, **sections))
         if start:
             kiosk.start()
-            started.append(kiosk)
+        made.append(kiosk)
         return kiosk
 
     yield make
-    for kiosk in started:
-        if not kiosk._stopping.is_set():
+    for kiosk in made:
+        started = kiosk._ticker.ident is not None  # by make() or by the test itself
+        if started and not kiosk._stopping.is_set():
             kiosk.stop()
+        elif not started:  # never started: its devices (simulators, LED threads) still need closing
+            kiosk.hardware.close()
+            kiosk.store.close()
