@@ -540,7 +540,10 @@ class Kiosk:
         return mask_name(card.name) if card is not None else "OK"
 
     def cycle_leds(self) -> str:
-        return ", ".join(self.hardware.leds.cycle())
+        try:
+            return ", ".join(self.hardware.leds.cycle())
+        except RuntimeError as exc:  # no GPIO on this board
+            raise CitizenError("no_leds", str(exc)) from exc
 
     def retry_delivery(self) -> str:
         """Send now: set-aside events go back in line and the pump is woken."""

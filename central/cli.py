@@ -24,7 +24,7 @@ def _settings(args: argparse.Namespace) -> CentralSettings:
         key_file=args.key_file, database=args.database, client_id=getattr(args, "client_id", None),
         http_host=getattr(args, "http_host", None), http_port=getattr(args, "http_port", None),
         heartbeat_retention_days=getattr(args, "retention_days", None),
-        thresholds=Thresholds(**{k: v for k, v in thresholds.items() if v is not None}))
+        thresholds={k: v for k, v in thresholds.items() if v is not None})
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -185,7 +185,7 @@ def add_central_commands(commands: Any) -> None:
     serve.add_argument("--http-port", type=int, default=8080)
     serve.add_argument("--retention-days", type=int, help="keep heartbeats this many days (default 30)")
     for name, field in Thresholds.model_fields.items():
-        serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=type(field.default),
+        serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=field.annotation,
                            help=f"{field.description} (default {field.default})")
     serve.set_defaults(func=_friendly(_serve))
 

@@ -204,15 +204,30 @@ class Database:
         ongoing ones stay open as they are. `open_now`: the device's open alerts, if already read."""
         if open_now is None:
             open_now = self.open_alerts(conn, device)
-        open_now = {row["code"]: row["id"] for row in open_now if row["source"] == source}
+        opened = {row["code"]: row["id"] for row in open_now if row["source"] == source}
         for code, condition in active.items():
-            if code not in open_now:
-                conn.execute(insert(alerts).values(device=device, code=code, source=source, opened_at=now,
-                                                   severity=condition.severity, message=condition.message,
-                                                   until=condition.until))
-        cleared = [alert_id for code, alert_id in open_now.items() if code not in active]
+            if code not in opened:
+                self._add_alert(conn, device, source, code, condition, now)
+        cleared = [alert_id for code, alert_id in opened.items() if code not in active]
         if cleared:
             conn.execute(update(alerts).where(alerts.c.id.in_(cleared)).values(closed_at=now))
+
+    def open_alert(self, conn: Connection, device: str, source: str, code: str, condition: Condition,
+                   now: float) -> None:
+        """Open one alert that ends by itself (`condition.until`), unless it is open already."""
+        if not any(a["code"] == code and a["source"] == source for a in self.open_alerts(conn, device)):
+            self._add_alert(conn, device, source, code, condition, now)
+
+    def close_ended_alerts(self, conn: Connection, now: float) -> int:
+        """Close the alerts whose known end (`until`) has come."""
+        return conn.execute(update(alerts).where(alerts.c.closed_at.is_(None), alerts.c.until < now)
+                            .values(closed_at=now)).rowcount
+
+    @staticmethod
+    def _add_alert(conn: Connection, device: str, source: str, code: str, condition: Condition, now: float) -> None:
+        conn.execute(insert(alerts).values(device=device, code=code, source=source, opened_at=now,
+                                           severity=condition.severity, message=condition.message,
+                                           until=condition.until))
 
     # -- commands -----------------------------------------------------------------------------------
     def add_command(self, conn: Connection, request_id: str, batch: str, device: str, name: str,
@@ -231,11 +246,15 @@ class Database:
         return dict(row) if row else None
 
     # -- the fleet ----------------------------------------------------------------------------------
-    def fleet(self, conn: Connection) -> list[dict[str, Any]]:
-        open_counts = dict(conn.execute(select(alerts.c.device, func.count()).where(
-            alerts.c.closed_at.is_(None)).group_by(alerts.c.device)).all())
+    def fleet(self, conn: Connection, device: str | None = None) -> list[dict[str, Any]]:
+        """Every booth (or just `device`) with its count of open alerts."""
+        counting = select(alerts.c.device, func.count()).where(alerts.c.closed_at.is_(None))
+        booths = select(devices).order_by(devices.c.region, devices.c.id)
+        if device is not None:
+            counting, booths = counting.where(alerts.c.device == device), booths.where(devices.c.id == device)
+        open_counts = dict(conn.execute(counting.group_by(alerts.c.device)).all())
         rows = []
-        for row in conn.execute(select(devices).order_by(devices.c.region, devices.c.id)).mappings():
+        for row in conn.execute(booths).mappings():
             rows.append({**row, "open_alerts": open_counts.get(row["id"], 0)})
         return rows
 

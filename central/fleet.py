@@ -13,21 +13,22 @@ from central.tables import devices
 STATE_ORDER = ("fault", "offline", "degraded", "maintenance", "ok", "unknown")
 
 
-def fleet_rows(db: Database, conn: Connection, now: float) -> list[dict[str, Any]]:
+def fleet_rows(db: Database, conn: Connection, now: float, device: str | None = None) -> list[dict[str, Any]]:
+    """The overview's rows (or just `device`'s)."""
     rows = []
-    for device in db.fleet(conn):
-        beat = device["heartbeat"] or {}
+    for booth in db.fleet(conn, device):
+        beat = booth["heartbeat"] or {}
         drivers = beat.get("drivers") or {}
         outbox = beat.get("outbox") or {}
-        age = None if device["last_heartbeat_at"] is None else int(now - device["last_heartbeat_at"])
+        age = None if booth["last_heartbeat_at"] is None else int(now - booth["last_heartbeat_at"])
         rows.append({
-            "device": device["id"], "region": device["region"], "site": device["site"],
-            "state": booth_state(device["status"], drivers, device["open_alerts"]),
-            "status": device["status"],
+            "device": booth["id"], "region": booth["region"], "site": booth["site"],
+            "state": booth_state(booth["status"], drivers, booth["open_alerts"]),
+            "status": booth["status"],
             "heartbeat": "never" if age is None else f"{age} s ago", "heartbeat_age_s": age,
             "printer": _health(drivers.get("printer")), "card_reader": _health(drivers.get("card_reader")),
             "outbox": outbox.get("depth", "-"), "oldest": _age(outbox.get("oldest_age_s")),
-            "software": device["software"], "alerts": device["open_alerts"],
+            "software": booth["software"], "alerts": booth["open_alerts"],
         })
     rows.sort(key=lambda r: (STATE_ORDER.index(r["state"]), r["region"], r["device"]))
     return rows

@@ -31,12 +31,12 @@ from appliance.contract import (
     iso,
     progress_answer_topic,
 )
-from central.alerts import Condition, clock_conditions, event_condition, heartbeat_conditions
+from central.alerts import clock_conditions, event_condition, heartbeat_conditions
 from central.commands import send_commands
 from central.database import Database
 from central.messages import BadMessage, Message, read_message
 from central.settings import CentralSettings
-from central.tables import alerts, devices
+from central.tables import devices
 
 log = logging.getLogger("central.intake")
 
@@ -188,9 +188,7 @@ class Intake:
             self.counts[f"event_{envelope['kind']}"] += 1
             opened = event_condition(envelope["payload"]) if envelope["kind"] == "alert" else None
             if opened is not None:
-                code, condition = opened
-                current = {a["code"]: a for a in self.db.open_alerts(conn, device) if a["source"] == "event"}
-                self.db.sync_alerts(conn, device, "event", {**_still_open(current, now), code: condition}, now)
+                self.db.open_alert(conn, device, "event", *opened, now)
 
     def _record_cmd_result(self, conn: Connection, message: Message, now: float) -> None:
         known = self.db.record_command_result(conn, message.device, message.body, now)
@@ -227,20 +225,11 @@ class Intake:
                 found = clock_conditions(dict(row), now, self.settings.thresholds)
                 if set(found) != open_clock.get(row["id"], set()):
                     self.db.sync_alerts(conn, row["id"], "clock", found, now)
-            for row in conn.execute(select(alerts).where(alerts.c.closed_at.is_(None), alerts.c.source == "event",
-                                                         alerts.c.until < now)).mappings().all():
-                current = {a["code"]: a for a in self.db.open_alerts(conn, row["device"]) if a["source"] == "event"}
-                self.db.sync_alerts(conn, row["device"], "event", _still_open(current, now), now)
+            self.db.close_ended_alerts(conn, now)
             retention = self.settings.heartbeat_retention_days * 86_400
             self.db.prune_heartbeats(conn, now - retention)
 
     def send_command(self, targets: list[str], name: str, args: dict[str, Any] | None = None,
                      expires_in_s: float = 600) -> dict[str, str]:
         return send_commands(self._client, self.db, targets, name, args, expires_in_s)
-
-
-def _still_open(current: dict[str, dict[str, Any]], now: float) -> dict[str, Condition]:
-    """The event-sourced alerts that have not reached their end time, as conditions to keep."""
-    return {code: Condition(a["severity"], a["message"], a["until"]) for code, a in current.items()
-            if a["until"] is None or a["until"] > now}
 

@@ -33,9 +33,10 @@ def fleet_view(db: Database, conn: Connection, region: str = "", state: str = ""
 
 def device_view(db: Database, conn: Connection, device: str, hours: float = 24) -> dict[str, Any] | None:
     now = time.time()
-    summary = next((row for row in fleet_rows(db, conn, now) if row["device"] == device), None)
-    if summary is None:
+    found = fleet_rows(db, conn, now, device)
+    if not found:
         return None
+    summary = found[0]
     beats = conn.execute(select(heartbeats.c.received_at, heartbeats.c.outbox_depth, heartbeats.c.cpu_temp_c,
                                 heartbeats.c.disk_free_mb)
                          .where(heartbeats.c.device == device, heartbeats.c.received_at >= now - hours * 3600)

@@ -138,10 +138,17 @@ def provision(args: argparse.Namespace, read: Callable[[str], str] = input) -> i
             answers.update(tomllib.loads(args.from_file.read_text(encoding="utf-8")))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ProvisionError(f"provisioning file {args.from_file}: {exc}") from None
+        unknown = sorted(set(answers) - {q.key for q in QUESTIONS} - {"admin_pin"})
+        if unknown:
+            allowed = ", ".join([q.key for q in QUESTIONS] + ["admin_pin"])
+            raise ProvisionError(f"provisioning file {args.from_file}: unknown keys {', '.join(unknown)}; "
+                                 f"allowed: {allowed}")
     answers.update({q.key: getattr(args, q.key) for q in QUESTIONS if getattr(args, q.key, None) is not None})
-    pin = answers.pop("admin_pin", None) or args.admin_pin
+    file_pin = answers.pop("admin_pin", None)
+    pin = args.admin_pin or file_pin  # a flag wins over the file, as for every other value
+    ports = serial_ports() if args.interactive else []
     if args.interactive:
-        ask([q for q in QUESTIONS if q.key not in answers], answers, read, serial_ports())
+        ask([q for q in QUESTIONS if q.key not in answers], answers, read, ports)
     while True:
         if args.interactive and not pin:
             pin = read("admin PIN (6–12 digits): ").strip()
@@ -157,7 +164,7 @@ def provision(args: argparse.Namespace, read: Callable[[str], str] = input) -> i
         if not args.interactive:
             raise ProvisionError(f"nothing written; these values cannot be used:\n{report}")
         print(f"please answer again:\n{report}")
-        ask([q for q in QUESTIONS if q.key in found], answers, read, serial_ports())
+        ask([q for q in QUESTIONS if q.key in found], answers, read, ports)
 
     etc.mkdir(parents=True, exist_ok=True)
     made = []

@@ -111,14 +111,15 @@ class MaintenanceScreen(KioskScreen):
                                      colour=theme.MUTED))
         self.body.add_widget(actions)
         self.show_facts()
+
+    def on_enter(self, *_args) -> None:  # once per visit; a rebuild (language, elder mode) adds no second one
         Clock.schedule_interval(self._refresh, 2)
 
     def on_leave(self, *_args) -> None:
         Clock.unschedule(self._refresh)
 
     def _refresh(self, _dt) -> None:
-        if self.app.manager.current == self.name:
-            self.show_facts()
+        self.show_facts()
 
     def show_facts(self) -> None:
         self.facts.clear_widgets()

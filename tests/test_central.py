@@ -344,6 +344,9 @@ def test_operator_cli_lists_the_fleet_and_sends_a_command(site) -> None:
     nowhere = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "devices", "--database",
                               "sqlite:////nonexistent/dir/central.sqlite3"], capture_output=True, text=True, timeout=60)
     assert nowhere.returncode == 2 and nowhere.stderr.startswith("kiosk central: cannot open the database")
+    bad_limit = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "serve", "--offline-after-min", "-1",
+                                "--heartbeat-interval-s", "30", *common], capture_output=True, text=True, timeout=60)
+    assert bad_limit.returncode == 2 and "thresholds.offline_after_min = -1.0" in bad_limit.stderr
     assert TEST_NAME not in shown.stdout + sent.stdout and TEST_ID_NUMBER not in shown.stdout
 
 

@@ -83,6 +83,10 @@ def test_a_person_is_asked_again_after_a_bad_answer(tmp_path: Path) -> None:
     assert "please answer again" in done.stdout and "region" in done.stdout
     text = (etc / "kiosk.toml").read_text(encoding="utf-8")
     assert 'region = "370212"' in text and 'site = "崂山区便民服务站"' in text
+    typo = tmp_path / "typo.toml"
+    typo.write_text('site = "崂山区便民服务站"\nbroker_hots = "mqtt.example.gov.cn"\n', encoding="utf-8")
+    refused = init("--etc-dir", str(tmp_path / "etc3"), "--from", str(typo))
+    assert refused.returncode == 2 and "unknown keys broker_hots" in refused.stderr and not (tmp_path / "etc3").exists()
     cut = init("--etc-dir", str(tmp_path / "etc2"), "--interactive", stdin="qd-ls-0002\n")
     assert cut.returncode == 2 and "nothing written" in cut.stderr and not (tmp_path / "etc2").exists()
 
