@@ -2,14 +2,18 @@
 
 Values come from a provisioning file (`--from`), flags, or — with `--interactive` — prompts that show
 what is allowed and ask again after a bad answer. Everything is checked by the device config's own
-schema before anything is written; then the config (0640) and the keys (0600) are written atomically,
-so a refused or interrupted run leaves no half-written file. Without existing TLS files it generates the
-device's private key and a certificate signing request for the central CA.
+schema before anything is written; then the config and the key are written atomically (0640, group
+`kiosk` so the service can read them and not change them; 0600 where that group does not exist), so a
+refused or interrupted run leaves no half-written file. Given the certificate the central CA already
+issued (and its key), it checks that they belong together, name this device and come from that CA;
+otherwise it generates the device's private key and a certificate signing request for the CA.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import grp
 import sys
 import tomllib
 from collections.abc import Callable
@@ -18,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
@@ -36,6 +41,7 @@ class Question:
     prompt: str
     default: Any = None
     kind: Callable[[str], Any] = str
+    asked_if: str | None = None  # asked only when this other answer was given
 
 
 QUESTIONS = [
@@ -45,6 +51,9 @@ QUESTIONS = [
     Question("broker_host", ("broker", "host"), "broker host name"),
     Question("broker_port", ("broker", "port"), "broker port", 8883, int),
     Question("ca_file", ("broker", "tls", "ca_file"), "central CA certificate (PEM file)"),
+    Question("cert_file", (), "this device's certificate, if the CA already issued it (empty: make a key and CSR)",
+             ""),
+    Question("key_file", (), "that certificate's private key (PEM file)", asked_if="cert_file"),
     Question("card_reader_port", ("hardware", "card_reader", "port"), "card reader serial port", "/dev/ttyUSB0"),
     Question("printer_port", ("hardware", "printer", "port"), "printer serial port or /dev/usb/lp0", "/dev/ttyUSB1"),
     Question("paper_width_mm", ("hardware", "printer", "paper_width_mm"), "paper width in mm (58 or 80)", 80, int),
@@ -55,6 +64,7 @@ QUESTIONS = [
 
 
 SERIAL_QUESTIONS = ("card_reader_port", "printer_port")  # offered the serial ports pyserial finds
+SERVICE_GROUP = "kiosk"  # the booth's service runs as user and group kiosk (provisioning/install.py)
 
 
 class ProvisionError(Exception):
@@ -76,7 +86,8 @@ def _nested(where: tuple[str, ...], value: Any, into: dict) -> None:
 def build_config(answers: dict[str, Any], etc: Path) -> dict:
     data: dict[str, Any] = {"hardware": {"simulated": False}}
     for question in QUESTIONS:
-        _nested(question.where, answers.get(question.key, question.default), data)
+        if question.where:
+            _nested(question.where, answers.get(question.key, question.default), data)
     data["broker"]["tls"].update(cert_file=str(etc / "device.crt"), key_file=str(etc / "device.key"))
     data["storage"] = {"dir": "/var/lib/kiosk"}
     if answers.get("pin_hash"):
@@ -92,7 +103,7 @@ def problems(data: dict, answers: dict[str, Any]) -> dict[str, str]:
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(str(p) for p in error["loc"])
-            question = next((q for q in QUESTIONS if loc[:len(q.where)] == q.where), None)
+            question = next((q for q in QUESTIONS if q.where and loc[:len(q.where)] == q.where), None)
             key = question.key if question else ".".join(loc)
             message = error["msg"].removeprefix("Value error, ")
             if question is not None and answers.get(key, question.default) is None:
@@ -100,19 +111,59 @@ def problems(data: dict, answers: dict[str, Any]) -> dict[str, str]:
             found.setdefault(key, message)
     if not found.get("ca_file") and not Path(str(answers.get("ca_file", ""))).is_file():
         found["ca_file"] = f"{answers.get('ca_file')!r} is not a file (the central CA's certificate, PEM)"
+    if not found and (answers.get("cert_file") or answers.get("key_file")):
+        found.update(certificate_problems(answers))
     return found
+
+
+def certificate_problems(answers: dict[str, Any]) -> dict[str, str]:
+    """An existing certificate must carry this device's id, come from the central CA, be valid now and
+    belong to the key given with it; otherwise the broker would refuse the booth on site."""
+    if not answers.get("cert_file") or not answers.get("key_file"):
+        return {"cert_file": "give cert_file and key_file together (or neither, to make a key and a CSR)"}
+    try:
+        cert = x509.load_pem_x509_certificate(Path(answers["cert_file"]).read_bytes())
+    except (OSError, ValueError) as exc:
+        return {"cert_file": f"{answers['cert_file']!r} is not a readable PEM certificate ({exc})"}
+    try:
+        key = serialization.load_pem_private_key(Path(answers["key_file"]).read_bytes(), password=None)
+    except (OSError, ValueError, TypeError) as exc:
+        return {"key_file": f"{answers['key_file']!r} is not a readable, unencrypted PEM private key ({exc})"}
+    if public_der(cert.public_key()) != public_der(key.public_key()):
+        return {"key_file": "this key does not belong to the certificate in cert_file"}
+    names = [a.value for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    if names != [answers["device_id"]]:
+        return {"cert_file": f"the certificate names {names or 'no device'}, not {answers['device_id']!r} "
+                             "(the broker takes its common name as the device id)"}
+    try:
+        cert.verify_directly_issued_by(x509.load_pem_x509_certificate(Path(answers["ca_file"]).read_bytes()))
+    except (ValueError, TypeError, InvalidSignature):
+        return {"cert_file": f"not issued by the CA in {answers['ca_file']}"}
+    now = dt.datetime.now(dt.UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        return {"cert_file": f"valid only from {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to "
+                             f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC (check the booth's clock, or ask for "
+                             "a new certificate)"}
+    return {}
 
 
 def ask(questions: list[Question], answers: dict[str, Any], read: Callable[[str], str], ports: list[str]) -> None:
     for question in questions:
+        if question.asked_if and not answers.get(question.asked_if):
+            continue
         offer = f" [found: {', '.join(ports)}]" if question.key in SERIAL_QUESTIONS and ports else ""
-        default = answers.get(question.key, question.default)
+        optional = question.default == ""  # an empty answer means "none", even when asked again
+        default = None if optional else answers.get(question.key, question.default)
         text = read(f"{question.prompt}{offer}{f' [{default}]' if default is not None else ''}: ").strip()
         if text or default is None:
             try:
                 answers[question.key] = question.kind(text)
             except ValueError:
                 answers[question.key] = text  # the schema names what is allowed
+
+
+def public_der(public_key: Any) -> bytes:
+    return public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def generate_key_and_csr(device_id: str) -> tuple[bytes, bytes]:
@@ -167,18 +218,35 @@ def provision(args: argparse.Namespace, read: Callable[[str], str] = input) -> i
         ask([q for q in QUESTIONS if q.key in found], answers, read, ports)
 
     etc.mkdir(parents=True, exist_ok=True)
+    group = service_group()
+    secret = 0o640 if group is not None else 0o600  # the key: readable by the service, nobody else
     made = []
-    if not (etc / "device.key").exists() or args.force:
+    if answers.get("cert_file"):
+        write_atomically(etc / "device.key", Path(answers["key_file"]).read_bytes(), secret, group)
+        write_atomically(etc / "device.crt", Path(answers["cert_file"]).read_bytes(), 0o644)
+        made = [etc / "device.key", etc / "device.crt"]
+    elif not (etc / "device.key").exists() or args.force:
         key, csr = generate_key_and_csr(answers["device_id"])
-        write_atomically(etc / "device.key", key, 0o600)
+        write_atomically(etc / "device.key", key, secret, group)
         write_atomically(etc / "device.csr", csr, 0o644)
         made = [etc / "device.key", etc / "device.csr"]
-    write_atomically(config_path, toml_text(data).encode("utf-8"), 0o640)
-    print(f"wrote {config_path} (0640)" + "".join(f", {p} ({oct(p.stat().st_mode & 0o777)[2:]})" for p in made))
+    write_atomically(config_path, toml_text(data).encode("utf-8"), 0o640, group)
+    owner = f", group {SERVICE_GROUP}" if group is not None else ""
+    print(f"wrote {config_path} (0640{owner})" + "".join(f", {p} ({p.stat().st_mode & 0o777:04o})" for p in made))
     if not (etc / "device.crt").exists():
         print(f"next: have the central CA sign {etc / 'device.csr'} and put the certificate at {etc / 'device.crt'}, "
               "then run `kiosk provision check`")
+    else:
+        print("next: `kiosk provision check`")
     return 0
+
+
+def service_group() -> int | None:
+    """The service's group id when this machine has it (a booth installed by provisioning/install.py)."""
+    try:
+        return grp.getgrnam(SERVICE_GROUP).gr_gid
+    except KeyError:
+        return None
 
 
 def add_provision_commands(commands: Any) -> None:

@@ -36,12 +36,14 @@ def toml_text(data: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_atomically(path: Path, data: bytes, mode: int) -> Path:
-    """Write beside `path`, flush to disk, set `mode`, then rename over it."""
+def write_atomically(path: Path, data: bytes, mode: int, group: int | None = None) -> Path:
+    """Write beside `path`, flush to disk, set `mode` (and the group, when given), then rename over it."""
     temporary = path.with_name(f".{path.name}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         with os.fdopen(descriptor, "wb") as out:
+            if group is not None:
+                os.fchown(out.fileno(), -1, group)
             out.write(data)
             out.flush()
             os.fsync(out.fileno())

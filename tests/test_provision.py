@@ -77,18 +77,59 @@ def test_a_person_is_asked_again_after_a_bad_answer(tmp_path: Path) -> None:
     provisioning_file = tmp_path / "site.toml"
     provisioning_file.write_text('site = "崂山区便民服务站"\nbroker_host = "mqtt.example.gov.cn"\n', encoding="utf-8")
     # device id, a bad region, then Enter for the defaults, the CA file, a 5-digit PIN; asked again: region, PIN
-    answers = ["qd-ls-0001", "3702", "", str(tls.ca), "", "", "", "", "", "", "13579", "370212", "135790"]
+    # (the empty answer after the CA file: no certificate yet, make a key and a CSR)
+    answers = ["qd-ls-0001", "3702", "", str(tls.ca), "", "", "", "", "", "", "", "13579", "370212", "135790"]
     done = init("--etc-dir", str(etc), "--from", str(provisioning_file), "--interactive", stdin="\n".join(answers))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "please answer again" in done.stdout and "region" in done.stdout
     text = (etc / "kiosk.toml").read_text(encoding="utf-8")
     assert 'region = "370212"' in text and 'site = "崂山区便民服务站"' in text
+    assert (etc / "device.csr").exists() and not (etc / "device.crt").exists()
     typo = tmp_path / "typo.toml"
     typo.write_text('site = "崂山区便民服务站"\nbroker_hots = "mqtt.example.gov.cn"\n', encoding="utf-8")
     refused = init("--etc-dir", str(tmp_path / "etc3"), "--from", str(typo))
     assert refused.returncode == 2 and "unknown keys broker_hots" in refused.stderr and not (tmp_path / "etc3").exists()
     cut = init("--etc-dir", str(tmp_path / "etc2"), "--interactive", stdin="qd-ls-0002\n")
     assert cut.returncode == 2 and "nothing written" in cut.stderr and not (tmp_path / "etc2").exists()
+
+
+def test_a_certificate_the_ca_already_issued_is_checked_then_installed(tmp_path: Path) -> None:
+    import datetime as dt
+
+    tls = make_test_ca(tmp_path / "ca", "qd-sn-0009")
+    other = make_test_ca(tmp_path / "other-ca", "qd-sn-0009")
+    wrong_name_cert, wrong_name_key = tls.issue("qd-sn-0010")
+    key = serialization.load_pem_private_key(tls.client_key.read_bytes(), None)
+    ca_key = serialization.load_pem_private_key(tls.ca_key.read_bytes(), None)
+    ca = x509.load_pem_x509_certificate(tls.ca.read_bytes())
+    past = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+    expired = tmp_path / "expired.crt"
+    expired.write_bytes(x509.CertificateBuilder().subject_name(x509.load_pem_x509_certificate(
+        tls.client_cert.read_bytes()).subject).issuer_name(ca.subject).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(past)
+        .not_valid_after(past + dt.timedelta(days=365)).sign(ca_key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM))
+    site = ("--device-id", "qd-sn-0009", "--site", "市南区政务服务中心", "--region", "370202", "--broker-host",
+            "mqtt.example.gov.cn", "--ca-file", str(tls.ca), "--admin-pin", "246810")
+    for cert, key_file, said in (
+            (wrong_name_cert, wrong_name_key, "the certificate names ['qd-sn-0010'], not 'qd-sn-0009'"),
+            (tls.client_cert, other.client_key, "key_file: this key does not belong to the certificate"),
+            (other.client_cert, other.client_key, "cert_file: not issued by the CA in"),
+            (expired, tls.client_key, "cert_file: valid only from"),
+            (tls.client_cert, None, "give cert_file and key_file together"),
+            (tls.ca_key, tls.client_key, "is not a readable PEM certificate")):
+        etc = tmp_path / "refused"
+        key_args = ("--key-file", str(key_file)) if key_file else ()
+        done = init("--etc-dir", str(etc), *site, "--cert-file", str(cert), *key_args)
+        assert done.returncode == 2 and said in done.stderr, (said, done.stderr)
+        assert not etc.exists()
+    etc = tmp_path / "etc"
+    done = init("--etc-dir", str(etc), *site, "--cert-file", str(tls.client_cert), "--key-file", str(tls.client_key))
+    assert done.returncode == 0, done.stderr
+    assert (etc / "device.crt").read_bytes() == tls.client_cert.read_bytes() and not (etc / "device.csr").exists()
+    assert (etc / "device.key").stat().st_mode & 0o777 == 0o600  # no `kiosk` group here: only the owner reads it
+    assert "next: `kiosk provision check`" in done.stdout
+    assert load_config(etc / "kiosk.toml").device.id == "qd-sn-0009"
 
 
 def _check_config(tmp_path: Path, broker, tls=None):
