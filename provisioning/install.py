@@ -1,4 +1,4 @@
-"""Turn a fresh Raspberry Pi OS Bookworm (or Debian 12) into a booth: `sudo python3 provisioning/install.py`.
+"""Turn a fresh Raspberry Pi OS Bookworm (or Debian 12) into a booth: `sudo provisioning/install.sh`.
 
 It runs with the system's own Python and standard library, because the product's virtual environment
 is one of the things it makes. Every step first looks at what is there and changes only what differs,
@@ -380,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="install Python packages offline from this directory of wheels (no PyPI)")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
-        print("install: run as root (sudo python3 provisioning/install.py)", file=sys.stderr)
+        print("install: run as root (sudo provisioning/install.sh)", file=sys.stderr)
         return 2
     if not Path("/etc/debian_version").exists() or sys.version_info < (3, 11):
         print("install: needs Raspberry Pi OS Bookworm or Debian 12 (Python 3.11 or newer)", file=sys.stderr)

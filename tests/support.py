@@ -353,3 +353,38 @@ class Postgres:
         subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"],
                        capture_output=True)
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+# -- systemd's notification socket ----------------------------------------------------------------------
+class SystemdSocket:
+    """Stands where systemd's notification socket is: a bound AF_UNIX datagram socket that records."""
+
+    def __init__(self, within: Path | None = None) -> None:
+        """`within`: the directory to bind in (default a new short one: AF_UNIX paths are ≤ 107 bytes)."""
+        self.home = Path(tempfile.mkdtemp(prefix="kiosk-notify-", dir=within))
+        self.path = self.home / "notify"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.path))
+        self.sock.settimeout(0.2)
+        self.messages: list[tuple[float, str]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._receive, daemon=True)
+        self._thread.start()
+
+    def _receive(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data = self.sock.recv(4096)
+            except TimeoutError:
+                continue
+            for line in data.decode().splitlines():
+                self.messages.append((time.monotonic(), line))
+
+    def lines(self, since: float = 0.0) -> list[str]:
+        return [line for at, line in self.messages if at >= since]
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(2)
+        self.sock.close()
+        shutil.rmtree(self.home, ignore_errors=True)

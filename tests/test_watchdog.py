@@ -4,53 +4,16 @@ of WATCHDOG_USEC, STOPPING; and no pings while a core loop hangs or paho's netwo
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.support import kiosk_config_data, wait_until, write_toml
-
-
-class SystemdSocket:
-    """Stands where systemd's notification socket is: a bound AF_UNIX datagram socket that records."""
-
-    def __init__(self) -> None:
-        self.home = Path(tempfile.mkdtemp(prefix="kiosk-notify-"))  # short: AF_UNIX paths are ≤ 107 bytes
-        self.path = self.home / "notify"
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(self.path))
-        self.sock.settimeout(0.2)
-        self.messages: list[tuple[float, str]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._receive, daemon=True)
-        self._thread.start()
-
-    def _receive(self) -> None:
-        while not self._stop.is_set():
-            try:
-                data = self.sock.recv(4096)
-            except TimeoutError:
-                continue
-            for line in data.decode().splitlines():
-                self.messages.append((time.monotonic(), line))
-
-    def lines(self, since: float = 0.0) -> list[str]:
-        return [line for at, line in self.messages if at >= since]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
-        shutil.rmtree(self.home, ignore_errors=True)
+from tests.support import SystemdSocket, kiosk_config_data, wait_until, write_toml
 
 
 @pytest.fixture

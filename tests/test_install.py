@@ -1,0 +1,200 @@
+"""provisioning/install.py in a freshly debootstrapped Debian 12 root, as a maintainer runs it on a new Pi:
+the booth's user, groups, packages, directories, product, units and display set up; a second run
+reports and changes nothing (every file's mode, owner, size and mtime compared); then the booth is
+provisioned with its certificate and started as the kiosk user, tells systemd it is ready and reaches
+the production broker over TLS.
+
+Not done here, because they need a Raspberry Pi: the boot partition's settings (the install says it
+skipped them and why), drawing to a real KMS/DRM display, and a booted systemd (the units are checked
+with `systemd-analyze verify` inside the root and their enable links are inspected instead)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from provisioning.install import GROUPS
+from tests.support import Mosquitto, SystemdSocket, make_test_ca, wait_until
+
+REPO = Path(__file__).resolve().parent.parent
+MIRROR = os.environ.get("KIOSK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+NOT_COMPARED = {"proc", "dev", "sys", "run", "tmp", "mnt"}
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("debootstrap") is None or shutil.which("unshare") is None,
+    reason="needs root with debootstrap and unshare (.ci/run installs debootstrap; CI runs as root)")
+
+
+@dataclass
+class Installed:
+    root: Path
+    first: subprocess.CompletedProcess
+    second: subprocess.CompletedProcess
+    differences: list[str]
+
+
+def in_root(root: Path, *argv: str, wheelhouse: Path | None = None, env: dict[str, str] | None = None,
+            popen: bool = False, timeout: float = 900):
+    """Run `argv` chrooted into `root`, with this checkout read-only at /mnt/source and `wheelhouse` at
+    /mnt/wheelhouse, in a private mount namespace (the mounts go when the command ends)."""
+    mounts = [f"mount --bind {REPO} $R/mnt/source", "mount -o remount,bind,ro $R/mnt/source",
+              "mount -t proc proc $R/proc"]
+    if wheelhouse:
+        mounts.append(f"mount --bind {wheelhouse} $R/mnt/wheelhouse")
+    for place in ("mnt/source", "mnt/wheelhouse"):
+        (root / place).mkdir(parents=True, exist_ok=True)
+    variables = [f"{k}={v}" for k, v in {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                          "LANG": "C.UTF-8", **(env or {})}.items()]
+    script = " && ".join(mounts) + ' && exec chroot "$R" env -i "$@"'
+    command = ["unshare", "--mount", "--propagation", "private", "sh", "-c", f'R="$0"; {script}', str(root),
+               *variables, *argv]
+    if popen:
+        return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                start_new_session=True)
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, int, int, int]]:
+    """Every path's mode, owner, group, size and mtime (the pseudo-filesystems and scratch places aside)."""
+    seen = {}
+    for directory, subdirectories, files in os.walk(root):
+        if Path(directory) == root:
+            subdirectories[:] = [d for d in subdirectories if d not in NOT_COMPARED]
+        for name in subdirectories + files:
+            path = os.path.join(directory, name)
+            status = os.lstat(path)
+            seen[os.path.relpath(path, root)] = (status.st_mode, status.st_uid, status.st_gid, status.st_size,
+                                                 status.st_mtime_ns)
+    return seen
+
+
+def account_id(root: Path, database: str, name: str) -> int:
+    """A user's (database "passwd") or group's ("group") numeric id inside `root`."""
+    for line in (root / "etc" / database).read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == name:
+            return int(fields[2])
+    raise AssertionError(f"no {name} in {root}/etc/{database}")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
+    work = tmp_path_factory.mktemp("install")
+    root = work / "root"
+    debootstrap = subprocess.run(["debootstrap", "--variant=minbase", "bookworm", str(root), MIRROR],
+                                 capture_output=True, text=True, timeout=1200)
+    assert debootstrap.returncode == 0, debootstrap.stdout[-2000:] + debootstrap.stderr[-2000:]
+    wheelhouse = work / "wheelhouse"  # what a maintainer carries to a site without PyPI (see the README)
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--wheel-dir", str(wheelhouse),
+                            f"{REPO}[kiosk,screens]", "setuptools>=68"], capture_output=True, text=True, timeout=1200)
+    assert built.returncode == 0, built.stderr[-3000:]
+    install = ("/mnt/source/provisioning/install.sh", "--source", "/mnt/source",
+               "--wheelhouse", "/mnt/wheelhouse")
+    first = in_root(root, *install, wheelhouse=wheelhouse)
+    before = snapshot(root)
+    second = in_root(root, *install, wheelhouse=wheelhouse)
+    after = snapshot(root)
+    differences = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    yield Installed(root, first, second, differences)
+    shutil.rmtree(work, ignore_errors=True)
+
+
+def test_the_install_makes_a_booth_and_a_second_run_changes_nothing(installed: Installed) -> None:
+    first, second, root = installed.first, installed.second, installed.root
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "python3 (to run the installer)" in first.stdout  # a minimal Debian has no Python; Pi OS has
+    assert "changed  user kiosk created" in first.stdout and "changed  product installed" in first.stdout
+    assert ("skipped  Raspberry Pi boot settings (KMS overlay, hardware watchdog, quiet console): no "
+            "/boot/firmware/config.txt here: not a Raspberry Pi's boot partition") in first.stdout
+    assert "skipped  starting the kiosk: systemd is not running here" in first.stdout
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "install: 0 changes" in second.stdout and "changed" not in second.stdout
+    assert installed.differences == []  # not one file, mode, owner or mtime changed the second time
+
+    assert {"kiosk", *GROUPS} <= set(in_root(root, "id", "-Gn", "kiosk").stdout.split())
+    assert in_root(root, "getent", "passwd", "kiosk").stdout.strip().endswith(":/var/lib/kiosk:/usr/sbin/nologin")
+    kiosk_uid, kiosk_gid = account_id(root, "passwd", "kiosk"), account_id(root, "group", "kiosk")
+    for path, owner in (("etc/kiosk", (0, kiosk_gid, 0o750)), ("var/lib/kiosk", (kiosk_uid, kiosk_gid, 0o750)),
+                        ("var/lib/kiosk/actions", (kiosk_uid, kiosk_gid, 0o750)), ("opt/kiosk", (0, 0, 0o755))):
+        status = (root / path).stat()
+        assert (status.st_uid, status.st_gid, status.st_mode & 0o7777) == owner, path
+    for unit in ("kiosk.service", "kiosk-actions.service", "kiosk-actions.path"):
+        assert (root / "etc/systemd/system" / unit).read_bytes() == (REPO / "systemd" / unit).read_bytes()
+    assert (root / "etc/systemd/system/multi-user.target.wants/kiosk.service").is_symlink()
+    assert (root / "etc/systemd/system/multi-user.target.wants/kiosk-actions.path").is_symlink()
+    assert os.readlink(root / "etc/systemd/system/default.target").endswith("/multi-user.target")
+    assert os.readlink(root / "etc/systemd/system/getty@tty1.service") == "/dev/null"
+
+
+def test_the_installed_units_verify_and_the_display_stack_is_complete(installed: Installed) -> None:
+    root = installed.root
+    verify = in_root(root, "systemd-analyze", "verify", "--man=no", "/etc/systemd/system/kiosk.service",
+                     "/etc/systemd/system/kiosk-actions.service", "/etc/systemd/system/kiosk-actions.path")
+    assert verify.returncode == 0 and verify.stderr == "", verify.stderr  # ExecStart= exists, user known
+    libraries = in_root(root, "ldconfig", "-p").stdout
+    for needed in ("libgbm.so.1", "libEGL.so.1", "libGLESv2.so.2", "libdrm.so.2", "libmtdev.so.1", "libudev.so.1"):
+        assert needed in libraries, needed  # SDL2's KMS/DRM backend loads these at run time
+    site = "/opt/kiosk/.venv/lib/python3.11/site-packages/kivy"
+    for module in ("core/window/_window_sdl2", "core/text/_text_sdl2", "graphics/instructions"):
+        linked = in_root(root, "sh", "-c", f"ldd {site}/{module}.cpython-311-*.so")
+        assert linked.returncode == 0 and "not found" not in linked.stdout, linked.stdout
+    window = in_root(root, "runuser", "-u", "kiosk", "--", "/opt/kiosk/.venv/bin/python", "-c",
+                     "from kivy.core.window import window_sdl2; print('window provider ok')",
+                     env={"KIVY_NO_ARGS": "1", "KIVY_HOME": "/tmp/kivy"})
+    assert "window provider ok" in window.stdout, window.stdout + window.stderr
+
+
+def test_a_provisioned_booth_starts_as_the_kiosk_user_and_reaches_the_broker(installed: Installed,
+                                                                             tmp_path: Path) -> None:
+    root = installed.root
+    site = root / "root" / "site"
+    tls = make_test_ca(site, "qd-sn-0100")
+    broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
+    (site / "site.toml").write_text(
+        'device_id = "qd-sn-0100"\nsite = "市南区政务服务中心 一楼大厅"\nregion = "370202"\n'
+        f'broker_host = "127.0.0.1"\nbroker_port = {broker.port}\nca_file = "/etc/kiosk/ca.crt"\n'
+        'admin_pin = "246810"\n', encoding="utf-8")
+    shutil.copy(tls.ca, root / "etc/kiosk/ca.crt")
+    notify = SystemdSocket(within=root / "run")
+    os.chmod(notify.home, 0o755)
+    os.chmod(notify.path, 0o777)  # systemd's own socket is writable by the service's user too
+    booth = None
+    try:
+        init = in_root(root, "kiosk", "provision", "init", "--from", "/root/site/site.toml",
+                       "--cert-file", "/root/site/device.crt", "--key-file", "/root/site/device.key")
+        assert init.returncode == 0, init.stdout + init.stderr
+        kiosk_gid = account_id(root, "group", "kiosk")
+        for name, owner in (("kiosk.toml", (0, kiosk_gid, 0o640)), ("device.key", (0, kiosk_gid, 0o640)),
+                            ("device.crt", (0, 0, 0o644))):
+            status = (root / "etc/kiosk" / name).stat()
+            assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == owner, name
+        checked = in_root(root, "runuser", "-u", "kiosk", "--", "kiosk", "config", "check")
+        assert checked.returncode == 0 and "config OK: device qd-sn-0100" in checked.stdout, checked.stderr
+        booth = in_root(root, "runuser", "-u", "kiosk", "--", "kiosk", "run", "--headless", popen=True,
+                        env={"NOTIFY_SOCKET": f"/run/{notify.home.name}/notify", "WATCHDOG_USEC": "30000000"})
+        wait_until(lambda: "READY=1" in notify.lines(), timeout=60)
+
+        def status() -> subprocess.CompletedProcess:
+            return in_root(root, "kiosk", "status")
+
+        wait_until(lambda: "broker: connected" in status().stdout, timeout=30)
+        said = status()
+        assert said.returncode == 0 and "kiosk qd-sn-0100: running" in said.stdout and ", TLS" in said.stdout
+        written = json.loads((root / "var/lib/kiosk/status.json").read_text())
+        assert written["device"] == "qd-sn-0100"
+        assert (root / "var/lib/kiosk/status.json").stat().st_uid != 0  # written by the kiosk user
+    finally:
+        if booth is not None:
+            os.killpg(booth.pid, signal.SIGTERM)
+            booth.wait(30)
+        notify.close()
+        broker.stop()
