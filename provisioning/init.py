@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import grp
 import sys
 import tomllib
@@ -60,10 +61,12 @@ QUESTIONS = [
     Question("led_green", ("hardware", "leds", "green"), "green LED, BCM pin", 17, int),
     Question("led_amber", ("hardware", "leds", "amber"), "amber LED, BCM pin", 27, int),
     Question("led_red", ("hardware", "leds", "red"), "red LED, BCM pin", 22, int),
+    Question("touchscreen", ("hardware", "touchscreen"), "touchscreen input device, watched for vanishing "
+             "(empty: none)", ""),
 ]
 
 
-SERIAL_QUESTIONS = ("card_reader_port", "printer_port")  # offered the serial ports pyserial finds
+CERTIFICATE_PAIR = {"cert_file", "key_file"}
 SERVICE_GROUP = "kiosk"  # the booth's service runs as user and group kiosk (provisioning/install.py)
 
 
@@ -71,10 +74,13 @@ class ProvisionError(Exception):
     """Values that cannot make a booth; the message names each and what is allowed."""
 
 
-def serial_ports() -> list[str]:
+def devices_found() -> dict[str, list[str]]:
+    """What a person is offered at the prompts: the serial ports pyserial finds, the input devices."""
     from serial.tools import list_ports
 
-    return sorted(port.device for port in list_ports.comports())
+    ports = sorted(port.device for port in list_ports.comports())
+    inputs = sorted(str(p) for p in Path("/dev/input/by-path").glob("*-event*"))
+    return {"card_reader_port": ports, "printer_port": ports, "touchscreen": inputs}
 
 
 def _nested(where: tuple[str, ...], value: Any, into: dict) -> None:
@@ -87,7 +93,8 @@ def build_config(answers: dict[str, Any], etc: Path) -> dict:
     data: dict[str, Any] = {"hardware": {"simulated": False}}
     for question in QUESTIONS:
         if question.where:
-            _nested(question.where, answers.get(question.key, question.default), data)
+            value = answers.get(question.key, question.default)
+            _nested(question.where, None if value == "" else value, data)  # "" is "none" (optional answers)
     data["broker"]["tls"].update(cert_file=str(etc / "device.crt"), key_file=str(etc / "device.key"))
     data["storage"] = {"dir": "/var/lib/kiosk"}
     if answers.get("pin_hash"):
@@ -147,11 +154,12 @@ def certificate_problems(answers: dict[str, Any]) -> dict[str, str]:
     return {}
 
 
-def ask(questions: list[Question], answers: dict[str, Any], read: Callable[[str], str], ports: list[str]) -> None:
+def ask(questions: list[Question], answers: dict[str, Any], read: Callable[[str], str],
+        found: dict[str, list[str]]) -> None:
     for question in questions:
         if question.asked_if and not answers.get(question.asked_if):
             continue
-        offer = f" [found: {', '.join(ports)}]" if question.key in SERIAL_QUESTIONS and ports else ""
+        offer = f" [found: {', '.join(found[question.key])}]" if found.get(question.key) else ""
         optional = question.default == ""  # an empty answer means "none", even when asked again
         default = None if optional else answers.get(question.key, question.default)
         text = read(f"{question.prompt}{offer}{f' [{default}]' if default is not None else ''}: ").strip()
@@ -197,12 +205,13 @@ def provision(args: argparse.Namespace, read: Callable[[str], str] = input) -> i
     answers.update({q.key: getattr(args, q.key) for q in QUESTIONS if getattr(args, q.key, None) is not None})
     file_pin = answers.pop("admin_pin", None)
     pin = args.admin_pin or file_pin  # a flag wins over the file, as for every other value
-    ports = serial_ports() if args.interactive else []
+    offers = devices_found() if args.interactive else {}
     if args.interactive:
-        ask([q for q in QUESTIONS if q.key not in answers], answers, read, ports)
+        ask([q for q in QUESTIONS if q.key not in answers], answers, read, offers)
     while True:
         if args.interactive and not pin:
-            pin = read("admin PIN (6–12 digits): ").strip()
+            prompt = "admin PIN (6–12 digits): "
+            pin = (getpass.getpass(prompt) if read is input and sys.stdin.isatty() else read(prompt)).strip()
         try:
             answers["pin_hash"], found = hash_pin(str(pin or "")), {}
         except PinError as exc:
@@ -215,7 +224,9 @@ def provision(args: argparse.Namespace, read: Callable[[str], str] = input) -> i
         if not args.interactive:
             raise ProvisionError(f"nothing written; these values cannot be used:\n{report}")
         print(f"please answer again:\n{report}")
-        ask([q for q in QUESTIONS if q.key in found], answers, read, ports)
+        if found.keys() & CERTIFICATE_PAIR:  # either may be the wrong one
+            found.update(dict.fromkeys(CERTIFICATE_PAIR - found.keys(), ""))
+        ask([q for q in QUESTIONS if q.key in found], answers, read, offers)
 
     etc.mkdir(parents=True, exist_ok=True)
     group = service_group()

@@ -77,14 +77,16 @@ def test_a_person_is_asked_again_after_a_bad_answer(tmp_path: Path) -> None:
     provisioning_file = tmp_path / "site.toml"
     provisioning_file.write_text('site = "崂山区便民服务站"\nbroker_host = "mqtt.example.gov.cn"\n', encoding="utf-8")
     # device id, a bad region, then Enter for the defaults, the CA file, a 5-digit PIN; asked again: region, PIN
-    # (the empty answer after the CA file: no certificate yet, make a key and a CSR)
-    answers = ["qd-ls-0001", "3702", "", str(tls.ca), "", "", "", "", "", "", "", "13579", "370212", "135790"]
+    # (the empty answer after the CA file: no certificate yet, make a key and a CSR; then the touchscreen)
+    touch = "/dev/input/by-path/platform-fe205000.i2c-event"
+    answers = ["qd-ls-0001", "3702", "", str(tls.ca), "", "", "", "", "", "", "", touch, "13579", "370212", "135790"]
     done = init("--etc-dir", str(etc), "--from", str(provisioning_file), "--interactive", stdin="\n".join(answers))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "please answer again" in done.stdout and "region" in done.stdout
     text = (etc / "kiosk.toml").read_text(encoding="utf-8")
     assert 'region = "370212"' in text and 'site = "崂山区便民服务站"' in text
     assert (etc / "device.csr").exists() and not (etc / "device.crt").exists()
+    assert f'touchscreen = "{touch}"' in text
     typo = tmp_path / "typo.toml"
     typo.write_text('site = "崂山区便民服务站"\nbroker_hots = "mqtt.example.gov.cn"\n', encoding="utf-8")
     refused = init("--etc-dir", str(tmp_path / "etc3"), "--from", str(typo))
