@@ -35,7 +35,9 @@ def request_action(directory: Path, request_id: str, action: str) -> Path:
         raise ActionError(f"unknown action {action!r}; allowed: {', '.join(ACTIONS)}")
     if not REQUEST_ID.fullmatch(request_id):
         raise ActionError(f"request id {request_id!r} must be 1–64 letters, digits, '-' or '_'")
-    directory.mkdir(mode=0o750, exist_ok=True)
+    if not directory.is_dir():
+        directory.mkdir()
+        directory.chmod(0o770)  # the root unit (no capabilities) writes results through the group
     temporary = directory / f".{request_id}.tmp"
     temporary.write_text(json.dumps({"id": request_id, "action": action}))
     path = directory / f"{request_id}.request"
@@ -54,8 +56,8 @@ def handle_requests(directory: Path, actions: Mapping[str, Sequence[str]] = ACTI
             path.unlink(missing_ok=True)
             continue
         result = _carry_out(path, request_id, actions)
+        path.unlink(missing_ok=True)  # an unreadable one too
         _write_result(directory / f"{request_id}.result", result)
-        path.unlink(missing_ok=True)
         results.append(result)
     return results
 
@@ -65,6 +67,7 @@ def _carry_out(path: Path, request_id: str, actions: Mapping[str, Sequence[str]]
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(descriptor, "rb") as request:
             raw = request.read(MAX_REQUEST_BYTES + 1)
+        path.unlink()  # claimed before it runs: a booth rebooted by it must not find it again at boot
         if len(raw) > MAX_REQUEST_BYTES:
             raise ValueError(f"over {MAX_REQUEST_BYTES} bytes")
         body = json.loads(raw)

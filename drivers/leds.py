@@ -42,8 +42,9 @@ class StatusLeds:
             for name, pin in (("green", green), ("amber", amber), ("red", red)):
                 self._leds[name] = LED(pin, active_high=active_high, initial_value=False, pin_factory=pin_factory)
         except GPIOZeroError as exc:
-            log.error("status LEDs unavailable: %s (on a Pi install python3-lgpio; elsewhere set "
-                      "GPIOZERO_PIN_FACTORY=mock or hardware.simulated = true)", exc)
+            log.error("status LEDs unavailable: %s (on a Pi the product's venv needs lgpio, which the kiosk "
+                      "extras install there; elsewhere set GPIOZERO_PIN_FACTORY=mock or hardware.simulated = true)",
+                      exc)
             self.close()
             self._leds = {}
             self._health = Health(HealthState.ABSENT, "no_gpio")

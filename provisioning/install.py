@@ -9,7 +9,8 @@ next one. What it sets up:
   input, time sync);
 - the unprivileged user `kiosk` in the groups that open its devices (dialout, gpio, render, video, input);
 - `/etc/kiosk` (root:kiosk 0750: the config and keys are read, never written, by the booth),
-  `/var/lib/kiosk` and its `actions/` request directory (kiosk:kiosk 0750);
+  `/var/lib/kiosk` (kiosk:kiosk 0750) and its `actions/` request directory (0770: the root-actions unit,
+  which has no capabilities, writes its results there through the group);
 - the product in `/opt/kiosk/.venv`, from a copy of this checkout in `/opt/kiosk/src`, with `kiosk`
   on the maintainer's PATH;
 - the systemd units, a hardware watchdog for the whole Pi, a persistent journal;
@@ -149,7 +150,7 @@ class Installer:
 
     def directories(self) -> None:
         for path, owner, group, mode in ((ETC, "root", USER, 0o750), (STATE, USER, USER, 0o750),
-                                         (STATE / "actions", USER, USER, 0o750), (OPT, "root", "root", 0o755)):
+                                         (STATE / "actions", USER, USER, 0o770), (OPT, "root", "root", 0o755)):
             self.ensure_directory(path, owner, group, mode)
 
     def product(self) -> None:

@@ -28,10 +28,11 @@ from tests.support import Mosquitto, SystemdSocket, make_test_ca, wait_until
 REPO = Path(__file__).resolve().parent.parent
 MIRROR = os.environ.get("KIOSK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 NOT_COMPARED = {"proc", "dev", "sys", "run", "tmp", "mnt"}
+DEVICE = "qd-sn-0100"
 
 pytestmark = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("debootstrap") is None or shutil.which("unshare") is None,
-    reason="needs root with debootstrap and unshare (.ci/run installs debootstrap; CI runs as root)")
+    os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("debootstrap", "unshare", "systemd-nspawn")),
+    reason="needs root with debootstrap, unshare and systemd-nspawn (.ci/run installs them; CI runs as root)")
 
 
 @dataclass
@@ -124,7 +125,7 @@ def test_the_install_makes_a_booth_and_a_second_run_changes_nothing(installed: I
     assert in_root(root, "getent", "passwd", "kiosk").stdout.strip().endswith(":/var/lib/kiosk:/usr/sbin/nologin")
     kiosk_uid, kiosk_gid = account_id(root, "passwd", "kiosk"), account_id(root, "group", "kiosk")
     for path, owner in (("etc/kiosk", (0, kiosk_gid, 0o750)), ("var/lib/kiosk", (kiosk_uid, kiosk_gid, 0o750)),
-                        ("var/lib/kiosk/actions", (kiosk_uid, kiosk_gid, 0o750)), ("opt/kiosk", (0, 0, 0o755))):
+                        ("var/lib/kiosk/actions", (kiosk_uid, kiosk_gid, 0o770)), ("opt/kiosk", (0, 0, 0o755))):
         status = (root / path).stat()
         assert (status.st_uid, status.st_gid, status.st_mode & 0o7777) == owner, path
     for unit in ("kiosk.service", "kiosk-actions.service", "kiosk-actions.path"):
@@ -153,48 +154,140 @@ def test_the_installed_units_verify_and_the_display_stack_is_complete(installed:
     assert "window provider ok" in window.stdout, window.stdout + window.stderr
 
 
-def test_a_provisioned_booth_starts_as_the_kiosk_user_and_reaches_the_broker(installed: Installed,
-                                                                             tmp_path: Path) -> None:
+@dataclass
+class Site:
+    """The booth's sheet made real: a test CA, the production broker, and the provisioned root."""
+
+    root: Path
+    broker: Mosquitto
+    init: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="module")
+def provisioned(installed: Installed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     root = installed.root
-    site = root / "root" / "site"
-    tls = make_test_ca(site, "qd-sn-0100")
-    broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
-    (site / "site.toml").write_text(
-        'device_id = "qd-sn-0100"\nsite = "市南区政务服务中心 一楼大厅"\nregion = "370202"\n'
+    sheet = root / "root" / "site"
+    tls = make_test_ca(sheet, DEVICE)
+    broker = Mosquitto(tmp_path_factory.mktemp("broker"), tls=tls, production=True).start()
+    (sheet / "site.toml").write_text(
+        f'device_id = "{DEVICE}"\nsite = "市南区政务服务中心 一楼大厅"\nregion = "370202"\n'
         f'broker_host = "127.0.0.1"\nbroker_port = {broker.port}\nca_file = "/etc/kiosk/ca.crt"\n'
         'admin_pin = "246810"\n', encoding="utf-8")
     shutil.copy(tls.ca, root / "etc/kiosk/ca.crt")
+    init = in_root(root, "kiosk", "provision", "init", "--from", "/root/site/site.toml",
+                   "--cert-file", "/root/site/device.crt", "--key-file", "/root/site/device.key")
+    yield Site(root, broker, init)
+    broker.stop()
+
+
+def test_provisioning_leaves_files_the_service_can_read_and_not_change(provisioned: Site) -> None:
+    root = provisioned.root
+    assert provisioned.init.returncode == 0, provisioned.init.stdout + provisioned.init.stderr
+    kiosk_gid = account_id(root, "group", "kiosk")
+    for name, owner in (("kiosk.toml", (0, kiosk_gid, 0o640)), ("device.key", (0, kiosk_gid, 0o640)),
+                        ("device.crt", (0, 0, 0o644))):
+        status = (root / "etc/kiosk" / name).stat()
+        assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == owner, name
+    checked = in_root(root, "runuser", "-u", "kiosk", "--", "kiosk", "config", "check")
+    assert checked.returncode == 0 and f"config OK: device {DEVICE}" in checked.stdout, checked.stderr
+
+
+def test_a_provisioned_booth_starts_as_the_kiosk_user_and_reaches_the_broker(provisioned: Site) -> None:
+    root = provisioned.root
     notify = SystemdSocket(within=root / "run")
     os.chmod(notify.home, 0o755)
     os.chmod(notify.path, 0o777)  # systemd's own socket is writable by the service's user too
-    booth = None
+    booth = in_root(root, "runuser", "-u", "kiosk", "--", "kiosk", "run", "--headless", popen=True,
+                    env={"NOTIFY_SOCKET": f"/run/{notify.home.name}/notify", "WATCHDOG_USEC": "30000000"})
     try:
-        init = in_root(root, "kiosk", "provision", "init", "--from", "/root/site/site.toml",
-                       "--cert-file", "/root/site/device.crt", "--key-file", "/root/site/device.key")
-        assert init.returncode == 0, init.stdout + init.stderr
-        kiosk_gid = account_id(root, "group", "kiosk")
-        for name, owner in (("kiosk.toml", (0, kiosk_gid, 0o640)), ("device.key", (0, kiosk_gid, 0o640)),
-                            ("device.crt", (0, 0, 0o644))):
-            status = (root / "etc/kiosk" / name).stat()
-            assert (status.st_uid, status.st_gid, status.st_mode & 0o777) == owner, name
-        checked = in_root(root, "runuser", "-u", "kiosk", "--", "kiosk", "config", "check")
-        assert checked.returncode == 0 and "config OK: device qd-sn-0100" in checked.stdout, checked.stderr
-        booth = in_root(root, "runuser", "-u", "kiosk", "--", "kiosk", "run", "--headless", popen=True,
-                        env={"NOTIFY_SOCKET": f"/run/{notify.home.name}/notify", "WATCHDOG_USEC": "30000000"})
         wait_until(lambda: "READY=1" in notify.lines(), timeout=60)
-
-        def status() -> subprocess.CompletedProcess:
-            return in_root(root, "kiosk", "status")
-
-        wait_until(lambda: "broker: connected" in status().stdout, timeout=30)
-        said = status()
-        assert said.returncode == 0 and "kiosk qd-sn-0100: running" in said.stdout and ", TLS" in said.stdout
-        written = json.loads((root / "var/lib/kiosk/status.json").read_text())
-        assert written["device"] == "qd-sn-0100"
+        wait_until(lambda: "broker: connected" in in_root(root, "kiosk", "status").stdout, timeout=30)
+        said = in_root(root, "kiosk", "status")
+        assert said.returncode == 0 and f"kiosk {DEVICE}: running" in said.stdout and ", TLS" in said.stdout
+        assert json.loads((root / "var/lib/kiosk/status.json").read_text())["device"] == DEVICE
         assert (root / "var/lib/kiosk/status.json").stat().st_uid != 0  # written by the kiosk user
     finally:
-        if booth is not None:
-            os.killpg(booth.pid, signal.SIGTERM)
-            booth.wait(30)
+        os.killpg(booth.pid, signal.SIGTERM)
+        booth.wait(30)
         notify.close()
-        broker.stop()
+
+
+class BootedRoot:
+    """The root booted with its own systemd as PID 1 (systemd-nspawn, the host's network), so the units
+    run as on the Pi: sandbox, notify, watchdog, restarts, the path unit. Commands go in with nsenter."""
+
+    def __init__(self, root: Path, log: Path) -> None:
+        self.log = log.open("w")
+        self.nspawn = subprocess.Popen(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(root),
+                                        "--boot"], stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        self.init_pid = wait_until(self._find_init, timeout=60, interval=0.5)
+        wait_until(lambda: self.run("systemctl", "is-system-running").stdout.strip() in ("running", "degraded"),
+                   timeout=120, interval=0.5)
+
+    def _find_init(self) -> int | None:
+        """The container's PID 1: the first process named systemd below nspawn."""
+        waiting = [self.nspawn.pid]
+        while waiting:
+            pid = waiting.pop(0)
+            try:
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                name = Path(f"/proc/{pid}/comm").read_text().strip()
+            except OSError:
+                continue
+            if pid != self.nspawn.pid and name == "systemd":
+                return pid
+            waiting += [int(child) for child in children]
+        return None
+
+    def run(self, *argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["nsenter", "--target", str(self.init_pid), "--all", "env", "-i",
+                               "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", *argv],
+                              capture_output=True, text=True, timeout=120)
+
+    def show(self, unit: str, prop: str) -> str:
+        return self.run("systemctl", "show", "--value", "-p", prop, unit).stdout.strip()
+
+    def power_off(self) -> None:
+        self.run("systemctl", "poweroff")
+        try:
+            self.nspawn.wait(60)
+        except subprocess.TimeoutExpired:
+            self.nspawn.kill()
+            self.nspawn.wait(10)
+        self.log.close()
+
+
+def test_booted_under_systemd_the_booth_is_ready_restarted_when_hung_and_restarted_on_request(
+        provisioned: Site, tmp_path: Path) -> None:
+    root = provisioned.root
+    # The one change to the unit: the core without the screen (no KMS/DRM display in a container), and a
+    # 6 s watchdog instead of 30 s so that a hang is seen quickly.
+    drop_in = root / "etc/systemd/system/kiosk.service.d/test.conf"
+    drop_in.parent.mkdir(exist_ok=True)
+    drop_in.write_text("[Service]\nExecStart=\nExecStart=/opt/kiosk/.venv/bin/kiosk run --headless\nWatchdogSec=6\n")
+    booted = BootedRoot(root, tmp_path / "console.log")
+    try:
+        wait_until(lambda: booted.show("kiosk.service", "ActiveState") == "active", timeout=60, interval=0.5)
+        first = booted.show("kiosk.service", "MainPID")
+        assert booted.run("stat", "-c", "%U", f"/proc/{first}").stdout.strip() == "kiosk"
+        wait_until(lambda: "broker: connected" in booted.run("kiosk", "status").stdout, timeout=30, interval=0.5)
+        assert booted.show("kiosk-actions.path", "ActiveState") == "active"
+
+        booted.run("sh", "-c", f"kill -STOP {first}")  # the whole process hangs: no more watchdog pings
+        wait_until(lambda: booted.show("kiosk.service", "NRestarts") == "1", timeout=90, interval=0.5)
+        wait_until(lambda: booted.show("kiosk.service", "ActiveState") == "active", timeout=60, interval=0.5)
+        second = booted.show("kiosk.service", "MainPID")
+        assert second != first
+        assert "Watchdog timeout" in booted.run("journalctl", "-u", "kiosk.service", "--no-pager").stdout
+
+        asked = booted.run("runuser", "-u", "kiosk", "--", "/opt/kiosk/.venv/bin/python", "-c",
+                           "from pathlib import Path; from appliance.root_actions import request_action; "
+                           "request_action(Path('/var/lib/kiosk/actions'), 'test-1', 'restart-kiosk')")
+        assert asked.returncode == 0, asked.stderr
+        wait_until(lambda: booted.show("kiosk.service", "MainPID") not in (second, "0"), timeout=60, interval=0.5)
+        wait_until(lambda: booted.show("kiosk.service", "ActiveState") == "active", timeout=60, interval=0.5)
+        result = json.loads((root / "var/lib/kiosk/actions/test-1.result").read_text())
+        assert result["action"] == "restart-kiosk" and result["ok"] is True, result
+    finally:
+        booted.power_off()
+        drop_in.unlink()

@@ -30,6 +30,14 @@ def test_a_request_is_carried_out_once_with_its_result(tmp_path: Path, harmless:
     assert handle_requests(actions, harmless)[0]["ok"] is False  # a failing action is reported, not hidden
 
 
+def test_a_request_is_claimed_before_it_runs_so_a_reboot_does_not_repeat_it(tmp_path: Path) -> None:
+    actions, seen = tmp_path / "actions", tmp_path / "seen-while-rebooting"
+    request_action(actions, "reboot-2", "reboot")
+    assert actions.stat().st_mode & 0o777 == 0o770  # the root unit writes its results through the group
+    handle_requests(actions, {"reboot": ("sh", "-c", f"ls {actions} > {seen}")})
+    assert "reboot-2.request" not in seen.read_text()  # gone before the machine goes down
+
+
 def test_only_the_fixed_actions_exist(tmp_path: Path, harmless: dict) -> None:
     assert set(ACTIONS) == {"reboot", "restart-kiosk"}
     with pytest.raises(ActionError, match="allowed: reboot, restart-kiosk"):
