@@ -94,7 +94,7 @@ class SessionSection(_Section):
 
 
 class CardReaderSection(_Section):
-    port: str = "/dev/ttyUSB0"
+    port: str = Field(default="/dev/ttyUSB0", min_length=1)
     baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
 
 
@@ -102,13 +102,14 @@ class ScannerSection(_Section):
     """The QR / barcode scanner (receipt QR codes, e-certificates); a booth without one says so."""
 
     enabled: bool = True
-    port: str = "/dev/ttyACM0"
+    port: str = Field(default="/dev/ttyACM0", min_length=1)
     baud: Literal[9600, 19200, 38400, 57600, 115200] = 9600
 
 
 class PrinterSection(_Section):
     connection: Literal["serial", "usb", "tcp"] = "serial"
-    port: str | None = Field(default=None, description="serial: /dev/ttyUSB1; usb: /dev/usb/lp0 (usblp device)")
+    port: str | None = Field(default=None, min_length=1,
+                             description="serial: /dev/ttyUSB1; usb: /dev/usb/lp0 (usblp device)")
     baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
     flow_control: Literal["none", "rtscts", "dsrdtr", "xonxoff"] = "none"
     host: str | None = None

@@ -94,7 +94,8 @@ def build_config(answers: dict[str, Any], etc: Path) -> dict:
     for question in QUESTIONS:
         if question.where:
             value = answers.get(question.key, question.default)
-            _nested(question.where, None if value == "" else value, data)  # "" is "none" (optional answers)
+            optional = question.default == ""
+            _nested(question.where, None if optional and value == "" else value, data)  # "" is "none" there
     data["broker"]["tls"].update(cert_file=str(etc / "device.crt"), key_file=str(etc / "device.key"))
     data["storage"] = {"dir": "/var/lib/kiosk"}
     if answers.get("pin_hash"):

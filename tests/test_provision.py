@@ -69,6 +69,19 @@ def test_bad_values_are_named_with_what_is_allowed_and_nothing_is_written(tmp_pa
                   "hardware.leds: green, amber and red must be three different pins"):
         assert named in done.stderr, (named, done.stderr)
     assert not etc.exists()
+    tls = make_test_ca(tmp_path / "ca", "qd-sn-0001")
+    rest = init("--etc-dir", str(etc), "--device-id", "qd-sn-0001", "--site", "", "--region", "370202",
+                "--broker-host", "", "--ca-file", str(tls.ca), "--admin-pin", "12345678901234",
+                "--card-reader-port", "", "--printer-port", "", "--paper-width-mm", "70", "--led-red", "40")
+    assert rest.returncode == 2
+    for named in ("site: String should have at least 1 character", "broker_host: String should have at least 1",
+                  "card_reader_port: String should have at least 1", "printer_port: String should have at least 1",
+                  "paper_width_mm: Input should be 58 or 80", "led_red: Input should be less than or equal to 27",
+                  "admin_pin: the admin PIN must be 6 to 12 digits"):
+        assert named in rest.stderr, (named, rest.stderr)
+    not_a_number = init("--etc-dir", str(etc), "--broker-port", "eighty")
+    assert not_a_number.returncode == 2 and "--broker-port: invalid int value: 'eighty'" in not_a_number.stderr
+    assert not etc.exists()
 
 
 def test_a_person_is_asked_again_after_a_bad_answer(tmp_path: Path) -> None:
