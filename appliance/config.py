@@ -7,6 +7,7 @@ names every bad key, the value found and what is allowed — never a traceback f
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import tomllib
 from pathlib import Path
@@ -29,10 +30,28 @@ Seconds = Annotated[int, Field(ge=1, le=86_400)]
 BcmPin = Annotated[int, Field(ge=0, le=27, description="BCM GPIO number")]
 
 
+DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
+REGION_CODE = re.compile(r"[0-9]{6}")
+
+
 class DeviceSection(_Section):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{2,62}$")
+    id: str = Field(description="the device's name at central and its certificate's CN")
     site: str = Field(min_length=1, max_length=100)
-    region: str = Field(pattern=r"^[0-9]{6}$", description="6-digit administrative division code")
+    region: str = Field(description="6-digit administrative division code")
+
+    @field_validator("id")
+    @classmethod
+    def _device_id(cls, value: str) -> str:
+        if not DEVICE_ID.fullmatch(value):
+            raise ValueError("use 3–63 lower-case letters, digits or '-', not starting with '-' (e.g. qd-sn-0007)")
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region_code(cls, value: str) -> str:
+        if not REGION_CODE.fullmatch(value):
+            raise ValueError("a 6-digit administrative division code (e.g. 370202)")
+        return value
 
 
 class TlsSection(_Section):

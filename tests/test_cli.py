@@ -87,7 +87,8 @@ host = "127.0.0.1"
     [
         (GOOD.replace('host = "127.0.0.1"', 'host = "127.0.0.1"\nport = 70000'),
          ["broker.port = 70000", "less than or equal to 65535"]),
-        (GOOD.replace('id = "ok-device-01"', 'id = "Kiosk 1/2"'), ["device.id = 'Kiosk 1/2'", "pattern"]),
+        (GOOD.replace('id = "ok-device-01"', 'id = "Kiosk 1/2"'), ["device.id = 'Kiosk 1/2'", "lower-case letters"]),
+        (GOOD.replace('region = "370203"', 'region = "3702"'), ["device.region = '3702'", "6-digit"]),
         (GOOD.replace('region = "370203"', ""), ["device.region is missing"]),
         (GOOD + "\n[heartbeat]\ninterval = 60\n", ["heartbeat.interval is not a known setting"]),
         (GOOD + "\n[hardware.leds]\ngreen = 17\namber = 17\n", ["hardware.leds", "three different pins"]),

@@ -63,8 +63,9 @@ def test_bad_values_are_named_with_what_is_allowed_and_nothing_is_written(tmp_pa
     done = init("--etc-dir", str(etc), "--device-id", "Booth 7", "--region", "37", "--broker-port", "70000",
                 "--ca-file", str(tmp_path / "missing.crt"), "--admin-pin", "1234", "--led-green", "22")
     assert done.returncode == 2
-    for named in ("admin_pin: the admin PIN must be 6 to 12 digits", "device_id: String should match pattern",
-                  "site: missing (give --site", "region: String should match pattern '^[0-9]{6}$'",
+    for named in ("admin_pin: the admin PIN must be 6 to 12 digits",
+                  "device_id: use 3–63 lower-case letters, digits or '-'", "site: missing (give --site",
+                  "region: a 6-digit administrative division code (e.g. 370202)",
                   "broker_port: Input should be less than or equal to 65535", "missing.crt' is not a file",
                   "hardware.leds: green, amber and red must be three different pins"):
         assert named in done.stderr, (named, done.stderr)
