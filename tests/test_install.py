@@ -10,6 +10,7 @@ with `systemd-analyze verify` inside the root and their enable links are inspect
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -220,9 +221,14 @@ class BootedRoot:
         self.log = log.open("w")
         self.nspawn = subprocess.Popen(["systemd-nspawn", "--quiet", "--register=no", "--keep-unit", "-D", str(root),
                                         "--boot"], stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
-        self.init_pid = wait_until(self._find_init, timeout=60, interval=0.5)
-        wait_until(lambda: self.run("systemctl", "is-system-running").stdout.strip() in ("running", "degraded"),
-                   timeout=120, interval=0.5)
+        self.init_pid: int | None = None
+        try:
+            self.init_pid = wait_until(self._find_init, timeout=60, interval=0.5)
+            wait_until(lambda: self.run("systemctl", "is-system-running").stdout.strip() in ("running", "degraded"),
+                       timeout=120, interval=0.5)
+        except BaseException:
+            self._kill()
+            raise
 
     def _find_init(self) -> int | None:
         """The container's PID 1: the first process named systemd below nspawn."""
@@ -252,8 +258,16 @@ class BootedRoot:
         try:
             self.nspawn.wait(60)
         except subprocess.TimeoutExpired:
-            self.nspawn.kill()
-            self.nspawn.wait(10)
+            self._kill()
+        self.log.close()
+
+    def _kill(self) -> None:
+        """Killing the container's PID 1 ends every process in it; then nspawn itself."""
+        if self.init_pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.init_pid, signal.SIGKILL)
+        self.nspawn.kill()
+        self.nspawn.wait(30)
         self.log.close()
 
 
