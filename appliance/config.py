@@ -13,7 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from appliance.contract import DEVICE_ID
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 
@@ -30,8 +32,10 @@ Seconds = Annotated[int, Field(ge=1, le=86_400)]
 BcmPin = Annotated[int, Field(ge=0, le=27, description="BCM GPIO number")]
 
 
-DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")
-REGION_CODE = re.compile(r"[0-9]{6}")
+PLAIN_FORMATS = {  # field → the form it must have, and that form in words a maintainer reads
+    "id": (DEVICE_ID, "use 3–63 lower-case letters, digits or '-', not starting with '-' (e.g. qd-sn-0007)"),
+    "region": (re.compile(r"[0-9]{6}"), "a 6-digit administrative division code (e.g. 370202)"),
+}
 
 
 class DeviceSection(_Section):
@@ -39,18 +43,12 @@ class DeviceSection(_Section):
     site: str = Field(min_length=1, max_length=100)
     region: str = Field(description="6-digit administrative division code")
 
-    @field_validator("id")
+    @field_validator(*PLAIN_FORMATS)
     @classmethod
-    def _device_id(cls, value: str) -> str:
-        if not DEVICE_ID.fullmatch(value):
-            raise ValueError("use 3–63 lower-case letters, digits or '-', not starting with '-' (e.g. qd-sn-0007)")
-        return value
-
-    @field_validator("region")
-    @classmethod
-    def _region_code(cls, value: str) -> str:
-        if not REGION_CODE.fullmatch(value):
-            raise ValueError("a 6-digit administrative division code (e.g. 370202)")
+    def _plain_format(cls, value: str, info: ValidationInfo) -> str:
+        form, in_words = PLAIN_FORMATS[info.field_name]
+        if not form.fullmatch(value):
+            raise ValueError(in_words)
         return value
 
 

@@ -7,12 +7,14 @@ carry personal data, and the common stamp every payload carries.
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 TOPIC_ROOT = "kiosk/v1"
+DEVICE_ID = re.compile(r"[a-z0-9][a-z0-9-]{2,62}")  # a topic segment and the certificate's CN (use fullmatch)
 
 
 class EventKind(StrEnum):

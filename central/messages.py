@@ -12,9 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.contract import TOPIC_ROOT, DeviceStatus, EventKind
+from appliance.contract import DEVICE_ID, TOPIC_ROOT, DeviceStatus, EventKind
 
-DEVICE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 MAX_PAYLOAD_BYTES = 256 * 1024
 
