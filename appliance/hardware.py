@@ -49,13 +49,14 @@ def build_printer(section: PrinterSection, url: str | None = None) -> EscposPrin
 
 def build_hardware(config: KioskConfig) -> Hardware:
     hw = config.hardware
+    touchscreen = Touchscreen(hw.touchscreen) if hw.touchscreen else None  # a real input device even when simulated
     if not hw.simulated:
         return Hardware(
             card_reader=SerialCardReader(hw.card_reader.port, hw.card_reader.baud),
             printer=build_printer(hw.printer),
             leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high),
             scanner=SerialLineScanner(hw.scanner.port, hw.scanner.baud) if hw.scanner.enabled else None,
-            touchscreen=Touchscreen(hw.touchscreen) if hw.touchscreen else None,
+            touchscreen=touchscreen,
         )
     sim_dir = config.storage.dir / "sim"
     sim_dir.mkdir(exist_ok=True)
@@ -72,7 +73,7 @@ def build_hardware(config: KioskConfig) -> Hardware:
         leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high,
                         pin_factory=mock_pin_factory()),
         scanner=SerialLineScanner(str(scanner_sim.port), hw.scanner.baud) if scanner_sim else None,
-        touchscreen=Touchscreen(hw.touchscreen) if hw.touchscreen else None,  # any input device can be watched
+        touchscreen=touchscreen,
         card_reader_sim=card_reader_sim,
         printer_sim=printer_sim,
         scanner_sim=scanner_sim,

@@ -445,10 +445,11 @@ class Kiosk:
             "counters": counters,
         }
 
-    def publish_heartbeat(self) -> bool:
+    def publish_heartbeat(self, snapshot: dict[str, Any] | None = None) -> bool:
+        """Publish `snapshot` (or one taken now) when connected."""
         if not self.link.connected:
             return False
-        payload = encode(stamped(self.device_id, clock_synchronised(), self.health_snapshot()))
+        payload = encode(stamped(self.device_id, clock_synchronised(), snapshot or self.health_snapshot()))
         self.link.publish(heartbeat_topic(self.device_id), payload, QOS_HEARTBEAT)
         self.heartbeats_sent += 1
         self.last_heartbeat_at = time.time()
@@ -568,12 +569,14 @@ class Kiosk:
             try:
                 now = time.monotonic()
                 self._check_session_timeout()
-                if now >= next_heartbeat:
-                    self.publish_heartbeat()
-                    next_heartbeat = now + self.config.heartbeat.interval_s
-                if now >= next_status:
-                    write_status(self.config.storage.dir, self.device_id, self.health_snapshot())
-                    next_status = now + STATUS_EVERY_S
+                if now >= next_heartbeat or now >= next_status:
+                    snapshot = self.health_snapshot()  # one reading for both when both are due
+                    if now >= next_heartbeat:
+                        self.publish_heartbeat(snapshot)
+                        next_heartbeat = now + self.config.heartbeat.interval_s
+                    if now >= next_status:
+                        write_status(self.config.storage.dir, self.device_id, snapshot)
+                        next_status = now + STATUS_EVERY_S
                 self.ledger.flush_if_due()
                 if now >= next_expiry:
                     self.outbox.expire()

@@ -56,7 +56,6 @@ def handle_requests(directory: Path, actions: Mapping[str, Sequence[str]] = ACTI
             path.unlink(missing_ok=True)
             continue
         result = _carry_out(path, request_id, actions)
-        path.unlink(missing_ok=True)  # an unreadable one too
         _write_result(directory / f"{request_id}.result", result)
         results.append(result)
     return results
@@ -64,10 +63,7 @@ def handle_requests(directory: Path, actions: Mapping[str, Sequence[str]] = ACTI
 
 def _carry_out(path: Path, request_id: str, actions: Mapping[str, Sequence[str]]) -> dict:
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(descriptor, "rb") as request:
-            raw = request.read(MAX_REQUEST_BYTES + 1)
-        path.unlink()  # claimed before it runs: a booth rebooted by it must not find it again at boot
+        raw = _claim(path)
         if len(raw) > MAX_REQUEST_BYTES:
             raise ValueError(f"over {MAX_REQUEST_BYTES} bytes")
         body = json.loads(raw)
@@ -81,6 +77,17 @@ def _carry_out(path: Path, request_id: str, actions: Mapping[str, Sequence[str]]
     if done.returncode != 0:
         return {"id": request_id, "action": action, "ok": False, "error": done.stderr.strip()[-300:]}
     return {"id": request_id, "action": action, "ok": True}
+
+
+def _claim(path: Path) -> bytes:
+    """Read a request (never through a link) and remove it, read or not, before anything runs: a booth
+    rebooted by it must not find it again at boot."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(descriptor, "rb") as request:
+            return request.read(MAX_REQUEST_BYTES + 1)
+    finally:
+        path.unlink(missing_ok=True)
 
 
 def _write_result(path: Path, result: dict) -> None:
