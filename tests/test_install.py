@@ -258,8 +258,9 @@ class BootedRoot:
         try:
             self.nspawn.wait(60)
         except subprocess.TimeoutExpired:
-            self._kill()
-        self.log.close()
+            self._kill()  # closes the log too
+        else:
+            self.log.close()
 
     def _kill(self) -> None:
         """Killing the container's PID 1 ends every process in it; then nspawn itself."""
