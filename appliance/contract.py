@@ -45,6 +45,7 @@ QOS_STATUS = 1
 QOS_HEARTBEAT = 0
 QOS_EVENTS = 1
 QOS_COMMANDS = 1
+QOS_CONFIRMATIONS = 1
 
 
 def device_topic(device_id: str, suffix: str) -> str:
@@ -77,6 +78,21 @@ def progress_request_topic(device_id: str) -> str:
 
 def progress_answer_topic(device_id: str) -> str:
     return device_topic(device_id, "progress/answer")
+
+
+def confirmation_topic(device_id: str) -> str:
+    """Central → device: the events central has committed to its database (what frees them at the booth)."""
+    return device_topic(device_id, "ack")
+
+
+def confirmation(committed: list[tuple[int, str]]) -> dict[str, Any]:
+    """The body of a confirmation: `[seq, id]` of each event central has committed (or dead-lettered),
+    redeliveries included. Lists, not the highest contiguous seq: several central instances share one
+    booth's events, and none of them sees all of its seqs."""
+    return {"ts": now_iso(), "confirmed": [[seq, event_id] for seq, event_id in committed]}
+
+
+MAX_CONFIRMED = 1000  # events one confirmation names at most (central splits larger batches)
 
 
 def catalog_topic(region: str) -> str:
