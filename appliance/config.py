@@ -102,6 +102,8 @@ class OutboxSection(_Section):
     inflight_window: int = Field(default=400, ge=1, le=2000)
     max_event_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
     min_free_disk_mb: int = Field(default=50, ge=0)
+    # An event the broker acknowledged is sent again when central has not confirmed it this long after.
+    confirm_timeout_s: float = Field(default=120, ge=1, le=86_400)
 
 
 class SessionSection(_Section):

@@ -31,6 +31,7 @@ from appliance.contract import (
     EventKind,
     catalog_topic,
     command_result_topic,
+    confirmation_topic,
     device_topic,
     encode,
     heartbeat_topic,
@@ -114,7 +115,8 @@ class Kiosk:
         self._pin_guard = PinGuard(self.store, config.admin.pin_hash) if config.admin.pin_hash else None
         self._service_restarts = service_restarts()
         self.pump = Pump(self.outbox, self.link, self.device_id, config.outbox.inflight_window,
-                         on_pass=lambda: self.liveness.beat("outbox-pump"))
+                         on_pass=lambda: self.liveness.beat("outbox-pump"),
+                         confirm_timeout_s=config.outbox.confirm_timeout_s)
         self.ledger = UsageLedger(self.store, self.outbox, config.usage.interval_s)
         self.catalog = CatalogStore(config.catalog_file)
         self._catalog_key = load_public_key(config.catalog.public_key) if config.catalog.public_key else None
@@ -428,7 +430,8 @@ class Kiosk:
         """Everything the heartbeat carries (docs/asyncapi.yaml, Heartbeat). No personal data."""
         counters = {action.value: self.ledger.since_boot.get(action.value, 0) for action in Action}
         counters.update(
-            delivered=self.pump.delivered, set_aside=self.pump.set_aside, commands=self.commands.handled,
+            delivered=self.pump.delivered, confirmed=self.pump.confirmed, resent=self.pump.resent,
+            set_aside=self.pump.set_aside, commands=self.commands.handled,
             heartbeats=self.heartbeats_sent, print_failures=self.print_failures,
         )
         return {
@@ -611,6 +614,9 @@ class Kiosk:
             self.pump.connection_lost()
 
     def _on_mqtt_message(self, topic: str, payload: bytes) -> None:
+        if topic == confirmation_topic(self.device_id):
+            self.pump.confirmation(payload)
+            return
         if topic == catalog_topic(self.config.device.region):
             self._on_catalog_message(payload)
             return

@@ -24,10 +24,12 @@ from appliance import __version__
 from appliance.config import KioskConfig
 from appliance.contract import (
     QOS_COMMANDS,
+    QOS_CONFIRMATIONS,
     QOS_STATUS,
     DeviceStatus,
     catalog_topic,
     command_topic,
+    confirmation_topic,
     encode,
     progress_answer_topic,
     stamped,
@@ -191,6 +193,7 @@ class MqttLink:
         self.last_error = None
         client.subscribe([(command_topic(self._device, "+"), QOS_COMMANDS),
                           (progress_answer_topic(self._device), QOS_COMMANDS),
+                          (confirmation_topic(self._device), QOS_CONFIRMATIONS),
                           (catalog_topic(self._config.device.region), QOS_COMMANDS)])
         self.publish(status_topic(self._device), self._status_payload(self._status), QOS_STATUS, retain=True)
         self._on_connection_change(True)

@@ -1,9 +1,12 @@
-"""The durable outbox: everything the device must deliver, kept on disk until the broker has it.
+"""The durable outbox: everything the device must deliver, kept on disk until central has it.
 
-Rows go ready → in flight → gone (deleted only once the broker's PUBACK arrived) or set aside (a
-poison event, with its reason). In-flight rows return to ready when the outbox is opened, so a
-power cut at any moment loses nothing that `enqueue` accepted; the price is a duplicate of what
-was in flight, which consumers drop by `id`.
+Rows go ready → in flight → delivered (the broker's PUBACK: the broker holds it, perhaps only in
+memory) → gone (deleted only when central confirms that it committed the event, naming both its
+seq and its id), or set aside (a poison event, with its reason). A broker can acknowledge and then
+crash, so a PUBACK frees nothing: delivered rows are sent again when their confirmation is overdue
+and at every reconnect. In-flight and delivered rows return to ready when the outbox is opened, so
+a power cut or a broker crash at any moment loses nothing that `enqueue` accepted; the price is a
+duplicate of what was in flight or unconfirmed, which consumers drop by `id`.
 
 Bounds: `capacity` rows and `max_age_days`. When full, low-value kinds are refused first (usage at
 capacity, alerts after a small reserve); citizen kinds are never refused for capacity and never
@@ -13,6 +16,7 @@ aged out — only a disk about to fill refuses them, loudly.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sqlite3
 import threading
@@ -28,7 +32,7 @@ from appliance.ids import UlidGenerator
 from appliance.sealing import Sealer, SealError
 from appliance.store import Store
 
-READY, IN_FLIGHT, SET_ASIDE = 0, 1, 2
+READY, IN_FLIGHT, SET_ASIDE, DELIVERED = 0, 1, 2, 3  # DELIVERED: PUBACK received, central's confirmation not yet
 ALERT_RESERVE = 0.02  # alerts may use 2 % over capacity, so "outbox full" itself gets through
 EXPIRING_KINDS = (EventKind.USAGE.value, EventKind.ALERT.value)
 ENVELOPE_BYTES = 300  # what the envelope and stamp add around a payload, generously
@@ -54,6 +58,15 @@ class Accepted:
     seq: int
 
 
+@dataclass(frozen=True)
+class Confirmed:
+    """What one confirmation did: rows freed, and pairs whose seq is held under another id (stale or
+    forged: such a pair frees nothing)."""
+
+    freed: int
+    mismatched: int
+
+
 class Outbox:
     def __init__(
         self,
@@ -76,8 +89,13 @@ class Outbox:
         self.refused = 0
         self.expired = 0
         self._full_alerted = False
+        # The lowest seq that may be ready, per set of kinds `take` skips: `take` walks seq order from
+        # there instead of from the start, past rows that wait for central's confirmation. Changed
+        # only inside store transactions, which the store serialises.
+        self._floors: dict[tuple[str, ...], int] = {}
         with store.transaction() as conn:
-            conn.execute("UPDATE outbox SET state = ? WHERE state = ?", (READY, IN_FLIGHT))
+            # A new start: whatever was in flight or unconfirmed is sent again.
+            conn.execute(f"UPDATE outbox SET state = {READY} WHERE state IN ({IN_FLIGHT}, {DELIVERED})")
             highest = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
             self._next_seq = max(highest, int(store.meta_get("seq_high", "0"))) + 1
             self._depth = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
@@ -163,15 +181,16 @@ class Outbox:
         The in-flight mark is not flushed on its own: after a power cut every in-flight row goes
         back to ready anyway, which is what an unflushed mark amounts to.
         """
-        skip = tuple(skip_kinds)
+        skip = tuple(sorted(skip_kinds))
         marks = ",".join("?" * len(skip))
         where = f"state = {READY}" + (f" AND kind NOT IN ({marks})" if skip else "")
         taken: list[Pending] = []
         broken: list[tuple[str, int]] = []
         with self._store.transaction(durable=False) as conn:
             rows = conn.execute(
-                f"SELECT seq, id, kind, created, synced, boot, body FROM outbox WHERE {where} ORDER BY seq LIMIT ?",
-                (*skip, limit),
+                f"SELECT seq, id, kind, created, synced, boot, body FROM outbox WHERE seq >= ? AND {where} "
+                "ORDER BY seq LIMIT ?",
+                (self._floors.get(skip, 0), *skip, limit),
             ).fetchall()
             for seq, event_id, kind, created, synced, boot, body in rows:
                 try:
@@ -184,24 +203,67 @@ class Outbox:
             if rows:  # the rows read are exactly the ready ones in this seq range that pass the filter
                 conn.execute(f"UPDATE outbox SET state = {IN_FLIGHT} WHERE {where} AND seq BETWEEN ? AND ?",
                              (*skip, rows[0][0], rows[-1][0]))
+                self._floors[skip] = rows[-1][0] + 1
             conn.executemany(f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE seq = ?", broken)
         return taken
 
-    def acknowledge(self, seqs: Iterable[int]) -> int:
-        """The broker has these: delete them. Returns how many rows went."""
+    def _lower_floor(self, seq: int | None) -> None:
+        """Rows from `seq` on are ready again: `take` must look there (call inside a transaction)."""
+        if seq is not None:
+            for skip, floor in self._floors.items():
+                self._floors[skip] = min(floor, seq)
+
+    def mark_delivered(self, seqs: Iterable[int]) -> int:
+        """The broker acknowledged these (PUBACK): they now wait for central's confirmation.
+
+        Not flushed on its own: a lost mark only means the row is ready again after a power cut,
+        and every delivered row is sent again at start anyway. Returns how many rows were marked.
+        """
         seqs = list(seqs)
         if not seqs:
             return 0
-        with self._lock, self._store.transaction() as conn:
+        now = time.monotonic()  # compared only within this run: every delivered row is ready again at start
+        with self._store.transaction(durable=False) as conn:
             before = conn.total_changes
             for start in range(0, len(seqs), 500):
                 chunk = seqs[start:start + 500]
-                conn.execute(f"DELETE FROM outbox WHERE state = {IN_FLIGHT} AND seq IN ({','.join('?' * len(chunk))})",
-                             chunk)
-            gone = conn.total_changes - before
-            self._remember_seq_high(conn)
-            self._depth -= gone
-        return gone
+                conn.execute(f"UPDATE outbox SET state = {DELIVERED}, delivered = ? "
+                             f"WHERE state = {IN_FLIGHT} AND seq IN ({','.join('?' * len(chunk))})", (now, *chunk))
+            return conn.total_changes - before
+
+    def confirm(self, pairs: Iterable[tuple[int, str]]) -> Confirmed:
+        """Central committed these events: delete each row whose seq *and* id match, whatever its state.
+
+        A pair that matches no row is a confirmation of an event already freed (central confirms
+        redeliveries too). A pair whose seq is held under another id is stale or forged (from before
+        the state database was replaced, say): it frees nothing and is counted as mismatched. Not
+        flushed on its own: a deletion lost in a power cut costs one duplicate, never an event.
+        """
+        freed = mismatched = 0
+        with self._lock, self._store.transaction(durable=False) as conn:
+            for seq, event_id in pairs:
+                if conn.execute("DELETE FROM outbox WHERE seq = ? AND id = ?", (seq, event_id)).rowcount:
+                    freed += 1
+                elif conn.execute("SELECT 1 FROM outbox WHERE seq = ?", (seq,)).fetchone() is not None:
+                    mismatched += 1
+            if freed:
+                self._remember_seq_high(conn)
+                self._depth -= freed
+        return Confirmed(freed, mismatched)
+
+    def redeliver(self, delivered_before: float = math.inf) -> int:
+        """Make delivered rows whose PUBACK came before `delivered_before` (time.monotonic()) ready
+        again, all of them by default (at a reconnect): their confirmation is overdue, or the broker
+        that acknowledged them may have lost them. Returns how many."""
+        with self._store.transaction(durable=False) as conn:
+            first = conn.execute(f"SELECT min(seq) FROM outbox WHERE state = {DELIVERED} AND delivered < ?",
+                                 (delivered_before,)).fetchone()[0]
+            if first is None:
+                return 0
+            cursor = conn.execute(f"UPDATE outbox SET state = {READY} WHERE state = {DELIVERED} AND delivered < ?",
+                                  (delivered_before,))
+            self._lower_floor(first)
+        return cursor.rowcount
 
     def _remember_seq_high(self, conn: sqlite3.Connection) -> None:
         """Rows are about to vanish: keep the highest seq given out, so it is never given again."""
@@ -209,10 +271,12 @@ class Outbox:
 
     def release(self, seqs: Iterable[int]) -> None:
         """Put in-flight events back to ready (their publish never left the device)."""
+        seqs = list(seqs)
         with self._store.transaction() as conn:
             conn.executemany(
                 f"UPDATE outbox SET state = {READY} WHERE seq = ? AND state = {IN_FLIGHT}", [(s,) for s in seqs]
             )
+            self._lower_floor(min(seqs, default=None))
 
     def set_aside(self, seq: int, reason: str) -> None:
         """A poison event: keep it (never silently dropped) but stop trying to deliver it."""
@@ -223,6 +287,7 @@ class Outbox:
         """A maintainer's decision: give every set-aside event another try."""
         with self._store.transaction() as conn:
             cursor = conn.execute(f"UPDATE outbox SET state = {READY}, reason = NULL WHERE state = {SET_ASIDE}")
+            self._lower_floor(0)
         self._on_change()
         return cursor.rowcount
 
@@ -243,13 +308,22 @@ class Outbox:
     # -- what the heartbeat reports ------------------------------------------------------------
     @property
     def depth(self) -> int:
+        """Every row held, set-aside and unconfirmed ones included (what the bounds count)."""
         return self._depth
 
     def oldest_age_s(self) -> int | None:
-        """Age of the oldest event still to deliver (cheap: only set-aside rows are skipped)."""
+        """Age of the oldest event still held, unconfirmed ones included (cheap: only set-aside rows are skipped)."""
         with self._store.read() as conn:
             row = conn.execute(
                 f"SELECT created FROM outbox WHERE state != {SET_ASIDE} ORDER BY seq LIMIT 1"
+            ).fetchone()
+        return None if row is None else max(0, round(time.time() - row[0]))
+
+    def oldest_unconfirmed_age_s(self) -> int | None:
+        """Age (since it was created) of the oldest event the broker has but central has not confirmed."""
+        with self._store.read() as conn:
+            row = conn.execute(
+                f"SELECT created FROM outbox WHERE seq = (SELECT min(seq) FROM outbox WHERE state = {DELIVERED})"
             ).fetchone()
         return None if row is None else max(0, round(time.time() - row[0]))
 
@@ -257,10 +331,13 @@ class Outbox:
         with self._store.read() as conn:
             counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())
         return {
-            "depth": counts.get(READY, 0) + counts.get(IN_FLIGHT, 0),
+            # everything still held for delivery: until central confirms it, an event is the booth's
+            "depth": counts.get(READY, 0) + counts.get(IN_FLIGHT, 0) + counts.get(DELIVERED, 0),
             "in_flight": counts.get(IN_FLIGHT, 0),
+            "unconfirmed": counts.get(DELIVERED, 0),
             "set_aside": counts.get(SET_ASIDE, 0),
             "oldest_age_s": self.oldest_age_s(),
+            "oldest_unconfirmed_age_s": self.oldest_unconfirmed_age_s(),
             "refused_since_boot": self.refused,
             "expired_since_boot": self.expired,
             "policy": self.policy(),

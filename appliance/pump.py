@@ -1,14 +1,19 @@
-"""The outbox pump: moves events from the outbox to the broker, at most `window` unacknowledged.
+"""The outbox pump: moves events from the outbox to the broker, at most `window` unacknowledged,
+and frees them when central confirms it committed them.
 
-Its own thread. PUBACKs arrive on paho's network thread and are only queued there; the pump
-settles them in batches (one durable transaction for many deletions) and tops the window up in
-batches too, so its cost per event stays a small multiple of a bare publish (bench/bench_drain.py).
+Its own thread. PUBACKs and central's confirmations arrive on paho's network thread and are only
+queued there; the pump settles them in batches (one transaction for many rows) and tops the window
+up in batches too, so its cost per event stays a small multiple of a bare publish
+(bench/bench_drain.py). A PUBACK marks an event delivered, nothing more: Mosquitto acknowledges
+what it holds only in memory. An event still unconfirmed `confirm_timeout_s` after its PUBACK is
+sent again; while central confirms nothing at all, that wait doubles (up to an hour) so a booth does
+not flood the broker with copies while central is down; the first confirmation resets it.
 A refused event (PUBACK reason code ≥ 0x80, or larger than the broker accepts) is set aside with
 the reason so it never blocks the rest.
 Events carrying personal data wait while the link is not TLS.
 
-When the connection drops, everything in flight goes back to ready and is published again, in
-order, after the reconnect (the link makes paho forget its own copies, so the pump alone decides).
+When the connection drops, everything in flight or unconfirmed goes back to ready and is published
+again, in order, after the reconnect (the link makes paho forget its own copies, so the pump alone decides).
 Some brokers answer a poison event by dropping the connection rather than with a PUBACK; an event
 that is the oldest unacknowledged one at `POISON_STRIKES` drops in a row, each soon after it was
 sent, is set aside too — on a flaky network that can catch an innocent event, which is kept and
@@ -17,8 +22,10 @@ counted, never lost, and which a maintainer can send again.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -28,7 +35,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from appliance.clock import clock_synchronised
-from appliance.contract import PERSONAL_KINDS, QOS_EVENTS, event_topic, now_iso
+from appliance.contract import MAX_CONFIRMED, PERSONAL_KINDS, QOS_EVENTS, event_topic, now_iso
 from appliance.link import MqttLink
 from appliance.outbox import Outbox, Pending
 
@@ -39,14 +46,46 @@ TOPIC_OVERHEAD = 200  # bytes of fixed header, topic and properties beyond the p
 POISON_STRIKES = 3
 STRIKE_WINDOW_S = 10.0
 CONNECTION_LOST = -1  # a marker in the ack queue: acks before it count, everything after is resent
-DELETE_EVERY_S = 0.05  # acknowledged rows are deleted in batches at least this often
+MARK_EVERY_S = 0.05  # acknowledged rows are marked delivered in batches at least this often
 POLL_S = 0.01  # how often the pump looks at PUBACKs while events are in flight
+MAX_CONFIRM_WAIT_S = 3600.0  # the longest the unconfirmed wait grows to while central confirms nothing
+ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
+
+
+class MalformedConfirmation(ValueError):
+    """A message on the confirmation topic that is not a confirmation (docs/asyncapi.yaml, Confirmation)."""
+
+
+def parse_confirmation(payload: bytes) -> list[tuple[int, str]]:
+    """The `[seq, id]` pairs of a confirmation; raises `MalformedConfirmation` for anything else.
+
+    All or nothing: one bad pair makes the whole message suspect, and freeing events on the word of a
+    message that is partly wrong would risk exactly what confirmations exist to prevent.
+    """
+    try:
+        body = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedConfirmation(f"not JSON ({exc})") from None
+    pairs = body.get("confirmed") if isinstance(body, dict) else None
+    if not isinstance(pairs, list):
+        raise MalformedConfirmation("no `confirmed` list")
+    if len(pairs) > MAX_CONFIRMED:
+        raise MalformedConfirmation(f"{len(pairs)} pairs, more than the {MAX_CONFIRMED} a confirmation may name")
+    confirmed = []
+    for pair in pairs:
+        if not (isinstance(pair, list) and len(pair) == 2 and type(pair[0]) is int and pair[0] >= 1
+                and isinstance(pair[1], str) and ULID.fullmatch(pair[1])):
+            raise MalformedConfirmation(f"{str(pair)[:60]} is not a [seq, id] pair")
+        confirmed.append((pair[0], pair[1]))
+    return confirmed
 
 
 class Pump(threading.Thread):
     def __init__(self, outbox: Outbox, link: MqttLink, device_id: str, window: int,
-                 on_pass: Callable[[], None] = lambda: None) -> None:
-        """`on_pass` is called on every pass of the loop (at least once a second): the watchdog's beat."""
+                 on_pass: Callable[[], None] = lambda: None, confirm_timeout_s: float = 120.0) -> None:
+        """`on_pass` is called on every pass of the loop (at least once a second): the watchdog's beat.
+        `confirm_timeout_s`: how long after its PUBACK an event waits for central's confirmation
+        before it is sent again."""
         super().__init__(name="outbox-pump", daemon=True)
         self._on_pass = on_pass
         self._outbox = outbox
@@ -60,11 +99,19 @@ class Pump(threading.Thread):
         self._in_flight: dict[int, tuple[Pending, float]] = {}  # by seq
         self._by_mid: dict[int, int] = {}  # paho message id -> seq
         self._strikes: dict[int, int] = {}
-        self._acked: list[int] = []  # acknowledged, not yet deleted (still "in flight" on disk)
+        self._acked: list[int] = []  # acknowledged, not yet marked delivered (still "in flight" on disk)
         self._acked_since = 0.0
         self._retry_after = 0.0
-        self.delivered = 0
+        self._confirmations: queue.SimpleQueue[list[tuple[int, str]]] = queue.SimpleQueue()
+        self._confirm_timeout = self._confirm_wait = confirm_timeout_s
+        self._confirmed_since_resend = False
+        self._next_overdue_check = 0.0
+        self.delivered = 0  # PUBACKs (the broker has them)
+        self.confirmed = 0  # rows freed by central's confirmation
         self.set_aside = 0
+        self.resent = 0  # unconfirmed events made ready again (overdue or at a reconnect)
+        self.mismatched = 0  # confirmed pairs whose seq the booth holds under another id
+        self.malformed = 0  # messages on the confirmation topic that were not confirmations
         link.on_puback(self._on_puback)
 
     def notify(self) -> None:
@@ -83,6 +130,23 @@ class Pump(threading.Thread):
         if self._acks.qsize() >= self._refill_at:
             self._wake.set()
 
+    def confirmation(self, payload: bytes) -> None:
+        """A message on the confirmation topic (paho's thread): checked here, applied by the pump.
+
+        A malformed one is logged (the first only: a broken or hostile sender could repeat it
+        without end) and ignored; it never raises into paho's network thread.
+        """
+        try:
+            pairs = parse_confirmation(payload)
+        except MalformedConfirmation as exc:
+            self.malformed += 1
+            if self.malformed == 1:
+                log.warning("confirmation ignored: %s (further malformed confirmations are only counted)", exc)
+            return
+        if pairs:
+            self._confirmations.put(pairs)
+            self._wake.set()
+
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
@@ -95,14 +159,18 @@ class Pump(threading.Thread):
             self._wake.clear()
             try:
                 self._settle()
-                self._delete_acked()
+                self._mark_acked()
+                self._apply_confirmations()
+                if self._link.connected:
+                    self._resend_overdue()
                 if self._link.connected and time.monotonic() >= self._retry_after:
                     self._fill()
             except Exception:
                 log.exception("outbox pump step failed; retrying in a second")
                 self._stopping.wait(1.0)
         self._settle()
-        self._delete_acked(force=True)
+        self._mark_acked(force=True)
+        self._apply_confirmations()
 
     # -- steps -------------------------------------------------------------------------------------
     def _settle(self) -> None:
@@ -113,7 +181,9 @@ class Pump(threading.Thread):
             except queue.Empty:
                 break
             if mid == CONNECTION_LOST:
+                self._mark_acked(force=True)  # what the broker acknowledged before the drop is delivered…
                 self._requeue_in_flight()
+                self.resent += self._outbox.redeliver()  # …and, like everything unconfirmed, sent again
                 continue
             seq = self._by_mid.pop(mid, None)
             if seq is None or seq not in self._in_flight:
@@ -130,14 +200,51 @@ class Pump(threading.Thread):
             else:
                 self._put_aside(pending, f"broker refused it: {ReasonCode(PacketTypes.PUBACK, identifier=reason)}")
 
-    def _delete_acked(self, force: bool = False) -> None:
-        """Delete acknowledged rows in one durable transaction per batch, not one per PUBACK."""
+    def _mark_acked(self, force: bool = False) -> None:
+        """Mark acknowledged rows delivered in one transaction per batch, not one per PUBACK."""
         if not self._acked:
             return
         if (force or not self._in_flight or len(self._acked) >= self._window // 2
-                or time.monotonic() - self._acked_since >= DELETE_EVERY_S):
-            self.delivered += self._outbox.acknowledge(self._acked)
+                or time.monotonic() - self._acked_since >= MARK_EVERY_S):
+            self.delivered += self._outbox.mark_delivered(self._acked)
             self._acked = []
+
+    def _apply_confirmations(self) -> None:
+        """Free what central confirmed: every queued confirmation in one transaction."""
+        pairs: list[tuple[int, str]] = []
+        while True:
+            try:
+                pairs += self._confirmations.get_nowait()
+            except queue.Empty:
+                break
+        if not pairs:
+            return
+        done = self._outbox.confirm(pairs)
+        self.confirmed += done.freed
+        self._confirmed_since_resend = True
+        if done.mismatched:
+            if not self.mismatched:
+                log.warning("central confirmed %d events whose seq this booth holds under another id "
+                            "(a stale or forged confirmation); nothing freed for them", done.mismatched)
+            self.mismatched += done.mismatched
+
+    def _resend_overdue(self) -> None:
+        """Every few seconds: events unconfirmed too long after their PUBACK go out again."""
+        now = time.monotonic()
+        if now < self._next_overdue_check:
+            return
+        self._next_overdue_check = now + min(5.0, self._confirm_timeout / 4)
+        if self._confirmed_since_resend:
+            self._confirm_wait = self._confirm_timeout
+        resent = self._outbox.redeliver(delivered_before=now - self._confirm_wait)
+        if not resent:
+            return
+        self.resent += resent
+        log.info("%d events sent again: central did not confirm them within %.0f s", resent, self._confirm_wait)
+        if not self._confirmed_since_resend:  # central confirms nothing: wait longer before the next copies
+            self._confirm_wait = min(max(self._confirm_timeout, MAX_CONFIRM_WAIT_S), self._confirm_wait * 2)
+        self._confirmed_since_resend = False
+        self._wake.set()
 
     def _fill(self) -> None:
         free = self._window - len(self._in_flight)

@@ -50,9 +50,11 @@ def snapshot_lines(snapshot: dict[str, Any]) -> list[str]:
              f"  broker: {'connected' if link.get('connected') else 'NOT connected'}"
              + (f" ({link.get('last_error')})" if link.get("last_error") else "")
              + (", TLS" if link.get("tls") else ""),
-             f"  outbox: {outbox.get('depth')} waiting, {outbox.get('in_flight')} in flight, "
-             f"{outbox.get('set_aside')} set aside, oldest "
-             + ("-" if outbox.get("oldest_age_s") is None else f"{outbox.get('oldest_age_s')} s"),
+             f"  outbox: {outbox.get('depth')} held, {outbox.get('in_flight')} in flight, "
+             f"{outbox.get('set_aside')} set aside, oldest " + _age(outbox.get("oldest_age_s")),
+             # held until central confirms it committed them (the broker's PUBACK is not enough)
+             f"  unconfirmed by central: {outbox.get('unconfirmed', '-')}, oldest "
+             + _age(outbox.get("oldest_unconfirmed_age_s")),
              f"  LEDs: {snapshot.get('leds')}"]
     for name, health in sorted((snapshot.get("drivers") or {}).items()):
         lines.append(f"  {name}: {health.get('state')} ({health.get('reason')})")
@@ -66,3 +68,7 @@ def snapshot_lines(snapshot: dict[str, Any]) -> list[str]:
                  + "; service restarts: " + ("unknown" if pi.get("service_restarts") is None
                                               else str(pi["service_restarts"])))
     return lines
+
+
+def _age(seconds: int | None) -> str:
+    return "-" if seconds is None else f"{seconds} s"

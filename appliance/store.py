@@ -18,9 +18,10 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
--- No secondary index on purpose: each durable enqueue then writes one page, as a bare insert
--- would. Ready rows are found by walking seq order, where only in-flight and set-aside rows are
--- ever skipped.
+-- No secondary index that an insert touches, on purpose: each durable enqueue then writes one page,
+-- as a bare insert would. Ready rows are found by walking seq order from the outbox's floor (the
+-- lowest seq that may be ready); rows awaiting central's confirmation have their own partial index
+-- (see UPGRADES), which a new row in state 0 is not part of.
 CREATE TABLE IF NOT EXISTS outbox (
     seq     INTEGER PRIMARY KEY,        -- per-device, monotonic, never reused (meta seq_high)
     id      TEXT NOT NULL,              -- ULID
@@ -28,9 +29,10 @@ CREATE TABLE IF NOT EXISTS outbox (
     created REAL NOT NULL,              -- unix time at enqueue
     synced  INTEGER NOT NULL,           -- was the clock synchronised then
     boot    INTEGER NOT NULL,           -- the start during which it was made
-    state   INTEGER NOT NULL DEFAULT 0, -- 0 ready, 1 in flight, 2 set aside
+    state   INTEGER NOT NULL DEFAULT 0, -- 0 ready, 1 in flight, 2 set aside, 3 delivered (awaiting confirmation)
     reason  TEXT,                       -- why it was set aside
     body    BLOB NOT NULL               -- the payload JSON, sealed
+    -- delivered REAL: unix time of the broker's PUBACK (state 3), added by UPGRADES
 );
 CREATE TABLE IF NOT EXISTS usage_counts (
     action TEXT NOT NULL,
@@ -43,6 +45,17 @@ CREATE TABLE IF NOT EXISTS command_results (
     at     REAL NOT NULL,
     result TEXT NOT NULL
 );
+"""
+
+
+# Changes to a state database written by an earlier version, applied in place at open (each is
+# idempotent and checked first): a booth's queued events survive a software update.
+UPGRADES = (
+    # central's confirmation frees an event; the broker's PUBACK only marks it delivered (state 3)
+    ("outbox", "delivered", "ALTER TABLE outbox ADD COLUMN delivered REAL"),
+)
+INDEXES = """
+CREATE INDEX IF NOT EXISTS outbox_unconfirmed ON outbox (delivered) WHERE state = 3;
 """
 
 
@@ -61,9 +74,18 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(SCHEMA)
+            self._upgrade()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"state database {path} cannot be opened: {exc}") from exc
         self._lock = threading.RLock()
+
+    def _upgrade(self) -> None:
+        """Bring a database from an earlier version up to this one, keeping its rows."""
+        for table, column, statement in UPGRADES:
+            columns = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                self._conn.execute(statement)
+        self._conn.executescript(INDEXES)
 
     @contextmanager
     def transaction(self, durable: bool = True) -> Iterator[sqlite3.Connection]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from appliance.kiosk import Kiosk
-from tests.support import Collector, Mosquitto, kiosk_config
+from tests.support import Collector, Confirmer, Mosquitto, kiosk_config
 
 
 @pytest.fixture
@@ -19,6 +19,14 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 @pytest.fixture
 def collector(broker: Mosquitto) -> Iterator[Collector]:
     c = Collector(broker)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def confirmer(broker: Mosquitto) -> Iterator[Confirmer]:
+    """Plays central's confirming role on the test broker (see tests.support.Confirmer)."""
+    c = Confirmer(broker)
     yield c
     c.close()
 

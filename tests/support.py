@@ -265,6 +265,60 @@ class Collector:
         self.client.loop_stop()
 
 
+class Confirmer(Collector):
+    """A TEST STAND-IN FOR CENTRAL'S CONFIRMING ROLE, for booth-level tests: a persistent-session QoS 1
+    subscriber to every booth's events that records each event it receives (its "database" is the
+    `messages` list of this process, which no broker crash can touch) and then confirms it on the
+    booth's `ack` topic exactly as central does after a commit, redeliveries included
+    (appliance.contract.confirmation, at most MAX_CONFIRMED pairs a message, batched every `every_s`).
+    It proves the booth's side of the contract; end-to-end proofs use the real central.
+
+    `confirming` can be cleared to play a central that has stopped confirming.
+    """
+
+    def __init__(self, broker: Mosquitto, client_id: str = "test-confirmer", every_s: float = 0.02,
+                 user: tuple[str, str] | None = None) -> None:
+        self._pending: dict[str, list[tuple[int, str]]] = {}
+        self._pending_lock = threading.Lock()
+        self.confirming = threading.Event()
+        self.confirming.set()
+        self.confirmations_sent = 0
+        self._closing = threading.Event()
+        super().__init__(broker, topic="kiosk/v1/+/events/+", client_id=client_id, user=user)
+        self._every_s = every_s
+        self._thread = threading.Thread(target=self._send_loop, name="test-confirmer", daemon=True)
+        self._thread.start()
+
+    def _on_message(self, client, userdata, message) -> None:
+        super()._on_message(client, userdata, message)  # recorded ("committed") first, confirmed after
+        event = json.loads(message.payload)
+        with self._pending_lock:
+            self._pending.setdefault(event["device"], []).append((event["seq"], event["id"]))
+
+    def _send_loop(self) -> None:
+        from appliance.contract import MAX_CONFIRMED, QOS_CONFIRMATIONS, confirmation, confirmation_topic
+
+        while not self._closing.wait(self._every_s):
+            if not self.confirming.is_set() or not self.connected.is_set():
+                continue
+            with self._pending_lock:
+                pending, self._pending = self._pending, {}
+            for device, pairs in pending.items():
+                for start in range(0, len(pairs), MAX_CONFIRMED):
+                    body = confirmation(pairs[start:start + MAX_CONFIRMED])
+                    self.client.publish(confirmation_topic(device), json.dumps(body), qos=QOS_CONFIRMATIONS)
+                    self.confirmations_sent += 1
+
+    def received_ids(self) -> list[str]:
+        """Every event id received, duplicates included, in arrival order."""
+        return [e["id"] for e in self.events()]
+
+    def close(self) -> None:
+        self._closing.set()
+        self._thread.join(5)
+        super().close()
+
+
 # -- kiosk configs ---------------------------------------------------------------------------------------
 def kiosk_config_data(storage: Path, broker_port: int, device_id: str = "test-kiosk-0001", **sections) -> dict:
     data: dict[str, Any] = {

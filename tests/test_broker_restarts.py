@@ -9,7 +9,8 @@ from appliance.contract import EventKind
 from tests.support import wait_until
 
 
-def test_five_broker_restarts_during_delivery_lose_nothing(broker, collector, make_kiosk) -> None:
+def test_five_broker_restarts_during_delivery_lose_nothing(broker, confirmer, make_kiosk) -> None:
+    collector = confirmer  # plays central: the outbox empties only on its confirmations
     kiosk = make_kiosk(broker.port, outbox={"inflight_window": 20})
     wait_until(lambda: kiosk.link.connected)
     accepted: list[str] = []

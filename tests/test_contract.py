@@ -16,6 +16,7 @@ from tests.support import (
     TEST_ID_NUMBER,
     TEST_NAME,
     Collector,
+    Confirmer,
     Mosquitto,
     kiosk_config,
     make_test_ca,
@@ -38,7 +39,7 @@ def schema_for(topic: str) -> str:
         return suffix.removeprefix("events/").capitalize() + "Event"
     if suffix.startswith("cmd/"):
         return "Command"
-    return {"status": "Status", "heartbeat": "Heartbeat", "cmd-result": "CommandResult"}[suffix]
+    return {"status": "Status", "heartbeat": "Heartbeat", "cmd-result": "CommandResult", "ack": "Confirmation"}[suffix]
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +49,7 @@ def busy_day(tmp_path_factory):
     tls = make_test_ca(tmp / "tls", device)
     broker = Mosquitto(tmp / "broker", tls=tls).start()
     collector = Collector(broker)
+    confirmer = Confirmer(broker)  # plays central's confirming role; its confirmations are checked too
     handler = _CaptureLogs()
     logging.getLogger().addHandler(handler)
     logging.getLogger("kiosk").setLevel(logging.DEBUG)
@@ -83,6 +85,8 @@ def busy_day(tmp_path_factory):
         collector.client.publish(f"kiosk/v1/{device}/cmd/{name}", json.dumps(payload), qos=1)
     collector.wait_for(lambda c: len(c.on("/cmd-result")) == 6)
     wait_until(lambda: kiosk.outbox.stats()["depth"] == 0, timeout=15)
+    assert kiosk.health_snapshot()["counters"]["confirmed"] >= 5
+    kiosk.publish_heartbeat()  # one heartbeat with a confirmation-era outbox in it, too
     collector.wait_for(lambda c: {"submission", "rating", "assist", "usage", "alert"}
                        <= {m.topic.rsplit("/", 1)[1] for m in c.messages})
     kiosk.stop()
@@ -91,6 +95,7 @@ def busy_day(tmp_path_factory):
            "state": tmp / "state"}
     logging.getLogger().removeHandler(handler)
     logging.getLogger("kiosk").setLevel(logging.NOTSET)
+    confirmer.close()
     collector.close()
     broker.stop()
 
@@ -112,7 +117,7 @@ def test_every_published_payload_matches_the_contract(busy_day) -> None:
         assert not errors, f"{message.topic}: {errors[0].message} at {list(errors[0].absolute_path)}"
         kinds.add(schema)
     assert kinds == {"Command", "Status", "Heartbeat", "CommandResult", "SubmissionEvent", "RatingEvent", "AssistEvent",
-                     "UsageEvent", "AlertEvent"}
+                     "UsageEvent", "AlertEvent", "Confirmation"}
 
 
 def test_personal_data_only_in_the_submission(busy_day) -> None:

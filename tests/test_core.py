@@ -75,7 +75,8 @@ def test_a_failed_receipt_print_keeps_the_application(make_kiosk) -> None:
     assert unknown.value.code == "unknown_item"
 
 
-def test_submissions_wait_for_tls_while_other_events_flow(broker, collector, make_kiosk) -> None:
+def test_submissions_wait_for_tls_while_other_events_flow(broker, confirmer, make_kiosk) -> None:
+    collector = confirmer  # plays central: the rating leaves the outbox only on its confirmation
     kiosk = make_kiosk(broker.port)
     place_card(kiosk)
     kiosk.submit_application("RS-002", LOSS_REPORT)

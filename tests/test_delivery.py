@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from appliance.contract import EventKind
-from tests.support import Collector, Mosquitto, free_port, wait_until
+from tests.support import Collector, Confirmer, Mosquitto, free_port, wait_until
 
 
 def test_broker_absent_at_start_then_everything_arrives_in_order(tmp_path: Path, make_kiosk) -> None:
@@ -20,7 +20,7 @@ def test_broker_absent_at_start_then_everything_arrives_in_order(tmp_path: Path,
 
     broker.start()
     try:
-        collector = Collector(broker)
+        collector = Confirmer(broker)  # plays central: the outbox empties only on its confirmations
         wait_until(lambda: kiosk.outbox.stats()["depth"] == 0, timeout=30)
         collector.wait_for(lambda c: len({e["id"] for e in c.events()}) == 202)
         ratings = {e["id"]: e for e in collector.events("rating")}

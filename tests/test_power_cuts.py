@@ -21,7 +21,8 @@ def _worker(config: Path, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 
-def test_every_accepted_event_survives_fifty_sigkills(tmp_path: Path, broker, collector) -> None:
+def test_every_accepted_event_survives_fifty_sigkills(tmp_path: Path, broker, confirmer) -> None:
+    collector = confirmer  # plays central: the drain ends only when it has confirmed everything
     config = write_toml(tmp_path / "kiosk.toml", kiosk_config_data(
         tmp_path / "state", broker.port, outbox={"inflight_window": WINDOW},
         broker={"reconnect_min_s": 1, "reconnect_max_s": 1}))
