@@ -196,6 +196,14 @@ class Mosquitto:
         self.stop()
         self.start()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash: whatever the broker held only in memory (everything since its last
+        autosave, with the default autosave_interval) is gone."""
+        if self._process and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+        self._process = None
+
     def log_count(self, text: str) -> int:
         """How often the broker's own log says `text`."""
         return self.log.read_text(errors="replace").count(text) if self.log.exists() else 0
