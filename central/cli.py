@@ -22,6 +22,7 @@ def _settings(args: argparse.Namespace) -> CentralSettings:
     return build_settings(
         broker_host=args.broker_host, broker_port=args.broker_port, ca_file=args.ca_file, cert_file=args.cert_file,
         key_file=args.key_file, database=args.database, client_id=getattr(args, "client_id", None),
+        session_expiry_s=getattr(args, "session_expiry_s", None),
         http_host=getattr(args, "http_host", None), http_port=getattr(args, "http_port", None),
         heartbeat_retention_days=getattr(args, "retention_days", None),
         thresholds={k: v for k, v in thresholds.items() if v is not None})
@@ -36,7 +37,7 @@ def _serve(args: argparse.Namespace) -> int:
     db = Database(settings.database)
     intake = Intake(settings, db)
     try:
-        dashboard = Dashboard(db, intake.send_command, settings.http_host, settings.http_port)
+        dashboard = Dashboard(db, intake.send_command, settings.http_host, settings.http_port, intake.health)
     except OSError as exc:
         raise SettingsError(f"the dashboard cannot listen on {settings.http_host}:{settings.http_port}: "
                             f"{exc.strerror}") from None
@@ -47,7 +48,11 @@ def _serve(args: argparse.Namespace) -> int:
     dashboard.start()
     print(f"central: intake from {settings.broker_host}:{settings.broker_port} into {settings.database}; "
           f"dashboard at {dashboard.url}/", file=sys.stderr, flush=True)
-    stop.wait()
+    while not stop.wait(1):
+        if not intake.alive():  # never run on half-dead: systemd restarts central, the broker redelivers
+            print("central: an intake thread has died; exiting so central is restarted", file=sys.stderr, flush=True)
+            dashboard.stop()
+            return 1
     dashboard.stop()
     intake.stop()
     return 0
@@ -82,6 +87,24 @@ def _case(args: argparse.Namespace) -> int:
         if not db.set_case_status(conn, args.case_no, args.status, args.note, time.time()):
             raise SettingsError(f"no case {args.case_no!r} (case numbers look like 202600000001)")
     print(f"case {args.case_no}: {args.status}" + (f" ({args.note})" if args.note else ""))
+    return 0
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    """What central could never record, newest first: when, which booth, which event, and why."""
+    from central.database import Database
+
+    db = Database(args.database)
+    with db.read() as conn:
+        found = db.dead_letters(conn, args.limit, args.device)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=1))
+        return 0
+    for row in found:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["received_at"]))
+        event = f" event {row['event']} seq {row['seq']}" if row["event"] else ""
+        print(f"{when}  {row['device'] or '-'}{event}  {row['size']} bytes  {row['reason']}")
+    print(f"{len(found)} dead letters" + (f" (the newest {args.limit})" if len(found) == args.limit else ""))
     return 0
 
 
@@ -184,6 +207,8 @@ def add_central_commands(commands: Any) -> None:
     serve.add_argument("--http-host", default="127.0.0.1")
     serve.add_argument("--http-port", type=int, default=8080)
     serve.add_argument("--retention-days", type=int, help="keep heartbeats this many days (default 30)")
+    serve.add_argument("--session-expiry-s", type=int,
+                       help="seconds the broker keeps this instance's session after it stops (default 60)")
     for name, field in Thresholds.model_fields.items():
         serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=field.annotation,
                            help=f"{field.description} (default {field.default})")
@@ -193,6 +218,13 @@ def add_central_commands(commands: Any) -> None:
     devices.add_argument("--database", default=DEFAULT_DATABASE)
     devices.add_argument("--json", action="store_true")
     devices.set_defaults(func=_friendly(_devices))
+
+    dead = sub.add_parser("dead-letters", help="messages central could never record, and why")
+    dead.add_argument("--database", default=DEFAULT_DATABASE)
+    dead.add_argument("--device", help="only this booth's")
+    dead.add_argument("--limit", type=int, default=100)
+    dead.add_argument("--json", action="store_true")
+    dead.set_defaults(func=_friendly(_dead_letters))
 
     case = sub.add_parser("case", help="set a case's status, which booths' progress queries show")
     case.add_argument("case_no")

@@ -11,7 +11,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    column,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    table,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,6 +36,7 @@ from central.tables import (
     alerts,
     cases,
     commands,
+    dead_letters,
     devices,
     events,
     follow_ups,
@@ -38,11 +54,17 @@ class DatabaseError(Exception):
 
 
 class Database:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_timeout_s: float = 5.0) -> None:
+        """`busy_timeout_s`: how long SQLite waits for a lock before a statement fails (the intake then
+        holds its batch and retries; a shorter wait lets its health say so sooner)."""
         try:
-            self.engine = create_engine(url, future=True)
+            # hide_parameters: an error's text (and so a log line) never carries the values of a
+            # statement, which can be a citizen's ID number. pool_pre_ping: a connection the server
+            # dropped (PostgreSQL restarted) is replaced before use instead of failing a batch.
+            self.engine = create_engine(url, future=True, hide_parameters=True, pool_pre_ping=True)
             if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _sqlite_pragmas)
+                event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout_s * 1000)))
+            upgrade_event_keys(self.engine)
             metadata.create_all(self.engine)
         except (SQLAlchemyError, ImportError) as exc:
             where = make_url(url).render_as_string(hide_password=True) if "://" in url else url
@@ -54,6 +76,7 @@ class Database:
         self._note_heartbeat = update(devices).where(devices.c.id == bindparam("device_id")).values(
             last_heartbeat_at=bindparam("at"), heartbeat=bindparam("beat"))
         self._add_event = self._insert_ignore(events)  # redeliveries race between instances: skip, not fail
+        self._add_dead_letter = self._insert_ignore(dead_letters)
         self._device_row = select(devices).where(devices.c.id == bindparam("device_id"))
         self._open_alerts_of = select(alerts).where(alerts.c.device == bindparam("device_id"),
                                                     alerts.c.closed_at.is_(None)).order_by(alerts.c.opened_at)
@@ -130,11 +153,11 @@ class Database:
         """Keep a batch's events (device, envelope, received) once each; returns the new ones. A
         submission opens a case, a rating is counted and the two lowest levels open a follow-up."""
         ids = [envelope["id"] for _, envelope, _ in batch]
-        seen = {row[0] for row in conn.execute(select(events.c.id).where(events.c.id.in_(ids)))}
+        seen = {(d, i) for d, i in conn.execute(select(events.c.device, events.c.id).where(events.c.id.in_(ids)))}
         new = []
         for device, envelope, now in batch:
-            if envelope["id"] not in seen:
-                seen.add(envelope["id"])
+            if (device, envelope["id"]) not in seen:
+                seen.add((device, envelope["id"]))
                 self.ensure_device(conn, device, now)
                 new.append((device, envelope, now))
         if not new:
@@ -148,7 +171,8 @@ class Database:
                 {"event": e["id"], "device": device, "item": str(e["payload"].get("item", "")),
                  "channel": str(e["payload"].get("channel", "kiosk")), "level": e["payload"]["level"],
                  "case_ref": e["payload"].get("case"), "received_at": now} for device, e, now in rated])
-            low = [{"rating": e["id"], "opened_at": now} for _, e, now in rated if e["payload"]["level"] <= 2]
+            low = [{"device": device, "rating": e["id"], "opened_at": now}
+                   for device, e, now in rated if e["payload"]["level"] <= 2]
             if low:
                 conn.execute(insert(follow_ups), low)
         for device, e, now in new:
@@ -174,9 +198,33 @@ class Database:
             expected = max(expected, seq + 1)
         return gaps
 
+    # -- what could never be recorded ----------------------------------------------------------------
+    def add_dead_letter(self, conn: Connection, topic: str, device: str | None, event: tuple[int, str] | None,
+                        reason: str, payload: bytes, now: float) -> None:
+        """Keep a message central will never record, with why (a resend of the same event is kept once)."""
+        seq, event_id = event if event is not None else (None, None)
+        conn.execute(self._add_dead_letter, {
+            "device": device, "topic": topic[:256], "event": event_id, "seq": seq, "reason": reason[:1000],
+            "size": len(payload), "payload": payload, "received_at": now})
+
+    def dead_letters(self, conn: Connection, limit: int = 100, device: str | None = None) -> list[dict[str, Any]]:
+        """The newest dead letters, without their payload (which may hold personal data)."""
+        shown = [c for c in dead_letters.columns if c.name != "payload"]
+        query = select(*shown).order_by(dead_letters.c.received_at.desc(), dead_letters.c.id.desc()).limit(limit)
+        if device is not None:
+            query = query.where(dead_letters.c.device == device)
+        return [dict(row) for row in conn.execute(query).mappings()]
+
     # -- cases and progress -------------------------------------------------------------------------
-    def progress(self, conn: Connection, receipt: str) -> dict[str, Any] | None:
-        row = conn.execute(select(cases).where(cases.c.receipt == receipt)).mappings().first()
+    def progress(self, conn: Connection, receipt: str, device: str | None = None) -> dict[str, Any] | None:
+        """The case of a receipt number; asked at `device`, that booth's own case first (a citizen may ask
+        at any booth; a receipt id reused by another booth never hides the one it printed)."""
+        query = select(cases).where(cases.c.receipt == receipt)
+        if device is not None:
+            query = query.order_by((cases.c.device != device), cases.c.id)
+        else:
+            query = query.order_by(cases.c.id)
+        row = conn.execute(query).mappings().first()
         if row is None:
             return None
         return {"case_no": row["case_no"], "status": row["status"], "updated_at": row["updated_at"],
@@ -259,10 +307,76 @@ class Database:
         return rows
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    """WAL lets the dashboard read while the intake writes; NORMAL sync is still crash-safe in WAL."""
-    cursor = dbapi_connection.cursor()
-    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000", "foreign_keys=ON"):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
+def _sqlite_pragmas(busy_timeout_ms: int):
+    def on_connect(dbapi_connection, _record) -> None:
+        """WAL lets the dashboard read while the intake writes; NORMAL sync is still crash-safe in WAL."""
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", f"busy_timeout={busy_timeout_ms}",
+                       "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+    return on_connect
+
+
+# -- upgrading a database made before events were keyed by (device, id) ----------------------------------
+_KEYED_BY_EVENT = ("follow_ups", "ratings", "cases", "events")  # children first
+
+
+def upgrade_event_keys(engine: Engine) -> bool:
+    """Re-key a database whose events were keyed by `id` alone to (device, id), with the tables that
+    refer to events (cases, ratings, follow-ups), keeping every row; True if it did. One transaction:
+    either the whole step is done or none of it (there is no Alembic yet; this is the one step)."""
+    with engine.connect() as probe:
+        found = inspect(probe)
+        if not found.has_table("events") or found.get_pk_constraint("events")["constrained_columns"] != ["id"]:
+            return False
+        columns = {name: [c["name"] for c in found.get_columns(name)] for name in _KEYED_BY_EVENT}
+        indexes = {name: [i["name"] for i in found.get_indexes(name)] for name in _KEYED_BY_EVENT}
+    sqlite_db = engine.dialect.name == "sqlite"
+    with _ddl_transaction(engine) as conn:
+        for name in _KEYED_BY_EVENT:
+            if sqlite_db:  # RENAME keeps SQLite's declared types (CREATE TABLE AS would not); the
+                for index in indexes[name]:  # indexes keep their names, so they go first
+                    conn.execute(text(f'DROP INDEX "{index}"'))
+                conn.execute(text(f'ALTER TABLE "{name}" RENAME TO "{name}_v1"'))
+            else:  # PostgreSQL keeps constraint names global: copy aside, then drop
+                conn.execute(text(f'CREATE TABLE "{name}_v1" AS SELECT * FROM "{name}"'))
+                conn.execute(text(f'DROP TABLE "{name}"'))
+        metadata.create_all(conn, tables=[events, cases, ratings, follow_ups])
+        for name, new in (("events", events), ("cases", cases), ("ratings", ratings)):
+            old = table(f"{name}_v1", *(column(c) for c in columns[name]))
+            names = [c.name for c in new.columns]
+            conn.execute(insert(new).from_select(names, select(*(old.c[c] for c in names))))
+        old_f = table("follow_ups_v1", *(column(c) for c in columns["follow_ups"]))
+        old_r = table("ratings_v1", column("event"), column("device"))
+        conn.execute(insert(follow_ups).from_select(
+            ["id", "device", "rating", "opened_at", "closed_at", "closed_by", "note"],
+            select(old_f.c.id, old_r.c.device, old_f.c.rating, old_f.c.opened_at, old_f.c.closed_at,
+                   old_f.c.closed_by, old_f.c.note).join(old_r, old_r.c.event == old_f.c.rating)))
+        for name in _KEYED_BY_EVENT:
+            conn.execute(text(f'DROP TABLE "{name}_v1"'))
+        if not sqlite_db:  # the copied ids were explicit: the serial counters continue after them
+            for serial in (cases, follow_ups):
+                conn.execute(select(func.setval(func.pg_get_serial_sequence(serial.name, "id"),
+                                                func.coalesce(select(func.max(serial.c.id)).scalar_subquery(), 0)
+                                                + 1, False)))
+    return True
+
+
+@contextmanager
+def _ddl_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction around DDL and DML on either database (Python's sqlite3 would commit DDL
+    by itself: there the transaction is begun and ended explicitly, and no other writer gets in)."""
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            yield conn
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")
 

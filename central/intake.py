@@ -1,10 +1,18 @@
-"""The intake: subscribes to every booth, records what they publish, answers progress queries and sends
-operators' commands.
+"""The intake: subscribes to every booth, records what they publish, confirms committed events to
+the booths, answers progress queries and sends operators' commands.
 
 MQTT 5 shared subscriptions (`$share/{group}/...`) let several central instances split one fleet's
 messages behind one broker. paho's network thread only reads and queues; one writer thread records
-messages in batches, one transaction each, and acknowledges them to the broker only after the commit
-(manual acks): a central that dies mid-batch gets the unacknowledged messages again.
+messages in batches, one transaction each. Only after the commit does central confirm the batch's
+events to their booths (`kiosk/v1/{device}/ack`: what frees them at the booth) and acknowledge the
+messages to the broker (manual acks). Nothing is acknowledged or confirmed that is not committed:
+
+- a failed transaction (database locked, down, restarting, disk full) is retried with backoff while
+  its batch is held; `health()` says so, and the log says it once when it starts and once when it ends;
+- a message that can never be recorded (refused by `read_message`, or by the database itself) is kept
+  as a dead letter with its reason, and only then acknowledged and confirmed;
+- an acknowledgement belongs to the connection its message came on: messages held through a broker
+  reconnect are recorded, but their acks are dropped (the broker redelivers them; central de-duplicates).
 """
 
 from __future__ import annotations
@@ -14,8 +22,9 @@ import queue
 import ssl
 import threading
 import time
-from collections import Counter
-from dataclasses import dataclass
+import traceback
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -23,10 +32,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import Connection, select
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from appliance.contract import (
+    MAX_CONFIRMED,
     QOS_COMMANDS,
+    QOS_CONFIRMATIONS,
     TOPIC_ROOT,
+    confirmation,
+    confirmation_topic,
     encode,
     iso,
     progress_answer_topic,
@@ -43,6 +58,10 @@ log = logging.getLogger("central.intake")
 SUBSCRIPTIONS = ("status", "heartbeat", "events/#", "cmd-result", "progress/request")
 BATCH = 500
 SWEEP_S = 5.0
+RETRY_FIRST_S = 0.2  # a failed transaction is retried after this, doubling up to RETRY_MAX_S
+RETRY_MAX_S = 5.0
+
+Reply = tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,17 @@ class Received:
     mid: int
     qos: int
     at: float
+    connection: int  # the connection generation it arrived on: its ack is valid only on that one
+
+
+@dataclass
+class Outcome:
+    """What one committed transaction owes: replies to publish and events to confirm, per device."""
+
+    replies: list[Reply] = field(default_factory=list)
+    confirmed: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
+    counts: Counter[str] = field(default_factory=Counter)  # added to the intake's once committed
+    dead: list[tuple[str, str]] = field(default_factory=list)  # (topic, reason) of the dead letters
 
 
 class Intake:
@@ -60,9 +90,15 @@ class Intake:
         self.db = database
         self.counts: Counter[str] = Counter()  # recorded / duplicate / stale / rejected, by message kind
         self.connected = threading.Event()
+        self.sweep_s = SWEEP_S
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._stopping = threading.Event()
         self._next_sweep = 0.0
+        self._connection = 0  # generation: +1 at every connect and disconnect
+        self._ack_lock = threading.Lock()  # a generation does not change between its check and an ack
+        self._held = 0  # messages of the batch being recorded (held while the database fails)
+        self._failing_since: float | None = None
+        self._last_failure = ""
         self._client = self._make_client()
         self._writer = threading.Thread(target=self._write_loop, name="central-writer", daemon=True)
 
@@ -74,15 +110,20 @@ class Intake:
         if s.ca_file is not None:
             client.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
                            keyfile=str(s.key_file) if s.key_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_connect
-        client.on_disconnect = lambda *_args: self.connected.clear()
+        client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
         properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = 7 * 86_400  # the broker keeps our queue while we restart
+        # Short on purpose: with shared subscriptions Mosquitto keeps dealing a stopped instance its share
+        # of the booths' messages into its session; when the session expires they are dropped, and the
+        # booths resend them (nothing is freed at a booth before central's confirmation). A restart within
+        # this time resumes the session and loses nothing either.
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
         self._writer.start()
         self._client.connect_async(self.settings.broker_host, self.settings.broker_port, 30, clean_start=False,
                                    properties=properties)
@@ -90,86 +131,209 @@ class Intake:
 
     def stop(self) -> None:
         self._stopping.set()
-        self._writer.join(timeout=10)
+        self._writer.join(timeout=15)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def alive(self) -> bool:
+        """Both of central's own threads run (the writer, paho's network loop); `serve` exits if not."""
+        network = getattr(self._client, "_thread", None)
+        return self._writer.is_alive() and (network is None or network.is_alive())
+
+    def health(self) -> dict[str, Any]:
+        """What the intake is doing, from memory only (the database may be the thing that is down)."""
+        failing = self._failing_since
+        return {
+            "ok": failing is None and self.connected.is_set() and self.alive(),
+            "database_ok": failing is None,
+            "database_failing_since": None if failing is None else iso(failing),
+            "database_failing_s": None if failing is None else round(time.time() - failing, 1),
+            "database_last_error": self._last_failure or None,
+            "held_messages": self._held + self._inbox.qsize(),
+            "broker_connected": self.connected.is_set(),
+            "broker_connections": (self._connection + 1) // 2,
+            "threads_alive": self.alive(),
+            "counts": dict(self.counts),
+        }
 
     def _on_connect(self, client, _userdata, _flags, reason, _properties) -> None:
         if reason.is_failure:
             log.error("broker refused central: %s", reason)
             return
+        with self._ack_lock:
+            self._connection += 1
         group = self.settings.share_group
         client.subscribe([(f"$share/{group}/{TOPIC_ROOT}/+/{suffix}", 1) for suffix in SUBSCRIPTIONS])
         self.connected.set()
         log.info("connected to %s:%d as %s", self.settings.broker_host, self.settings.broker_port,
                  self.settings.client_id)
 
+    def _on_disconnect(self, *_args: Any) -> None:
+        with self._ack_lock:  # from here on, acks of messages received so far would go to a new connection
+            self._connection += 1
+        self.connected.clear()
+
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
-        self._inbox.put(Received(message.topic, message.payload, message.mid, message.qos, time.time()))
+        self._inbox.put(Received(message.topic, message.payload, message.mid, message.qos, time.time(),
+                                 self._connection))
 
     # -- recording ------------------------------------------------------------------------------------
     def _write_loop(self) -> None:
+        """Take a batch, record it (holding it through database failures), then sweep when due. An error
+        that is not the database's is logged and the loop goes on: this thread must not die."""
         while not self._stopping.is_set():
             try:
-                batch = [self._inbox.get(timeout=0.2)]
-            except queue.Empty:
+                batch = self._take_batch()
+                if batch:
+                    self._record_held(batch)
                 self._sweep_when_due()
-                continue
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
-            replies = self._record_batch(batch)
-            for received in batch:
-                if received.qos:
-                    self._client.ack(received.mid, received.qos)
-            for topic, body in replies:
-                self._client.publish(topic, encode(body), qos=QOS_COMMANDS)
-            self._sweep_when_due()
+            except Exception as exc:
+                self.counts["writer_errors"] += 1
+                log.error("central's writer hit an error and goes on: %s", describe(exc))
+                self._stopping.wait(1)
 
-    def _record_batch(self, batch: list[Received]) -> list[tuple[str, dict[str, Any]]]:
-        """Record a batch in one transaction; if the database refuses it, one message at a time, so
-        one bad message costs only itself."""
+    def _take_batch(self) -> list[Received]:
         try:
-            with self.db.transaction() as conn:
-                gathered: dict[str, list[tuple[Message, float]]] = {"heartbeat": [], "event": []}
-                replies = [reply for received in batch for reply in self._record(conn, received, gathered)]
-                if gathered["event"]:
-                    self._record_events(conn, gathered["event"])
-                if gathered["heartbeat"]:
-                    self._record_heartbeats(conn, gathered["heartbeat"])
-                return replies
-        except Exception:
-            if len(batch) == 1:
-                log.exception("could not record a message on %s; dropped", batch[0].topic)
-                self.counts["failed"] += 1
-                return []
-            log.warning("a batch of %d failed; recording its messages one by one", len(batch))
-            return [reply for received in batch for reply in self._record_batch([received])]
+            batch = [self._inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        while len(batch) < BATCH:
+            try:
+                batch.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
 
-    def _record(self, conn: Connection, received: Received,
-                gathered: dict[str, list[tuple[Message, float]]]) -> list[tuple[str, dict[str, Any]]]:
-        """Record one message, except heartbeats and events: they are gathered and recorded together."""
+    def _record_held(self, batch: list[Received]) -> None:
+        """Commit `batch`, then confirm and acknowledge it. A failed transaction is retried with backoff
+        until it commits (or central stops: then nothing is acknowledged and the broker redelivers). A
+        batch the database refuses for its content is recorded one message at a time, so one bad
+        message costs only itself: it becomes a dead letter."""
+        pending, delay = [batch], RETRY_FIRST_S
+        self._held = len(batch)
+        try:
+            while pending and not self._stopping.is_set():
+                group = pending[0]
+                try:
+                    outcome = self._commit(group)
+                except Exception as exc:
+                    if is_transient(exc):
+                        self._database_failed(exc)
+                        self._stopping.wait(delay)
+                        delay = min(delay * 2, RETRY_MAX_S)
+                        continue
+                    if len(group) > 1:
+                        self.counts["batch_split"] += 1
+                        pending[0:1] = [[received] for received in group]
+                        continue
+                    try:
+                        reason = f"{_printable(group[0].topic)}: the database refused it: {describe(exc)}"
+                        outcome = self._bury(group[0], reason)
+                    except Exception as again:
+                        if not is_transient(again):
+                            raise
+                        self._database_failed(again)
+                        self._stopping.wait(delay)
+                        delay = min(delay * 2, RETRY_MAX_S)
+                        continue
+                self._database_recovered()
+                pending.pop(0)
+                self._held -= len(group)
+                self._finish(group, outcome)
+        finally:
+            self._held = 0
+
+    def _commit(self, batch: list[Received]) -> Outcome:
+        """Record a batch in one transaction."""
+        outcome = Outcome()
+        with self.db.transaction() as conn:
+            gathered: dict[str, list[tuple[Message, float]]] = {"heartbeat": [], "event": []}
+            for received in batch:
+                outcome.replies += self._record(conn, received, gathered, outcome)
+            if gathered["event"]:
+                self._record_events(conn, gathered["event"], outcome)
+            if gathered["heartbeat"]:
+                self._record_heartbeats(conn, gathered["heartbeat"], outcome)
+        return outcome
+
+    def _bury(self, received: Received, reason: str) -> Outcome:
+        """A message the database will not take, kept as a dead letter in a transaction of its own."""
+        outcome = Outcome()
+        device, event = _identity(received)
+        with self.db.transaction() as conn:
+            self.db.add_dead_letter(conn, received.topic, device, event, reason, received.payload, received.at)
+        outcome.counts["dead_letter"] += 1
+        outcome.dead.append((received.topic, reason))
+        if device is not None and event is not None:
+            outcome.confirmed[device].append(event)
+        return outcome
+
+    def _finish(self, batch: list[Received], outcome: Outcome) -> None:
+        """After the commit: confirm the events to their booths, reply, then acknowledge to the broker
+        the messages that came on the connection we still have (the others are redelivered)."""
+        self.counts.update(outcome.counts)
+        for _topic, reason in outcome.dead:  # the reason names fields, never their content
+            log.warning("dead letter: %s", reason)
+        for device, committed in outcome.confirmed.items():
+            for start in range(0, len(committed), MAX_CONFIRMED):
+                chunk = committed[start:start + MAX_CONFIRMED]
+                self._client.publish(confirmation_topic(device), encode(confirmation(chunk)), qos=QOS_CONFIRMATIONS)
+                self.counts["confirmed"] += len(chunk)
+        for topic, body in outcome.replies:
+            self._client.publish(topic, encode(body), qos=QOS_COMMANDS)
+        with self._ack_lock:
+            for received in batch:
+                if not received.qos:
+                    continue
+                if received.connection == self._connection:
+                    self._client.ack(received.mid, received.qos)
+                else:
+                    self.counts["ack_dropped_old_connection"] += 1
+
+    def _database_failed(self, exc: BaseException) -> None:
+        self.counts["database_failures"] += 1
+        self._last_failure = describe(exc)
+        if self._failing_since is None:
+            self._failing_since = time.time()
+            log.error("central's database is failing (%s): holding %d messages unacknowledged and "
+                      "unconfirmed, retrying every %g s at most", self._last_failure,
+                      self._held + self._inbox.qsize(), RETRY_MAX_S)
+
+    def _database_recovered(self) -> None:
+        if self._failing_since is not None:
+            log.warning("central's database is back after %.1f s; the held messages are recorded",
+                        time.time() - self._failing_since)
+            self._failing_since = None
+            self.counts["database_recoveries"] += 1
+
+    def _record(self, conn: Connection, received: Received, gathered: dict[str, list[tuple[Message, float]]],
+                outcome: Outcome) -> list[Reply]:
+        """Record one message, except heartbeats and events: they are gathered and recorded together. A
+        message refused by `read_message` is kept as a dead letter (and confirmed, if it is an event)."""
         try:
             message = read_message(received.topic, received.payload)
         except BadMessage as exc:
-            self.counts["rejected"] += 1
-            log.warning("rejected: %s", exc)
+            outcome.counts["rejected"] += 1
+            outcome.counts["dead_letter"] += 1
+            outcome.dead.append((received.topic, str(exc)))
+            self.db.add_dead_letter(conn, received.topic, exc.device, exc.event, str(exc), received.payload,
+                                    received.at)
+            if exc.device is not None and exc.event is not None:
+                outcome.confirmed[exc.device].append(exc.event)
             return []
         if message.kind in gathered:
             gathered[message.kind].append((message, received.at))
             return []
         handler = getattr(self, f"_record_{message.kind.replace('-', '_')}")
-        return handler(conn, message, received.at) or []
+        return handler(conn, message, received.at, outcome) or []
 
-    def _record_status(self, conn: Connection, message: Message, now: float) -> None:
+    def _record_status(self, conn: Connection, message: Message, now: float, outcome: Outcome) -> None:
         fresh = self.db.record_status(conn, message.device, message.body, now)
-        self.counts["status" if fresh else "stale_will"] += 1
+        outcome.counts["status" if fresh else "stale_will"] += 1
         if fresh:
             self._judge_clock(conn, message.device, now)
 
-    def _record_heartbeats(self, conn: Connection, beats: list[tuple[Message, float]]) -> None:
+    def _record_heartbeats(self, conn: Connection, beats: list[tuple[Message, float]], outcome: Outcome) -> None:
         self.db.record_heartbeats(conn, [(m.device, m.body, at) for m, at in beats])
         latest = {m.device: (m.body, at) for m, at in beats}  # alerts follow each booth's latest heartbeat
         known = self.db.devices_and_open_alerts(conn, list(latest))
@@ -179,28 +343,31 @@ class Intake:
                                 open_now)
             self.db.sync_alerts(conn, device, "clock", clock_conditions(row, now, self.settings.thresholds), now,
                                 open_now)
-        self.counts["heartbeat"] += len(beats)
+        outcome.counts["heartbeat"] += len(beats)
 
-    def _record_events(self, conn: Connection, gathered: list[tuple[Message, float]]) -> None:
+    def _record_events(self, conn: Connection, gathered: list[tuple[Message, float]], outcome: Outcome) -> None:
+        """New events are recorded; every event of the batch, redeliveries included, is confirmed."""
         new = self.db.record_events(conn, [(m.device, m.body, at) for m, at in gathered])
-        self.counts["duplicate"] += len(gathered) - len(new)
+        outcome.counts["duplicate"] += len(gathered) - len(new)
+        for message, _at in gathered:
+            outcome.confirmed[message.device].append((message.body["seq"], message.body["id"]))
         for device, envelope, now in new:
-            self.counts[f"event_{envelope['kind']}"] += 1
+            outcome.counts[f"event_{envelope['kind']}"] += 1
             opened = event_condition(envelope["payload"]) if envelope["kind"] == "alert" else None
             if opened is not None:
                 self.db.open_alert(conn, device, "event", *opened, now)
 
-    def _record_cmd_result(self, conn: Connection, message: Message, now: float) -> None:
+    def _record_cmd_result(self, conn: Connection, message: Message, now: float, outcome: Outcome) -> None:
         known = self.db.record_command_result(conn, message.device, message.body, now)
-        self.counts["cmd_result" if known else "cmd_result_unknown"] += 1
+        outcome.counts["cmd_result" if known else "cmd_result_unknown"] += 1
 
-    def _record_progress(self, conn: Connection, message: Message, now: float) -> list[tuple[str, dict[str, Any]]]:
-        case = self.db.progress(conn, message.body["case"].strip().upper())
+    def _record_progress(self, conn: Connection, message: Message, now: float, outcome: Outcome) -> list[Reply]:
+        case = self.db.progress(conn, message.body["case"].strip().upper(), message.device)
         answer: dict[str, Any] = {"id": message.body["id"], "case": message.body["case"], "found": case is not None}
         if case is not None:
             note = f"办件编号 {case['case_no']}" + (f"；{case['note']}" if case["note"] else "")
             answer.update(status=case["status"], updated=iso(case["updated_at"]), note=note, case_no=case["case_no"])
-        self.counts["progress"] += 1
+        outcome.counts["progress"] += 1
         return [(progress_answer_topic(message.device), answer)]
 
     # -- conditions judged on central's clock -------------------------------------------------------------
@@ -214,7 +381,17 @@ class Intake:
         now = time.time()
         if now < self._next_sweep:
             return
-        self._next_sweep = now + SWEEP_S
+        self._next_sweep = now + self.sweep_s
+        try:
+            self._sweep(now)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self._database_failed(exc)  # said once; the next sweep (or batch) tries again
+            return
+        self._database_recovered()
+
+    def _sweep(self, now: float) -> None:
         with self.db.transaction() as conn:
             open_clock: dict[str, set[str]] = {}
             for alert in self.db.open_alerts(conn):
@@ -233,3 +410,46 @@ class Intake:
                      expires_in_s: float = 600) -> dict[str, str]:
         return send_commands(self._client, self.db, targets, name, args, expires_in_s)
 
+
+# -- telling failures apart, and saying what they were without saying what was in them ----------------------
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database, not of the message: it passes (lock released, server back, disk freed),
+    so the batch is held and retried rather than split or dead-lettered."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+
+
+def describe(exc: BaseException) -> str:
+    """An error for a log line: its class and, for the database's own operational errors, the first line
+    of the driver's message (\"database is locked\", \"connection refused\"). Never the statement's
+    parameters, never a message that can quote a value (an integrity or data error can), and for a bug
+    in central the place it happened instead of its text (a ValueError can quote a payload)."""
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        kind = f"{type(exc).__name__}/{type(orig).__name__}"
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if code:
+            kind += f" SQLSTATE {code}"
+        if is_transient(exc):
+            first = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
+            return f"{kind}: {first}" if first else kind
+        return kind
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
+                  for f in reversed(frames) if "/central/" in f.filename), None)
+    return type(exc).__name__ + (f" at {where}" if where else "")
+
+
+def _identity(received: Received) -> tuple[str | None, tuple[int, str] | None]:
+    """The device and event a message names, as far as they can be read, for a dead letter."""
+    try:
+        message = read_message(received.topic, received.payload)
+    except BadMessage as exc:
+        return exc.device, exc.event
+    event = (message.body["seq"], message.body["id"]) if message.kind == "event" else None
+    return message.device, event
+
+
+def _printable(text: str) -> str:
+    return ascii(text[:200])[1:-1]

@@ -3,12 +3,19 @@
 Anything on the wire may be malformed (a bug, a half-upgraded booth, a stranger with a certificate):
 `read_message` returns a `Message` or raises `BadMessage` with a reason an operator can act on. The
 payload itself is never put into the reason, because events can carry a citizen's name.
+
+What is checked is what central later shows or computes with: a value that passed here must not be
+able to break the dashboard for every operator (a NaN heartbeat, a lone surrogate, a count that is
+not a number) nor fail the database (a NUL character, an integer beyond a 32-bit column, a code longer
+than its column). Numbers are numbers, never booleans; lists and maps are bounded.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +23,25 @@ from appliance.contract import DEVICE_ID, TOPIC_ROOT, DeviceStatus, EventKind
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 MAX_PAYLOAD_BYTES = 256 * 1024
+MAX_DEPTH = 16  # nesting of objects and lists; the contract needs 5
+INT32 = 2**31 - 1  # PostgreSQL's INTEGER: seq, boot and the heartbeat's columns
+MAX_DRIVERS = 16  # each troubled driver is an alert row: a booth has a handful of devices
+MAX_USAGE_COUNTS = 5_000  # (action, item) pairs in one usage window: ~10 actions × a few hundred items
+MAX_LIST = 100  # any other list central reads (rating reasons)
+NAME = re.compile(r"^[A-Za-z0-9_.-]{1,31}$")  # a driver's name and its health reason: an alert code ≤ 64
+HEALTH_STATES = frozenset({"ok", "degraded", "fault", "absent"})
 
 
 class BadMessage(ValueError):
-    """A message central will not record; the text says why, without the payload's content."""
+    """A message central will not record; the text says why, without the payload's content.
+
+    `device` is the booth the topic names (when it is a device id); `event` is the event's `(seq, id)`
+    when the envelope names them well enough for central to confirm the refusal to the booth."""
+
+    def __init__(self, reason: str, device: str | None = None, event: tuple[int, str] | None = None) -> None:
+        super().__init__(reason)
+        self.device = device
+        self.event = event
 
 
 @dataclass(frozen=True)
@@ -30,58 +52,219 @@ class Message:
 
 
 def read_message(topic: str, payload: bytes) -> Message:
+    """The checked message, or `BadMessage` saying why not (with the device and event when known)."""
     parts = topic.split("/")
     if len(parts) < 4 or "/".join(parts[:2]) != TOPIC_ROOT:
-        raise BadMessage(f"topic {topic!r} is not under {TOPIC_ROOT}/DEVICE/")
+        raise BadMessage(f"topic {_shown(topic)} is not under {TOPIC_ROOT}/DEVICE/")
     device, suffix = parts[2], "/".join(parts[3:])
     if not DEVICE_ID.fullmatch(device):
-        raise BadMessage(f"topic {topic!r}: {device!r} is not a device id")
+        raise BadMessage(f"topic {_shown(topic)}: {_shown(device)} is not a device id")
+    try:
+        return _read(topic, device, suffix, payload)
+    except BadMessage as exc:
+        exc.device = device
+        raise
+
+
+def _read(topic: str, device: str, suffix: str, payload: bytes) -> Message:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise BadMessage(f"{topic}: {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES} byte limit")
     try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
-        raise BadMessage(f"{topic}: payload is not UTF-8 JSON") from None
+        text = payload.decode("utf-8")  # strict: no other encoding, no encoded surrogates
+    except UnicodeDecodeError:
+        raise BadMessage(f"{topic}: payload is not UTF-8") from None
+    try:
+        body = json.loads(text, parse_constant=_no_constant)
+    except _NotANumber:
+        raise BadMessage(f"{topic}: payload has NaN or Infinity (not JSON numbers)") from None
+    except (ValueError, RecursionError):
+        raise BadMessage(f"{topic}: payload is not JSON") from None
     if not isinstance(body, dict):
         raise BadMessage(f"{topic}: payload is not a JSON object")
+    problem = _unshowable(body, 0)
+    if problem:
+        raise BadMessage(f"{topic}: payload has {problem}", event=_event_identity(body, suffix))
     if body.get("device") != device:
-        raise BadMessage(f"{topic}: payload names device {str(body.get('device'))[:64]!r}, the topic {device!r}")
+        raise BadMessage(f"{topic}: payload names device {_shown(body.get('device'))}, the topic {device!r}")
+    _check(body, topic, clock_synced=_optional(_bool))
     if suffix == "status":
-        _check(body, topic, status=lambda v: v in {s.value for s in DeviceStatus}, boot=_positive)
+        _check(body, topic, status=lambda v: v in {s.value for s in DeviceStatus}, boot=_positive,
+               software=_optional(_text_upto(64), empty=True), site=_optional(_text_upto(200), empty=True),
+               region=_optional(_text_upto(16), empty=True), reason=_optional(_text_upto(32)))
         return Message(device, "status", body)
     if suffix == "heartbeat":
-        _check(body, topic, boot=_positive, drivers=lambda v: isinstance(v, dict))
+        _check_heartbeat(body, topic)
         return Message(device, "heartbeat", body)
     if suffix.startswith("events/"):
-        kind = suffix.removeprefix("events/")
-        _check(body, topic, id=lambda v: isinstance(v, str) and ULID.fullmatch(v), seq=_positive,
-               kind=lambda v: v == kind and v in {k.value for k in EventKind}, created=_text,
-               payload=lambda v: isinstance(v, dict))
-        if kind == EventKind.RATING:
-            _check(body["payload"], topic, level=lambda v: isinstance(v, int) and 1 <= v <= 5)
-        if kind in (EventKind.SUBMISSION, EventKind.RATING, EventKind.APPOINTMENT):
-            _check(body["payload"], topic, item=_text)
+        _check_event(body, topic, suffix.removeprefix("events/"))
         return Message(device, "event", body)
     if suffix == "cmd-result":
-        _check(body, topic, id=lambda v: v is None or _text(v), ok=lambda v: isinstance(v, bool))
+        _check(body, topic, id=lambda v: v is None or _text_upto(64)(v), ok=_bool)
         return Message(device, "cmd-result", body)
     if suffix == "progress/request":
-        _check(body, topic, id=lambda v: _text(v) and len(v) <= 64, case=_text)
+        _check(body, topic, id=_text_upto(64), case=_text_upto(64))
         return Message(device, "progress", body)
-    raise BadMessage(f"{topic}: central does not consume '{suffix}'")
+    raise BadMessage(f"{topic}: central does not consume '{_shown(suffix)}'")
+
+
+def _check_heartbeat(body: dict[str, Any], topic: str) -> None:
+    _check(body, topic, boot=_positive, drivers=_drivers, outbox=_optional(_map), system=_optional(_map))
+    _check(body.get("outbox") or {}, f"{topic} outbox", depth=_optional(_count), oldest_age_s=_optional(_count))
+    system = body.get("system") or {}
+    _check(system, f"{topic} system", disk_free_mb=_optional(_number), cpu_temp_c=_optional(_number),
+           pi=_optional(_map))
+    pi = system.get("pi") or {}
+    _check(pi, f"{topic} system.pi", throttling=_optional(_map), filesystem_errors=_optional(
+        lambda v: _map(v) and len(v) <= MAX_DRIVERS and all(_count(n) for n in v.values())))
+
+
+def _check_event(body: dict[str, Any], topic: str, kind: str) -> None:
+    try:
+        _check(body, topic, id=lambda v: isinstance(v, str) and ULID.fullmatch(v), seq=_positive,
+               kind=lambda v: v == kind and v in {k.value for k in EventKind}, created=_text_upto(40),
+               boot=_optional(_positive), payload=_map)
+    except BadMessage as exc:
+        exc.event = _event_identity(body, f"events/{kind}")
+        raise
+    identity = (body["seq"], body["id"])
+    payload, where = body["payload"], f"{topic} payload"
+    rules: dict[str, Callable[[Any], bool]] = {}
+    if kind in (EventKind.SUBMISSION, EventKind.RATING, EventKind.APPOINTMENT):
+        rules["item"] = _text_upto(32)
+    if kind == EventKind.RATING:
+        rules.update(level=lambda v: _int(v) and 1 <= v <= 5, channel=_optional(_text_upto(32)),
+                     case=_optional(_text_upto(26), empty=True),
+                     reasons=_optional(lambda v: _list_of(v, _text_upto(64), MAX_LIST)))
+    if kind == EventKind.ASSIST:
+        rules["item"] = _optional(_text_upto(32), empty=True)
+    if kind == EventKind.USAGE:
+        rules.update(window_start=_text_upto(40), counts=lambda v: _list_of(v, _usage_count, MAX_USAGE_COUNTS))
+    if kind == EventKind.ALERT:
+        rules.update(code=_text_upto(64), message=_optional(_text_upto(500), empty=True),
+                     details=_optional(_map))
+    try:
+        _check(payload, where, **rules)
+        if kind == EventKind.ALERT:
+            _check(payload.get("details") or {}, f"{where} details", until=_optional(_text_upto(40)))
+    except BadMessage as exc:
+        exc.event = identity
+        raise
+
+
+def _event_identity(body: dict[str, Any], suffix: str) -> tuple[int, str] | None:
+    """`(seq, id)` of an event refused for its content, when both are usable: enough to confirm it."""
+    if not suffix.startswith("events/"):
+        return None
+    seq, event_id = body.get("seq"), body.get("id")
+    if _positive(seq) and isinstance(event_id, str) and ULID.fullmatch(event_id):
+        return seq, event_id
+    return None
+
+
+# -- the rules ------------------------------------------------------------------------------------------
+class _NotANumber(ValueError):
+    pass
+
+
+def _no_constant(_name: str) -> Any:
+    raise _NotANumber
+
+
+def _unshowable(value: Any, depth: int) -> str | None:
+    """What in a parsed payload central could not store or show: a lone surrogate or a NUL in a string
+    (key or value), a non-finite number (1e400 parses as infinity), nesting beyond `MAX_DEPTH`."""
+    if depth > MAX_DEPTH:
+        return f"nesting deeper than {MAX_DEPTH}"
+    if isinstance(value, str):
+        if "\x00" in value:
+            return "a NUL character in a string"
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "a lone surrogate in a string (not Unicode text)"
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else "a number out of range"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            problem = _unshowable(key, depth + 1) or _unshowable(item, depth + 1)
+            if problem:
+                return problem
+    elif isinstance(value, list):
+        for item in value:
+            problem = _unshowable(item, depth + 1)
+            if problem:
+                return problem
+    return None
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _positive(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return _int(value) and 1 <= value <= INT32
+
+
+def _count(value: Any) -> bool:
+    """A whole number ≥ 0 that fits an INTEGER column (a float like 12.0 is not a count)."""
+    return _int(value) and 0 <= value <= INT32
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) \
+        and abs(value) <= INT32
+
+
+def _bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _map(value: Any) -> bool:
+    return isinstance(value, dict)
 
 
 def _text(value: Any) -> bool:
     return isinstance(value, str) and bool(value)
 
 
-def _check(body: dict[str, Any], topic: str, **rules) -> None:
+def _text_upto(limit: int) -> Callable[[Any], bool]:
+    return lambda value: _text(value) and len(value) <= limit
+
+
+def _optional(rule: Callable[[Any], bool], empty: bool = False) -> Callable[[Any], bool]:
+    """`rule`, or absent/null (`_check` skips absent optional fields); `empty`: "" is allowed too."""
+    return lambda value: value is None or (empty and value == "") or rule(value)
+
+
+def _list_of(value: Any, rule: Callable[[Any], bool], limit: int) -> bool:
+    return isinstance(value, list) and len(value) <= limit and all(rule(item) for item in value)
+
+
+def _drivers(value: Any) -> bool:
+    """Driver name → {state, reason}, at most `MAX_DRIVERS`: each troubled one becomes an alert row."""
+    return _map(value) and len(value) <= MAX_DRIVERS and all(
+        NAME.fullmatch(name) and _map(health) and health.get("state") in HEALTH_STATES
+        and isinstance(health.get("reason"), str) and NAME.fullmatch(health["reason"])
+        for name, health in value.items())
+
+
+def _usage_count(value: Any) -> bool:
+    return (_map(value) and _text_upto(32)(value.get("action"))
+            and (value.get("item") is None or value.get("item") == "" or _text_upto(32)(value.get("item")))
+            and _count(value.get("count")))
+
+
+def _shown(value: Any) -> str:
+    """A short, printable rendering of a value from the wire, for a reason (never a payload's content)."""
+    return ascii(str(value)[:64])
+
+
+def _check(body: dict[str, Any], topic: str, **rules: Callable[[Any], bool]) -> None:
+    """Each field must pass its rule; a missing field passes only a rule that accepts None (optional)."""
     for field, valid in rules.items():
         if field not in body:
-            raise BadMessage(f"{topic}: field '{field}' is missing")
-        if not valid(body[field]):
+            if not valid(None):
+                raise BadMessage(f"{topic}: field '{field}' is missing")
+        elif not valid(body[field]):
             raise BadMessage(f"{topic}: field '{field}' has an unusable value")

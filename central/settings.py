@@ -40,6 +40,8 @@ class CentralSettings(BaseModel):
     cert_file: Path | None = None
     key_file: Path | None = None
     client_id: str = Field(default="central-1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    session_expiry_s: int = Field(default=60, ge=0, le=7 * 86_400, description=(
+        "how long the broker keeps central's session (and deals it messages) after it disconnects"))
     share_group: str = Field(default="central", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     database: str = Field(default="sqlite:///central.sqlite3", description="SQLAlchemy URL")
     http_host: str = "127.0.0.1"

@@ -12,12 +12,15 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -61,10 +64,13 @@ heartbeats = Table(
     Index("heartbeats_device", "device", "received_at"),
 )
 
+# An event is one booth's: its key is (device, id), so a redelivery is recorded once and no booth can
+# shadow another's event by reusing its id. (Databases made before this key are upgraded in place:
+# central.database.upgrade_event_keys.)
 events = Table(
     "events", metadata,
-    Column("id", String(26), primary_key=True),  # the device's ULID: a redelivery is recorded once
-    Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("device", String(64), ForeignKey("devices.id"), primary_key=True),
+    Column("id", String(26), primary_key=True),  # the device's ULID
     Column("seq", Integer, nullable=False),
     Column("kind", String(16), nullable=False),
     Column("created", String(40), nullable=False),  # as the device stamped it
@@ -72,39 +78,47 @@ events = Table(
     Column("payload", JSON, nullable=False),
     Index("events_device_seq", "device", "seq"),
     Index("events_kind", "kind", "received_at"),
+    Index("events_id", "id"),  # a receipt number asked at any booth
 )
 
 cases = Table(
     "cases", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("receipt", String(26), ForeignKey("events.id"), nullable=False, unique=True),  # the submission
+    Column("receipt", String(26), nullable=False),  # the submission's id
     Column("case_no", String(32), unique=True),
     Column("device", String(64), nullable=False),
     Column("item", String(32), nullable=False),
     Column("status", Text, nullable=False),
     Column("note", Text, nullable=False, default=""),
     Column("updated_at", Float, nullable=False),
+    UniqueConstraint("device", "receipt", name="cases_device_receipt"),
+    ForeignKeyConstraint(["device", "receipt"], ["events.device", "events.id"], name="cases_event"),
+    Index("cases_receipt", "receipt"),
 )
 
 ratings = Table(
     "ratings", metadata,
-    Column("event", String(26), ForeignKey("events.id"), primary_key=True),
-    Column("device", String(64), nullable=False),
+    Column("device", String(64), primary_key=True),
+    Column("event", String(26), primary_key=True),
     Column("item", String(32), nullable=False),
     Column("channel", String(32), nullable=False),
     Column("level", Integer, nullable=False),
     Column("case_ref", String(26)),
     Column("received_at", Float, nullable=False),
+    ForeignKeyConstraint(["device", "event"], ["events.device", "events.id"], name="ratings_event"),
 )
 
 follow_ups = Table(
     "follow_ups", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("rating", String(26), ForeignKey("ratings.event"), nullable=False, unique=True),
+    Column("device", String(64), nullable=False),
+    Column("rating", String(26), nullable=False),
     Column("opened_at", Float, nullable=False),
     Column("closed_at", Float),
     Column("closed_by", Text),
     Column("note", Text),
+    UniqueConstraint("device", "rating", name="follow_ups_device_rating"),
+    ForeignKeyConstraint(["device", "rating"], ["ratings.device", "ratings.event"], name="follow_ups_rating"),
 )
 
 alerts = Table(
@@ -134,4 +148,22 @@ commands = Table(
     Column("ok", Boolean),
     Column("result", JSON),  # `result` or `error` of the device's cmd-result
     Index("commands_device", "device", "sent_at"),
+)
+
+# What central could never record (refused at intake, or refused by the database itself), kept so an
+# operator sees it (`kiosk central dead-letters`) and the booth can be told to stop resending it. The
+# raw bytes are kept for a developer to replay once the cause is fixed; nothing shows or logs them.
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64)),  # from the topic, when it names a device (the broker's ACL vouches)
+    Column("topic", String(256), nullable=False),
+    Column("event", String(26)),  # the event's id and seq, when the envelope names them usably
+    Column("seq", Integer),
+    Column("reason", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("payload", LargeBinary),
+    Column("received_at", Float, nullable=False),
+    UniqueConstraint("device", "event", name="dead_letters_device_event"),  # a resend is kept once
+    Index("dead_letters_received", "received_at"),
 )

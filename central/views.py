@@ -11,7 +11,7 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, select
 
 from appliance.contract import PERSONAL_KINDS
 from central.database import Database
@@ -74,8 +74,8 @@ def usage_view(conn: Connection, days: int = 14) -> dict[str, Any]:
     for device, payload in conn.execute(select(events.c.device, events.c.payload).where(
             events.c.kind == "usage", events.c.received_at >= since)):
         day = _day(payload.get("window_start"))
-        for count in payload.get("counts") or []:
-            action, n = count.get("action"), int(count.get("count") or 0)
+        for count in _usage_counts(payload):
+            action, n = count["action"], count["count"]
             per_day[day][action] += n
             if action in ("guide_viewed", "notice_printed", "submission", "appointment"):
                 per_device[device] += n
@@ -87,7 +87,8 @@ def usage_view(conn: Connection, days: int = 14) -> dict[str, Any]:
     waiting = conn.execute(
         select(follow_ups.c.id, follow_ups.c.opened_at, ratings.c.device, ratings.c.item, ratings.c.level,
                events.c.payload)
-        .join(ratings, ratings.c.event == follow_ups.c.rating).join(events, events.c.id == ratings.c.event)
+        .join(ratings, and_(ratings.c.device == follow_ups.c.device, ratings.c.event == follow_ups.c.rating))
+        .join(events, and_(events.c.device == ratings.c.device, events.c.id == ratings.c.event))
         .where(follow_ups.c.closed_at.is_(None)).order_by(follow_ups.c.opened_at)).mappings().all()
     return {
         "days": sorted(per_day), "per_day": {day: dict(c) for day, c in sorted(per_day.items())},
@@ -104,8 +105,20 @@ def usage_view(conn: Connection, days: int = 14) -> dict[str, Any]:
     }
 
 
-def _day(stamp: str | None) -> str:
+def _usage_counts(payload: Any) -> list[dict[str, Any]]:
+    """A usage report's well-formed counts. Intake refuses malformed reports now; a row recorded before
+    that must not make the page fail for two weeks (until it ages out of the window)."""
+    counts = payload.get("counts") if isinstance(payload, dict) else None
+    if not isinstance(counts, list):
+        return []
+    return [count for count in counts
+            if isinstance(count, dict) and isinstance(count.get("action"), str)
+            and isinstance(count.get("count"), int) and not isinstance(count.get("count"), bool)
+            and (count.get("item") is None or isinstance(count.get("item"), str))]
+
+
+def _day(stamp: Any) -> str:
     try:
-        return datetime.fromisoformat(stamp).date().isoformat() if stamp else "unknown"
+        return datetime.fromisoformat(stamp).date().isoformat() if isinstance(stamp, str) and stamp else "unknown"
     except ValueError:
         return "unknown"

@@ -5,6 +5,9 @@ GET  /api/fleet?region=&state=        the overview
 GET  /api/devices/{id}                 one booth: charts' series, alerts, events, commands, seq gaps
 POST /api/devices/{id}/commands        {"name", "args"?, "expires_s"?} → the request id
 GET  /api/usage?days=14                usage and 好差评
+GET  /api/health                       the intake: database failing?, messages held, broker connection
+                                       (503 while not healthy; read from memory, never the database)
+GET  /api/dead-letters?device=         messages central could never record, and why (no content)
 POST /api/follow-ups/{id}/close        {"by", "note"}
 
 It listens on loopback by default; put it behind the office's reverse proxy with its login.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import mimetypes
 import re
 import threading
@@ -39,15 +43,18 @@ SendCommand = Callable[[list[str], str, dict[str, Any] | None, float], dict[str,
 
 
 class ApiError(Exception):
-    def __init__(self, status: HTTPStatus, message: str) -> None:
+    def __init__(self, status: HTTPStatus, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.details = details or {}
 
 
 class Dashboard:
-    def __init__(self, db: Database, send_command: SendCommand, host: str, port: int) -> None:
+    def __init__(self, db: Database, send_command: SendCommand, host: str, port: int,
+                 health: Callable[[], dict[str, Any]] | None = None) -> None:
         self.db = db
         self.send_command = send_command
+        self.health = health
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
         self.server.daemon_threads = True
         self._thread = threading.Thread(target=self.server.serve_forever, name="central-web", daemon=True)
@@ -66,7 +73,14 @@ class Dashboard:
 
     # -- routes ---------------------------------------------------------------------------------------
     def get(self, path: str, query: dict[str, str]) -> Any:
+        if path == "/api/health":
+            found = self.health() if self.health else {"ok": True}
+            if not found.get("ok"):
+                raise ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "central is not healthy", found)
+            return found
         with self.db.read() as conn:
+            if path == "/api/dead-letters":
+                return self.db.dead_letters(conn, _int(query.get("limit", "100"), 1, 1000), query.get("device"))
             if path == "/api/fleet":
                 return fleet_view(self.db, conn, query.get("region", ""), query.get("state", ""))
             if path == "/api/usage":
@@ -135,11 +149,11 @@ class Dashboard:
                 try:
                     status, payload = HTTPStatus.OK, produce()
                 except ApiError as exc:
-                    status, payload = exc.status, {"error": str(exc)}
+                    status, payload = exc.status, {**exc.details, "error": str(exc)}
                 except Exception:
                     log.exception("dashboard request %s failed", self.path)
                     status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error (see central's log)"}
-                self._send(status, "application/json", json.dumps(payload, ensure_ascii=False).encode())
+                self._send(status, "application/json", to_json(payload))
 
             def _static(self, path: str) -> None:
                 name = PAGES.get(path, path.lstrip("/"))
@@ -162,6 +176,28 @@ class Dashboard:
                 pass
 
         return Handler
+
+
+def to_json(payload: Any) -> bytes:
+    """Strict JSON in UTF-8, whatever an old row holds: intake refuses NaN, Infinity and lone surrogates
+    now, but a database recorded before that may still have them, and one such value must not blank a
+    page for every operator (NaN is not JSON; a lone surrogate cannot be encoded at all)."""
+    try:
+        return json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
+    except (ValueError, UnicodeEncodeError):
+        return json.dumps(_showable(payload), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _showable(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_showable(str(k)): _showable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_showable(v) for v in value]
+    return value
 
 
 def _int(text: str, low: int, high: int) -> int:

@@ -74,7 +74,7 @@ def production_broker(tmp_path: Path):
 
 
 def test_a_booth_may_publish_only_as_itself_and_read_only_its_own_commands(production_broker) -> None:
-    central = production_broker("central")
+    central = production_broker("central-1")
     booth_a, booth_b = production_broker("kiosk-a"), production_broker("kiosk-b")
     for client in (central, booth_a, booth_b):
         assert client.ready.wait(10), client.refused

@@ -50,7 +50,7 @@ def site(tmp_path: Path, database: str):
     to start booths and raw publishers, each with its own certificate."""
     tls = make_test_ca(tmp_path / "tls", "test-kiosk-0001")
     broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
-    cert, key = tls.issue("central")
+    cert, key = tls.issue("central-1")
     settings = build_settings(broker_host="localhost", broker_port=broker.port, ca_file=tls.ca, cert_file=cert,
                               key_file=key, database=database,
                               thresholds={"offline_after_min": 0.02, "heartbeat_interval_s": 1})
@@ -332,7 +332,8 @@ def test_operator_cli_lists_the_fleet_and_sends_a_command(site) -> None:
     no_cert = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "send", booth.device_id, "ping",
                               *broker, *common], capture_output=True, text=True, timeout=60)
     assert no_cert.returncode == 2 and "did not accept us" in no_cert.stderr
-    broker += ["--cert-file", str(site.settings.cert_file), "--key-file", str(site.settings.key_file)]
+    cli_cert, cli_key = site.tls.issue("central-cli")  # its own: central's would take over central's session
+    broker += ["--cert-file", str(cli_cert), "--key-file", str(cli_key)]
     sent = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "send", booth.device_id, "ping",
                            *broker, "--wait", "15", *common],
                           capture_output=True, text=True, timeout=60)
