@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from appliance.contract import (
     stamped,
 )
 from appliance.errors import CodedError
+from appliance.filed_here import FiledHere, FiledNote
 from appliance.hardware import Hardware, build_hardware
 from appliance.link import MqttLink
 from appliance.outbox import Accepted, Outbox, OutboxRefused
@@ -78,7 +80,12 @@ BACKLOG_DEGRADED_S = 600  # oldest undelivered event older than this: amber
 
 
 class CitizenError(CodedError):
-    """A citizen action that cannot be done now; `code` tells the screens what to show."""
+    """A citizen action that cannot be done now; `code` tells the screens what to show, `reason` (for a
+    failed print) which part failed. The message is for logs and maintainers, never shown to a citizen."""
+
+    def __init__(self, code: str, message: str, reason: str = "") -> None:
+        super().__init__(code, message)
+        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,12 @@ def _paper_time() -> str:
     """Now as a citizen reads it on paper: local time (the device's time zone), to the minute.
     Events and logs keep UTC; paper is for people at the booth."""
     return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _answer_from_here(note: FiledNote) -> dict[str, Any]:
+    """A progress answer from the booth's own note: filed here, and whether it still waits to be sent."""
+    return {"found": True, "source": "booth", "case": note.case_ref, "item": note.item, "kind": note.kind,
+            "filed_at": note.filed_at, "waiting": note.waiting}
 
 
 class Kiosk:
@@ -118,6 +131,7 @@ class Kiosk:
                          on_pass=lambda: self.liveness.beat("outbox-pump"),
                          confirm_timeout_s=config.outbox.confirm_timeout_s)
         self.ledger = UsageLedger(self.store, self.outbox, config.usage.interval_s)
+        self.filed_here = FiledHere(self.store)
         self.catalog = CatalogStore(config.catalog_file)
         self._catalog_key = load_public_key(config.catalog.public_key) if config.catalog.public_key else None
         self.hardware = hardware or build_hardware(config)
@@ -220,6 +234,13 @@ class Kiosk:
             if self.session is not None:
                 self.session.clear()
 
+    def lift_card(self) -> None:
+        """The card left the reader mid-form: nothing can be filed without it, but if the same card comes
+        back (within the screens' grace period) the form goes on; `forget_card` ends the wait."""
+        with self._session_lock:
+            if self.session is not None:
+                self.session.lift()
+
     def view_guide(self, code: str) -> Item:
         item = self._item(code)
         self.begin_session()
@@ -264,6 +285,7 @@ class Kiosk:
             },
             "form": form,
         })
+        self._note_filed(session, accepted, EventKind.SUBMISSION, code)
         self.ledger.count(Action.SUBMISSION, code)
         if not self.link.tls:
             log.warning("submission stored, but it leaves the device only over TLS and broker.tls is not set")
@@ -294,6 +316,7 @@ class Kiosk:
         accepted = self._enqueue_citizen_event(EventKind.APPOINTMENT, {
             "item": code, "day": day.isoformat(), "half": half, "session": session.id,
             "applicant": {"name": card.name, "id_number": card.id_number}})
+        self._note_filed(session, accepted, EventKind.APPOINTMENT, code)
         self.ledger.count(Action.APPOINTMENT, code)
         slip = (Document().title("预约凭条").row("事项", item.name).row("预约人", mask_name(card.name))
                 .row("证件号码", mask_id_number(card.id_number))
@@ -315,6 +338,8 @@ class Kiosk:
         payload = {"item": code, "level": level, "label": RATING_LEVELS[level], "channel": "self-service-terminal",
                    "session": session.id, "comment": comment[:200], "reasons": list(dict.fromkeys(reasons))}
         if case_ref:
+            if case_ref not in session.filed:  # a receipt of another visit is not this citizen's to rate
+                raise CitizenError("not_your_case", f"receipt {case_ref} was not filed in this session")
             payload["case"] = case_ref
         self._enqueue_citizen_event(EventKind.RATING, payload)
         self.ledger.count(Action.RATING, code)
@@ -324,13 +349,18 @@ class Kiosk:
         case_ref = case_ref.strip().upper()
         if not CASE_REF.fullmatch(case_ref):
             raise CitizenError("bad_number", f"{case_ref!r} is not a receipt number")
-        if not self.link.connected:
-            raise CitizenError("offline", "no connection to central: progress cannot be asked now")
         self.begin_session()
+        here = self.filed_here.find(case_ref)
+        if not self.link.connected:
+            if here is not None:
+                return _answer_from_here(here)
+            raise CitizenError("offline", "no connection to central: progress cannot be asked now")
         request_id = self._progress.new()
         self.link.publish(progress_request_topic(self.device_id), encode(stamped(
             self.device_id, clock_synchronised(), {"id": request_id, "case": case_ref})), QOS_COMMANDS)
         answer = self._progress.wait(request_id, timeout_s)
+        if here is not None and (answer is None or not answer.get("found")):
+            return _answer_from_here(here)  # central has not got it (yet): this booth knows it filed it
         if answer is None:
             raise CitizenError("no_answer", f"central did not answer within {timeout_s:.0f} s")
         return answer
@@ -367,12 +397,20 @@ class Kiosk:
             log.error("%s event not stored: %s", kind, exc)
             raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
 
+    def _note_filed(self, session: CitizenSession, accepted: Accepted, kind: EventKind, code: str) -> None:
+        """A receipt number was issued: this visit may rate it, and the booth can answer for it offline."""
+        session.filed.add(accepted.id)
+        try:
+            self.filed_here.note(accepted.id, kind.value, code)
+        except sqlite3.Error as exc:  # the event itself is safe in the outbox; only the local note is missing
+            log.error("note of a filed %s not kept: %s", kind, exc)
+
     def _print_receipt(self, case_ref: str, code: str, document: Document) -> SubmissionReceipt:
         """Print what the citizen takes away for a filed event; the event stays filed if printing fails."""
         try:
             self._print(document)
         except CitizenError as exc:
-            return SubmissionReceipt(case_ref, code, printed=False, print_problem=exc.code)
+            return SubmissionReceipt(case_ref, code, printed=False, print_problem=exc.reason or exc.code)
         return SubmissionReceipt(case_ref, code, printed=True)
 
     def _print(self, document: Document) -> None:
@@ -382,7 +420,7 @@ class Kiosk:
             self.print_failures += 1
             log.error("print failed: %s", exc)
             self._refresh_health()
-            raise CitizenError("print_failed", f"打印失败（{exc.reason}）") from exc
+            raise CitizenError("print_failed", f"print failed: {exc}", reason=exc.reason) from exc
 
     def _close_session(self, reason: str) -> None:
         session = self.session
@@ -397,11 +435,10 @@ class Kiosk:
     def _on_card(self, event: CardEvent) -> None:
         if event.kind is CardEventKind.READ and event.card is not None:
             with self._session_lock:
-                session = self.begin_session()
-                session.card = event.card
+                returning = self.begin_session().place(event.card)
             self._card_seen.set()
             self._notify("card_read", {"name": mask_name(event.card.name),
-                                       "id_number": mask_id_number(event.card.id_number)})
+                                       "id_number": mask_id_number(event.card.id_number), "returning": returning})
         elif event.kind is CardEventKind.REMOVED:
             self._notify("card_removed", {})
         elif event.kind is CardEventKind.ERROR:

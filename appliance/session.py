@@ -21,6 +21,8 @@ class CitizenSession:
     started: float = field(default_factory=time.monotonic)
     last_touch: float = field(default_factory=time.monotonic)
     card: IdCard | None = field(default=None, repr=False)
+    lifted: IdCard | None = field(default=None, repr=False)  # taken off mid-form; back within the grace?
+    filed: set[str] = field(default_factory=set)  # receipt numbers of this visit: what a rating may name
 
     def touch(self) -> None:
         self.last_touch = time.monotonic()
@@ -28,5 +30,16 @@ class CitizenSession:
     def remaining_s(self, now: float | None = None) -> float:
         return self.idle_timeout_s - ((now or time.monotonic()) - self.last_touch)
 
+    def lift(self) -> None:
+        """The card left the reader mid-form: no longer usable, but remembered to know it if it comes back."""
+        if self.card is not None:
+            self.lifted, self.card = self.card, None
+
+    def place(self, card: IdCard) -> bool:
+        """A card was read; True when it is the one lifted in this session (the same citizen is back)."""
+        returning = self.lifted is not None and self.lifted.id_number == card.id_number
+        self.card, self.lifted = card, None
+        return returning
+
     def clear(self) -> None:
-        self.card = None
+        self.card = self.lifted = None

@@ -129,9 +129,7 @@ class KioskApp(App):
     def open(self, name: str, **params: Any) -> None:
         if not self.available(name):
             return
-        screen = self.manager.get_screen(name)
-        for key, value in params.items():
-            setattr(screen, key, value)
+        self.manager.get_screen(name).set_params(**params)  # from the defaults: nothing of an earlier opening
         self.kiosk.begin_session(elder=SCALE.elder)
         self._show(name, remember=True)
 
@@ -156,11 +154,14 @@ class KioskApp(App):
         self._reset_to_home()
 
     def _reset_to_home(self) -> None:
+        """The citizen is gone: every screen forgets what it showed, and home comes back."""
         self.history.clear()
         self.visited.clear()
-        search = self.manager.get_screen("search")
-        search.query = search.letters = ""
+        self.identity = {}
         self._show("home")
+        for screen in self.manager.screens:
+            if screen.name != "home":
+                screen.forget()
 
     # -- maintenance (the maintainer's screens; citizens never reach them) ------------------------------
     def show_maintenance_pin(self) -> None:
@@ -219,13 +220,13 @@ class KioskApp(App):
             self._show_countdown(int(data["remaining_s"]))
         elif name == "session_ended":
             self._hide_countdown()
-            self.identity = {}
-            if self.manager.current != "home":
-                self._reset_to_home()
+            self._reset_to_home()
         elif name == "card_read":
             self.identity = {"name": data["name"], "id_number": data["id_number"]}
             if screen.name == "identify":
                 screen.show_identity(self.identity)
+            elif screen.name == "apply" and screen.waiting_for_card:
+                screen.card_back(returning=data["returning"])
         elif name == "catalog_changed":  # a signed update arrived: search the new catalogue from now on
             self.search_index = SearchIndex(self.kiosk.catalog.current)
         elif name == "scanned":
@@ -238,10 +239,17 @@ class KioskApp(App):
         elif name == "card_error" and screen.name == "identify":
             screen.status.text = t("card_error")
             screen.status.color = theme.DANGER
-        elif name == "card_removed" and screen.name in ("identify", "apply"):
-            self.kiosk.forget_card()  # removing the card ends the identify step
-            self.identity = {}
-            self.open("identify", code=screen.code, message=t("card_removed"))
+        elif name == "card_removed" and screen.name == "apply":
+            screen.card_lifted()  # warned, and the form kept for a grace period
+        elif name == "card_removed" and screen.name in ("identify", "book") and screen.code:
+            self.card_gone(screen.code, then="book" if screen.name == "book" else screen.then,
+                           message=t("card_removed"))
+
+    def card_gone(self, code: str, then: str, message: str) -> None:
+        """The citizen's card is no longer theirs to use here: back to "place your card" for `then`."""
+        self.kiosk.forget_card()
+        self.identity = {}
+        self.open("identify", code=code, message=message, then=then)
 
     def _show_countdown(self, seconds: int) -> None:
         if self.countdown is None:

@@ -5,14 +5,17 @@ the printer can. The application is safe once submitted, printed or not."""
 from __future__ import annotations
 
 import io
+from typing import ClassVar
 
 import qrcode
 from kivy.animation import Animation
+from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
+from kivy.uix.modalview import ModalView
 
 from appliance.kiosk import CitizenError, SubmissionReceipt
 from drivers.health import HealthState
@@ -21,14 +24,15 @@ from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
 
+CARD_GRACE_S = 30  # how long a form waits for its card to come back
+
 
 class IdentifyScreen(KioskScreen):
     """Place the card; shows what to do on each reader error, and the masked identity once read."""
 
     title_key = "identify_title"
-    code = ""
-    message = ""
-    then = "apply"  # where "next" leads: the application form, or the booking
+    # `then`: where "next" leads, the application form or the booking
+    params: ClassVar[dict[str, object]] = {"code": "", "message": "", "then": "apply"}
     def build(self) -> None:
         card = self.app.kiosk.session.card if self.app.kiosk.session else None
         health = self.app.kiosk.hardware.card_reader.health()
@@ -61,12 +65,17 @@ class IdentifyScreen(KioskScreen):
 
 
 class ApplyScreen(KioskScreen):
-    code = ""
+    """The form. If the card leaves the reader mid-form the citizen is warned and the form kept for
+    `CARD_GRACE_S`: the same card back carries on, another card or the time running out clears it."""
+
+    params: ClassVar[dict[str, object]] = {"code": ""}
+    waiting_for_card = False
 
     def heading(self) -> str:
         return t("apply_title", item=self.app.kiosk.catalog.item(self.code).name)
 
     def build(self) -> None:
+        self._end_grace()
         item = self.app.kiosk.catalog.item(self.code)
         self.values: dict[str, str] = {}
         self.fields: dict[str, BoxLayout] = {}
@@ -130,9 +139,58 @@ class ApplyScreen(KioskScreen):
         values = dict(self.values)
         self.app.in_background(lambda: self.app.kiosk.submit_application(self.code, values), self._filed)
 
+    # -- the card taken away mid-form ---------------------------------------------------------------
+    def card_lifted(self) -> None:
+        self.app.kiosk.lift_card()
+        self.waiting_for_card = True
+        self.grace_left = CARD_GRACE_S
+        self.grace = ModalView(auto_dismiss=False, size_hint=(0.85, 0.6))
+        box = Panel(orientation="vertical", padding=mm(5), spacing=mm(3), radius=mm(3))
+        self.grace_text = Text(t("card_lifted", seconds=self.grace_left), points=21, halign="center",
+                               colour=theme.WARNING)
+        box.add_widget(self.grace_text)
+        box.add_widget(BoxLayout())
+        box.add_widget(BigButton(t("finish"), self.app.go_home, name="grace_leave", colour=theme.MUTED, points=20))
+        self.grace.add_widget(box)
+        self.grace.open()
+        self._grace_tick = Clock.schedule_interval(lambda _dt: self._grace_second(), 1)
+
+    def _grace_second(self) -> None:
+        self.app.kiosk.touch()  # the wait for the card is not idleness: the grace decides, not the timeout
+        self.grace_left -= 1
+        if self.grace_left > 0:
+            self.grace_text.text = t("card_lifted", seconds=self.grace_left)
+            return
+        self._end_grace()
+        self.app.card_gone(self.code, then="apply", message=t("card_lifted_cleared"))
+
+    def card_back(self, returning: bool) -> None:
+        """A card was placed during the grace: the same one carries on; another clears the form."""
+        self._end_grace()
+        if not returning:
+            self.app.open("apply", code=self.code)  # a fresh form, in the new card's name
+            self.problem.text = t("card_other")
+
+    def _end_grace(self) -> None:
+        self.waiting_for_card = False
+        if getattr(self, "_grace_tick", None) is not None:
+            self._grace_tick.cancel()
+            self._grace_tick = None
+        if getattr(self, "grace", None) is not None:
+            self.grace.dismiss()
+            self.grace = None
+
+    def on_leave(self, *_args) -> None:
+        self._end_grace()
+
+    def forget(self) -> None:
+        self._end_grace()
+        self.values = {}
+        super().forget()
+
     def _filed(self, outcome) -> None:
         if isinstance(outcome, CitizenError):
-            self.problem.text = str(outcome)
+            self.problem.text = LANGUAGE.error(outcome)
             self.submit_button.disabled = False
             return
         self.app.history.clear()  # no way back into a form already filed
@@ -142,7 +200,8 @@ class ApplyScreen(KioskScreen):
 class ReceiptScreen(KioskScreen):
     title_key = "receipt_title"
     can_go_back = False
-    receipt: SubmissionReceipt | None = None
+    params: ClassVar[dict[str, object]] = {"receipt": None}
+    receipt: SubmissionReceipt | None
 
     def build(self) -> None:
         receipt = self.receipt

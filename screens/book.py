@@ -4,6 +4,7 @@ day and morning or afternoon, and take the printed slip."""
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
@@ -17,7 +18,8 @@ from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
 class BookScreen(KioskScreen):
     title_key = "book"
-    code: str | None = None
+    params: ClassVar[dict[str, object]] = {"code": None}
+    code: str | None
 
     def build(self) -> None:
         self.day: date | None = None
@@ -34,31 +36,43 @@ class BookScreen(KioskScreen):
                                            on_press=lambda: self.app.open("identify", code=self.code, message="",
                                                                           then="book")))
             return
-        page = BoxLayout(orientation="vertical", spacing=mm(1.5))
-        page.add_widget(Text(t("applicant", **self.app.identity), points=17, colour=theme.ACCENT))
-        page.add_widget(Text(t("book_day"), points=18, bold=True))
-        days = GridLayout(cols=5, spacing=mm(1.5), size_hint_y=None)
+        self.body.add_widget(Text(t("applicant", **self.app.identity), points=17, colour=theme.ACCENT))
+        # Every day and both half-days in sight at once: in landscape the days fill the left and the
+        # half-days and "book" the right; in portrait they stack. One line per day ("12/1 周二").
+        days_part = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        days_part.add_widget(Text(t("book_day"), points=18, bold=True))
+        days = GridLayout(cols=5 if self.app.portrait else 4, spacing=mm(1.5), size_hint_y=None)
         days.bind(minimum_height=days.setter("height"))
-        weekdays = t("weekdays")
         for day in self.app.kiosk.bookable_days():
-            days.add_widget(BigButton(f"{day.month}/{day.day}\n{weekdays[day.weekday()]}",
+            days.add_widget(BigButton(f"{day.month}/{day.day} {LANGUAGE.weekday(day.weekday())}",
                                       name=f"day_{day.isoformat()}", on_press=lambda d=day: self.pick_day(d),
-                                      colour=theme.PANEL, text_colour=theme.TEXT, points=17, height=mm(16)))
+                                      colour=theme.PANEL, text_colour=theme.TEXT, points=16))
         self.days = days
-        page.add_widget(days)
-        page.add_widget(Text(t("book_half"), points=18, bold=True))
+        days_part.add_widget(scrolling(days))
+        halves_part = BoxLayout(orientation="vertical", spacing=mm(1.5))
+        halves_part.add_widget(Text(t("book_half"), points=18, bold=True))
         halves = GridLayout(cols=2, spacing=mm(1.5), size_hint_y=None)
         halves.bind(minimum_height=halves.setter("height"))
         for half in ("am", "pm"):
             halves.add_widget(BigButton(t(half), lambda h=half: self.pick_half(h), name=f"half_{half}",
                                         colour=theme.PANEL, text_colour=theme.TEXT))
         self.halves = halves
-        page.add_widget(halves)
-        self.body.add_widget(scrolling(page))
-        self.message = Text("", points=18, colour=theme.DANGER, halign="center")
-        self.body.add_widget(self.message)
+        halves_part.add_widget(halves)
+        self.message = Text("", points=17, colour=theme.DANGER, halign="center")
+        halves_part.add_widget(self.message)
+        halves_part.add_widget(BoxLayout())
         self.confirm = BigButton(t("book_confirm"), self.submit, name="book_confirm", colour=theme.WARNING, points=20)
-        self.body.add_widget(self.confirm)
+        halves_part.add_widget(self.confirm)
+        if self.app.portrait:
+            days_part.size_hint_y = 0.45
+            self.body.add_widget(days_part)
+            self.body.add_widget(halves_part)
+        else:
+            row = BoxLayout(spacing=mm(3))
+            days_part.size_hint_x = 0.62
+            row.add_widget(days_part)
+            row.add_widget(halves_part)
+            self.body.add_widget(row)
 
     def pick_day(self, day: date) -> None:
         self.day = day
@@ -79,7 +93,7 @@ class BookScreen(KioskScreen):
 
     def _booked(self, slip, day: date, half: str) -> None:
         if isinstance(slip, CitizenError):
-            self.message.text = str(slip)
+            self.message.text = LANGUAGE.error(slip)
             self.confirm.disabled = False
             return
         self.message.color = theme.ACCENT

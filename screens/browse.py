@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
 from screens import theme
 from screens.strings import t
+from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
 
@@ -20,7 +23,9 @@ class BrowseScreen(KioskScreen):
         catalog = self.app.kiosk.catalog.current
         for department in catalog.departments:
             count = sum(item.department == department for item in catalog.items)
-            grid.add_widget(BigButton(f"{department}\n[size=13sp]{count}[/size]", markup=True, points=19,
+            # The count inside its tile, under the name (the tile grows to hold both lines).
+            label = f"{department}\n[size={int(SCALE.font(13))}]{t('item_count', count=count)}[/size]"
+            grid.add_widget(BigButton(label, markup=True, points=19,
                                       name=f"dept_{department}", colour=theme.PANEL, text_colour=theme.TEXT,
                                       on_press=lambda d=department: self.app.open("department", department=d)))
         bundles = GridLayout(cols=2 if self.app.portrait else 4, spacing=mm(2), size_hint_y=None)
@@ -37,7 +42,7 @@ class BrowseScreen(KioskScreen):
 class BundleScreen(KioskScreen):
     """一件事: what a life event needs, each item one touch away."""
 
-    code = ""
+    params: ClassVar[dict[str, object]] = {"code": ""}
 
     def heading(self) -> str:
         return self._bundle().name
@@ -58,7 +63,7 @@ class BundleScreen(KioskScreen):
 
 
 class DepartmentScreen(KioskScreen):
-    department = ""
+    params: ClassVar[dict[str, object]] = {"department": ""}
 
     def heading(self) -> str:
         count = sum(item.department == self.department for item in self.app.kiosk.catalog.current.items)

@@ -3,6 +3,9 @@ when the printer can print — greyed with the reason when it cannot."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+from kivy.clock import Clock
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
@@ -12,9 +15,11 @@ from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
+PRINT_AGAIN_S = 6.0  # after a notice is printed, "print another copy" is offered this much later
+
 
 class GuideScreen(KioskScreen):
-    code = ""
+    params: ClassVar[dict[str, object]] = {"code": ""}
 
     def heading(self) -> str:
         return self.app.kiosk.catalog.item(self.code).name
@@ -25,7 +30,10 @@ class GuideScreen(KioskScreen):
             self.app.visited.append(self.code)
         super().on_pre_enter()
 
+    _offer_again = None
+
     def build(self) -> None:
+        self.on_leave()  # a rebuild (language, type size) starts with a fresh button
         item = self.app.kiosk.catalog.item(self.code)
         page = BoxLayout(orientation="vertical", spacing=mm(1.5), padding=(mm(1), 0))
         sections = [
@@ -74,13 +82,30 @@ class GuideScreen(KioskScreen):
         self.body.add_widget(actions)
 
     def print_notice(self) -> None:
+        """One tap, one notice: the button stays off while printing and for `PRINT_AGAIN_S` after, then
+        offers another copy (a burst of taps on a slow screen prints once)."""
+        if self.print_button.disabled:
+            return
         self.print_button.disabled = True
+        self.print_button.text = t("printing")
         self.app.in_background(lambda: self.app.kiosk.print_notice(self.code), self._printed)
 
     def _printed(self, outcome) -> None:
         if isinstance(outcome, CitizenError):
-            self.status.text = str(outcome)
+            self.status.text = LANGUAGE.error(outcome)
             self.status.color = theme.DANGER
         else:
             self.status.text = t("printed")
-        self.print_button.disabled = not self.app.kiosk.can_print()
+            self.status.color = theme.ACCENT
+        self._offer_again = Clock.schedule_once(lambda _dt: self._print_again(), PRINT_AGAIN_S)
+
+    def _print_again(self) -> None:
+        can = self.app.kiosk.can_print()
+        self.print_button.text = t("print_again") if can else t(
+            "cannot_print", reason=LANGUAGE.reason(self.app.kiosk.hardware.printer.health().reason))
+        self.print_button.disabled = not can
+
+    def on_leave(self, *_args) -> None:
+        if self._offer_again is not None:
+            self._offer_again.cancel()
+            self._offer_again = None

@@ -7,7 +7,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from appliance.kiosk import CitizenError
 from screens import theme
-from screens.strings import t
+from screens.strings import LANGUAGE, t
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
 
@@ -27,7 +27,7 @@ class HelpScreen(KioskScreen):
             self.app.kiosk.request_assist(None, "help_screen")
             self.status.text = t("staff_called")
         except CitizenError as exc:
-            self.status.text = str(exc)
+            self.status.text = LANGUAGE.error(exc)
 
 
 class DoHereScreen(KioskScreen):

@@ -3,22 +3,24 @@ Offline, or without an answer, the screen says so plainly instead of spinning.""
 
 from __future__ import annotations
 
+import time
+from typing import ClassVar
+
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
+from appliance.catalog import CatalogError
 from appliance.kiosk import CitizenError
 from screens import theme
 from screens.keyboard import keyboard
-from screens.strings import t
+from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Panel, Text
-
-PROBLEMS = {"offline": "progress_offline", "no_answer": "progress_no_answer", "bad_number": "progress_bad_number"}
 
 
 class ProgressScreen(KioskScreen):
     title_key = "progress"
-    number = ""
+    params: ClassVar[dict[str, object]] = {"number": ""}
 
     def build(self) -> None:
         field = Panel(size_hint_y=None, height=SCALE.length(13, 1.15), padding=(mm(3), 0))
@@ -72,7 +74,12 @@ class ProgressScreen(KioskScreen):
 
     def _answered(self, answer) -> None:
         if isinstance(answer, CitizenError):
-            text, colour = t(PROBLEMS.get(answer.code, "progress_no_answer")), theme.DANGER
+            text, colour = LANGUAGE.error(answer), theme.DANGER
+        elif answer.get("source") == "booth":  # filed here; central has not got it, or cannot be asked
+            item = self._item_name(answer["item"])
+            at = time.strftime("%m-%d %H:%M", time.localtime(answer["filed_at"]))
+            text = t("progress_here_waiting" if answer["waiting"] else "progress_here_sent", at=at, item=item)
+            colour = theme.WARNING
         elif answer.get("found"):
             parts = (answer.get("status", ""), answer.get("note", ""))
             text, colour = "\n".join(str(part) for part in parts if part), theme.ACCENT
@@ -80,3 +87,9 @@ class ProgressScreen(KioskScreen):
             text, colour = t("progress_not_found"), theme.WARNING
         self.answer.text, self.answer.color = text, colour
         self.ask_button.disabled = False
+
+    def _item_name(self, code: str) -> str:
+        try:
+            return self.app.kiosk.catalog.item(code).name
+        except CatalogError:  # withdrawn from the catalogue since it was filed
+            return t("progress_item_gone")

@@ -3,6 +3,8 @@ lowest, reasons to tick from a fixed list — a citizen never has to type."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from kivy.clock import Clock
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
@@ -19,8 +21,9 @@ LEVEL_COLOURS = {5: theme.ACCENT, 4: theme.ACCENT, 3: theme.MUTED, 2: theme.WARN
 
 class RateScreen(KioskScreen):
     title_key = "rate_title"
-    code: str | None = None
-    case_ref: str | None = None
+    params: ClassVar[dict[str, object]] = {"code": None, "case_ref": None}
+    code: str | None
+    case_ref: str | None
 
     def build(self) -> None:
         self.level: int | None = None
@@ -85,7 +88,7 @@ class RateScreen(KioskScreen):
         try:
             self.app.kiosk.rate(self.code, self.level, reasons=tuple(self.reasons), case_ref=self.case_ref)
         except CitizenError as exc:
-            self.message.text = str(exc)
+            self.message.text = LANGUAGE.error(exc)
             return
         self.send.disabled = True
         self.message.text = t("rate_thanks")

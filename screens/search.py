@@ -3,6 +3,8 @@ candidates from the catalogue's own vocabulary (a small input method) above the 
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
@@ -15,11 +17,9 @@ from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
 
 class SearchScreen(KioskScreen):
     title_key = "search"
-
-    def __init__(self, app, **kwargs) -> None:
-        super().__init__(app, **kwargs)
-        self.query = ""  # what is typed: Chinese words already chosen, then pinyin letters
-        self.letters = ""  # the pinyin still being typed (the part candidates replace)
+    # `query`: what is typed, Chinese words already chosen then pinyin letters; `letters`: the pinyin
+    # still being typed (the part candidates replace)
+    params: ClassVar[dict[str, object]] = {"query": "", "letters": ""}
 
     def build(self) -> None:
         """Portrait: field, candidates, results, keyboard from top to bottom. Landscape (800×480 has

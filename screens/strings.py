@@ -30,6 +30,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "clear": ("清空", "Clear"),
     "delete": ("删除", "Delete"),
     "items_of": ("{department} · {count} 项", "{department} · {count} services"),
+    "item_count": ("{count} 项", "{count} services"),
     "conditions": ("办理条件", "Conditions"),
     "materials": ("申请材料", "Materials"),
     "steps": ("办理流程", "Steps"),
@@ -41,6 +42,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "faq": ("常见问题", "Questions"),
     "print_notice": ("打印一次性告知单", "Print the checklist"),
     "printed": ("已打印，请在出纸口取走。", "Printed. Please take it."),
+    "print_again": ("再打印一份", "Print another copy"),
+    "printing": ("正在打印……", "Printing…"),
     "cannot_print": ("打印机暂不可用：{reason}", "Printer unavailable: {reason}"),
     "not_yet": ("暂未开通", "coming soon"),
     "identify_title": ("请刷居民身份证", "Place your ID card"),
@@ -51,6 +54,11 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "The card reader is unavailable ({reason}). Please go to a window or call staff."),
     "card_error": ("读卡失败，请取下身份证后重新平放。", "Could not read the card. Take it off and place it again."),
     "card_removed": ("已取走身份证。", "Card taken away."),
+    "card_lifted": ("身份证已取走。请在 {seconds} 秒内放回同一张身份证继续填写，否则已填写的内容将被清除。",
+                    "Your ID card was taken away. Put the same card back within {seconds} s to carry on, "
+                    "or what you filled in will be cleared."),
+    "card_lifted_cleared": ("身份证已取走，已填写的内容已清除。", "Your ID card was taken away; the form was cleared."),
+    "card_other": ("这是另一张身份证，之前填写的内容已清除。", "This is a different ID card; the form was cleared."),
     "next": ("下一步", "Next"),
     "apply_title": ("填写申请：{item}", "Apply: {item}"),
     "applicant": ("申请人：{name}  {id_number}", "Applicant: {name}  {id_number}"),
@@ -77,7 +85,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "slip_printed": ("预约凭条已打印，请带好居民身份证按时到大厅取号。", "Your slip is printed. Bring your ID card."),
     "slip_not_printed": ("凭条未能打印（{reason}），请拍照记下预约编号。",
                          "No slip ({reason}): please note the number."),
-    "weekdays": ("一二三四五六日", "MTWTFSS"),
     "progress_hint": ("扫描回执上的二维码，或输入26位受理编号",
                       "Scan the receipt's QR code or key in its 26-character number"),
     "progress_ask": ("查询", "Look up"),
@@ -88,6 +95,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "progress_offline": ("网络中断，暂时无法查询进度。请稍后再试，或拨打 12345。",
                          "Offline: progress cannot be looked up now. Try later or call 12345."),
     "progress_no_answer": ("暂时查询不到，请稍后再试，或拨打 12345。", "No answer yet. Try later or call 12345."),
+    "progress_item_gone": ("已下线事项", "a withdrawn service"),
+    "progress_here_waiting": ("本机已于 {at} 受理“{item}”，正在等待上报，上报后即可查询办理进度。",
+                              "Filed at this booth at {at} ({item}); waiting to be sent. Progress shows once it is."),
+    "progress_here_sent": ("本机已于 {at} 受理“{item}”，已上报。网络恢复后可查询办理进度。",
+                           "Filed at this booth at {at} ({item}) and sent. Progress shows when the booth is online."),
     "scan_error": ("没有读出二维码，请再扫一次。", "The code could not be read. Please scan again."),
     "bundles": ("一件事一次办", "Life events, done in one go"),
     "rate_title": ("好差评", "Rate the service"),
@@ -151,7 +163,44 @@ REASONS: dict[str, tuple[str, str]] = {
     "print_failed": ("打印失败", "print failed"),
     "not_opened": ("正在启动", "starting"),
     "no_gpio": ("无指示灯", "no LEDs"),
+    "paper_near_end": ("纸将用完", "paper low"),
+    "status_unreadable": ("状态未知", "status unknown"),
+    "device_gone": ("已断开", "disconnected"),
+    "device_replaced": ("已重新连接", "reconnected"),
+    "not_found": ("未找到设备", "not found"),
+    "driver_error": ("设备故障", "device fault"),
+    "printer_error": ("打印机故障", "printer fault"),
+    "offline": ("离线", "offline"),
+    "not_accepting": ("打印机忙", "printer busy"),
 }
+WEEKDAYS = (("周一", "周二", "周三", "周四", "周五", "周六", "周日"), ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
+
+
+# What a citizen reads when a use-case cannot be done: one plain sentence per code the core raises
+# (tests/test_plain_words.py finds every code in the source and checks it is here).
+ERRORS: dict[str, tuple[str, str]] = {
+    "print_failed": ("打印失败（{reason}），请到窗口或呼叫工作人员。", "Printing failed ({reason}). Please ask staff."),
+    "not_identified": ("请先在读卡区放置居民身份证。", "Please place your ID card on the reader first."),
+    "not_accepted": ("本机暂时无法受理，请到窗口办理或拨打 12345。",
+                     "This booth cannot take it right now. Please go to a window or call 12345."),
+    "unknown_item": ("该事项暂不可用，请重新查找。", "This service is not available. Please look it up again."),
+    "bad_level": ("请先选择一个评价等级。", "Please choose a level first."),
+    "bad_reasons": ("请重新选择不满意的原因。", "Please choose the reasons again."),
+    "not_your_case": ("只能评价本次办理的事项。", "Only what you did in this visit can be rated."),
+    "not_bookable": ("该事项不能预约。", "This service takes no appointments."),
+    "bad_slot": ("该时段不可预约，请另选。", "That time cannot be booked. Please choose another."),
+    "bad_number": ("受理编号为26位字母和数字，请核对。", "A receipt number has 26 letters and digits."),
+    "offline": ("网络中断，暂时无法查询进度。请稍后再试，或拨打 12345。",
+                "Offline: progress cannot be looked up now. Try later or call 12345."),
+    "no_answer": ("暂时查询不到，请稍后再试，或拨打 12345。", "No answer yet. Try later or call 12345."),
+    "not_here": ("该事项不能在本机申请，请到窗口办理。", "This service cannot be applied for here."),
+    "bad_form": ("申请内容有误，请检查后重新提交。", "Something in the form is not right. Please check it."),
+    "no_admin_pin": ("本机未设置管理员密码", "No admin PIN is set on this booth"),
+    "no_card": ("未读到身份证", "No card was read"),
+    "no_leds": ("本机没有指示灯", "This booth has no LEDs"),
+}
+UNKNOWN_ERROR = ("暂时无法完成，请稍后再试，或呼叫工作人员。", "That did not work. Please try again or ask staff.")
+UNKNOWN_REASON = ("设备故障", "device fault")
 
 
 class Language:
@@ -163,8 +212,19 @@ class Language:
         return (english if self.english else chinese).format(**values)
 
     def reason(self, code: str) -> str:
-        chinese, english = REASONS.get(code, (code, code))
+        """A device's health reason in plain words (an unknown code says "device fault", never itself)."""
+        chinese, english = REASONS.get(code, UNKNOWN_REASON)
         return english if self.english else chinese
+
+    def weekday(self, number: int) -> str:
+        return WEEKDAYS[1 if self.english else 0][number]
+
+    def error(self, problem: Exception) -> str:
+        """What the citizen reads for a use-case that failed: by its code, never the exception's text."""
+        code = getattr(problem, "code", "")
+        chinese, english = ERRORS.get(code, UNKNOWN_ERROR)
+        reason = self.reason(getattr(problem, "reason", "") or "print_failed")
+        return (english if self.english else chinese).format(reason=reason)
 
 
 LANGUAGE = Language()

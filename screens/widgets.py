@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from kivy.graphics import Color, Rectangle, RoundedRectangle
 from kivy.metrics import mm
@@ -61,6 +62,12 @@ class BigButton(Button):
                                               theme.DISABLED if self.disabled else self._base_colour))
         if on_press is not None:
             self.bind(on_release=lambda *_: on_press())
+        if self.size_hint_y is None:  # a button of fixed height grows to fit its text, never clips it
+            self._least_height = self.height
+            self.bind(texture_size=self._fit_text)
+
+    def _fit_text(self, *_args) -> None:
+        self.height = max(self._least_height, self.texture_size[1] + mm(3))
 
 
 def scrolling(content: BoxLayout) -> ScrollView:
@@ -74,11 +81,16 @@ def scrolling(content: BoxLayout) -> ScrollView:
 
 class KioskScreen(Screen):
     """A screen in the booth's frame. Subclasses fill `body` in `build()`, which runs again whenever
-    the language or the type size changes, so no screen keeps stale words."""
+    the language or the type size changes, so no screen keeps stale words.
+
+    `params` are what `app.open(name, **params)` may set, with their defaults: every opening starts
+    from the defaults, and `forget()` restores them when a citizen's session ends, so nothing of one
+    citizen (an item, a receipt, a typed number) is ever shown to the next."""
 
     title_key = "title"
     can_go_back = True
     has_home = True  # False where leaving needs more than a tap on "home" (maintenance)
+    params: ClassVar[dict[str, object]] = {}
 
     def __init__(self, app, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -92,9 +104,24 @@ class KioskScreen(Screen):
         for part in (self.header, self.banner, self.body, self.footer):
             frame.add_widget(part)
         self.add_widget(frame)
+        self.set_params()
 
     def on_pre_enter(self, *_args) -> None:
         self.refresh()
+
+    def set_params(self, **given: object) -> None:
+        """This opening's parameters: the defaults, overridden by `given` (an unknown one is a bug)."""
+        unknown = set(given) - set(self.params)
+        if unknown:
+            raise TypeError(f"screen {self.name!r} takes no parameter {sorted(unknown)}")
+        for key, value in {**self.params, **given}.items():
+            setattr(self, key, value)
+
+    def forget(self) -> None:
+        """The session ended: back to the defaults, and no widget left holding what was shown."""
+        self.set_params()
+        self.header.heading.text = ""
+        self.body.clear_widgets()
 
     def refresh(self) -> None:
         self.header.update(self.heading())

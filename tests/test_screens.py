@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -264,3 +265,90 @@ def test_the_admin_pin_locks_out_after_five_failures(play) -> None:
     played = play([["hold", 3.5], *tries, ["look"], *_pin("246810"), ["look"]], admin={"pin_hash": hash_pin("246810")})
     assert "已锁定，请于" in played.shown(len(played.steps) - 9)
     assert played.last["screen"] == "pin" and "已锁定，请于" in played.shown(len(played.steps) - 1)
+
+
+def test_the_next_citizen_sees_nothing_of_the_last(play, collector) -> None:
+    """Citizen 1 files, rates it and books; citizen 2 (after "finish", then after an idle timeout) finds
+    no item, receipt, form or name of theirs on any screen, and none of it in their own events."""
+    first = next(d for d in (date.today() + timedelta(days=n) for n in range(1, 8)) if d.weekday() < 5)
+    digits = [["tap", f"phone_{d}"] for d in "13800000000"]
+    citizen_1 = [["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "print_notice"], ["wait", 1],
+                 ["tap", "apply"], ["card", 1], ["tap", "next"], ["tap", "reason=遗失"], *digits, ["tap", "submit"],
+                 ["wait", 1], ["look"], ["tap", "rate"], ["tap", "level_2"], ["tap", "rate_send"], ["wait", 0.5],
+                 ["tap", "home"], ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"], ["tap", "book"],
+                 ["tap", "identify"], ["card", 0], ["card", 1], ["tap", "next"], ["tap", f"day_{first.isoformat()}"],
+                 ["tap", "half_am"],
+                 ["tap", "book_confirm"], ["wait", 1.5], ["card", 0], ["tap", "home"]]
+    citizen_2 = [["look"], ["tap", "tile_rate"], ["look"], ["tap", "home"], ["tap", "tile_book"], ["look"],
+                 ["tap", "home"], ["tap", "tile_progress"], ["look"], ["tap", "home"], ["tap", "tile_browse"],
+                 ["tap", "dept_公安"], ["tap", "item_GA-006"], ["idle", 200], ["wait", 1], ["look"],
+                 ["tap", "tile_rate"], ["look"], ["tap", "home"], ["card", 2], ["tap", "tile_do_here"],
+                 ["tap", "item_RS-002"], ["tap", "rate"], ["tap", "level_5"], ["tap", "rate_send"], ["look"]]
+    played = play(citizen_1 + citizen_2)
+    receipt = played.at(citizen_1.index(["look"]))
+    assert receipt["screen"] == "receipt"
+    case_ref = next(line.split()[-1] for line in receipt["printed"][-1] if line.startswith("受理编号"))
+    second = played.steps[len(citizen_1):]
+    assert second[0]["screen"] == "home" and second[0]["session"] is False
+    assert "请先查找您办理的事项，在办事指南页点“评价”。" in second[2]["text"], "no rating of the last citizen's item"
+    assert "请先查找要办理的事项，在办事指南页点“预约办理”。" in second[5]["text"]
+    assert second[15]["screen"] == "home" and second[15]["session"] is False, "the idle timeout ended it"
+    assert "请先查找您办理的事项，在办事指南页点“评价”。" in second[17]["text"], "nothing kept across a timeout"
+    traces = ("欧**娜", "欧阳娜娜", case_ref, "社会保障卡挂失", "13800000000")
+    for step in second[:19]:
+        shown = "\n".join(step["text"])
+        assert not any(trace in shown for trace in traces), (step["step"], shown)
+    collector.wait_for(lambda c: len(c.events("rating")) == 2)
+    rating_1, rating_2 = (event["payload"] for event in collector.events("rating"))
+    assert rating_1["case"] == case_ref and rating_1["item"] == "RS-002"
+    assert "case" not in rating_2 and rating_2["session"] != rating_1["session"] and rating_2["level"] == 5
+
+
+def test_a_burst_of_taps_prints_one_notice(play) -> None:
+    played = play([["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"],
+                   ["burst", "print_notice", 15, 1.5], ["look"], ["wait", 6], ["look"], ["tap", "print_notice"],
+                   ["wait", 1.5], ["look"]])
+    assert len(played.at(4)["printed"]) == 1, "fifteen taps in 1.5 s: one notice"
+    assert "已打印，请在出纸口取走。" in played.at(4)["text"]
+    assert "再打印一份" in played.at(6)["text"], "another copy is offered after a while"
+    assert len(played.last["printed"]) == 2
+
+
+def test_a_failed_print_is_said_in_plain_words(play) -> None:
+    """The printer stops answering between its last status and the print: the citizen reads why in words."""
+    played = play([["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"], ["printer", "silent", True],
+                   ["tap", "print_notice"], ["wait", 7], ["look"]], hardware={"printer": {"poll_s": 30}})
+    shown = "\n".join(played.last["text"])
+    assert "打印失败（无响应），请到窗口或呼叫工作人员。" in shown, shown
+    assert "no_answer" not in shown
+
+
+def test_a_card_taken_off_the_form_is_warned_and_the_form_kept(play, tmp_path) -> None:
+    digits = [["tap", f"phone_{d}"] for d in "13800000000"]
+    start = [["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["card", 1], ["tap", "next"],
+             ["tap", "reason=遗失"], *digits]
+    played = play([*start, ["card", 0], ["look"], ["card", 1], ["look"], ["tap", "submit"], ["wait", 1], ["look"],
+                   ["tap", "finish"], ["card", 0],
+                   *start, ["card", 0], ["card", 2], ["look"],
+                   ["tap", "home"], ["card", 0], *start, ["card", 0], ["wait", 31], ["look"]])
+    lifted = played.at(len(start) + 1)
+    assert lifted["screen"] == "apply" and any(text.startswith("身份证已取走。请在") for text in lifted["text"])
+    assert "13800000000" in "\n".join(played.at(len(start) + 3)["text"]), "the same card back: the form is kept"
+    assert played.at(len(start) + 6)["screen"] == "receipt", "and it files"
+    other = played.at(2 * len(start) + 11)
+    assert other["screen"] == "apply" and "这是另一张身份证，之前填写的内容已清除。" in other["text"]
+    assert "13800000000" not in "\n".join(other["text"]) and any("张*" in text for text in other["text"])
+    assert played.last["screen"] == "identify" and "身份证已取走，已填写的内容已清除。" in played.last["text"]
+    with sqlite3.connect(tmp_path / "state" / "outbox.sqlite3") as db:  # held: submissions leave only over TLS
+        filed = db.execute("SELECT count(*) FROM outbox WHERE kind = 'submission'").fetchone()[0]
+    assert filed == 1, "only the application the citizen submitted"
+
+
+def test_progress_offline_answers_for_what_this_booth_filed(play) -> None:
+    digits = [["tap", f"phone_{d}"] for d in "13800000000"]
+    played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["card", 1], ["tap", "next"],
+                   ["tap", "reason=遗失"], *digits, ["tap", "submit"], ["wait", 1], ["look"], ["tap", "finish"],
+                   ["tap", "tile_progress"], ["key_in_receipt"], ["tap", "progress_ask"], ["wait", 0.5], ["look"]],
+                  broker={"port": 1})
+    answer = "\n".join(played.last["text"])
+    assert "社会保障卡挂失" in answer and "正在等待上报" in answer, answer

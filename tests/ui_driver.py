@@ -103,6 +103,15 @@ def play(app, steps: list) -> None:
             if action == "tap":
                 settle(step, args[0], index)
                 return
+            elif action == "burst":  # a restless finger: `count` taps on one widget within `seconds`
+                widget, count, seconds = find(args[0]), int(args[1]), float(args[2])
+                for n in range(count):
+                    Clock.schedule_once(lambda _dt, w=widget: tap(w), n * seconds / count)
+                delay = seconds + 0.5
+            elif action == "key_in_receipt":  # the number of the last receipt, as a citizen keys it in
+                lines = printer_sim.receipts[-1].lines
+                number = next(line.split()[-1] for line in lines if line.startswith("受理编号"))
+                app.manager.get_screen("progress")._set(number)
             elif action == "type":
                 app.manager.get_screen("search").type_text(args[0])
             elif action == "shot":
