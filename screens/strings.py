@@ -170,7 +170,8 @@ REASONS: dict[str, tuple[str, str]] = {
     "not_found": ("未找到设备", "not found"),
     "driver_error": ("设备故障", "device fault"),
     "printer_error": ("打印机故障", "printer fault"),
-    "offline": ("离线", "offline"),
+    "offline": ("离线", "not online"),
+    "appeared_after_start": ("需重启后使用", "needs a restart"),
     "not_accepting": ("打印机忙", "printer busy"),
 }
 WEEKDAYS = (("周一", "周二", "周三", "周四", "周五", "周六", "周日"), ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
