@@ -83,8 +83,16 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
+        """One transaction. Devices it adds count as known (not inserted again) only once it commits: a
+        batch that failed and is retried must add them again."""
         with self.engine.begin() as conn:
-            yield conn
+            conn.info["new_devices"] = set()
+            try:
+                yield conn
+                added = conn.info["new_devices"]
+            finally:
+                conn.info.pop("new_devices", None)
+        self._known |= added
 
     def read(self) -> Connection:
         return self.engine.connect()
@@ -96,9 +104,12 @@ class Database:
 
     # -- devices and their status ----------------------------------------------------------------
     def ensure_device(self, conn: Connection, device: str, now: float) -> None:
-        if device not in self._known:
-            conn.execute(self._add_device, {"id": device, "first_seen": now, "status": "unknown"})
-            self._known.add(device)
+        added = conn.info.get("new_devices")
+        if device in self._known or (added is not None and device in added):
+            return
+        conn.execute(self._add_device, {"id": device, "first_seen": now, "status": "unknown"})
+        if added is not None:
+            added.add(device)
 
     def device(self, conn: Connection, device: str) -> dict[str, Any]:
         return dict(conn.execute(self._device_row, {"device_id": device}).mappings().one())

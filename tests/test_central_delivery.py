@@ -368,3 +368,186 @@ def test_event_ids_are_one_booths_own(rig) -> None:
     with rig.db.read() as conn:
         mine, theirs = rig.db.progress(conn, shared, "kiosk-a"), rig.db.progress(conn, shared, "kiosk-b")
     assert mine["case_no"] != theirs["case_no"]
+
+
+# -- a database made before events were keyed by (device, id) is upgraded in place ------------------------------
+def old_schema():
+    """The tables as central made them before this change (events keyed by id alone), trimmed to what
+    the upgrade touches."""
+    from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+
+    old = MetaData()
+    Table("devices", old, Column("id", String(64), primary_key=True), Column("site", Text, nullable=False),
+          Column("region", String(16), nullable=False), Column("software", String(64), nullable=False),
+          Column("status", String(16), nullable=False), Column("status_since", Float),
+          Column("boot", Integer, nullable=False), Column("first_seen", Float, nullable=False),
+          Column("last_heartbeat_at", Float), Column("heartbeat", JSON))
+    Table("events", old, Column("id", String(26), primary_key=True),
+          Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+          Column("seq", Integer, nullable=False), Column("kind", String(16), nullable=False),
+          Column("created", String(40), nullable=False), Column("received_at", Float, nullable=False),
+          Column("payload", JSON, nullable=False), Index("events_device_seq", "device", "seq"),
+          Index("events_kind", "kind", "received_at"))
+    Table("cases", old, Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("receipt", String(26), ForeignKey("events.id"), nullable=False, unique=True),
+          Column("case_no", String(32), unique=True), Column("device", String(64), nullable=False),
+          Column("item", String(32), nullable=False), Column("status", Text, nullable=False),
+          Column("note", Text, nullable=False), Column("updated_at", Float, nullable=False))
+    Table("ratings", old, Column("event", String(26), ForeignKey("events.id"), primary_key=True),
+          Column("device", String(64), nullable=False), Column("item", String(32), nullable=False),
+          Column("channel", String(32), nullable=False), Column("level", Integer, nullable=False),
+          Column("case_ref", String(26)), Column("received_at", Float, nullable=False))
+    Table("follow_ups", old, Column("id", Integer, primary_key=True, autoincrement=True),
+          Column("rating", String(26), ForeignKey("ratings.event"), nullable=False, unique=True),
+          Column("opened_at", Float, nullable=False), Column("closed_at", Float), Column("closed_by", Text),
+          Column("note", Text))
+    return old
+
+
+def test_an_older_database_is_upgraded_in_place_keeping_every_row(store) -> None:
+    from sqlalchemy import create_engine, insert, inspect
+
+    from central.tables import cases, follow_ups, ratings
+
+    url, _postgres = store
+    old = old_schema()
+    engine = create_engine(url)
+    old.create_all(engine)
+    submitted, rated, now = new_ulid(), new_ulid(), time.time()
+    with engine.begin() as conn:
+        conn.execute(insert(old.tables["devices"]).values(id="kiosk-a", site="", region="", software="",
+                                                          status="online", boot=1, first_seen=now))
+        conn.execute(insert(old.tables["events"]), [
+            {"id": submitted, "device": "kiosk-a", "seq": 1, "kind": "submission", "created": "x", "received_at": now,
+             "payload": submission(1)},
+            {"id": rated, "device": "kiosk-a", "seq": 2, "kind": "rating", "created": "x", "received_at": now,
+             "payload": {"item": "GA-001", "level": 1}}])
+        conn.execute(insert(old.tables["cases"]).values(id=7, receipt=submitted, case_no="202600000007",
+                                                        device="kiosk-a", item="RS-002", status="已受理", note="",
+                                                        updated_at=now))
+        conn.execute(insert(old.tables["ratings"]).values(event=rated, device="kiosk-a", item="GA-001",
+                                                          channel="kiosk", level=1, received_at=now))
+        conn.execute(insert(old.tables["follow_ups"]).values(id=3, rating=rated, opened_at=now))
+    engine.dispose()
+
+    db = Database(url)
+    with db.read() as conn:
+        assert inspect(conn).get_pk_constraint("events")["constrained_columns"] == ["device", "id"]
+        assert {(r.device, r.id) for r in conn.execute(select(events))} == {("kiosk-a", submitted), ("kiosk-a", rated)}
+        assert db.progress(conn, submitted)["case_no"] == "202600000007"
+        assert [(r.device, r.rating, r.id) for r in conn.execute(select(follow_ups))] == [("kiosk-a", rated, 3)]
+        assert conn.execute(select(ratings.c.level)).scalar_one() == 1
+    other = {"id": submitted, "seq": 1, "kind": "submission", "created": "x", "payload": submission(2)}
+    with db.transaction() as conn:  # another booth's event with the same id is its own; ids go on after the old
+        assert len(db.record_events(conn, [("kiosk-b", other, now), ("kiosk-b", {**other, "id": rated,
+                    "kind": "rating", "payload": {"item": "GA-001", "level": 2}}, now)])) == 2
+    with db.read() as conn:
+        assert sorted(conn.execute(select(cases.c.id)).scalars()) == [7, 8]
+        assert sorted(conn.execute(select(follow_ups.c.id)).scalars()) == [3, 4]
+        assert db.progress(conn, submitted, "kiosk-b")["case_no"].endswith("00000008")
+        assert db.progress(conn, submitted, "kiosk-a")["case_no"] == "202600000007"
+    db.engine.dispose()
+    again = Database(url)  # a second start finds nothing to do
+    with again.read() as conn:
+        assert conn.execute(select(func.count()).select_from(events)).scalar_one() == 4
+    again.engine.dispose()
+
+
+# -- the broker binds a session to its certificate ---------------------------------------------------------------
+def test_a_booth_certificate_cannot_take_centrals_session_or_another_booths(tmp_path: Path) -> None:
+    """A booth asking for central's client id, or another booth's, gets its own session under its own
+    name: central and the other booth stay connected, and central records everything meanwhile."""
+    rig = Rig(tmp_path, f"sqlite:///{tmp_path / 'central.sqlite3'}")
+    try:
+        honest = rig.booth("kiosk-b")
+        sent = {honest.event(seq, "assist", {"item": None, "topic": "x"}) for seq in range(1, 11)}
+        as_central = rig.booth("kiosk-a", client_id="central-1")
+        as_booth = rig.booth("kiosk-c", client_id="kiosk-b")
+        sent |= {honest.event(seq, "assist", {"item": None, "topic": "x"}) for seq in range(11, 21)}
+        own = as_central.event(1, "rating", {"item": "GA-001", "level": 5})  # the impostor's own session works
+        wait_until(lambda: rig.events_of("kiosk-b") == sent and rig.events_of("kiosk-a") == {own}, timeout=15)
+        wait_until(lambda: sent <= honest.confirmed_ids() and own in as_central.confirmed_ids(), timeout=15)
+        assert rig.central.health()["broker_connections"] == 1  # never knocked off
+        assert not honest.lost_connection.is_set() and not as_central.lost_connection.is_set()
+        assert not as_booth.lost_connection.is_set()
+        assert rig.broker.log_count("as kiosk-a ") + rig.broker.log_count("as kiosk-c ") >= 2  # renamed
+    finally:
+        rig.close()
+
+
+# -- scaling out: a stopped instance parks the booths' events for its session's expiry, not for days -------------
+def test_a_killed_instance_parks_nothing_beyond_its_short_session(tmp_path: Path, store) -> None:
+    url, _postgres = store
+    rig = Rig(tmp_path, url)
+    second = None
+    try:
+        settings = rig.settings("central-2", 2)
+        second = subprocess.Popen(
+            [sys.executable, "-m", "appliance.cli", "central", "serve", "--database", url, "--broker-host", "localhost",
+             "--broker-port", str(rig.broker.port), "--ca-file", str(settings.ca_file), "--cert-file",
+             str(settings.cert_file), "--key-file", str(settings.key_file), "--client-id", "central-2",
+             "--http-port", "0", "--session-expiry-s", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: rig.broker.log_count("Received SUBSCRIBE from central-2") >= 1, timeout=20)
+        booth = rig.booth("kiosk-a")
+        first = {booth.event(seq, "assist", {"item": None, "topic": "x"}) for seq in range(1, 21)}
+        wait_until(lambda: first <= booth.confirmed_ids(), timeout=15)
+        assert 0 < rig.central.counts["event_assist"] < 20  # both instances took their share
+
+        second.kill()  # no goodbye: its session stays, and keeps being dealt its share, for 2 s
+        second.wait(10)
+        during = {booth.event(seq, "assist", {"item": None, "topic": "x"}) for seq in range(21, 41)}
+        time.sleep(3)  # the session expires; what it held is dropped by the broker
+        parked = during - rig.events_of("kiosk-a")
+        assert parked and not parked & booth.confirmed_ids()  # never confirmed: the booth still has them
+        after = {booth.event(seq, "assist", {"item": None, "topic": "x"}) for seq in range(41, 61)}
+        wait_until(lambda: after <= rig.events_of("kiosk-a"), timeout=10)  # all to the live one, no resend
+        assert booth.resend_unconfirmed() >= len(parked)
+        wait_until(lambda: rig.events_of("kiosk-a") == first | during | after, timeout=15)
+        wait_until(lambda: first | during | after <= booth.confirmed_ids(), timeout=15)
+    finally:
+        if second is not None and second.poll() is None:
+            second.kill()
+            second.wait(10)
+        rig.close()
+
+
+# -- what the database itself refuses costs only itself ------------------------------------------------------------
+def test_a_message_the_database_refuses_is_a_dead_letter_and_costs_only_itself(rig, caplog) -> None:
+    """The database refuses one event forever (here a trigger, as a constraint a DBA added would; on
+    PostgreSQL its error quotes the row): the batch is recorded without it, it is kept as a dead letter,
+    confirmed, and no log line quotes it."""
+    from sqlalchemy import text
+
+    caplog.set_level(logging.DEBUG)
+    booth = rig.booth("kiosk-a")
+    with rig.db.transaction() as conn:
+        if rig.postgres is None:
+            conn.execute(text("CREATE TRIGGER refuse_13 BEFORE INSERT ON events WHEN NEW.seq = 13 "
+                              "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        else:
+            conn.execute(text("CREATE FUNCTION refuse_13() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                              "IF NEW.seq = 13 THEN RAISE EXCEPTION USING ERRCODE = 'check_violation', "
+                              "MESSAGE = 'refused ' || NEW.payload::text; END IF; RETURN NEW; END $$"))
+            conn.execute(text("CREATE TRIGGER refuse_13 BEFORE INSERT ON events FOR EACH ROW "
+                              "EXECUTE FUNCTION refuse_13()"))
+    sent = [booth_event(booth, seq) for seq in range(10, 17)]  # a new booth's first events: in one batch, its
+    for topic, data in sent:                                   # device row is added in the failing transaction
+        booth.client.publish(topic, data, qos=1)
+    wait_until(lambda: rig.count(select(func.count()).select_from(dead_letters)) == 1, timeout=15)
+    wait_until(lambda: len(rig.events_of("kiosk-a")) == len(sent) - 1, timeout=15)
+    wait_until(lambda: set(booth.sent) <= booth.confirmed_ids(), timeout=15)
+    with rig.db.read() as conn:
+        letter, = rig.db.dead_letters(conn)
+    assert letter["seq"] == 13 and "the database refused it: IntegrityError" in letter["reason"]
+    assert rig.central.counts["batch_split"] >= 1
+    logged = caplog.text + "".join(r.exc_text or "" for r in caplog.records)
+    assert TEST_ID_NUMBER not in logged and TEST_NAME not in logged and "refused {" not in logged
+
+
+def booth_event(booth: Booth, seq: int) -> tuple[str, bytes]:
+    """A submission envelope the booth keeps until confirmed, not yet published."""
+    event_id = new_ulid()
+    body = {"id": event_id, "seq": seq, "kind": "submission", "created": "2026-11-23T10:00:00.000+08:00",
+            "created_clock_synced": True, "boot": 1, "payload": submission(seq)}
+    booth.sent[event_id] = (event_topic(booth.device, "submission"), encode(stamped(booth.device, True, body)))
+    return booth.sent[event_id]
