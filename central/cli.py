@@ -203,7 +203,8 @@ def add_central_commands(commands: Any) -> None:
 
     serve = sub.add_parser("serve", help="receive what the booths publish and serve the dashboard")
     _connection_flags(serve)
-    serve.add_argument("--client-id", default="central-1", help="unique per central instance")
+    serve.add_argument("--client-id", default="central-1",
+                       help="unique per central instance; the production broker uses the certificate's CN instead")
     serve.add_argument("--http-host", default="127.0.0.1")
     serve.add_argument("--http-port", type=int, default=8080)
     serve.add_argument("--retention-days", type=int, help="keep heartbeats this many days (default 30)")

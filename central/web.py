@@ -1,7 +1,7 @@
 """The dashboard: static pages from the package (no CDN: a deployment may be offline) and a small JSON
 API over the same database the intake writes, served by the intake's own process.
 
-GET  /api/fleet?region=&state=        the overview
+GET  /api/fleet?region=&state=        the overview (and `intake`: central's health, as /api/health)
 GET  /api/devices/{id}                 one booth: charts' series, alerts, events, commands, seq gaps
 POST /api/devices/{id}/commands        {"name", "args"?, "expires_s"?} → the request id
 GET  /api/usage?days=14                usage and 好差评
@@ -81,8 +81,9 @@ class Dashboard:
         with self.db.read() as conn:
             if path == "/api/dead-letters":
                 return self.db.dead_letters(conn, _int(query.get("limit", "100"), 1, 1000), query.get("device"))
-            if path == "/api/fleet":
-                return fleet_view(self.db, conn, query.get("region", ""), query.get("state", ""))
+            if path == "/api/fleet":  # with central's own health: the overview says when intake is held up
+                view = fleet_view(self.db, conn, query.get("region", ""), query.get("state", ""))
+                return {**view, "intake": self.health()} if self.health else view
             if path == "/api/usage":
                 return usage_view(conn, _int(query.get("days", "14"), 1, 366))
             match = re.fullmatch(r"/api/devices/([a-z0-9-]{3,63})", path)
