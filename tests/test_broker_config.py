@@ -124,3 +124,21 @@ def test_plain_mqtt_is_not_offered(production_broker, tmp_path: Path) -> None:
 def _listening_ports(tmp_path: Path) -> list[int]:
     conf = (tmp_path / "broker" / "mosquitto.conf").read_text()
     return [int(line.split()[1]) for line in conf.splitlines() if line.startswith("listener ")]
+
+
+def test_confirmations_reach_only_their_booth_and_the_operators_cli_only_sends_commands(production_broker) -> None:
+    central, cli = production_broker("central-1"), production_broker("central-cli")
+    booth_a, booth_b = production_broker("kiosk-a"), production_broker("kiosk-b")
+    for client in (central, cli, booth_a, booth_b):
+        assert client.ready.wait(10), client.refused
+    booth_a.subscribe("kiosk/v1/kiosk-a/ack")
+    booth_a.subscribe("kiosk/v1/kiosk-a/cmd/+")
+    booth_b.subscribe("kiosk/v1/kiosk-a/ack")  # granted, but the ACL delivers nothing of another booth's
+    cli.subscribe("$share/central/kiosk/v1/+/events/+")
+    assert booth_b.publish("kiosk/v1/kiosk-a/ack") == 135  # a booth cannot confirm anything
+    assert central.publish("kiosk/v1/kiosk-a/ack") == 0
+    assert cli.publish("kiosk/v1/kiosk-a/cmd/ping") == 0
+    assert cli.publish("kiosk/v1/kiosk-a/ack") == 135  # the operator's CLI sends commands, nothing else
+    assert booth_b.publish("kiosk/v1/kiosk-b/events/rating") == 0
+    wait_until(lambda: sorted(booth_a.received) == ["kiosk/v1/kiosk-a/ack", "kiosk/v1/kiosk-a/cmd/ping"])
+    assert booth_b.received == [] and cli.received == []  # nor does it read the booths' events
