@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Any
 
@@ -99,9 +99,22 @@ def catalog_topic(region: str) -> str:
     return f"{TOPIC_ROOT}/catalog/{region}"
 
 
+_ZONE_SPAN_S = 900  # UTC offsets change only at quarter hours (DST and zone rules)
+_last_zone: tuple[float, timezone] = (-1.0, UTC)  # (quarter hour, the local zone's offset then)
+
+
 def iso(unix: float, timespec: str = "milliseconds") -> str:
-    """A unix time as local wall clock, ISO 8601 with offset."""
-    return datetime.fromtimestamp(unix).astimezone().isoformat(timespec=timespec)
+    """A unix time as local wall clock, ISO 8601 with offset.
+
+    The offset is looked up once per quarter hour of the times asked for (offsets change only at
+    quarter hours): `astimezone()` on every event cost as much as the rest of its envelope.
+    """
+    global _last_zone
+    quarter, zone = _last_zone
+    if unix // _ZONE_SPAN_S != quarter:
+        zone = timezone(timedelta(seconds=time.localtime(unix).tm_gmtoff))
+        _last_zone = (unix // _ZONE_SPAN_S, zone)
+    return datetime.fromtimestamp(unix, zone).isoformat(timespec=timespec)
 
 
 def now_iso() -> str:

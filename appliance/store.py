@@ -55,7 +55,7 @@ UPGRADES = (
     ("outbox", "delivered", "ALTER TABLE outbox ADD COLUMN delivered REAL"),
 )
 INDEXES = """
-CREATE INDEX IF NOT EXISTS outbox_unconfirmed ON outbox (delivered) WHERE state = 3;
+CREATE INDEX IF NOT EXISTS outbox_unconfirmed ON outbox (delivered, state) WHERE state = 3;  -- covering
 """
 
 
@@ -73,6 +73,7 @@ class Store:
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
+            self._full = True  # the synchronous setting in force (switched only when a transaction needs the other)
             self._conn.executescript(SCHEMA)
             self._upgrade()
         except (sqlite3.Error, OSError) as exc:
@@ -95,19 +96,16 @@ class Store:
         flushes them anyway, in order); everything else is on disk when the block ends.
         """
         with self._lock:
-            if not durable:
-                self._conn.execute("PRAGMA synchronous=NORMAL")
+            if durable != self._full:  # switched lazily: a run of non-durable batches pays for it once
+                self._conn.execute("PRAGMA synchronous=FULL" if durable else "PRAGMA synchronous=NORMAL")
+                self._full = durable
+            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self._conn
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                self._conn.execute("COMMIT")
-            finally:
-                if not durable:
-                    self._conn.execute("PRAGMA synchronous=FULL")
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:

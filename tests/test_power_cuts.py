@@ -45,7 +45,8 @@ def test_every_accepted_event_survives_fifty_sigkills(tmp_path: Path, broker, co
     missing = set(accepted) - set(seen)
     assert not missing
     duplicates = sum(count - 1 for count in seen.values())
-    # Only what was in flight at a kill can come twice: at most the window per kill.
+    # Only what was in flight or awaiting confirmation at a kill can come twice: with a central that
+    # confirms within milliseconds, about the window per kill at most.
     assert duplicates <= KILLS * WINDOW
     # Every delivered event is one the device accepted (an enqueue cut short by the kill may or may
     # not have committed; if it committed, it is delivered too — never half of one).
