@@ -7,6 +7,7 @@ messages in one commit and acknowledge them to the broker only after it (at-leas
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,7 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from central.alerts import Condition
 from central.tables import (
@@ -391,3 +393,32 @@ def _ddl_transaction(engine: Engine) -> Iterator[Connection]:
             raise
         conn.exec_driver_sql("COMMIT")
 
+
+# -- telling failures apart, and saying what they were without saying what was in them ----------------------
+def is_transient(exc: BaseException) -> bool:
+    """A failure of the database, not of the message: it passes (lock released, server back, disk freed),
+    so the batch is held and retried rather than split or dead-lettered."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+
+
+def describe(exc: BaseException) -> str:
+    """An error for a log line: its class and, for the database's own operational errors, the first line
+    of the driver's message (\"database is locked\", \"connection refused\"). Never the statement's
+    parameters, never a message that can quote a value (an integrity or data error can), and for a bug
+    in central the place it happened instead of its text (a ValueError can quote a payload)."""
+    if isinstance(exc, DBAPIError):
+        orig = exc.orig
+        kind = f"{type(exc).__name__}/{type(orig).__name__}"
+        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if code:
+            kind += f" SQLSTATE {code}"
+        if is_transient(exc):
+            first = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
+            return f"{kind}: {first}" if first else kind
+        return kind
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = next((f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
+                  for f in reversed(frames) if "/central/" in f.filename), None)
+    return type(exc).__name__ + (f" at {where}" if where else "")

@@ -22,7 +22,6 @@ import queue
 import ssl
 import threading
 import time
-import traceback
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +31,6 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from sqlalchemy import Connection, select
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from appliance.contract import (
     MAX_CONFIRMED,
@@ -48,7 +45,7 @@ from appliance.contract import (
 )
 from central.alerts import clock_conditions, event_condition, heartbeat_conditions
 from central.commands import send_commands
-from central.database import Database
+from central.database import Database, describe, is_transient
 from central.messages import BadMessage, Message, read_message
 from central.settings import CentralSettings
 from central.tables import devices
@@ -95,6 +92,7 @@ class Intake:
         self._stopping = threading.Event()
         self._next_sweep = 0.0
         self._connection = 0  # generation: +1 at every connect and disconnect
+        self._connects = 0
         self._ack_lock = threading.Lock()  # a generation does not change between its check and an ack
         self._held = 0  # messages of the batch being recorded (held while the database fails)
         self._failing_since: float | None = None
@@ -151,7 +149,7 @@ class Intake:
             "database_last_error": self._last_failure or None,
             "held_messages": self._held + self._inbox.qsize(),
             "broker_connected": self.connected.is_set(),
-            "broker_connections": (self._connection + 1) // 2,
+            "broker_connections": self._connects,
             "threads_alive": self.alive(),
             "counts": dict(self.counts),
         }
@@ -162,6 +160,7 @@ class Intake:
             return
         with self._ack_lock:
             self._connection += 1
+        self._connects += 1
         group = self.settings.share_group
         client.subscribe([(f"$share/{group}/{TOPIC_ROOT}/+/{suffix}", 1) for suffix in SUBSCRIPTIONS])
         self.connected.set()
@@ -227,7 +226,7 @@ class Intake:
                         pending[0:1] = [[received] for received in group]
                         continue
                     try:
-                        reason = f"{_printable(group[0].topic)}: the database refused it: {describe(exc)}"
+                        reason = f"{_printable(group[0].topic)}: central could not record it: {describe(exc)}"
                         outcome = self._bury(group[0], reason)
                     except Exception as again:
                         if not is_transient(again):
@@ -274,7 +273,8 @@ class Intake:
         self.counts.update(outcome.counts)
         for _topic, reason in outcome.dead:  # the reason names fields, never their content
             log.warning("dead letter: %s", reason)
-        for device, committed in outcome.confirmed.items():
+        for device, confirmed in outcome.confirmed.items():
+            committed = list(dict.fromkeys(confirmed))  # an event twice in one batch is confirmed once
             for start in range(0, len(committed), MAX_CONFIRMED):
                 chunk = committed[start:start + MAX_CONFIRMED]
                 self._client.publish(confirmation_topic(device), encode(confirmation(chunk)), qos=QOS_CONFIRMATIONS)
@@ -409,36 +409,6 @@ class Intake:
     def send_command(self, targets: list[str], name: str, args: dict[str, Any] | None = None,
                      expires_in_s: float = 600) -> dict[str, str]:
         return send_commands(self._client, self.db, targets, name, args, expires_in_s)
-
-
-# -- telling failures apart, and saying what they were without saying what was in them ----------------------
-def is_transient(exc: BaseException) -> bool:
-    """A failure of the database, not of the message: it passes (lock released, server back, disk freed),
-    so the batch is held and retried rather than split or dead-lettered."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
-
-
-def describe(exc: BaseException) -> str:
-    """An error for a log line: its class and, for the database's own operational errors, the first line
-    of the driver's message (\"database is locked\", \"connection refused\"). Never the statement's
-    parameters, never a message that can quote a value (an integrity or data error can), and for a bug
-    in central the place it happened instead of its text (a ValueError can quote a payload)."""
-    if isinstance(exc, DBAPIError):
-        orig = exc.orig
-        kind = f"{type(exc).__name__}/{type(orig).__name__}"
-        code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
-        if code:
-            kind += f" SQLSTATE {code}"
-        if is_transient(exc):
-            first = str(orig).strip().splitlines()[0][:200] if str(orig).strip() else ""
-            return f"{kind}: {first}" if first else kind
-        return kind
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = next((f"{f.filename.rsplit('/', 2)[-2]}/{f.filename.rsplit('/', 1)[-1]}:{f.lineno}"
-                  for f in reversed(frames) if "/central/" in f.filename), None)
-    return type(exc).__name__ + (f" at {where}" if where else "")
 
 
 def _identity(received: Received) -> tuple[str | None, tuple[int, str] | None]:

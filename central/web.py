@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from central.commands import CommandError
-from central.database import Database
+from central.database import Database, describe
 from central.views import device_view, fleet_view, usage_view
 
 log = logging.getLogger("central.web")
@@ -151,8 +151,8 @@ class Dashboard:
                     status, payload = HTTPStatus.OK, produce()
                 except ApiError as exc:
                     status, payload = exc.status, {**exc.details, "error": str(exc)}
-                except Exception:
-                    log.exception("dashboard request %s failed", self.path)
+                except Exception as exc:  # described, not quoted: a database error's text can quote a row
+                    log.error("dashboard request %s failed: %s", urlsplit(self.path).path, describe(exc))
                     status, payload = HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error (see central's log)"}
                 self._send(status, "application/json", to_json(payload))
 

@@ -541,7 +541,7 @@ def test_a_message_the_database_refuses_is_a_dead_letter_and_costs_only_itself(r
     wait_until(lambda: set(booth.sent) <= booth.confirmed_ids(), timeout=15)
     with rig.db.read() as conn:
         letter, = rig.db.dead_letters(conn)
-    assert letter["seq"] == 13 and "the database refused it: IntegrityError" in letter["reason"]
+    assert letter["seq"] == 13 and "central could not record it: IntegrityError" in letter["reason"]
     assert rig.central.counts["batch_split"] >= 1
     logged = caplog.text + "".join(r.exc_text or "" for r in caplog.records)
     assert TEST_ID_NUMBER not in logged and TEST_NAME not in logged and "refused {" not in logged
