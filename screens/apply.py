@@ -146,11 +146,12 @@ class ApplyScreen(KioskScreen):
         self.grace_left = CARD_GRACE_S
         self.grace = ModalView(auto_dismiss=False, size_hint=(0.85, 0.6))
         box = Panel(orientation="vertical", padding=mm(5), spacing=mm(3), radius=mm(3))
-        self.grace_text = Text(t("card_lifted", seconds=self.grace_left), points=21, halign="center",
-                               colour=theme.WARNING)
+        box.add_widget(Text(t("card_lifted"), points=21, halign="center", bold=True, colour=theme.WARNING))
+        self.grace_text = Text(t("card_lifted_countdown", seconds=self.grace_left), points=19, halign="center")
         box.add_widget(self.grace_text)
         box.add_widget(BoxLayout())
-        box.add_widget(BigButton(t("finish"), self.app.go_home, name="grace_leave", colour=theme.MUTED, points=20))
+        box.add_widget(BigButton(t("grace_leave"), self.app.go_home, name="grace_leave", colour=theme.MUTED,
+                                 points=20))
         self.grace.add_widget(box)
         self.grace.open()
         self._grace_tick = Clock.schedule_interval(lambda _dt: self._grace_second(), 1)
@@ -159,7 +160,7 @@ class ApplyScreen(KioskScreen):
         self.app.kiosk.touch()  # the wait for the card is not idleness: the grace decides, not the timeout
         self.grace_left -= 1
         if self.grace_left > 0:
-            self.grace_text.text = t("card_lifted", seconds=self.grace_left)
+            self.grace_text.text = t("card_lifted_countdown", seconds=self.grace_left)
             return
         self._end_grace()
         self.app.card_gone(self.code, then="apply", message=t("card_lifted_cleared"))

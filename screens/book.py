@@ -13,6 +13,7 @@ from kivy.uix.gridlayout import GridLayout
 from appliance.kiosk import CitizenError
 from screens import theme
 from screens.strings import LANGUAGE, t
+from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
 
@@ -21,14 +22,17 @@ class BookScreen(KioskScreen):
     params: ClassVar[dict[str, object]] = {"code": None}
     code: str | None
 
+    def heading(self) -> str:
+        if self.code is None:
+            return t("book")
+        return f"{t('book')}：{self.app.kiosk.catalog.item(self.code).name}"
+
     def build(self) -> None:
         self.day: date | None = None
         self.half: str | None = None
         if self.code is None:
             self.pick_visited_item("book", "book_which", "book_none")
             return
-        item = self.app.kiosk.catalog.item(self.code)
-        self.body.add_widget(Text(item.name, points=20, bold=True))
         if not self.app.identity:
             self.body.add_widget(Text(t("book_identify"), points=18))
             self.body.add_widget(BoxLayout())
@@ -41,14 +45,15 @@ class BookScreen(KioskScreen):
         # half-days and "book" the right; in portrait they stack. One line per day ("12/1 周二").
         days_part = BoxLayout(orientation="vertical", spacing=mm(1.5))
         days_part.add_widget(Text(t("book_day"), points=18, bold=True))
-        days = GridLayout(cols=5 if self.app.portrait else 4, spacing=mm(1.5), size_hint_y=None)
+        days = GridLayout(cols=5 if self.app.portrait else (3 if SCALE.elder else 4), spacing=mm(1.5),
+                          size_hint_y=None)
         days.bind(minimum_height=days.setter("height"))
         for day in self.app.kiosk.bookable_days():
             days.add_widget(BigButton(f"{day.month}/{day.day} {LANGUAGE.weekday(day.weekday())}",
                                       name=f"day_{day.isoformat()}", on_press=lambda d=day: self.pick_day(d),
                                       colour=theme.PANEL, text_colour=theme.TEXT, points=16))
         self.days = days
-        days_part.add_widget(scrolling(days))
+        days_part.add_widget(days if self.app.portrait else scrolling(days))  # portrait has room for all
         halves_part = BoxLayout(orientation="vertical", spacing=mm(1.5))
         halves_part.add_widget(Text(t("book_half"), points=18, bold=True))
         halves = GridLayout(cols=2, spacing=mm(1.5), size_hint_y=None)
@@ -64,12 +69,13 @@ class BookScreen(KioskScreen):
         self.confirm = BigButton(t("book_confirm"), self.submit, name="book_confirm", colour=theme.WARNING, points=20)
         halves_part.add_widget(self.confirm)
         if self.app.portrait:
-            days_part.size_hint_y = 0.45
+            days_part.size_hint_y = None
+            days_part.bind(minimum_height=days_part.setter("height"))
             self.body.add_widget(days_part)
             self.body.add_widget(halves_part)
         else:
             row = BoxLayout(spacing=mm(3))
-            days_part.size_hint_x = 0.62
+            days_part.size_hint_x, halves_part.size_hint_x = 0.62, 0.38
             row.add_widget(days_part)
             row.add_widget(halves_part)
             self.body.add_widget(row)

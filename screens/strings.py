@@ -54,9 +54,10 @@ STRINGS: dict[str, tuple[str, str]] = {
                     "The card reader is unavailable ({reason}). Please go to a window or call staff."),
     "card_error": ("读卡失败，请取下身份证后重新平放。", "Could not read the card. Take it off and place it again."),
     "card_removed": ("已取走身份证。", "Card taken away."),
-    "card_lifted": ("身份证已取走。请在 {seconds} 秒内放回同一张身份证继续填写，否则已填写的内容将被清除。",
-                    "Your ID card was taken away. Put the same card back within {seconds} s to carry on, "
-                    "or what you filled in will be cleared."),
+    "card_lifted": ("身份证已取走，请放回同一张身份证继续填写。",
+                    "Your ID card was taken away. Put it back to carry on."),
+    "card_lifted_countdown": ("{seconds} 秒后将清除已填写的内容", "What you filled in is cleared in {seconds} s"),
+    "grace_leave": ("不填了，返回首页", "Stop and go home"),
     "card_lifted_cleared": ("身份证已取走，已填写的内容已清除。", "Your ID card was taken away; the form was cleared."),
     "card_other": ("这是另一张身份证，之前填写的内容已清除。", "This is a different ID card; the form was cleared."),
     "next": ("下一步", "Next"),

@@ -36,7 +36,8 @@ def scenario(prefix: str, elder: bool) -> list:
         ["tap", "search"], ["tap", "key_s"], ["tap", "key_b"], ["tap", "key_k"], shot("search"),
         ["tap", "home"], ["tap", "tile_do_here"], shot("do-here"), ["tap", "item_RS-002"], ["tap", "apply"],
         shot("identify"), ["card", 1], shot("identified"), ["tap", "next"], ["tap", "reason=遗失"], *DIGITS,
-        shot("apply"), ["tap", "submit"], ["wait", 1], shot("receipt"), ["tap", "finish"], ["tap", "tile_help"],
+        shot("apply"), ["card", 0], shot("card-lifted"), ["card", 1],
+        ["tap", "submit"], ["wait", 1], shot("receipt"), ["tap", "finish"], ["tap", "tile_help"],
         shot("help"), ["tap", "home"], ["printer", "paper_end", True], ["tap", "tile_browse"], ["tap", "dept_公安"],
         ["tap", "item_GA-001"], ["wait", 0.5], shot("guide-printer-out"), ["idle", 110 if elder else 50],
         shot("countdown"),
@@ -47,6 +48,8 @@ def scenario(prefix: str, elder: bool) -> list:
         ["tap", "why_排队等候时间长"], shot("rate"),
         ["tap", "home"], ["tap", "tile_progress"], *[["tap", f"key_{c}"] for c in "01jd5x3k"], shot("progress"),
         ["tap", "home"], ["tap", "tile_browse"], shot("bundles"),
+        ["tap", "home"], ["tap", "language"], ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-006"],
+        ["tap", "rate"], shot("rate-english"), ["tap", "home"], ["tap", "language"],
     ]
 
 

@@ -332,7 +332,7 @@ def test_a_card_taken_off_the_form_is_warned_and_the_form_kept(play, tmp_path) -
                    *start, ["card", 0], ["card", 2], ["look"],
                    ["tap", "home"], ["card", 0], *start, ["card", 0], ["wait", 31], ["look"]])
     lifted = played.at(len(start) + 1)
-    assert lifted["screen"] == "apply" and any(text.startswith("身份证已取走。请在") for text in lifted["text"])
+    assert lifted["screen"] == "apply" and "身份证已取走，请放回同一张身份证继续填写。" in lifted["text"]
     assert "13800000000" in "\n".join(played.at(len(start) + 3)["text"]), "the same card back: the form is kept"
     assert played.at(len(start) + 6)["screen"] == "receipt", "and it files"
     other = played.at(2 * len(start) + 11)
