@@ -74,23 +74,25 @@ def _read(topic: str, device: str, suffix: str, payload: bytes) -> Message:
     except UnicodeDecodeError:
         raise BadMessage(f"{topic}: payload is not UTF-8") from None
     try:
-        body = json.loads(text, parse_constant=_no_constant)
+        body = json.loads(text, parse_constant=_no_constant, parse_float=_finite)
     except _NotANumber:
         raise BadMessage(f"{topic}: payload has NaN or Infinity (not JSON numbers)") from None
+    except _OutOfRange:
+        raise BadMessage(f"{topic}: payload has a number out of range") from None
     except (ValueError, RecursionError):
         raise BadMessage(f"{topic}: payload is not JSON") from None
     if not isinstance(body, dict):
         raise BadMessage(f"{topic}: payload is not a JSON object")
-    problem = _unshowable(body, 0)
+    # Strict UTF-8 and JSON's own rules leave two ways to a string central cannot store or show, both
+    # through a \u escape: a lone surrogate, a NUL. Booths send text unescaped: the walk is rare.
+    problem = _unshowable(body, 0) if "\\u" in text else None
     if problem:
         raise BadMessage(f"{topic}: payload has {problem}", event=_event_identity(body, suffix))
     if body.get("device") != device:
         raise BadMessage(f"{topic}: payload names device {_shown(body.get('device'))}, the topic {device!r}")
-    _check(body, topic, clock_synced=_optional(_bool))
+    _check(body, topic, **STAMP)
     if suffix == "status":
-        _check(body, topic, status=lambda v: v in {s.value for s in DeviceStatus}, boot=_positive,
-               software=_optional(_text_upto(64), empty=True), site=_optional(_text_upto(200), empty=True),
-               region=_optional(_text_upto(16), empty=True), reason=_optional(_text_upto(32)))
+        _check(body, topic, **STATUS)
         return Message(device, "status", body)
     if suffix == "heartbeat":
         _check_heartbeat(body, topic)
@@ -99,55 +101,37 @@ def _read(topic: str, device: str, suffix: str, payload: bytes) -> Message:
         _check_event(body, topic, suffix.removeprefix("events/"))
         return Message(device, "event", body)
     if suffix == "cmd-result":
-        _check(body, topic, id=lambda v: v is None or _text_upto(64)(v), ok=_bool)
+        _check(body, topic, **COMMAND_RESULT)
         return Message(device, "cmd-result", body)
     if suffix == "progress/request":
-        _check(body, topic, id=_text_upto(64), case=_text_upto(64))
+        _check(body, topic, **PROGRESS_REQUEST)
         return Message(device, "progress", body)
     raise BadMessage(f"{topic}: central does not consume '{_shown(suffix)}'")
 
 
 def _check_heartbeat(body: dict[str, Any], topic: str) -> None:
-    _check(body, topic, boot=_positive, drivers=_drivers, outbox=_optional(_map), system=_optional(_map))
-    _check(body.get("outbox") or {}, f"{topic} outbox", depth=_optional(_count), oldest_age_s=_optional(_count))
+    _check(body, topic, **HEARTBEAT)
+    _check(body.get("outbox") or {}, f"{topic} outbox", **HEARTBEAT_OUTBOX)
     system = body.get("system") or {}
-    _check(system, f"{topic} system", disk_free_mb=_optional(_number), cpu_temp_c=_optional(_number),
-           pi=_optional(_map))
-    pi = system.get("pi") or {}
-    _check(pi, f"{topic} system.pi", throttling=_optional(_map), filesystem_errors=_optional(
-        lambda v: _map(v) and len(v) <= MAX_DRIVERS and all(_count(n) for n in v.values())))
+    _check(system, f"{topic} system", **HEARTBEAT_SYSTEM)
+    _check(system.get("pi") or {}, f"{topic} system.pi", **HEARTBEAT_PI)
 
 
 def _check_event(body: dict[str, Any], topic: str, kind: str) -> None:
     try:
-        _check(body, topic, id=lambda v: isinstance(v, str) and ULID.fullmatch(v), seq=_positive,
-               kind=lambda v: v == kind and v in {k.value for k in EventKind}, created=_text_upto(40),
-               boot=_optional(_positive), payload=_map)
+        if kind not in EVENT_KINDS or body.get("kind") != kind:
+            raise BadMessage(f"{topic}: field 'kind' has an unusable value")
+        _check(body, topic, **ENVELOPE)
     except BadMessage as exc:
         exc.event = _event_identity(body, f"events/{kind}")
         raise
-    identity = (body["seq"], body["id"])
-    payload, where = body["payload"], f"{topic} payload"
-    rules: dict[str, Callable[[Any], bool]] = {}
-    if kind in (EventKind.SUBMISSION, EventKind.RATING, EventKind.APPOINTMENT):
-        rules["item"] = _text_upto(32)
-    if kind == EventKind.RATING:
-        rules.update(level=lambda v: _int(v) and 1 <= v <= 5, channel=_optional(_text_upto(32)),
-                     case=_optional(_text_upto(26), empty=True),
-                     reasons=_optional(lambda v: _list_of(v, _text_upto(64), MAX_LIST)))
-    if kind == EventKind.ASSIST:
-        rules["item"] = _optional(_text_upto(32), empty=True)
-    if kind == EventKind.USAGE:
-        rules.update(window_start=_text_upto(40), counts=lambda v: _list_of(v, _usage_count, MAX_USAGE_COUNTS))
-    if kind == EventKind.ALERT:
-        rules.update(code=_text_upto(64), message=_optional(_text_upto(500), empty=True),
-                     details=_optional(_map))
+    where = f"{topic} payload"
     try:
-        _check(payload, where, **rules)
+        _check(body["payload"], where, **PAYLOADS[kind])
         if kind == EventKind.ALERT:
-            _check(payload.get("details") or {}, f"{where} details", until=_optional(_text_upto(40)))
+            _check(body["payload"].get("details") or {}, f"{where} details", **ALERT_DETAILS)
     except BadMessage as exc:
-        exc.event = identity
+        exc.event = (body["seq"], body["id"])
         raise
 
 
@@ -166,13 +150,25 @@ class _NotANumber(ValueError):
     pass
 
 
+class _OutOfRange(ValueError):
+    pass
+
+
 def _no_constant(_name: str) -> Any:
     raise _NotANumber
 
 
+def _finite(literal: str) -> float:
+    """A JSON number with a fraction or exponent; 1e400 would parse as infinity."""
+    value = float(literal)
+    if not math.isfinite(value):
+        raise _OutOfRange
+    return value
+
+
 def _unshowable(value: Any, depth: int) -> str | None:
     """What in a parsed payload central could not store or show: a lone surrogate or a NUL in a string
-    (key or value), a non-finite number (1e400 parses as infinity), nesting beyond `MAX_DEPTH`."""
+    (key or value), nesting beyond `MAX_DEPTH`."""
     if depth > MAX_DEPTH:
         return f"nesting deeper than {MAX_DEPTH}"
     if isinstance(value, str):
@@ -183,8 +179,6 @@ def _unshowable(value: Any, depth: int) -> str | None:
         except UnicodeEncodeError:
             return "a lone surrogate in a string (not Unicode text)"
         return None
-    if isinstance(value, float):
-        return None if math.isfinite(value) else "a number out of range"
     if isinstance(value, dict):
         for key, item in value.items():
             problem = _unshowable(key, depth + 1) or _unshowable(item, depth + 1)
@@ -268,3 +262,35 @@ def _check(body: dict[str, Any], topic: str, **rules: Callable[[Any], bool]) -> 
                 raise BadMessage(f"{topic}: field '{field}' is missing")
         elif not valid(body[field]):
             raise BadMessage(f"{topic}: field '{field}' has an unusable value")
+
+
+# -- what each message must look like (built once: the intake reads thousands a second) -------------------
+STATUSES = frozenset(s.value for s in DeviceStatus)
+EVENT_KINDS = frozenset(k.value for k in EventKind)
+STAMP = {"clock_synced": _optional(_bool)}
+STATUS = {"status": lambda v: v in STATUSES, "boot": _positive, "software": _optional(_text_upto(64), empty=True),
+          "site": _optional(_text_upto(200), empty=True), "region": _optional(_text_upto(16), empty=True),
+          "reason": _optional(_text_upto(32))}
+HEARTBEAT = {"boot": _positive, "drivers": _drivers, "outbox": _optional(_map), "system": _optional(_map)}
+HEARTBEAT_OUTBOX = {"depth": _optional(_count), "oldest_age_s": _optional(_count)}
+HEARTBEAT_SYSTEM = {"disk_free_mb": _optional(_number), "cpu_temp_c": _optional(_number), "pi": _optional(_map)}
+HEARTBEAT_PI = {"throttling": _optional(_map), "filesystem_errors": _optional(
+    lambda v: _map(v) and len(v) <= MAX_DRIVERS and all(_count(n) for n in v.values()))}
+ENVELOPE = {"id": lambda v: isinstance(v, str) and ULID.fullmatch(v), "seq": _positive, "created": _text_upto(40),
+            "boot": _optional(_positive), "payload": _map}
+_ITEM = {"item": _text_upto(32)}
+PAYLOADS: dict[str, dict[str, Callable[[Any], bool]]] = {
+    EventKind.SUBMISSION: _ITEM,
+    EventKind.APPOINTMENT: _ITEM,
+    EventKind.RATING: {**_ITEM, "level": lambda v: _int(v) and 1 <= v <= 5, "channel": _optional(_text_upto(32)),
+                       "case": _optional(_text_upto(26), empty=True),
+                       "reasons": _optional(lambda v: _list_of(v, _text_upto(64), MAX_LIST))},
+    EventKind.ASSIST: {"item": _optional(_text_upto(32), empty=True)},
+    EventKind.USAGE: {"window_start": _text_upto(40),
+                      "counts": lambda v: _list_of(v, _usage_count, MAX_USAGE_COUNTS)},
+    EventKind.ALERT: {"code": _text_upto(64), "message": _optional(_text_upto(500), empty=True),
+                      "details": _optional(_map)},
+}
+ALERT_DETAILS = {"until": _optional(_text_upto(40))}
+COMMAND_RESULT = {"id": lambda v: v is None or _text_upto(64)(v), "ok": _bool}
+PROGRESS_REQUEST = {"id": _text_upto(64), "case": _text_upto(64)}
