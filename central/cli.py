@@ -1,4 +1,5 @@
-"""`kiosk central serve | devices | send`: run central, and what an operator does from a shell."""
+"""`kiosk central serve | devices | send | case | health | dead-letters`: run central, and what an operator
+does from a shell."""
 
 from __future__ import annotations
 
@@ -106,6 +107,37 @@ def _dead_letters(args: argparse.Namespace) -> int:
         print(f"{when}  {row['device'] or '-'}{event}  {row['size']} bytes  {row['reason']}")
     print(f"{len(found)} dead letters" + (f" (the newest {args.limit})" if len(found) == args.limit else ""))
     return 0
+
+
+def _health(args: argparse.Namespace) -> int:
+    """The running central's own health (from its /api/health), for an operator or a monitoring check:
+    exit status 0 healthy, 1 not (database failing, broker away, a thread dead)."""
+    import urllib.error
+    import urllib.request
+
+    url = args.url.rstrip("/") + "/api/health"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            found = json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        found = json.loads(error.read() or b"{}")
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"cannot read {url} (is `kiosk central serve` running there?): {exc}") from None
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=1))
+    elif found.get("ok"):
+        print(f"central ok: broker connected, database ok, {found.get('held_messages', 0)} messages in hand")
+    else:
+        problems = []
+        if not found.get("database_ok", True):
+            problems.append(f"database failing for {found.get('database_failing_s')} s "
+                            f"({found.get('database_last_error')}), {found.get('held_messages')} messages held")
+        if not found.get("broker_connected", True):
+            problems.append("not connected to the broker")
+        if not found.get("threads_alive", True):
+            problems.append("an intake thread has died")
+        print("central NOT ok: " + ("; ".join(problems) or found.get("error", "unknown")))
+    return 0 if found.get("ok") else 1
 
 
 def _width(text: str) -> int:
@@ -219,6 +251,11 @@ def add_central_commands(commands: Any) -> None:
     devices.add_argument("--database", default=DEFAULT_DATABASE)
     devices.add_argument("--json", action="store_true")
     devices.set_defaults(func=_friendly(_devices))
+
+    health = sub.add_parser("health", help="the running central's health (exit 1 when not healthy)")
+    health.add_argument("--url", default="http://127.0.0.1:8080", help="where `kiosk central serve` listens")
+    health.add_argument("--json", action="store_true")
+    health.set_defaults(func=_friendly(_health))
 
     dead = sub.add_parser("dead-letters", help="messages central could never record, and why")
     dead.add_argument("--database", default=DEFAULT_DATABASE)

@@ -227,6 +227,9 @@ def test_a_failing_database_and_a_broker_restart_lose_nothing_and_log_no_content
         if rig.postgres is None:  # SQLite readers go on while a writer holds the lock: the overview says so
             status, fleet = rig.api("/api/fleet")
             assert status == 200 and fleet["intake"]["database_ok"] is False and fleet["intake"]["held_messages"]
+        told = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "health", "--url", rig.dashboard.url],
+                              capture_output=True, text=True, timeout=60)
+        assert told.returncode == 1 and "central NOT ok: database failing" in told.stdout, told.stdout + told.stderr
         rig.broker.restart()  # held messages' acks now belong to a dead connection
         wait_until(rig.central.connected.is_set, timeout=15)
         wait_until(booth.ready.is_set, timeout=15)
@@ -242,6 +245,9 @@ def test_a_failing_database_and_a_broker_restart_lose_nothing_and_log_no_content
     wait_until(lambda: rig.events_of("kiosk-a") == {first, *burst}, timeout=30)
     wait_until(lambda: rig.central.health()["ok"], timeout=15)
     assert rig.api("/api/health")[0] == 200
+    told = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "health", "--url", rig.dashboard.url],
+                          capture_output=True, text=True, timeout=60)
+    assert told.returncode == 0 and told.stdout.startswith("central ok"), told.stdout + told.stderr
 
     def all_confirmed() -> bool:  # a confirmation sent while the booth was reconnecting is lost: it resends
         if {first, *burst} <= booth.confirmed_ids():
