@@ -57,6 +57,9 @@ BATCH = 500
 SWEEP_S = 5.0
 RETRY_FIRST_S = 0.2  # a failed transaction is retried after this, doubling up to RETRY_MAX_S
 RETRY_MAX_S = 5.0
+# QoS 0 messages (heartbeats) waiting beyond this many are dropped: while the database is down QoS 1
+# messages stop at the broker's in-flight window, but heartbeats keep coming (the next one replaces them).
+MAX_WAITING_QOS0 = 20_000
 
 Reply = tuple[str, dict[str, Any]]
 
@@ -173,6 +176,9 @@ class Intake:
         self.connected.clear()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        if not message.qos and self._inbox.qsize() >= MAX_WAITING_QOS0:
+            self.counts["qos0_dropped"] += 1
+            return
         self._inbox.put(Received(message.topic, message.payload, message.mid, message.qos, time.time(),
                                  self._connection))
 
@@ -236,6 +242,7 @@ class Intake:
                         delay = min(delay * 2, RETRY_MAX_S)
                         continue
                 self._database_recovered()
+                delay = RETRY_FIRST_S
                 pending.pop(0)
                 self._held -= len(group)
                 self._finish(group, outcome)
