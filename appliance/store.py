@@ -54,8 +54,9 @@ UPGRADES = (
     # central's confirmation frees an event; the broker's PUBACK only marks it delivered (state 3)
     ("outbox", "delivered", "ALTER TABLE outbox ADD COLUMN delivered REAL"),
 )
-INDEXES = """
-CREATE INDEX IF NOT EXISTS outbox_unconfirmed ON outbox (delivered, state) WHERE state = 3;  -- covering
+UNCONFIRMED_INDEX = "outbox_unconfirmed"
+INDEXES = f"""
+CREATE INDEX IF NOT EXISTS {UNCONFIRMED_INDEX} ON outbox (delivered, state) WHERE state = 3;  -- covering
 """
 
 

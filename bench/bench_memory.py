@@ -1,13 +1,21 @@
-"""Memory and start-up of the headless kiosk with 100,000 events queued, against an empty queue.
+"""Memory and start-up of the headless kiosk with 100,000 events queued, and with 100,000 events
+delivered to the broker but awaiting central's confirmation, against an empty queue.
 
-Each case starts the real `kiosk run --headless` process (no broker, so the queue stays put),
-times how long until it logs that it started, samples its resident memory (VmRSS) over a few
-seconds of running (heartbeat ticks, health checks), and stops it with SIGTERM.
-Goal: memory flat — not growing with the depth of the queue.
+Each case starts the real `kiosk run --headless` process, times how long until it logs that it
+started, samples its resident memory (VmRSS) over a few seconds of running (heartbeat ticks, health
+checks), and stops it with SIGTERM. Without a broker: an empty queue, and 100,000 queued (they stay
+put). With a broker: an empty queue; 100,000 sent and all awaiting confirmation (no central, so the
+broker acknowledges them and the booth holds them); and 100,000 sent and confirmed (the test
+Confirmer plays central, so every row is freed, as a PUBACK freed them before confirmations). RSS is
+sampled once the sending is over (status.json says so) and again 4 s later.
+Goal: memory flat — not growing with the depth of the queue, nor with what awaits confirmation
+(compare "unconfirmed" with "confirmed": both sent the same 100,000 events).
 """
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import statistics
 import subprocess
@@ -19,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.prefill import prefill
-from tests.support import free_port, kiosk_config, kiosk_config_data, write_toml
+from tests.support import Confirmer, Mosquitto, free_port, kiosk_config, kiosk_config_data, write_toml
 
 DEPTH = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
 RUNS = 3
@@ -32,9 +40,18 @@ def rss_kb(pid: int) -> int:
     raise RuntimeError("no VmRSS")
 
 
-def run_kiosk(state: Path) -> tuple[float, int, int]:
-    """(seconds to 'started', RSS kB after start, RSS kB after 4 s of running)."""
-    config = write_toml(state.parent / f"{state.name}.toml", kiosk_config_data(state, free_port()))
+def outbox_status(state: Path) -> dict:
+    try:
+        return json.loads((state / "status.json").read_text())["snapshot"]["outbox"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def run_kiosk(state: Path, port: int | None = None, settled: dict | None = None) -> tuple[float, int, int]:
+    """(seconds to 'started', RSS kB after start — or once the outbox in status.json shows `settled` —,
+    RSS kB 4 s later)."""
+    config = write_toml(state.parent / f"{state.name}.toml", kiosk_config_data(
+        state, port or free_port(), outbox={"capacity": max(50_000, 2 * DEPTH)}))
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "appliance.cli", "run", "--headless", "--config", str(config)],
                                stderr=subprocess.PIPE, text=True)
@@ -43,6 +60,11 @@ def run_kiosk(state: Path) -> tuple[float, int, int]:
         if "kiosk.core: kiosk" in line and "started" in line:
             break
     started = time.perf_counter() - start
+    if settled:
+        deadline = time.monotonic() + 600
+        while not settled.items() <= outbox_status(state).items() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert settled.items() <= outbox_status(state).items(), f"outbox never reached {settled}"
     rss_start = rss_kb(process.pid)
     time.sleep(4)
     rss_later = rss_kb(process.pid)
@@ -52,25 +74,44 @@ def run_kiosk(state: Path) -> tuple[float, int, int]:
 
 
 def main() -> None:
+    queued, awaiting, confirmed = f"{DEPTH:,} queued", f"{DEPTH:,} sent, unconfirmed", f"{DEPTH:,} sent, confirmed"
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
         full = Path(tmp) / "full"
-        prefill(kiosk_config(full, 1), DEPTH)
-        results: dict[str, list[tuple[float, int, int]]] = {"empty queue": [], f"{DEPTH:,} queued": []}
+        prefill(kiosk_config(full, 1, outbox={"capacity": max(50_000, 2 * DEPTH)}), DEPTH)
+        results: dict[str, list[tuple[float, int, int]]] = {
+            "empty queue": [], queued: [], "empty, broker": [], awaiting: [], confirmed: []}
         for n in range(RUNS):
             results["empty queue"].append(run_kiosk(Path(tmp) / f"empty-{n}"))
-            results[f"{DEPTH:,} queued"].append(run_kiosk(full))
-    print(f"headless kiosk, no broker, {RUNS} starts each (median):")
+            results[queued].append(run_kiosk(full))
+            broker = Mosquitto(Path(tmp) / f"broker-{n}").start()
+            try:
+                results["empty, broker"].append(run_kiosk(Path(tmp) / f"empty-broker-{n}", broker.port))
+                shutil.copytree(full, Path(tmp) / f"sent-{n}")
+                results[awaiting].append(run_kiosk(Path(tmp) / f"sent-{n}", broker.port,
+                                                   settled={"unconfirmed": DEPTH, "depth": DEPTH}))
+                shutil.copytree(full, Path(tmp) / f"confirmed-{n}")
+                central = Confirmer(broker)  # plays central's confirming role (tests/support.py)
+                try:
+                    results[confirmed].append(run_kiosk(Path(tmp) / f"confirmed-{n}", broker.port,
+                                                        settled={"depth": 0}))
+                finally:
+                    central.close()
+            finally:
+                broker.stop()
+    print(f"headless kiosk, {RUNS} starts each (median); with a broker, RSS once the sending is over and 4 s later:")
     medians = {}
     for name, runs in results.items():
         started = statistics.median(r[0] for r in runs)
         rss0 = statistics.median(r[1] for r in runs) / 1024
         rss1 = statistics.median(r[2] for r in runs) / 1024
         medians[name] = (started, rss1)
-        print(f"  {name:16s} start-up {started * 1000:6.0f} ms   RSS at start {rss0:5.1f} MiB   "
+        print(f"  {name:26s} start-up {started * 1000:6.0f} ms   RSS at start {rss0:5.1f} MiB   "
               f"after 4 s {rss1:5.1f} MiB")
-    (empty_start, empty_rss), (full_start, full_rss) = medians.values()
-    print(f"  queued / empty: RSS {full_rss / empty_rss:.2f}x ({full_rss - empty_rss:+.1f} MiB), "
-          f"start-up {full_start / empty_start:.2f}x ({(full_start - empty_start) * 1000:+.0f} ms)")
+    for name, base in ((queued, "empty queue"), (awaiting, "empty, broker"), (confirmed, "empty, broker"),
+                       (awaiting, confirmed)):
+        (start_s, rss), (base_start, base_rss) = medians[name], medians[base]
+        print(f"  {name} / {base}: RSS {rss / base_rss:.2f}x ({rss - base_rss:+.1f} MiB), "
+              f"start-up {start_s / base_start:.2f}x ({(start_s - base_start) * 1000:+.0f} ms)")
 
 
 if __name__ == "__main__":
