@@ -560,3 +560,40 @@ def booth_event(booth: Booth, seq: int) -> tuple[str, bytes]:
             "created_clock_synced": True, "boot": 1, "payload": submission(seq)}
     booth.sent[event_id] = (event_topic(booth.device, "submission"), encode(stamped(booth.device, True, body)))
     return booth.sent[event_id]
+
+
+def test_a_full_disk_holds_the_batch_until_there_is_room(tmp_path: Path) -> None:
+    """SQLite told the disk is full (its page limit, as a full disk answers SQLITE_FULL): central holds
+    the events, says so, and records every one once there is room again."""
+    from sqlalchemy import event as sa_event
+
+    rig = Rig(tmp_path, f"sqlite:///{tmp_path / 'central.sqlite3'}")
+    room = {"pages": 0}  # 0: no limit
+
+    def limit(dbapi_connection, _record) -> None:
+        if room["pages"]:
+            dbapi_connection.execute(f"PRAGMA max_page_count={room['pages']}")
+
+    try:
+        booth = rig.booth("kiosk-a")
+        first = booth.event(1, "assist", {"item": None, "topic": "x"})
+        wait_until(lambda: first in booth.confirmed_ids())
+        with rig.db.read() as conn:
+            room["pages"] = conn.exec_driver_sql("PRAGMA page_count").scalar_one() + 1
+        sa_event.listen(rig.db.engine, "connect", limit)
+        rig.db.engine.dispose()  # from now on every connection has no room to grow
+        burst = {booth.event(seq, "submission", {**submission(seq), "form": {"note": "x" * 3000}})
+                 for seq in range(2, 42)}
+        wait_until(lambda: not rig.central.health()["database_ok"], timeout=15)
+        assert "full" in rig.central.health()["database_last_error"]
+        time.sleep(1)
+        confirmed = booth.confirmed_ids()  # (read first: a confirmation only ever follows its commit)
+        recorded = rig.events_of("kiosk-a")  # what still fitted in the pages' free space, and no more
+        assert len(recorded) < 1 + len(burst) and confirmed <= recorded
+        room["pages"] = 0
+        rig.db.engine.dispose()  # room again
+        wait_until(lambda: rig.events_of("kiosk-a") == {first, *burst}, timeout=20)
+        wait_until(lambda: burst <= booth.confirmed_ids(), timeout=15)
+        assert rig.central.health()["database_ok"] and rig.central.counts.get("dead_letter", 0) == 0
+    finally:
+        rig.close()
