@@ -18,6 +18,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from appliance.config import ConfigError, KioskConfig, load_config
 from appliance.contract import command_result_topic, encode, stamped
@@ -39,8 +41,13 @@ class Check:
 
 
 def broker_checks(config: KioskConfig, timeout_s: float = 10.0) -> list[Check]:
+    """Log in as the booth. The production broker makes the certificate's name the client id, so this
+    is the booth's own MQTT session: it is resumed, never started clean, and anything the broker holds
+    for the booth (a command sent while it was away) is left unacknowledged, so the broker gives it to
+    the booth at its next connection."""
     broker = config.broker
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{config.device.id}-check", protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.device.id, protocol=mqtt.MQTTv5,
+                         manual_ack=True)
     if broker.tls is not None:
         client.tls_set(ca_certs=str(broker.tls.ca_file),
                        certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
@@ -54,8 +61,10 @@ def broker_checks(config: KioskConfig, timeout_s: float = 10.0) -> list[Check]:
                                                         else connected.set())
     client.on_publish = lambda _c, _u, mid, reason, _p: acks.__setitem__(mid, reason.value)
     where = f"{broker.host}:{broker.port}"
+    keep = Properties(PacketTypes.CONNECT)
+    keep.SessionExpiryInterval = broker.session_expiry_s
     try:
-        client.connect(broker.host, broker.port, 30)
+        client.connect(broker.host, broker.port, 30, clean_start=False, properties=keep)
     except (OSError, ssl.SSLError) as exc:
         return [Check("broker", False, f"cannot connect to {where}: {exc}")]
     client.loop_start()

@@ -206,3 +206,55 @@ def test_check_fails_when_the_broker_lets_a_booth_write_as_another(tmp_path: Pat
     cli = subprocess.run([sys.executable, "-m", "appliance.cli", "provision", "check", "--config", str(broken)],
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 2 and cli.stdout.startswith("FAIL  config:")
+
+
+def test_check_leaves_the_booth_its_session_and_the_command_waiting_for_it(tmp_path: Path) -> None:
+    """The production broker makes the certificate's name the client id, so the check logs in as the
+    booth's own session: a command sent while the booth was stopped still reaches it afterwards."""
+    import json
+    import time as clock
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    from appliance.contract import command_topic, encode, iso
+    from appliance.kiosk import Kiosk
+    from provisioning.check import broker_checks
+    from tests.support import Mosquitto, wait_until
+
+    tls = make_test_ca(tmp_path / "ca", "unused")
+    broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
+    config = _check_config(tmp_path, broker, tls)
+    results: list[dict] = []
+    clients = []
+
+    def connect(name: str, on_message=None) -> mqtt.Client:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=name, protocol=mqtt.MQTTv5)
+        cert, key = tls.issue(name)
+        client.tls_set(ca_certs=str(tls.ca), certfile=str(cert), keyfile=str(key))
+        if on_message is not None:
+            client.on_message = on_message
+        client.connect("localhost", broker.port)
+        client.loop_start()
+        clients.append(client)
+        return client
+
+    booth = Kiosk(config)
+    try:
+        booth.start()  # the booth's first start makes its session on the broker
+        wait_until(lambda: booth.link.connected, timeout=10)
+        booth.stop()
+        central = connect("central-1", lambda _c, _u, m: results.append(json.loads(m.payload)))
+        central.subscribe("kiosk/v1/+/cmd-result", qos=1)
+        request = {"id": "sent-while-away", "expires": iso(clock.time() + 600), "args": {}}
+        connect("central-cli").publish(command_topic("kiosk-a", "ping"), encode(request), qos=1).wait_for_publish(5)
+        assert all(check.ok for check in broker_checks(config)), "the check itself passes"
+        booth = Kiosk(config)
+        booth.start()
+        wait_until(lambda: any(r.get("id") == "sent-while-away" and r.get("ok") for r in results), timeout=15)
+    finally:
+        booth.stop()
+        for client in clients:
+            client.disconnect()
+            client.loop_stop()
+        broker.stop()
