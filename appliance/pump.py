@@ -110,7 +110,7 @@ class Pump(threading.Thread):
         self._confirm_timeout = self._confirm_wait = confirm_timeout_s
         self._confirmed_since_resend = False
         self._next_overdue_check = 0.0
-        self.delivered = 0  # PUBACKs (the broker has them)
+        self.delivered = 0  # PUBACKs settled (the broker has them; central may have confirmed some first)
         self.confirmed = 0  # rows freed by central's confirmation
         self.set_aside = 0
         self.resent = 0  # unconfirmed events made ready again (overdue or at a reconnect)
@@ -195,6 +195,7 @@ class Pump(threading.Thread):
             pending, _ = self._in_flight.pop(seq)
             self._strikes.pop(seq, None)
             if reason < 0x80:
+                self.delivered += 1
                 if not self._acked:
                     self._acked_since = time.monotonic()
                 self._acked.append(seq)
@@ -210,7 +211,7 @@ class Pump(threading.Thread):
             return
         if (force or not self._in_flight or len(self._acked) >= self._window // 2
                 or time.monotonic() - self._acked_since >= MARK_EVERY_S):
-            self.delivered += self._outbox.mark_delivered(self._acked)
+            self._outbox.mark_delivered(self._acked)
             self._acked = []
 
     def _apply_confirmations(self) -> None:

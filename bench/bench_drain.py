@@ -39,7 +39,8 @@ def pump_rate(broker: Mosquitto, state: Path) -> float:
     kiosk = Kiosk(config)
     start = time.perf_counter()
     kiosk.start()
-    wait_until(lambda: kiosk.pump.delivered >= EVENTS, timeout=600, interval=0.005)  # every PUBACK settled
+    wait_until(lambda: kiosk.pump.delivered >= EVENTS, timeout=600, interval=0.005)  # every PUBACK settled…
+    wait_until(lambda: kiosk.outbox.stats()["unconfirmed"] == EVENTS, interval=0.001)  # …and marked on disk
     elapsed = time.perf_counter() - start
     kiosk.stop()
     return EVENTS / elapsed

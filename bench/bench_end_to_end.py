@@ -27,7 +27,7 @@ from bench.prefill import prefill
 from tests.support import Mosquitto, TlsFiles, kiosk_config, make_test_ca, wait_until
 
 EVENTS = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
-ROUNDS = 2
+ROUNDS = 3
 DEVICE = "test-kiosk-0001"
 
 
@@ -61,7 +61,7 @@ def start_central(tmp: Path, broker: Mosquitto, tls: TlsFiles, database: Path) -
         [sys.executable, "-m", "appliance.cli", "central", "serve", "--database", f"sqlite:///{database}",
          "--broker-host", "localhost", "--broker-port", str(broker.port), "--ca-file", str(tls.ca),
          "--cert-file", str(cert), "--key-file", str(key), "--client-id", "central-1", "--http-port", "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=Path(__file__).resolve().parent.parent)
+        stdout=subprocess.DEVNULL, stderr=(tmp / "central.log").open("ab"), cwd=Path(__file__).resolve().parent.parent)
     wait_until(lambda: broker.log_count("Received SUBSCRIBE from central-1") > before, timeout=60)
     return process
 
@@ -77,22 +77,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=Path.cwd()) as directory:
         tmp = Path(directory)
         tls = make_test_ca(tmp / "tls", DEVICE)
-        broker = Mosquitto(tmp / "broker", tls=tls, production=True).start()
-        try:
-            for round_ in range(ROUNDS):
+        for round_ in range(ROUNDS):  # a fresh broker each round: no session of an earlier central queues
+            broker = Mosquitto(tmp / f"broker-{round_}", tls=tls, production=True).start()
+            try:
                 baseline, _ = drain(booth_config(tmp / f"alone-{round_}", broker, tls))
                 database = tmp / f"central-{round_}.sqlite3"
                 central = start_central(tmp, broker, tls, database)
                 try:
                     pump, end_to_end = drain(booth_config(tmp / f"with-central-{round_}", broker, tls))
-                    assert end_to_end is not None, "central confirmed nothing"
+                    assert end_to_end is not None, "central confirmed nothing: see " + str(tmp / "central.log")
                     wait_until(lambda database=database: events_in(database) == EVENTS, timeout=60)
                 finally:
                     central.terminate()
                     central.wait(30)
                 runs.append((baseline, pump, end_to_end))
-        finally:
-            broker.stop()
+            finally:
+                broker.stop()
     print(f"end to end, {EVENTS} queued events: booth → production Mosquitto (TLS, ACL) → `kiosk central serve` "
           "(SQLite) → confirmation → row freed; every event found in central's database:")
     for n, (baseline, pump, end_to_end) in enumerate(runs, 1):
