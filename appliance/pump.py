@@ -64,8 +64,8 @@ def parse_confirmation(payload: bytes) -> list[tuple[int, str]]:
     """
     try:
         body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedConfirmation(f"not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
+        raise MalformedConfirmation(f"not JSON ({str(exc)[:80]})") from None
     pairs = body.get("confirmed") if isinstance(body, dict) else None
     if not isinstance(pairs, list):
         raise MalformedConfirmation("no `confirmed` list")

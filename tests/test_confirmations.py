@@ -63,7 +63,8 @@ def test_stale_forged_and_malformed_confirmations_free_nothing(broker, make_kios
     forged = "01KAAAAAAAAAAAAAAAAAAAAAAA"
     bad = [b"not json", b"[]", b'{"confirmed": 5}', b'{"confirmed": [[1]]}', b'{"confirmed": [["1", "x"]]}',
            json.dumps({"confirmed": [[a.seq, a.id] for a in accepted] + [[True, forged]]}).encode(),
-           json.dumps({"confirmed": [[1, forged]] * 1001}).encode(), b"\xff\xfe"]
+           json.dumps({"confirmed": [[1, forged]] * 1001}).encode(), b"\xff\xfe", b"[" * 100_000,
+           b'{"confirmed": [[1, "' + forged.encode() + b'", 3]]}', b'{"confirmed": [[0, "' + forged.encode() + b'"]]}']
     with caplog.at_level(logging.WARNING, logger="kiosk.pump"):
         for payload in bad:
             central.client.publish(confirmation_topic(DEVICE), payload, qos=QOS_CONFIRMATIONS)
