@@ -245,7 +245,7 @@ class Player:
         for obj in gc.get_objects():  # the frozen start-up objects are not in this walk
             if isinstance(type(obj), type) and issubclass(type(obj), Widget):  # not weak proxies to them
                 widgets[type(obj).__name__] += 1
-            elif isinstance(obj, Texture):
+            elif issubclass(type(obj), Texture):
                 textures += 1
                 texture_bytes += obj.width * obj.height * 4
             kinds[type(obj).__name__] += 1
