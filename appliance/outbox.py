@@ -60,8 +60,8 @@ class Accepted:
 
 @dataclass(frozen=True)
 class Confirmed:
-    """What one confirmation did: rows freed, and pairs whose seq is held under another id (stale or
-    forged: such a pair frees nothing)."""
+    """What one confirmation did: rows freed, and rows whose seq a pair named with another id (the
+    pair is stale or forged: it frees nothing)."""
 
     freed: int
     mismatched: int
@@ -239,13 +239,18 @@ class Outbox:
         the state database was replaced, say): it frees nothing and is counted as mismatched. Not
         flushed on its own: a deletion lost in a power cut costs one duplicate, never an event.
         """
-        freed = mismatched = 0
+        pairs = list(pairs)
+        mismatched = 0
         with self._lock, self._store.transaction(durable=False) as conn:
-            for seq, event_id in pairs:
-                if conn.execute("DELETE FROM outbox WHERE seq = ? AND id = ?", (seq, event_id)).rowcount:
-                    freed += 1
-                elif conn.execute("SELECT 1 FROM outbox WHERE seq = ?", (seq,)).fetchone() is not None:
-                    mismatched += 1
+            before = conn.total_changes
+            conn.executemany("DELETE FROM outbox WHERE seq = ? AND id = ?", pairs)
+            freed = conn.total_changes - before
+            if freed < len(pairs):  # a row still held under a seq a pair named has another id
+                seqs = sorted({seq for seq, _ in pairs})
+                for start in range(0, len(seqs), 500):
+                    chunk = seqs[start:start + 500]
+                    mismatched += conn.execute(
+                        f"SELECT count(*) FROM outbox WHERE seq IN ({','.join('?' * len(chunk))})", chunk).fetchone()[0]
             if freed:
                 self._remember_seq_high(conn)
                 self._depth -= freed
