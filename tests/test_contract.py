@@ -195,3 +195,23 @@ def test_the_contract_names_what_the_kiosk_does(busy_day) -> None:
     assert busy_day["kiosk"].commands.names == sorted(COMMAND_NAMES)
     assert channels["command"]["parameters"]["name"]["enum"] == list(COMMAND_NAMES)
     assert channels["events"]["parameters"]["kind"]["enum"] == [k.value for k in EventKind]
+
+
+def test_iso_is_exactly_what_astimezone_gives() -> None:
+    """`iso()` reuses the text of the last second and rounds the milliseconds itself (it is in every
+    envelope the pump sends): the result must stay exactly datetime's, rounding edges included."""
+    import math
+    import random
+    from datetime import datetime
+
+    from appliance.contract import iso
+
+    rng = random.Random(20261201)
+    base = 1_764_590_000
+    times = [rng.uniform(0, 2e9) for _ in range(20_000)] + [rng.randrange(0, 2 * 10**15) / 1e6 for _ in range(20_000)]
+    times += [base + k + f for k in range(5) for f in (0.9994999, 0.9995, 0.9999994, 0.9999995, 0.9999996,
+                                                        0.0004995, 0.0005, 0.0000005, 0.0)]
+    times += [math.nextafter(base + 0.9999995, 0), math.nextafter(base + 0.9999995, 2e9), 0.0, 1e-7]
+    for unix in sorted(times) + times:  # in order (the cache hit) and shuffled (the cache missed)
+        for timespec in ("milliseconds", "seconds"):
+            assert iso(unix, timespec) == datetime.fromtimestamp(unix).astimezone().isoformat(timespec=timespec), unix
