@@ -468,6 +468,7 @@ class Kiosk:
         counters = {action.value: self.ledger.since_boot.get(action.value, 0) for action in Action}
         counters.update(
             delivered=self.pump.delivered, confirmed=self.pump.confirmed, resent=self.pump.resent,
+            confirmations_malformed=self.pump.malformed, confirmations_mismatched=self.pump.mismatched,
             set_aside=self.pump.set_aside, commands=self.commands.handled,
             heartbeats=self.heartbeats_sent, print_failures=self.print_failures,
         )

@@ -114,7 +114,7 @@ class Pump(threading.Thread):
         self.confirmed = 0  # rows freed by central's confirmation
         self.set_aside = 0
         self.resent = 0  # unconfirmed events made ready again (overdue or at a reconnect)
-        self.mismatched = 0  # confirmed pairs whose seq the booth holds under another id
+        self.mismatched = 0  # rows whose seq a confirmation named with another id (stale or forged)
         self.malformed = 0  # messages on the confirmation topic that were not confirmations
         link.on_puback(self._on_puback)
 

@@ -72,6 +72,8 @@ def test_stale_forged_and_malformed_confirmations_free_nothing(broker, make_kios
         central.client.publish(confirmation_topic(DEVICE), json.dumps(stale), qos=QOS_CONFIRMATIONS)
         wait_until(lambda: kiosk.pump.malformed == len(bad) and kiosk.pump.mismatched == 2)
     assert kiosk.outbox.stats()["unconfirmed"] == 5 and kiosk.pump.confirmed == 0
+    counters = kiosk.health_snapshot()["counters"]
+    assert (counters["confirmations_malformed"], counters["confirmations_mismatched"]) == (len(bad), 2)
     assert len([r for r in caplog.records if "confirmation ignored" in r.message]) == 1, "logged once"
     assert kiosk.link.network_alive() and kiosk.link.connected
     central.confirming.set()  # the real thing still works after all that
