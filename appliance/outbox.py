@@ -359,4 +359,5 @@ class Outbox:
             "when_full": "refuse_low_value_first",  # usage at capacity, alerts past a 2 % reserve, citizens never
             "expiring_kinds": list(EXPIRING_KINDS),
             "min_free_disk_mb": limits.min_free_disk_mb,
+            "confirm_timeout_s": limits.confirm_timeout_s,  # unconfirmed this long after the PUBACK: sent again
         }
