@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -24,12 +23,15 @@ pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb
 
 @pytest.fixture(scope="module")
 def display():
-    """A virtual screen large enough for both the landscape and the portrait layouts."""
-    number = 90 + os.getpid() % 500
-    server = subprocess.Popen(["Xvfb", f":{number}", "-screen", "0", "1080x1920x24", "-nolisten", "tcp"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1)
-    assert server.poll() is None, "Xvfb did not start"
+    """A virtual screen large enough for both the landscape and the portrait layouts, on a display
+    number Xvfb picks itself (tests run in parallel workers, each may have its own)."""
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1080x1920x24", "-nolisten",
+                               "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as told:
+        number = told.readline().strip()
+    assert server.poll() is None and number, "Xvfb did not start"
     yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
