@@ -21,7 +21,7 @@ CREATE TABLE IF NOT EXISTS meta (
 -- No secondary index that an insert touches, on purpose: each durable enqueue then writes one page,
 -- as a bare insert would. Ready rows are found by walking seq order from the outbox's floor (the
 -- lowest seq that may be ready); rows awaiting central's confirmation have their own partial index
--- (see UPGRADES), which a new row in state 0 is not part of.
+-- (see INDEXES), which a new row in state 0 is not part of.
 CREATE TABLE IF NOT EXISTS outbox (
     seq     INTEGER PRIMARY KEY,        -- per-device, monotonic, never reused (meta seq_high)
     id      TEXT NOT NULL,              -- ULID
@@ -32,7 +32,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     state   INTEGER NOT NULL DEFAULT 0, -- 0 ready, 1 in flight, 2 set aside, 3 delivered (awaiting confirmation)
     reason  TEXT,                       -- why it was set aside
     body    BLOB NOT NULL               -- the payload JSON, sealed
-    -- delivered REAL: unix time of the broker's PUBACK (state 3), added by UPGRADES
+    -- delivered REAL: when the broker's PUBACK came (state 3), in time.monotonic() seconds (a Pi's wall clock
+    --   jumps at NTP sync) of the run that
+    --   marked it (every delivered row is sent again at the next start); added by UPGRADES
 );
 CREATE TABLE IF NOT EXISTS usage_counts (
     action TEXT NOT NULL,
