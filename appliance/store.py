@@ -32,9 +32,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     state   INTEGER NOT NULL DEFAULT 0, -- 0 ready, 1 in flight, 2 set aside, 3 delivered (awaiting confirmation)
     reason  TEXT,                       -- why it was set aside
     body    BLOB NOT NULL               -- the payload JSON, sealed
-    -- delivered REAL: when the broker's PUBACK came (state 3), in time.monotonic() seconds (a Pi's wall clock
-    --   jumps at NTP sync) of the run that
-    --   marked it (every delivered row is sent again at the next start); added by UPGRADES
+    -- delivered REAL: when the broker's PUBACK came (state 3), in time.monotonic() seconds of the run
+    --   that marked it (a Pi's wall clock jumps at NTP sync; every delivered row is sent again at the
+    --   next start anyway); added by UPGRADES
 );
 CREATE TABLE IF NOT EXISTS usage_counts (
     action TEXT NOT NULL,
