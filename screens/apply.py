@@ -34,6 +34,8 @@ class IdentifyScreen(KioskScreen):
     # `then`: where "next" leads, the application form or the booking
     params: ClassVar[dict[str, object]] = {"code": "", "message": "", "then": "apply"}
     def build(self) -> None:
+        if getattr(self, "hint", None) is not None:  # rebuilt in place (the card taken away): stop the old pulse
+            Animation.cancel_all(self.hint)
         card = self.app.kiosk.session.card if self.app.kiosk.session else None
         health = self.app.kiosk.hardware.card_reader.health()
         if card is None and health.state in (HealthState.FAULT, HealthState.ABSENT):
@@ -141,6 +143,8 @@ class ApplyScreen(KioskScreen):
 
     # -- the card taken away mid-form ---------------------------------------------------------------
     def card_lifted(self) -> None:
+        if self.waiting_for_card:  # lifted again (an unreadable card came and went): one grace, one tick
+            return
         self.app.kiosk.lift_card()
         self.waiting_for_card = True
         self.grace_left = CARD_GRACE_S

@@ -56,7 +56,8 @@ class BundleScreen(KioskScreen):
         page.add_widget(Text(bundle.description, points=18))
         for number, code in enumerate(bundle.items, 1):
             item = self.app.kiosk.catalog.item(code)
-            page.add_widget(BigButton(f"{number}. {item.name}  [size=13sp]{item.department}[/size]", markup=True,
+            small = int(SCALE.font(13))
+            page.add_widget(BigButton(f"{number}. {item.name}  [size={small}]{item.department}[/size]", markup=True,
                                       on_press=lambda c=code: self.app.open("guide", code=c), name=f"item_{code}",
                                       colour=theme.PANEL, text_colour=theme.TEXT))
         self.body.add_widget(scrolling(page))

@@ -8,6 +8,7 @@ from kivy.uix.boxlayout import BoxLayout
 from appliance.kiosk import CitizenError
 from screens import theme
 from screens.strings import LANGUAGE, t
+from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
 
@@ -37,7 +38,7 @@ class DoHereScreen(KioskScreen):
         items = BoxLayout(orientation="vertical", spacing=mm(1.5))
         for item in self.app.kiosk.catalog.current.items:
             if "apply" in item.actions:
-                items.add_widget(BigButton(f"{item.name}  [size=13sp]{item.department}[/size]",
+                items.add_widget(BigButton(f"{item.name}  [size={int(SCALE.font(13))}]{item.department}[/size]",
                                            lambda code=item.code: self.app.open_result(code), markup=True,
                                            name=f"item_{item.code}", colour=theme.PANEL, text_colour=theme.TEXT))
         self.body.add_widget(scrolling(items))

@@ -68,10 +68,15 @@ class Scale:
     def font(self, points: float) -> float:
         """A font size in pixels. Pixels, not an "sp" string: Kivy ties every unit-valued property to
         its metrics with a callback that outlives the widget, and screens here are rebuilt often
-        (500 sessions grew the process by ~40 MiB that way)."""
+        (500 sessions grew the process by ~40 MiB that way).
+
+        Whole, even pixels: SDL_ttf opens the font file once per distinct size and keeps it (Kivy holds
+        up to 64), and one Noto Sans CJK face costs ~2.5 MiB. Unrounded, the two modes' sizes made ~38
+        faces (~95 MiB, bench/bench_restless.py); on even pixels they are ~21, and no size moves by
+        more than one pixel (a face is opened at a whole pixel size in any case)."""
         from kivy.metrics import sp
 
-        return sp(points * self.base * (1.35 if self.elder else 1.0))
+        return float(max(2, int(sp(points * self.base * (1.35 if self.elder else 1.0)) / 2 + 0.5) * 2))
 
     def length(self, millimetres: float, elder_gain: float = 1.25) -> float:
         """A height in pixels: `millimetres` on this screen, larger in elder mode."""

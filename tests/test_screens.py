@@ -126,9 +126,13 @@ def test_a_citizen_who_walks_away_mid_form_is_forgotten(play) -> None:
 
 
 def test_taking_the_card_away_ends_the_identify_step(play) -> None:
-    played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["card", 1], ["tap", "next"],
+    """On the identify step the card's removal forgets it (on the form it is a grace period instead:
+    test_a_card_taken_off_the_form_is_warned_and_the_form_kept)."""
+    played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["card", 1], ["look"],
                    ["card", 0], ["look"]])
+    assert any(text.startswith("已识别：") for text in played.at(4)["text"])
     assert played.last["screen"] == "identify" and "已取走身份证。" in played.last["text"]
+    assert not any(text.startswith("已识别：") for text in played.last["text"]) and played.last["session"]
 
 
 def test_a_missing_card_reader_is_explained(play) -> None:

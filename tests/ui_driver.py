@@ -75,7 +75,7 @@ def play(app, steps: list) -> None:
         try:
             widget = find(name)
         except LookupError as exc:
-            if tries < 20:
+            if tries < 100:  # a screen being built under load: wait up to 5 s, as a citizen would
                 Clock.schedule_once(lambda _dt: settle(step, name, index, None, tries + 1), 0.05)
                 return
             report(step, error=str(exc))
