@@ -96,7 +96,7 @@ def open_fonts() -> int:
 
 # -- inside the app's process ------------------------------------------------------------------------
 def child(mode: str, config_path: str, size: str, seed: int, seconds: float, diag: bool, trace: bool,
-          snap_fonts: bool, clear_on_leave: bool) -> None:
+          clear_on_leave: bool) -> None:
     if trace:
         import tracemalloc
 
@@ -106,11 +106,6 @@ def child(mode: str, config_path: str, size: str, seed: int, seconds: float, dia
     from screens.theme import configure_kivy
 
     configure_kivy(width, height)
-    if snap_fonts:  # the experiment behind the proposed fix: type sizes on even pixels, so fewer font faces
-        from screens.theme import Scale
-
-        exact = Scale.font
-        Scale.font = lambda self, points: float(max(2, int(exact(self, points) / 2 + 0.5) * 2))
     if clear_on_leave:  # the experiment behind the second proposed fix: a screen left drops its widgets
         from screens.widgets import KioskScreen
 
@@ -476,7 +471,7 @@ def run_child(mode: str, args, config: Path, env: dict, label: str) -> dict:
     """Runs one app process, prints its samples as they come; returns its last sample and what happened."""
     seconds = (args.minutes if mode == "restless" else args.baseline_minutes) * 60
     command = [sys.executable, __file__, "--child", mode, str(config), args.size, str(args.seed), str(seconds),
-               "1" if args.diag else "0", "1" if args.tracemalloc else "0", "1" if args.snap_fonts else "0",
+               "1" if args.diag else "0", "1" if args.tracemalloc else "0",
                "1" if args.clear_on_leave else "0"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                                bufsize=1)
@@ -548,8 +543,6 @@ def main() -> None:
     parser.add_argument("--no-broker", action="store_true", help="no broker reachable (an offline booth)")
     parser.add_argument("--diag", action="store_true", help="object counts, Clock events, glibc heap per sample")
     parser.add_argument("--tracemalloc", action="store_true", help="Python allocations grown since minute 1")
-    parser.add_argument("--snap-fonts", action="store_true",
-                        help="experiment: screens.theme.Scale.font rounded to even pixels (fewer SDL_ttf faces)")
     parser.add_argument("--clear-on-leave", action="store_true",
                         help="experiment: a screen left drops its widgets (they are rebuilt on entry anyway)")
     args = parser.parse_args()
@@ -569,7 +562,6 @@ def main() -> None:
             print(f"restless citizen: {args.minutes:g} min, seed {args.seed}, {args.size}, Xvfb {display}, "
                   f"broker {'Mosquitto on ' + str(port) if broker else 'none reachable'}"
                   f"{', diag' if args.diag else ''}{', tracemalloc' if args.tracemalloc else ''}"
-                  f"{', fonts snapped to even pixels' if args.snap_fonts else ''}"
                   f"{', screens dropped on leave' if args.clear_on_leave else ''}", flush=True)
             for mode, minutes in (("idle", args.baseline_minutes), ("restless", args.minutes)):
                 if minutes <= 0:
@@ -631,7 +623,7 @@ def summary(args, results: dict) -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        mode, config, size, seed, seconds, diag, trace, snap, clear = [*sys.argv[2:11], "0", "0"][:9]
-        child(mode, config, size, int(seed), float(seconds), diag == "1", trace == "1", snap == "1", clear == "1")
+        mode, config, size, seed, seconds, diag, trace, clear = [*sys.argv[2:10], "0"][:8]
+        child(mode, config, size, int(seed), float(seconds), diag == "1", trace == "1", clear == "1")
     else:
         main()
