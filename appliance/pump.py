@@ -130,7 +130,7 @@ class Pump(threading.Thread):
     def _on_puback(self, mid: int, reason: int) -> None:
         self._acks.put((mid, reason))
         # Waking the pump for every PUBACK would hand the GIL back and forth per message; wake it
-        # for a batch worth topping up (it also looks every POLL_S while anything is in flight).
+        # for a batch worth topping up (it also looks every POLL_S, or MARK_EVERY_S with a full batch out).
         if self._acks.qsize() >= self._refill_at:
             self._wake.set()
 
@@ -159,7 +159,11 @@ class Pump(threading.Thread):
     def run(self) -> None:
         while not self._stopping.is_set():
             self._on_pass()
-            self._wake.wait(timeout=POLL_S if self._in_flight or self._acked else 1.0)
+            # While a full batch is in flight a PUBACK wakes the pump for the top-up; a poll is needed only
+            # for a trickle (and to mark what was acknowledged within MARK_EVERY_S).
+            in_flight = len(self._in_flight)
+            self._wake.wait(timeout=MARK_EVERY_S if in_flight >= self._refill_at
+                            else POLL_S if in_flight or self._acked else 1.0)
             self._wake.clear()
             try:
                 self._settle()
