@@ -22,8 +22,8 @@ def test_idle_session_times_out_and_forgets_the_card(make_kiosk) -> None:
     place_card(kiosk)
     session = kiosk.session
     assert session is not None and session.card is not None
-    wait_until(lambda: ("card_read", {"name": "欧**娜", "id_number": "3702**********" + TEST_ID_NUMBER[-4:]}) in seen,
-               timeout=5)
+    read = ("card_read", {"name": "欧**娜", "id_number": "3702**********" + TEST_ID_NUMBER[-4:], "returning": False})
+    wait_until(lambda: read in seen, timeout=5)
     session.last_touch -= 12  # 3 s left: the countdown shows
     wait_until(lambda: any(name == "session_countdown" for name, _ in seen), timeout=5)
     session.last_touch -= 10
@@ -59,7 +59,7 @@ def test_a_failed_receipt_print_keeps_the_application(make_kiosk) -> None:
     place_card(kiosk)
     kiosk.hardware.printer_sim.set_state(paper_end=True)  # the print itself finds out
     receipt = kiosk.submit_application("RS-002", LOSS_REPORT)
-    assert not receipt.printed and receipt.print_problem == "print_failed"
+    assert not receipt.printed and receipt.print_problem == "paper_end", "the screens say which part failed"
     waiting = kiosk.outbox.take(10)
     assert ("submission", receipt.case_ref) in [(p.kind, p.id) for p in waiting], "stored even without a receipt"
     alerts = [json.loads(p.envelope)["payload"]["code"] for p in waiting if p.kind == "alert"]
@@ -144,3 +144,40 @@ def test_progress_is_asked_live_and_offline_is_said_plainly(broker, collector, m
     with pytest.raises(CitizenError) as offline:
         kiosk.query_progress(case)
     assert offline.value.code == "offline"
+
+
+def test_a_rating_names_only_a_receipt_of_this_visit(make_kiosk) -> None:
+    kiosk = make_kiosk(free_port())
+    place_card(kiosk)
+    receipt = kiosk.submit_application("RS-002", LOSS_REPORT)
+    kiosk.rate("RS-002", 2, reasons=("排队等候时间长",), case_ref=receipt.case_ref)  # the same visit: yes
+    kiosk.end_session("finish")
+    with pytest.raises(CitizenError) as refused:
+        kiosk.rate("RS-002", 5, case_ref=receipt.case_ref)  # the next citizen: not theirs
+    assert refused.value.code == "not_your_case"
+    ratings = [json.loads(p.envelope)["payload"] for p in kiosk.outbox.take(50) if p.kind == "rating"]
+    assert [(r["level"], r.get("case")) for r in ratings] == [(2, receipt.case_ref)]
+
+
+def test_a_lifted_card_is_known_again_and_another_is_not(make_kiosk) -> None:
+    from drivers.card_reader_pty_sim import TEST_CITIZENS
+
+    seen: list[tuple[str, dict]] = []
+    kiosk = make_kiosk(free_port(), start=False)
+    kiosk._notify = lambda name, data: seen.append((name, data))
+    kiosk.start()
+    place_card(kiosk)
+    kiosk.lift_card()  # the screens' grace period begins: nothing can be filed meanwhile
+    with pytest.raises(CitizenError) as waiting:
+        kiosk.submit_application("RS-002", LOSS_REPORT)
+    assert waiting.value.code == "not_identified"
+    kiosk.hardware.card_reader_sim.remove()
+    wait_until(lambda: [n for n, _ in seen].count("card_removed") == 1, timeout=5)
+    place_card(kiosk)
+    wait_until(lambda: [d["returning"] for n, d in seen if n == "card_read"] == [False, True], timeout=5)
+    kiosk.submit_application("RS-002", LOSS_REPORT)  # the same card back: the form files
+    kiosk.lift_card()
+    kiosk.hardware.card_reader_sim.remove()
+    wait_until(lambda: [n for n, _ in seen].count("card_removed") == 2, timeout=5)
+    place_card(kiosk, TEST_CITIZENS[1])
+    wait_until(lambda: [d["returning"] for n, d in seen if n == "card_read"] == [False, True, False], timeout=5)
