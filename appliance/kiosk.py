@@ -26,6 +26,7 @@ from appliance.clock import clock_synchronised
 from appliance.commands import CommandCenter, CommandError
 from appliance.config import KioskConfig
 from appliance.contract import (
+    PERSONAL_KINDS,
     QOS_COMMANDS,
     QOS_HEARTBEAT,
     DeviceStatus,
@@ -155,6 +156,7 @@ class Kiosk:
         self.session: CitizenSession | None = None
         self._session_lock = threading.RLock()
         self._driver_health: dict[str, Health] = {}
+        self._held_for_tls = 0  # events with personal data waiting because the link is not TLS
         self._health_lock = threading.Lock()  # the ticker, a print and a command may all look at once
         self.heartbeats_sent = 0
         self.last_heartbeat_at: float | None = None
@@ -215,6 +217,9 @@ class Kiosk:
                 timeout = self.config.session.elder_idle_timeout_s if elder else self.config.session.idle_timeout_s
                 self.session = CitizenSession(idle_timeout_s=timeout, elder=elder)
                 self.ledger.count(Action.SESSION_START)
+            elif elder and not self.session.elder:  # switched to elder mode mid-visit: the longer wait too
+                self.session.elder = True
+                self.session.idle_timeout_s = self.config.session.elder_idle_timeout_s
             self.session.touch()
             return self.session
 
@@ -481,7 +486,7 @@ class Kiosk:
             "outbox": self.outbox.stats(),
             "drivers": {name: health.as_dict() for name, health in self.driver_health().items()},
             "leds": self.hardware.leds.pattern.value,
-            "link": self.link.state(),
+            "link": {**self.link.state(), "held_for_tls": self._held_for_tls},
             "system": {**readings(self.config.storage.dir), "pi": pi_health(self._service_restarts)},
             "counters": counters,
         }
@@ -507,6 +512,7 @@ class Kiosk:
     def _refresh_health(self) -> None:
         """Compare driver health with the last look: alert on changes (once each), and set the LEDs."""
         with self._health_lock:
+            self._note_held_for_tls()
             current = self.driver_health()
             self._alert_health_changes(current)
             self._driver_health = current
@@ -525,6 +531,17 @@ class Kiosk:
                 self.raise_alert(f"{name}_recovered", "info", f"{name} is ok again", driver=name,
                                  state="ok", reason="ok", was=before.reason)
 
+    def _note_held_for_tls(self) -> None:
+        """Submissions and bookings leave only over TLS: without it they wait, and the booth says so
+        (a log line when it starts and when it ends, the status lines, amber LEDs) instead of looking fine."""
+        held = 0 if self.link.tls else self.outbox.waiting(PERSONAL_KINDS)
+        if held and not self._held_for_tls:
+            log.warning("%d events with personal data are held: they leave only over TLS and broker.tls is not "
+                        "set (configure [broker.tls] in kiosk.toml)", held)
+        elif self._held_for_tls and not held:
+            log.info("no events with personal data are held for TLS any more")
+        self._held_for_tls = held
+
     def _led_pattern(self, health: dict[str, Health]) -> LedPattern:
         if self.maintenance:
             return LedPattern.MAINTENANCE
@@ -532,7 +549,7 @@ class Kiosk:
         if worst >= SEVERITY[HealthState.FAULT]:
             return LedPattern.FAULT
         oldest = self.outbox.oldest_age_s() or 0
-        if worst or not self.link.connected or oldest > BACKLOG_DEGRADED_S:
+        if worst or not self.link.connected or oldest > BACKLOG_DEGRADED_S or self._held_for_tls:
             return LedPattern.DEGRADED
         return LedPattern.WORKING if self.session is not None else LedPattern.READY
 

@@ -335,6 +335,13 @@ class Outbox:
             ).fetchone()
         return None if row is None else max(0, round(time.time() - row[0]))
 
+    def waiting(self, kinds: Iterable[str]) -> int:
+        """Ready events of these kinds (a scan: for a rare question, such as what waits for TLS)."""
+        kinds = list(kinds)
+        with self._store.read() as conn:
+            return conn.execute(f"SELECT count(*) FROM outbox WHERE state = {READY} AND kind IN "
+                                f"({','.join('?' * len(kinds))})", kinds).fetchone()[0]
+
     def stats(self) -> dict[str, Any]:
         with self._store.read() as conn:
             counts = dict(conn.execute("SELECT state, count(*) FROM outbox GROUP BY state").fetchall())

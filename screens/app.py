@@ -158,6 +158,7 @@ class KioskApp(App):
         self.history.clear()
         self.visited.clear()
         self.identity = {}
+        SCALE.elder = LANGUAGE.english = False  # the next citizen starts in Chinese, normal type
         self._show("home")
         for screen in self.manager.screens:
             if screen.name != "home":
@@ -175,11 +176,14 @@ class KioskApp(App):
         self._reset_to_home()
 
     def toggle_elder(self) -> None:
+        """Larger type for this citizen: it begins a session, so it ends with them (idle or finish)."""
         SCALE.elder = not SCALE.elder
+        self.kiosk.begin_session(elder=SCALE.elder)
         self.manager.current_screen.refresh()
 
     def toggle_language(self) -> None:
         LANGUAGE.english = not LANGUAGE.english
+        self.kiosk.begin_session(elder=SCALE.elder)
         self.manager.current_screen.refresh()
 
     def in_background(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
@@ -241,7 +245,8 @@ class KioskApp(App):
             screen.status.color = theme.DANGER
         elif name == "card_removed" and screen.name == "apply":
             screen.card_lifted()  # warned, and the form kept for a grace period
-        elif name == "card_removed" and screen.name in ("identify", "book") and screen.code:
+        elif name == "card_removed" and screen.name in ("identify", "book") and screen.code and not (
+                screen.name == "book" and screen.booked):  # a booking made stays on screen with its number
             self.card_gone(screen.code, then="book" if screen.name == "book" else screen.then,
                            message=t("card_removed"))
 

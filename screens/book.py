@@ -27,7 +27,10 @@ class BookScreen(KioskScreen):
             return t("book")
         return f"{t('book')}：{self.app.kiosk.catalog.item(self.code).name}"
 
+    booked = False  # the slot is taken: the screen only shows it now
+
     def build(self) -> None:
+        self.booked = False
         self.day: date | None = None
         self.half: str | None = None
         if self.code is None:
@@ -81,10 +84,14 @@ class BookScreen(KioskScreen):
             self.body.add_widget(row)
 
     def pick_day(self, day: date) -> None:
+        if self.booked:
+            return
         self.day = day
         _highlight(self.days, f"day_{day.isoformat()}")
 
     def pick_half(self, half: str) -> None:
+        if self.booked:
+            return
         self.half = half
         _highlight(self.halves, f"half_{half}")
 
@@ -102,6 +109,7 @@ class BookScreen(KioskScreen):
             self.message.text = LANGUAGE.error(slip)
             self.confirm.disabled = False
             return
+        self.booked = True  # what shows is what was booked: the day and half-day buttons stay as they are
         self.message.color = theme.ACCENT
         booked = t("booked", day=day.isoformat(), half=t(half), number=slip.case_ref)
         printed = t("slip_printed") if slip.printed else t(

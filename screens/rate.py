@@ -25,7 +25,10 @@ class RateScreen(KioskScreen):
     code: str | None
     case_ref: str | None
 
+    _thanked = None
+
     def build(self) -> None:
+        self.on_leave()
         self.level: int | None = None
         self.reasons: list[str] = []
         if self.code is None:
@@ -92,4 +95,10 @@ class RateScreen(KioskScreen):
             return
         self.send.disabled = True
         self.message.text = t("rate_thanks")
-        Clock.schedule_once(lambda _dt: self.app.go_home() if self.app.manager.current == "rate" else None, 3)
+        self._thanked = Clock.schedule_once(lambda _dt: self.app.go_home(), 3)
+
+    def on_leave(self, *_args) -> None:
+        """Leaving (or rating again) cancels the "thanks, then home" of the rating just sent."""
+        if self._thanked is not None:
+            self._thanked.cancel()
+            self._thanked = None

@@ -29,27 +29,29 @@ def scenario(prefix: str, elder: bool) -> list:
     def shot(name: str) -> list:
         return ["shot", str(OUT / f"{prefix}-{name}.png")]
 
+    again = [["tap", "elder"]] if elder else []  # each citizen starts in normal type: elder mode is tapped anew
+
     return [
-        *([["tap", "elder"]] if elder else []),
+        *again,
         shot("home"), ["tap", "tile_browse"], shot("browse"), ["tap", "dept_公安"], shot("department"),
-        ["tap", "item_GA-002"], ["wait", 0.5], shot("guide"), ["tap", "home"], ["tap", "tile_browse"],
+        ["tap", "item_GA-002"], ["wait", 0.5], shot("guide"), ["tap", "home"], *again, ["tap", "tile_browse"],
         ["tap", "search"], ["tap", "key_s"], ["tap", "key_b"], ["tap", "key_k"], shot("search"),
-        ["tap", "home"], ["tap", "tile_do_here"], shot("do-here"), ["tap", "item_RS-002"], ["tap", "apply"],
+        ["tap", "home"], *again, ["tap", "tile_do_here"], shot("do-here"), ["tap", "item_RS-002"], ["tap", "apply"],
         shot("identify"), ["card", 1], shot("identified"), ["tap", "next"], ["tap", "reason=遗失"], *DIGITS,
         shot("apply"), ["card", 0], shot("card-lifted"), ["card", 1],
-        ["tap", "submit"], ["wait", 1], shot("receipt"), ["tap", "finish"], ["tap", "tile_help"],
-        shot("help"), ["tap", "home"], ["printer", "paper_end", True], ["tap", "tile_browse"], ["tap", "dept_公安"],
-        ["tap", "item_GA-001"], ["wait", 0.5], shot("guide-printer-out"), ["idle", 110 if elder else 50],
-        shot("countdown"),
-        ["tap", "still_here"], ["printer", "paper_end", False], ["tap", "home"], ["tap", "tile_browse"],
+        ["tap", "submit"], ["wait", 1], shot("receipt"), ["tap", "finish"], *again, ["tap", "tile_help"],
+        shot("help"), ["tap", "home"], *again, ["printer", "paper_end", True], ["tap", "tile_browse"],
+        ["tap", "dept_公安"], ["tap", "item_GA-001"], ["wait", 0.5], shot("guide-printer-out"),
+        ["idle", 110 if elder else 50], shot("countdown"),
+        ["tap", "still_here"], ["printer", "paper_end", False], ["tap", "home"], *again, ["tap", "tile_browse"],
         ["tap", "dept_公安"], ["tap", "item_GA-001"], ["tap", "book"], ["tap", "identify"], ["card", 0],
-        ["card", 1], ["tap", "next"], ["tap", "half_am"], shot("book"), ["tap", "home"], ["tap", "tile_browse"],
+        ["card", 1], ["tap", "next"], ["tap", "half_am"], shot("book"), ["tap", "home"], *again, ["tap", "tile_browse"],
         ["tap", "dept_公安"], ["tap", "item_GA-006"], ["tap", "rate"], ["tap", "level_2"],
         ["tap", "why_排队等候时间长"], shot("rate"),
-        ["tap", "home"], ["tap", "tile_progress"], *[["tap", f"key_{c}"] for c in "01jd5x3k"], shot("progress"),
-        ["tap", "home"], ["tap", "tile_browse"], shot("bundles"),
-        ["tap", "home"], ["tap", "language"], ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-006"],
-        ["tap", "rate"], shot("rate-english"), ["tap", "home"], ["tap", "language"],
+        ["tap", "home"], *again, ["tap", "tile_progress"], *[["tap", f"key_{c}"] for c in "01jd5x3k"], shot("progress"),
+        ["tap", "home"], *again, ["tap", "tile_browse"], shot("bundles"),
+        ["tap", "home"], *again, ["tap", "language"], ["tap", "tile_browse"], ["tap", "dept_公安"],
+        ["tap", "item_GA-006"], ["tap", "rate"], shot("rate-english"), ["tap", "home"],
     ]
 
 

@@ -181,3 +181,25 @@ def test_a_lifted_card_is_known_again_and_another_is_not(make_kiosk) -> None:
     wait_until(lambda: [n for n, _ in seen].count("card_removed") == 2, timeout=5)
     place_card(kiosk, TEST_CITIZENS[1])
     wait_until(lambda: [d["returning"] for n, d in seen if n == "card_read"] == [False, True, False], timeout=5)
+
+
+def test_personal_data_held_without_tls_is_said_not_hidden(make_kiosk, broker, caplog) -> None:
+    """Without TLS a submission waits on the booth: the log says so once, the status lines name it and the
+    LEDs go amber — while a rating (no personal data) is delivered over the same link."""
+    from appliance.status_file import snapshot_lines
+    from drivers.leds import LedPattern
+
+    kiosk = make_kiosk(broker.port)
+    wait_until(lambda: kiosk.link.connected, timeout=10)
+    wait_until(lambda: kiosk.hardware.leds.pattern == LedPattern.READY, timeout=10)
+    place_card(kiosk)
+    kiosk.submit_application("RS-002", LOSS_REPORT)
+    kiosk.rate("RS-002", 5)
+    kiosk.end_session("finish")
+    wait_until(lambda: kiosk.hardware.leds.pattern == LedPattern.DEGRADED, timeout=5)
+    snapshot = kiosk.health_snapshot()
+    assert snapshot["link"]["held_for_tls"] == 1
+    assert any("1 submissions/bookings held until the broker link is TLS" in line for line in snapshot_lines(snapshot))
+    held = [r for r in caplog.records if "held: they leave only over TLS" in r.getMessage()]
+    assert len(held) == 1 and "欧阳" not in held[0].getMessage()
+    assert kiosk.outbox.waiting(["rating"]) == 0 and kiosk.outbox.waiting(["submission"]) == 1
