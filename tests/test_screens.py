@@ -358,3 +358,14 @@ def test_progress_offline_answers_for_what_this_booth_filed(play) -> None:
                   broker={"port": 1})
     answer = "\n".join(played.last["text"])
     assert "社会保障卡挂失" in answer and "正在等待上报" in answer, answer
+
+
+def test_rating_again_is_not_cut_short_by_the_last_thanks(play) -> None:
+    played = play([["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-006"], ["tap", "rate"],
+                   ["tap", "level_5"], ["tap", "rate_send"], ["tap", "back"], ["tap", "rate"], ["tap", "level_1"],
+                   ["wait", 3.5], ["look"], ["tap", "home"], ["tap", "elder"], ["tap", "language"], ["look"],
+                   ["idle", 300], ["wait", 1], ["look"]])
+    assert played.at(10)["screen"] == "rate" and played.at(10)["session"], "the first rating's thanks took nobody home"
+    assert "请告诉我们哪里不满意（可多选）：" in played.at(10)["text"]
+    assert "Large text: on" in played.at(14)["text"], "the citizen who switched sees it"
+    assert "长辈模式" in played.last["text"] and "English" in played.last["text"], "the next citizen: Chinese, normal"
