@@ -28,6 +28,9 @@ def fleet_rows(db: Database, conn: Connection, now: float, device: str | None = 
             "heartbeat": "never" if age is None else f"{age} s ago", "heartbeat_age_s": age,
             "printer": _health(drivers.get("printer")), "card_reader": _health(drivers.get("card_reader")),
             "outbox": outbox.get("depth", "-"), "oldest": _age(outbox.get("oldest_age_s")),
+            # held at the booth until central confirms it committed them (a broker's PUBACK is not enough)
+            "unconfirmed": outbox.get("unconfirmed", "-"),
+            "oldest_unconfirmed": _age(outbox.get("oldest_unconfirmed_age_s")),
             "software": booth["software"], "alerts": booth["open_alerts"],
         })
     rows.sort(key=lambda r: (STATE_ORDER.index(r["state"]), r["region"], r["device"]))

@@ -29,6 +29,7 @@ class FakeBooth:
     card_reader: tuple[str, str] = ("ok", "ok")
     outbox_depth: int = 0
     outbox_oldest_s: int | None = None
+    outbox_unconfirmed: int = 0  # delivered to the broker, not yet confirmed by central
     clock_synced: bool = True
     disk_free_mb: int = 12_000
     cpu_temp_c: float = 48.0
@@ -46,6 +47,8 @@ class FakeBooth:
         body = {
             "boot": self.boot, "uptime_s": 3600, "software": "0.1.0", "catalog_version": "2026.11", "mode": "online",
             "outbox": {"depth": self.outbox_depth, "in_flight": 0, "set_aside": 0, "oldest_age_s": self.outbox_oldest_s,
+                       "unconfirmed": self.outbox_unconfirmed,
+                       "oldest_unconfirmed_age_s": self.outbox_oldest_s if self.outbox_unconfirmed else None,
                        "refused_since_boot": 0, "expired_since_boot": 0,
                        "policy": {"capacity": 100_000, "max_age_days": 30, "when_full": "refuse_low_value_first",
                                   "expiring_kinds": ["usage"], "min_free_disk_mb": 200}},
@@ -97,7 +100,8 @@ def demo_fleet(client: mqtt.Client, now: float) -> list[FakeBooth]:
         FakeBooth("bj-dc-0001", "东城区政务服务中心 一楼大厅", "110101"),
         FakeBooth("bj-dc-0002", "东华门街道便民服务站", "110101", printer=("degraded", "paper_near_end")),
         FakeBooth("bj-dc-0003", "和平里社区服务站", "110101", printer=("fault", "paper_end")),
-        FakeBooth("bj-xc-0001", "西城区政务服务中心 24小时自助区", "110102", outbox_depth=840, outbox_oldest_s=5400),
+        FakeBooth("bj-xc-0001", "西城区政务服务中心 24小时自助区", "110102", outbox_depth=840, outbox_oldest_s=5400,
+              outbox_unconfirmed=300),
         FakeBooth("bj-xc-0002", "工商银行 西单支行", "110102", card_reader=("absent", "port_missing")),
         FakeBooth("bj-xc-0003", "金融街街道便民服务站", "110102", clock_synced=False),
         FakeBooth("bj-xc-0004", "月坛社区服务站", "110102"),

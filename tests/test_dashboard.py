@@ -70,6 +70,8 @@ def test_operator_watches_the_fleet_and_commands_a_booth(broker, central, browse
     assert page.inner_text("#count-offline") == "1"
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
     assert page.locator("#fleet tbody tr[data-device]").count() == len(booths) + 1
+    held = page.inner_text("tr[data-device=bj-xc-0001] td[data-unconfirmed]")
+    assert held == "300（最早 90 min）", "what a booth holds until central confirms it"
 
     page.click(".count[data-state=fault]")  # the fault tile filters the table
     page.wait_for_function("document.querySelectorAll('#fleet tbody tr[data-device]').length == 2")
