@@ -42,9 +42,6 @@ def schema_for(topic: str) -> str:
     return {"status": "Status", "heartbeat": "Heartbeat", "cmd-result": "CommandResult", "ack": "Confirmation"}[suffix]
 
 
-pytestmark = pytest.mark.xdist_group("contract")  # one worker makes the busy day once
-
-
 @pytest.fixture(scope="module")
 def busy_day(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("busy-day")

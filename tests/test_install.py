@@ -31,12 +31,9 @@ MIRROR = os.environ.get("KIOSK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 NOT_COMPARED = {"proc", "dev", "sys", "run", "tmp", "mnt"}
 DEVICE = "qd-sn-0100"
 
-pytestmark = [
-    pytest.mark.skipif(
-        os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("debootstrap", "unshare", "systemd-nspawn")),
-        reason="needs root with debootstrap, unshare and systemd-nspawn (.ci/run installs them; CI runs as root)"),
-    pytest.mark.xdist_group("install"),  # one worker debootstraps the root once for the whole module
-]
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not all(shutil.which(tool) for tool in ("debootstrap", "unshare", "systemd-nspawn")),
+    reason="needs root with debootstrap, unshare and systemd-nspawn (.ci/run installs them; CI runs as root)")
 
 
 @dataclass
