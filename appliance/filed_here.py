@@ -3,7 +3,7 @@ personal — so a citizen asking about a receipt this very booth issued gets an 
 booth is offline, or before central has the case ("filed here, waiting to be sent").
 
 Notes live in the state database beside the outbox and are kept `KEEP_DAYS`; whether the event is
-still waiting is read from the outbox itself (an event stays there until central confirms it).
+still waiting is the outbox's to say (`Outbox.holds`: an event stays there until central confirms it).
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ class FiledNote:
     kind: str
     item: str
     filed_at: float
-    waiting: bool  # still in the outbox: central has not confirmed it yet
 
 
 class FiledHere:
@@ -51,7 +50,4 @@ class FiledHere:
         with self._store.read() as conn:
             row = conn.execute("SELECT kind, item, filed_at FROM filed_here WHERE case_ref = ?",
                                (case_ref,)).fetchone()
-            if row is None:
-                return None
-            waiting = conn.execute("SELECT 1 FROM outbox WHERE id = ? LIMIT 1", (case_ref,)).fetchone() is not None
-        return FiledNote(case_ref, row[0], row[1], row[2], waiting)
+        return None if row is None else FiledNote(case_ref, *row)

@@ -103,12 +103,6 @@ def _paper_time() -> str:
     return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
 
 
-def _answer_from_here(note: FiledNote) -> dict[str, Any]:
-    """A progress answer from the booth's own note: filed here, and whether it still waits to be sent."""
-    return {"found": True, "source": "booth", "case": note.case_ref, "item": note.item, "kind": note.kind,
-            "filed_at": note.filed_at, "waiting": note.waiting}
-
-
 class Kiosk:
     def __init__(self, config: KioskConfig, hardware: Hardware | None = None, notify: Notify | None = None) -> None:
         self.config = config
@@ -292,8 +286,6 @@ class Kiosk:
         })
         self._note_filed(session, accepted, EventKind.SUBMISSION, code)
         self.ledger.count(Action.SUBMISSION, code)
-        if not self.link.tls:
-            log.warning("submission stored, but it leaves the device only over TLS and broker.tls is not set")
         receipt = (
             Document().title("受理回执").row("事项", item.name)
             .row("申请人", mask_name(card.name)).row("证件号码", mask_id_number(card.id_number))
@@ -358,17 +350,22 @@ class Kiosk:
         here = self.filed_here.find(case_ref)
         if not self.link.connected:
             if here is not None:
-                return _answer_from_here(here)
+                return self._answer_from_here(here)
             raise CitizenError("offline", "no connection to central: progress cannot be asked now")
         request_id = self._progress.new()
         self.link.publish(progress_request_topic(self.device_id), encode(stamped(
             self.device_id, clock_synchronised(), {"id": request_id, "case": case_ref})), QOS_COMMANDS)
         answer = self._progress.wait(request_id, timeout_s)
         if here is not None and (answer is None or not answer.get("found")):
-            return _answer_from_here(here)  # central has not got it (yet): this booth knows it filed it
+            return self._answer_from_here(here)  # central has not got it (yet): this booth knows it filed it
         if answer is None:
             raise CitizenError("no_answer", f"central did not answer within {timeout_s:.0f} s")
         return answer
+
+    def _answer_from_here(self, note: FiledNote) -> dict[str, Any]:
+        """A progress answer from the booth's own note: filed here, and whether it still waits to be sent."""
+        return {"found": True, "source": "booth", "case": note.case_ref, "item": note.item, "kind": note.kind,
+                "filed_at": note.filed_at, "waiting": self.outbox.holds(note.case_ref)}
 
     def request_assist(self, code: str | None = None, topic: str = "") -> None:
         """帮办代办: ask for a person to help (staff on site or the hotline calls back)."""

@@ -335,6 +335,11 @@ class Outbox:
             ).fetchone()
         return None if row is None else max(0, round(time.time() - row[0]))
 
+    def holds(self, event_id: str) -> bool:
+        """Whether the event is still here, central not having confirmed it (a scan: for a rare question)."""
+        with self._store.read() as conn:
+            return conn.execute("SELECT 1 FROM outbox WHERE id = ? LIMIT 1", (event_id,)).fetchone() is not None
+
     def waiting(self, kinds: Iterable[str]) -> int:
         """Ready events of these kinds (a scan: for a rare question, such as what waits for TLS)."""
         kinds = list(kinds)

@@ -33,8 +33,10 @@ class IdentifyScreen(KioskScreen):
     title_key = "identify_title"
     # `then`: where "next" leads, the application form or the booking
     params: ClassVar[dict[str, object]] = {"code": "", "message": "", "then": "apply"}
+    hint: Panel | None = None  # the pulsing card pictogram of the last build
+
     def build(self) -> None:
-        if getattr(self, "hint", None) is not None:  # rebuilt in place (the card taken away): stop the old pulse
+        if self.hint is not None:  # rebuilt in place (the card taken away): stop the old pulse
             Animation.cancel_all(self.hint)
         card = self.app.kiosk.session.card if self.app.kiosk.session else None
         health = self.app.kiosk.hardware.card_reader.health()
@@ -72,6 +74,8 @@ class ApplyScreen(KioskScreen):
 
     params: ClassVar[dict[str, object]] = {"code": ""}
     waiting_for_card = False
+    grace: ModalView | None = None  # the warning while the card is away, and its countdown
+    _grace_tick = None
 
     def heading(self) -> str:
         return t("apply_title", item=self.app.kiosk.catalog.item(self.code).name)
@@ -178,10 +182,10 @@ class ApplyScreen(KioskScreen):
 
     def _end_grace(self) -> None:
         self.waiting_for_card = False
-        if getattr(self, "_grace_tick", None) is not None:
+        if self._grace_tick is not None:
             self._grace_tick.cancel()
             self._grace_tick = None
-        if getattr(self, "grace", None) is not None:
+        if self.grace is not None:
             self.grace.dismiss()
             self.grace = None
 
