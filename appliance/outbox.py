@@ -225,10 +225,9 @@ class Outbox:
         now = time.monotonic()  # compared only within this run: every delivered row is ready again at start
         with self._store.transaction(durable=False) as conn:
             before = conn.total_changes
-            for start in range(0, len(seqs), 500):
-                chunk = seqs[start:start + 500]
-                conn.execute(f"UPDATE outbox SET state = {DELIVERED}, delivered = ? "
-                             f"WHERE state = {IN_FLIGHT} AND seq IN ({','.join('?' * len(chunk))})", (now, *chunk))
+            conn.executemany(f"UPDATE outbox SET state = {DELIVERED}, delivered = ? "
+                             f"WHERE state = {IN_FLIGHT} AND seq BETWEEN ? AND ?",
+                             [(now, first, last) for first, last in _runs(seqs)])
             return conn.total_changes - before
 
     def confirm(self, pairs: Iterable[tuple[int, str]]) -> Confirmed:
@@ -373,3 +372,15 @@ class Outbox:
             "min_free_disk_mb": limits.min_free_disk_mb,
             "confirm_timeout_s": limits.confirm_timeout_s,  # unconfirmed this long after the PUBACK: sent again
         }
+
+
+def _runs(seqs: list[int]) -> list[tuple[int, int]]:
+    """Consecutive seqs as (first, last) ranges: PUBACKs mostly come in order, so a batch of
+    acknowledgements is one range, one statement instead of a statement with hundreds of parameters."""
+    runs: list[tuple[int, int]] = []
+    for seq in sorted(seqs):
+        if runs and seq == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], seq)
+        else:
+            runs.append((seq, seq))
+    return runs

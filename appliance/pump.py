@@ -28,6 +28,7 @@ import queue
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -99,7 +100,7 @@ class Pump(threading.Thread):
         self._topics = {kind: event_topic(device_id, kind) for kind in EventKind}
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._acks: queue.SimpleQueue[tuple[int, int]] = queue.SimpleQueue()
+        self._acks: deque[tuple[int, int]] = deque()  # appended on paho's thread, taken on the pump's (both atomic)
         self._in_flight: dict[int, tuple[Pending, float]] = {}  # by seq
         self._by_mid: dict[int, int] = {}  # paho message id -> seq
         self._strikes: dict[int, int] = {}
@@ -124,14 +125,14 @@ class Pump(threading.Thread):
 
     def connection_lost(self) -> None:
         """Called on paho's thread when the link drops, after every PUBACK that arrived before it."""
-        self._acks.put((CONNECTION_LOST, 0))
+        self._acks.append((CONNECTION_LOST, 0))
         self._wake.set()
 
     def _on_puback(self, mid: int, reason: int) -> None:
-        self._acks.put((mid, reason))
+        self._acks.append((mid, reason))
         # Waking the pump for every PUBACK would hand the GIL back and forth per message; wake it
         # for a batch worth topping up (it also looks every POLL_S, or MARK_EVERY_S with a full batch out).
-        if self._acks.qsize() >= self._refill_at:
+        if len(self._acks) >= self._refill_at:
             self._wake.set()
 
     def confirmation(self, payload: bytes) -> None:
@@ -183,11 +184,9 @@ class Pump(threading.Thread):
     # -- steps -------------------------------------------------------------------------------------
     def _settle(self) -> None:
         """Take in what paho reported: PUBACKs, refusals, a lost connection."""
-        while True:
-            try:
-                mid, reason = self._acks.get_nowait()
-            except queue.Empty:
-                break
+        acks = self._acks
+        while acks:
+            mid, reason = acks.popleft()
             if mid == CONNECTION_LOST:
                 self._mark_acked(force=True)  # what the broker acknowledged before the drop is delivered…
                 self._requeue_in_flight()
