@@ -6,6 +6,8 @@ that names the flag and what is allowed.
 
 from __future__ import annotations
 
+from datetime import date
+from ipaddress import ip_network
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -48,6 +50,33 @@ class CentralSettings(BaseModel):
     http_port: int = Field(default=8080, ge=0, le=65535)
     heartbeat_retention_days: int = Field(default=30, ge=1)
     thresholds: Thresholds = Thresholds()
+    # -- the dashboard on the office network (central.web) --
+    allowed_hosts: tuple[str, ...] = Field(default=("127.0.0.1", "localhost"), min_length=1, description=(
+        "Host header values the dashboard answers (anything else is refused: DNS rebinding)"))
+    root_path: str = Field(default="", pattern=r"^(/[A-Za-z0-9._-]+)*$", description=(
+        "the path prefix the office's reverse proxy serves central under, e.g. /central"))
+    trusted_proxies: tuple[str, ...] = Field(default=("127.0.0.1",), description=(
+        "addresses whose X-Forwarded-For/-Proto headers are believed"))
+    metrics_from: tuple[str, ...] = Field(default=("127.0.0.1/32", "::1/128"), description=(
+        "networks allowed to read /metrics (the Prometheus scraper)"))
+    session_idle_min: int = Field(default=30, ge=1, le=24 * 60, description="a dashboard session ends this idle")
+    follow_up_days: int = Field(default=5, ge=1, le=60, description="working days to close a 差评 follow-up")
+    holidays: tuple[date, ...] = Field(default=(), description="days that are not working days")
+    personal_data_days: int = Field(default=180, ge=1, le=3650, description=(
+        "an applicant's name, ID number and phone are erased this many days after their case closed"))
+    catalogue: Path | None = Field(default=None, description=(
+        "the catalogue source (a folder of department YAML files) central names items from; "
+        "default: the one shipped in central/catalog"))
+
+    @field_validator("metrics_from")
+    @classmethod
+    def _networks(cls, networks: tuple[str, ...]) -> tuple[str, ...]:
+        for network in networks:
+            try:
+                ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not an address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
+        return networks
 
     @field_validator("database")
     @classmethod

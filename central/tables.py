@@ -91,6 +91,9 @@ cases = Table(
     Column("status", Text, nullable=False),
     Column("note", Text, nullable=False, default=""),
     Column("updated_at", Float, nullable=False),
+    Column("updated_by", Text),  # the operator who set the status (None: central, at intake)
+    Column("closed_at", Float),  # when the status became a closing one (central.backoffice.CLOSING)
+    Column("personal_erased_at", Float),  # when the applicant's personal data was erased (central.retention)
     UniqueConstraint("device", "receipt", name="cases_device_receipt"),
     ForeignKeyConstraint(["device", "receipt"], ["events.device", "events.id"], name="cases_event"),
     Index("cases_receipt", "receipt"),
@@ -114,6 +117,7 @@ follow_ups = Table(
     Column("device", String(64), nullable=False),
     Column("rating", String(26), nullable=False),
     Column("opened_at", Float, nullable=False),
+    Column("due_at", Float),  # the deadline, in working days from opened_at (central.workdays)
     Column("closed_at", Float),
     Column("closed_by", Text),
     Column("note", Text),
@@ -166,4 +170,52 @@ dead_letters = Table(
     Column("received_at", Float, nullable=False),
     UniqueConstraint("device", "event", name="dead_letters_device_event"),  # a resend is kept once
     Index("dead_letters_received", "received_at"),
+)
+
+# -- the office's side: who may use the dashboard, what they did, their browser sessions --------------
+
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),  # argon2id (argon2-cffi's encoded form)
+    Column("role", String(16), nullable=False),  # viewer, operator, admin (central.accounts.ROLES)
+    Column("regions", JSON, nullable=False),  # region code prefixes the user is limited to; [] = all
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+    Column("failed_logins", Integer, nullable=False, default=0),  # in a row, since the last success
+    Column("locked_until", Float),
+    Column("last_login_at", Float),
+)
+
+# Append-only (the migration adds triggers that refuse UPDATE and DELETE): every login, command, case
+# status change, follow-up closed, personal data opened or erased, and user change.
+audit_log = Table(
+    "audit_log", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=False),  # a user's name, or "central" for what runs by itself
+    Column("address", String(64), nullable=False, default=""),  # the client's address, as the proxy says
+    Column("action", String(32), nullable=False),  # login, login_failed, command, case_status, …
+    Column("target", Text, nullable=False, default=""),  # a device, case number, follow-up id, user name
+    Column("ok", Boolean, nullable=False, default=True),
+    Column("details", JSON, nullable=False),  # never personal data
+    Index("audit_log_at", "at"),
+)
+
+# Dashboard sessions (starsessions' store): the key is a hash of the cookie's id, so the table alone
+# opens no session.
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("web_sessions_expires", "expires_at"),
+)
+
+# Central's own secrets, shared by every instance on this database (the CSRF tokens' signing key).
+central_secrets = Table(
+    "central_secrets", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
 )

@@ -1,0 +1,153 @@
+"""Operators' accounts: who may use the dashboard, with which role, for which regions.
+
+- viewer: reads, never personal data (masked on the case page);
+- operator: also sends commands to booths, sets case status, closes follow-ups;
+- admin: everything, users and the audit log, every region.
+
+A user limited to region prefixes (`3702` covers 370202 and 370211) sees and acts only on booths, cases
+and ratings of those regions. Passwords are hashed with argon2id (argon2-cffi). Failed logins in a row
+slow the next answer and, at LOCK_AFTER, lock the account for LOCK_S; every attempt is audited by the
+caller.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Connection, insert, select, update
+
+from central.tables import users
+
+ROLES = ("viewer", "operator", "admin")
+NAME = re.compile(r"[a-z][a-z0-9._-]{1,31}")
+REGION_PREFIX = re.compile(r"[0-9]{2,6}")
+MIN_PASSWORD = 10
+LOCK_AFTER = 5  # failed logins in a row
+LOCK_S = 15 * 60
+SLOW_S = 0.5  # per failure in a row, up to LOCK_AFTER: the answer to a wrong password comes this much later
+
+_hasher = PasswordHasher()  # argon2id with argon2-cffi's defaults (RFC 9106 "low memory": 64 MiB, t=3)
+
+
+class AccountError(ValueError):
+    """A user that cannot be added or changed; the message says what is allowed."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    regions: tuple[str, ...]  # () = every region
+
+    def may(self, role: str) -> bool:
+        """At least `role` (viewer < operator < admin)."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+    def covers(self, region: str | None) -> bool:
+        """The user may see this region's booths, cases and ratings."""
+        return not self.regions or any((region or "").startswith(prefix) for prefix in self.regions)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"username": self.name, "role": self.role, "regions": list(self.regions)}
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None
+    reason: str  # ok, unknown_user, wrong_password, locked, disabled
+    failures: int = 0  # in a row, after this attempt
+    locked_until: float | None = None
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def add_user(conn: Connection, name: str, role: str, regions: list[str], password: str) -> User:
+    if not NAME.fullmatch(name):
+        raise AccountError(f"{name!r} is not a user name: 2-32 of a-z 0-9 . _ -, starting with a letter")
+    if role not in ROLES:
+        raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    for prefix in regions:
+        if not REGION_PREFIX.fullmatch(prefix):
+            raise AccountError(f"region {prefix!r} is not a prefix of a 6-digit division code (e.g. 3702 or 370202)")
+    if role == "admin" and regions:
+        raise AccountError("an admin sees every region; give --region only to viewers and operators")
+    check_password(password)
+    if conn.execute(select(users.c.id).where(users.c.name == name)).first():
+        raise AccountError(f"user {name!r} exists already (use `user passwd` or `user enable`)")
+    conn.execute(insert(users).values(name=name, password_hash=_hasher.hash(password), role=role,
+                                      regions=sorted(set(regions)), disabled=False, created_at=time.time(),
+                                      failed_logins=0))
+    return User(name, role, tuple(sorted(set(regions))))
+
+
+def set_password(conn: Connection, name: str, password: str) -> None:
+    check_password(password)
+    _require(conn, name)
+    conn.execute(update(users).where(users.c.name == name).values(
+        password_hash=_hasher.hash(password), failed_logins=0, locked_until=None))
+
+
+def set_disabled(conn: Connection, name: str, disabled: bool) -> None:
+    _require(conn, name)
+    conn.execute(update(users).where(users.c.name == name).values(disabled=disabled))
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    columns = [c for c in users.columns if c.name != "password_hash"]
+    return [dict(row) for row in conn.execute(select(*columns).order_by(users.c.name)).mappings()]
+
+
+def current(conn: Connection, name: str) -> User | None:
+    """The user as the database has them now (None if unknown or disabled): a session names a user,
+    and what that user may do is read again on every request, so disabling takes effect at once."""
+    row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
+    if row is None or row["disabled"]:
+        return None
+    return User(row["name"], row["role"], tuple(row["regions"] or ()))
+
+
+def log_in(conn: Connection, name: str, password: str, now: float) -> LoginResult:
+    """Check a login and count it. The hash is computed even for an unknown name, so the answer's
+    timing does not tell which names exist."""
+    row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
+    if row is None:
+        _verify(_DUMMY_HASH, password)
+        return LoginResult(None, "unknown_user")
+    if row["locked_until"] is not None and row["locked_until"] > now:
+        return LoginResult(None, "locked", row["failed_logins"], row["locked_until"])
+    if not _verify(row["password_hash"], password):
+        failures = row["failed_logins"] + 1
+        locked = now + LOCK_S if failures >= LOCK_AFTER else None
+        conn.execute(update(users).where(users.c.id == row["id"]).values(
+            failed_logins=0 if locked else failures, locked_until=locked))
+        return LoginResult(None, "locked" if locked else "wrong_password", failures, locked)
+    if row["disabled"]:
+        return LoginResult(None, "disabled")
+    changes: dict[str, Any] = {"failed_logins": 0, "locked_until": None, "last_login_at": now}
+    if _hasher.check_needs_rehash(row["password_hash"]):
+        changes["password_hash"] = _hasher.hash(password)
+    conn.execute(update(users).where(users.c.id == row["id"]).values(**changes))
+    return LoginResult(User(row["name"], row["role"], tuple(row["regions"] or ())), "ok")
+
+
+def _verify(encoded: str, password: str) -> bool:
+    try:
+        return _hasher.verify(encoded, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _require(conn: Connection, name: str) -> None:
+    if not conn.execute(select(users.c.id).where(users.c.name == name)).first():
+        raise AccountError(f"no user {name!r} (`kiosk central user list` shows them)")
+
+
+_DUMMY_HASH = _hasher.hash("not a password anyone has")
