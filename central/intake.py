@@ -47,6 +47,7 @@ from central.alerts import clock_conditions, event_condition, heartbeat_conditio
 from central.commands import send_commands
 from central.database import Database, describe, is_transient
 from central.messages import BadMessage, Message, read_message
+from central.retention import erase_expired
 from central.settings import CentralSettings
 from central.tables import devices
 
@@ -55,6 +56,8 @@ log = logging.getLogger("central.intake")
 SUBSCRIPTIONS = ("status", "heartbeat", "events/#", "cmd-result", "progress/request")
 BATCH = 500
 SWEEP_S = 5.0
+ERASE_FIRST_S = 60.0  # personal data past its retention is erased this long after start, then hourly
+ERASE_EVERY_S = 3600.0
 RETRY_FIRST_S = 0.2  # a failed transaction is retried after this, doubling up to RETRY_MAX_S
 RETRY_MAX_S = 5.0
 # QoS 0 messages (heartbeats) waiting beyond this many are dropped: while the database is down QoS 1
@@ -94,6 +97,8 @@ class Intake:
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._stopping = threading.Event()
         self._next_sweep = 0.0
+        self._next_erasure = time.time() + ERASE_FIRST_S
+        self._erasure_failing = False  # said once per outage
         self._connection = 0  # generation: +1 at every connect and disconnect
         self._connects = 0
         self._ack_lock = threading.Lock()  # a generation does not change between its check and an ack
@@ -389,6 +394,8 @@ class Intake:
         if now < self._next_sweep:
             return
         self._next_sweep = now + self.sweep_s
+        if now >= self._next_erasure:
+            self._erase_personal_data(now)
         try:
             self._sweep(now)
         except Exception as exc:
@@ -412,6 +419,31 @@ class Intake:
             self.db.close_ended_alerts(conn, now)
             retention = self.settings.heartbeat_retention_days * 86_400
             self.db.prune_heartbeats(conn, now - retention)
+
+    def _erase_personal_data(self, now: float) -> None:
+        """Erase personal data past its retention (central.retention), in a transaction of its own. A
+        failure is said once until it works again, and retried at the next hour; a call that hit its
+        bound comes back at the next sweep."""
+        self._next_erasure = now + ERASE_EVERY_S
+        try:
+            with self.db.transaction() as conn:
+                erased = erase_expired(self.db, conn, now, self.settings.personal_data_days)
+        except Exception as exc:
+            self.counts["erasure_failures"] += 1
+            if not self._erasure_failing:
+                self._erasure_failing = True
+                log.error("central could not erase expired personal data (%s); it tries again hourly",
+                          describe(exc))
+            return
+        if self._erasure_failing:
+            self._erasure_failing = False
+            log.warning("erasing expired personal data works again")
+        if erased.total:
+            self.counts["personal_data_erased"] += erased.total
+            log.info("erased expired personal data: %d cases, %d appointments, %d dead letters",
+                     len(erased.cases), erased.appointments, erased.dead_letters)
+        if erased.more:
+            self._next_erasure = now
 
     def send_command(self, targets: list[str], name: str, args: dict[str, Any] | None = None,
                      expires_in_s: float = 600) -> dict[str, str]:
