@@ -181,6 +181,7 @@ class Intake:
         self.connected.clear()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
+        self.counts["received"] += 1  # this thread's only key (with qos0_dropped): no lost increments
         if not message.qos and self._inbox.qsize() >= MAX_WAITING_QOS0:
             self.counts["qos0_dropped"] += 1
             return
