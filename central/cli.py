@@ -1,10 +1,12 @@
-"""`kiosk central serve | devices | send | case | health | dead-letters`: run central, and what an operator
-does from a shell."""
+"""`kiosk central serve | devices | send | case | health | dead-letters | user | audit`: run central, and
+what an operator or an administrator does from a shell."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import os
 import signal
 import sys
 import threading
@@ -26,19 +28,33 @@ def _settings(args: argparse.Namespace) -> CentralSettings:
         session_expiry_s=getattr(args, "session_expiry_s", None),
         http_host=getattr(args, "http_host", None), http_port=getattr(args, "http_port", None),
         heartbeat_retention_days=getattr(args, "retention_days", None),
+        allowed_hosts=getattr(args, "allowed_host", None), root_path=getattr(args, "root_path", None),
+        trusted_proxies=getattr(args, "trusted_proxy", None), metrics_from=getattr(args, "metrics_from", None),
+        session_idle_min=getattr(args, "session_idle_min", None), follow_up_days=getattr(args, "follow_up_days", None),
+        holidays=getattr(args, "holiday", None), personal_data_days=getattr(args, "personal_data_days", None),
+        catalogue=getattr(args, "catalogue", None),
         thresholds={k: v for k, v in thresholds.items() if v is not None})
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """The composition root: the database, the intake, the catalogue's names and the dashboard."""
+    from central.catalogue_names import CatalogueNames
     from central.database import Database
     from central.intake import Intake
-    from central.web import Dashboard
+    from central.metrics import render
+    from central.web.app import Dashboard
+    from central.web.context import WebContext
+    from central.workdays import add_working_days
 
     settings = _settings(args)
     db = Database(settings.database)
+    db.follow_up_due = lambda opened: add_working_days(opened, settings.follow_up_days, settings.holidays)
+    names = CatalogueNames.load(settings.catalogue)
     intake = Intake(settings, db)
+    context = WebContext(db=db, settings=settings, names=names, send_command=intake.send_command,
+                         health=intake.health, metrics=lambda: render(intake, db))
     try:
-        dashboard = Dashboard(db, intake.send_command, settings.http_host, settings.http_port, intake.health)
+        dashboard = Dashboard(context)
     except OSError as exc:
         raise SettingsError(f"the dashboard cannot listen on {settings.http_host}:{settings.http_port}: "
                             f"{exc.strerror}") from None
@@ -47,15 +63,106 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda _signum, _frame: stop.set())
     intake.start()
     dashboard.start()
+    with db.read() as conn:
+        nobody = not _accounts().list_users(conn)
     print(f"central: intake from {settings.broker_host}:{settings.broker_port} into {settings.database}; "
-          f"dashboard at {dashboard.url}/", file=sys.stderr, flush=True)
+          f"dashboard at {dashboard.url}/" + ("; no users yet: add one with `kiosk central user add NAME "
+                                              "--role admin`" if nobody else ""), file=sys.stderr, flush=True)
     while not stop.wait(1):
-        if not intake.alive():  # never run on half-dead: systemd restarts central, the broker redelivers
-            print("central: an intake thread has died; exiting so central is restarted", file=sys.stderr, flush=True)
+        if not intake.alive() or not dashboard.alive():  # never run on half-dead: systemd restarts central
+            print("central: an intake or web thread has died; exiting so central is restarted", file=sys.stderr,
+                  flush=True)
             dashboard.stop()
             return 1
     dashboard.stop()
     intake.stop()
+    return 0
+
+
+def _accounts():
+    from central import accounts
+
+    return accounts
+
+
+def _password(confirm: bool) -> str:
+    """From KIOSK_CENTRAL_PASSWORD when set (scripts), otherwise asked twice without echo."""
+    given = os.environ.get("KIOSK_CENTRAL_PASSWORD")
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        raise SettingsError("no password: set KIOSK_CENTRAL_PASSWORD or run this in a terminal")
+    first = getpass.getpass("password: ")
+    if confirm and getpass.getpass("again: ") != first:
+        raise SettingsError("the two passwords differ; nothing changed")
+    return first
+
+
+def _shell_actor() -> str:
+    """The audit log's name for a change made from the shell: the login that made it."""
+    try:
+        return f"shell:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return f"shell:uid{os.getuid()}"
+
+
+def _user(args: argparse.Namespace) -> int:
+    from central import audit
+    from central.database import Database
+
+    accounts = _accounts()
+    db = Database(args.database)
+    try:
+        if args.user_command == "list":
+            with db.read() as conn:
+                found = accounts.list_users(conn)
+            if args.json:
+                print(json.dumps(found, ensure_ascii=False, indent=1))
+                return 0
+            for row in found:
+                state = "disabled" if row["disabled"] else "locked" if (row["locked_until"] or 0) > time.time() else ""
+                regions = ",".join(row["regions"]) or "all regions"
+                print(f"{row['name']:<20} {row['role']:<9} {regions:<24} {state}".rstrip())
+            print(f"{len(found)} users")
+            return 0
+        actor, name = _shell_actor(), args.name
+        with db.transaction() as conn:
+            if args.user_command == "add":
+                user = accounts.add_user(conn, name, args.role, args.region or [], _password(confirm=True))
+                audit.record(conn, actor, "user_added", name, details=user.as_dict())
+                said = f"added {name} ({args.role}, {', '.join(user.regions) or 'all regions'})"
+            elif args.user_command == "passwd":
+                accounts.set_password(conn, name, _password(confirm=True))
+                audit.record(conn, actor, "user_password", name)
+                said = f"new password for {name}"
+            else:
+                disabled = args.user_command == "disable"
+                accounts.set_disabled(conn, name, disabled)
+                audit.record(conn, actor, "user_disabled" if disabled else "user_enabled", name)
+                said = f"{name} {'disabled: logged out at the next request' if disabled else 'enabled'}"
+    except accounts.AccountError as exc:
+        raise SettingsError(str(exc)) from None
+    print(said)
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    """The audit log, newest first."""
+    from central import audit
+    from central.database import Database
+
+    db = Database(args.database)
+    with db.read() as conn:
+        found = audit.lines(conn, args.limit, args.actor, args.action)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=1))
+        return 0
+    for line in found:
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(line["at"]))
+        details = json.dumps(line["details"], ensure_ascii=False) if line["details"] else ""
+        print(f"{when}  {line['actor']:<16} {line['address'] or '-':<15} {line['action']:<20} "
+              f"{line['target']}{'' if line['ok'] else '  REFUSED'}  {details}".rstrip())
+    print(f"{len(found)} lines" + (f" (the newest {args.limit})" if len(found) == args.limit else ""))
     return 0
 
 
@@ -81,12 +188,18 @@ def _devices(args: argparse.Namespace) -> int:
 
 def _case(args: argparse.Namespace) -> int:
     """The back office moves a case on (审核中, 已办结 …); booths' progress queries then show it."""
+    from central.accounts import User
+    from central.backoffice import CaseError, set_status
     from central.database import Database
 
     db = Database(args.database)
-    with db.transaction() as conn:
-        if not db.set_case_status(conn, args.case_no, args.status, args.note, time.time()):
-            raise SettingsError(f"no case {args.case_no!r} (case numbers look like 202600000001)")
+    try:
+        with db.transaction() as conn:
+            set_status(conn, User(_shell_actor(), "admin", ()), args.case_no, args.status, args.note, "")
+    except CaseError as exc:
+        raise SettingsError(str(exc)) from None
+    except LookupError:
+        raise SettingsError(f"no case {args.case_no!r} (case numbers look like 202600000001)") from None
     print(f"case {args.case_no}: {args.status}" + (f" ({args.note})" if args.note else ""))
     return 0
 
@@ -242,6 +355,21 @@ def add_central_commands(commands: Any) -> None:
     serve.add_argument("--retention-days", type=int, help="keep heartbeats this many days (default 30)")
     serve.add_argument("--session-expiry-s", type=int,
                        help="seconds the broker keeps this instance's session after it stops (default 60)")
+    web = serve.add_argument_group("the dashboard on the office network")
+    web.add_argument("--allowed-host", action="append", metavar="NAME",
+                     help="a Host the dashboard answers to (repeat; default 127.0.0.1 and localhost)")
+    web.add_argument("--root-path", help="the path prefix the reverse proxy serves central under, e.g. /central")
+    web.add_argument("--trusted-proxy", action="append", metavar="ADDRESS",
+                     help="a proxy whose X-Forwarded-For/-Proto are believed (repeat; default 127.0.0.1)")
+    web.add_argument("--metrics-from", action="append", metavar="NETWORK",
+                     help="who may read /metrics and /api/health without logging in (repeat; default loopback)")
+    web.add_argument("--session-idle-min", type=int, help="log out after this many idle minutes (default 30)")
+    web.add_argument("--follow-up-days", type=int, help="working days to close a 差评 follow-up (default 5)")
+    web.add_argument("--holiday", action="append", metavar="YYYY-MM-DD", help="a day that is not a working day")
+    web.add_argument("--personal-data-days", type=int,
+                     help="erase an applicant's personal data this many days after the case closed (default 180)")
+    web.add_argument("--catalogue", type=Path, help="the catalogue source folder items are named from "
+                                                    "(default: the one shipped in central/catalog)")
     for name, field in Thresholds.model_fields.items():
         serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=field.annotation,
                            help=f"{field.description} (default {field.default})")
@@ -264,9 +392,34 @@ def add_central_commands(commands: Any) -> None:
     dead.add_argument("--json", action="store_true")
     dead.set_defaults(func=_friendly(_dead_letters))
 
+    user = sub.add_parser("user", help="the dashboard's users: add, list, disable, enable, passwd")
+    users = user.add_subparsers(dest="user_command", required=True)
+    add = users.add_parser("add", help="add a user (password from KIOSK_CENTRAL_PASSWORD, or asked)")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    add.add_argument("--region", action="append", metavar="PREFIX",
+                     help="limit to booths whose region code starts with this (repeat); default all regions")
+    listing = users.add_parser("list", help="every user, their role, regions and state")
+    listing.add_argument("--json", action="store_true")
+    for verb, text in (("disable", "stop a user logging in (their sessions end at once)"),
+                       ("enable", "let a disabled user log in again"),
+                       ("passwd", "set a new password (KIOSK_CENTRAL_PASSWORD, or asked)")):
+        users.add_parser(verb, help=text).add_argument("name")
+    for parser in users.choices.values():
+        parser.add_argument("--database", default=DEFAULT_DATABASE)
+    user.set_defaults(func=_friendly(_user))
+
+    audit = sub.add_parser("audit", help="the audit log: logins, commands, case changes, users, newest first")
+    audit.add_argument("--database", default=DEFAULT_DATABASE)
+    audit.add_argument("--limit", type=int, default=100)
+    audit.add_argument("--actor", help="only this user's")
+    audit.add_argument("--action", help="only this action (login, login_failed, command, case_status, …)")
+    audit.add_argument("--json", action="store_true")
+    audit.set_defaults(func=_friendly(_audit))
+
     case = sub.add_parser("case", help="set a case's status, which booths' progress queries show")
     case.add_argument("case_no")
-    case.add_argument("status", help="e.g. 审核中, 已办结, 已退回")
+    case.add_argument("status", help="已受理, 审核中, 待补正, 已办结, 已退回 or 不予受理")
     case.add_argument("--note", default="", help="one line for the citizen, e.g. where to collect the result")
     case.add_argument("--database", default=DEFAULT_DATABASE)
     case.set_defaults(func=_friendly(_case))

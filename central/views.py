@@ -1,7 +1,8 @@
 """What the dashboard shows, as plain data: the fleet with its counts, one booth in depth, and usage.
 
-Personal data never leaves here: a submission's or appointment's `applicant` is replaced before an
-event is shown (the intake keeps it for the case; an operator's screen does not need it).
+Personal data never leaves here: a submission's or appointment's `applicant` and `form` are replaced
+before an event is shown (the intake keeps them for the case page, central.backoffice). Every view is
+limited to the regions of the user asking (accounts.User.covers), and names items, not codes.
 """
 
 from __future__ import annotations
@@ -11,30 +12,41 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, true
 
 from appliance.contract import PERSONAL_KINDS
+from central.accounts import User
+from central.catalogue_names import CatalogueNames
 from central.database import Database
 from central.fleet import STATE_ORDER, fleet_rows
-from central.tables import alerts, commands, events, follow_ups, heartbeats, ratings
+from central.tables import alerts, commands, devices, events, follow_ups, heartbeats, ratings
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 HIDDEN = "(personal data not shown)"
 
 
-def fleet_view(db: Database, conn: Connection, region: str = "", state: str = "") -> dict[str, Any]:
-    everyone = fleet_rows(db, conn, time.time())
+def in_regions(region: ColumnElement[str], user: User) -> ColumnElement[bool]:
+    """A condition on a region column: the user's regions (every region for a user without limits)."""
+    return or_(*(region.like(f"{prefix}%") for prefix in user.regions)) if user.regions else true()
+
+
+def fleet_view(db: Database, conn: Connection, user: User, names: CatalogueNames, region: str = "",
+               state: str = "") -> dict[str, Any]:
+    now = time.time()
+    everyone = [row for row in fleet_rows(db, conn, now) if user.covers(row["region"])]
     counts = Counter(row["state"] for row in everyone)
     shown = [row for row in everyone
              if (not region or row["region"] == region) and (not state or row["state"] == state)]
     return {"counts": {s: counts.get(s, 0) for s in STATE_ORDER}, "total": len(everyone),
-            "regions": sorted({row["region"] for row in everyone if row["region"]}), "devices": shown}
+            "regions": sorted({row["region"] for row in everyone if row["region"]}), "devices": shown,
+            "follow_ups": open_follow_ups(conn, user, names, now)}
 
 
-def device_view(db: Database, conn: Connection, device: str, hours: float = 24) -> dict[str, Any] | None:
+def device_view(db: Database, conn: Connection, device: str, user: User, hours: float = 24) -> dict[str, Any] | None:
+    """One booth in depth; None if there is no such booth or it is outside the user's regions."""
     now = time.time()
     found = fleet_rows(db, conn, now, device)
-    if not found:
+    if not found or not user.covers(found[0]["region"]):
         return None
     summary = found[0]
     beats = conn.execute(select(heartbeats.c.received_at, heartbeats.c.outbox_depth, heartbeats.c.cpu_temp_c,
@@ -59,20 +71,41 @@ def device_view(db: Database, conn: Connection, device: str, hours: float = 24) 
 
 
 def _shown_event(event: dict[str, Any]) -> dict[str, Any]:
-    if event["kind"] in PERSONAL_KINDS and "applicant" in event["payload"]:
-        event["payload"] = {**event["payload"], "applicant": HIDDEN}
+    if event["kind"] in PERSONAL_KINDS and isinstance(event["payload"], dict):
+        event["payload"] = {**event["payload"], **{key: HIDDEN for key in ("applicant", "form")
+                                                   if key in event["payload"]}}
     return event
 
 
-def usage_view(conn: Connection, days: int = 14) -> dict[str, Any]:
+def open_follow_ups(conn: Connection, user: User, names: CatalogueNames, now: float) -> list[dict[str, Any]]:
+    """差评 follow-ups not yet closed, the oldest first, each with its deadline and whether it is past."""
+    rows = conn.execute(
+        select(follow_ups.c.id, follow_ups.c.opened_at, follow_ups.c.due_at, ratings.c.device, ratings.c.item,
+               ratings.c.level, devices.c.region, events.c.payload)
+        .join(ratings, and_(ratings.c.device == follow_ups.c.device, ratings.c.event == follow_ups.c.rating))
+        .join(events, and_(events.c.device == ratings.c.device, events.c.id == ratings.c.event))
+        .join(devices, devices.c.id == ratings.c.device)
+        .where(follow_ups.c.closed_at.is_(None), in_regions(devices.c.region, user))
+        .order_by(follow_ups.c.opened_at)).mappings().all()
+    return [{"id": f["id"], "opened_at": f["opened_at"], "due_at": f["due_at"],
+             "overdue": f["due_at"] is not None and f["due_at"] < now, "device": f["device"],
+             "region": f["region"], "item": f["item"], "item_name": names.item(f["item"]), "level": f["level"],
+             "label": LEVELS.get(f["level"], str(f["level"])),
+             "reasons": (f["payload"] or {}).get("reasons", []) if isinstance(f["payload"], dict) else []}
+            for f in rows]
+
+
+def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 14) -> dict[str, Any]:
     """Services used per day and per device, top items, sessions and timeouts (from the booths' usage
-    reports), and the 好差评 picture (from the ratings)."""
-    since = time.time() - days * 86_400
+    reports), and the 好差评 picture (from the ratings), for the user's regions."""
+    now = time.time()
+    since = now - days * 86_400
     per_day: dict[str, Counter[str]] = defaultdict(Counter)
     per_device: Counter[str] = Counter()
     top_items: Counter[str] = Counter()
-    for device, payload in conn.execute(select(events.c.device, events.c.payload).where(
-            events.c.kind == "usage", events.c.received_at >= since)):
+    for device, payload in conn.execute(select(events.c.device, events.c.payload)
+                                        .join(devices, devices.c.id == events.c.device).where(
+            events.c.kind == "usage", events.c.received_at >= since, in_regions(devices.c.region, user))):
         day = _day(payload.get("window_start"))
         for count in _usage_counts(payload):
             action, n = count["action"], count["count"]
@@ -81,27 +114,22 @@ def usage_view(conn: Connection, days: int = 14) -> dict[str, Any]:
                 per_device[device] += n
                 if count.get("item"):
                     top_items[count["item"]] += n
-    levels = dict(conn.execute(select(ratings.c.level, func.count()).where(ratings.c.received_at >= since)
+    levels = dict(conn.execute(select(ratings.c.level, func.count()).join(devices, devices.c.id == ratings.c.device)
+                               .where(ratings.c.received_at >= since, in_regions(devices.c.region, user))
                                .group_by(ratings.c.level)).all())
     rated = sum(levels.values())
-    waiting = conn.execute(
-        select(follow_ups.c.id, follow_ups.c.opened_at, ratings.c.device, ratings.c.item, ratings.c.level,
-               events.c.payload)
-        .join(ratings, and_(ratings.c.device == follow_ups.c.device, ratings.c.event == follow_ups.c.rating))
-        .join(events, and_(events.c.device == ratings.c.device, events.c.id == ratings.c.event))
-        .where(follow_ups.c.closed_at.is_(None)).order_by(follow_ups.c.opened_at)).mappings().all()
+    waiting = open_follow_ups(conn, user, names, now)
     return {
         "days": sorted(per_day), "per_day": {day: dict(c) for day, c in sorted(per_day.items())},
-        "per_device": per_device.most_common(20), "top_items": top_items.most_common(10),
+        "per_device": per_device.most_common(20),
+        "top_items": [(names.item(code), n, code) for code, n in top_items.most_common(10)],
         "sessions": sum(c["session_start"] for c in per_day.values()),
         "timeouts": sum(c["timeout"] for c in per_day.values()),
         "ratings": {"levels": [{"level": lv, "label": LEVELS[lv], "count": levels.get(lv, 0)} for lv in LEVELS],
                     "total": rated,
                     "satisfaction": (sum(levels.get(lv, 0) for lv in (5, 4, 3)) / rated) if rated else None,
                     "open_follow_ups": len(waiting)},
-        "follow_ups": [{"id": f["id"], "opened_at": f["opened_at"], "device": f["device"], "item": f["item"],
-                        "level": f["level"], "label": LEVELS[f["level"]], "reasons": f["payload"].get("reasons", [])}
-                       for f in waiting],
+        "follow_ups": waiting,
     }
 
 

@@ -16,8 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -27,12 +25,16 @@ from sqlalchemy import func, select
 
 from appliance.contract import confirmation_topic, encode, event_topic, heartbeat_topic, stamped, status_topic
 from appliance.ids import UlidGenerator
+from central.catalogue_names import CatalogueNames
 from central.database import Database
 from central.intake import Intake
 from central.messages import MAX_DRIVERS, MAX_USAGE_COUNTS
+from central.metrics import render
 from central.settings import build_settings
 from central.tables import alerts, dead_letters, events
-from central.web import Dashboard
+from central.web.app import Dashboard
+from central.web.context import WebContext
+from tests.central_web import add_user, logged_in
 from tests.support import TEST_ID_NUMBER, TEST_NAME, Mosquitto, Postgres, make_test_ca, wait_until
 
 new_ulid = UlidGenerator().new
@@ -133,8 +135,13 @@ class Rig:
         self.booths: list[Booth] = []
         self.central = self.start_central("central-1", session_expiry_s)
         self.db = self.central.db
-        self.dashboard = Dashboard(self.db, self.central.send_command, "127.0.0.1", 0, self.central.health)
+        context = WebContext(db=self.db, settings=self.central.settings, names=CatalogueNames.load(None),
+                             send_command=self.central.send_command, health=self.central.health,
+                             metrics=lambda: render(self.central, self.db))
+        self.dashboard = Dashboard(context)
         self.dashboard.start()
+        add_user(self.db, "admin", "admin")
+        self.web = logged_in(self.dashboard.url, "admin")
 
     def settings(self, name: str, session_expiry_s: int):
         cert, key = self.tls.issue(name)
@@ -168,16 +175,13 @@ class Rig:
         def strict(name: str):
             raise AssertionError(f"{path} answered {name}, which is not JSON")
 
-        try:
-            with urllib.request.urlopen(self.dashboard.url + path, timeout=10) as answer:
-                status, data = answer.status, answer.read()
-        except urllib.error.HTTPError as error:
-            status, data = error.code, error.read()
-        return status, json.loads(data.decode("utf-8"), parse_constant=strict)
+        answer = self.web.get(path)
+        return answer.status_code, json.loads(answer.content.decode("utf-8"), parse_constant=strict)
 
     def close(self) -> None:
         for booth in self.booths:
             booth.close()
+        self.web.close()
         self.dashboard.stop()
         self.central.stop()
         self.broker.stop()

@@ -1,0 +1,146 @@
+"""The composition root of central's web layer: the FastAPI app with its middleware in order, and the
+uvicorn server that runs it in `kiosk central serve`'s process.
+
+Request path, outermost first: forwarded headers (uvicorn, from `trusted_proxies` only) → Host check
+(TrustedHostMiddleware) → security headers → body limit → same-origin JSON writes → session
+(starsessions, in the database) → session gate → CSRF double-submit token (starlette-csrf; the token
+from GET /api/session goes back as X-CSRF-Token) → routes, each with its role.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+import threading
+
+import uvicorn
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.responses import Response
+from starlette_csrf import CSRFMiddleware
+from starsessions import SessionAutoloadMiddleware, SessionMiddleware
+
+from appliance import __version__
+from central.database import Database, describe
+from central.tables import central_secrets
+from central.web import api, auth, office, pages
+from central.web.context import WebContext
+from central.web.guard import BodyLimit, SameOriginWrites, SecurityHeaders, SessionGate
+from central.web.session_store import DatabaseSessionStore
+from central.web.showable import ShowableJSON
+
+MAX_BODY = 16 * 1024
+SESSION_COOKIE = "kiosk_session"
+SESSION_MAX_AGE_S = 12 * 3600  # however busy: log in again after a working day
+
+
+class JsonCsrf(CSRFMiddleware):
+    """starlette-csrf, answering in JSON like the rest of the API."""
+
+    def _get_error_response(self, request: Request) -> Response:
+        return JSONResponse({"error": "missing or wrong X-CSRF-Token header (GET /api/session gives it)"}, 403)
+
+
+def build_app(ctx: WebContext) -> FastAPI:
+    settings = ctx.settings
+    cookie_path = settings.root_path or "/"
+    middleware = [
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
+        Middleware(SecurityHeaders),
+        Middleware(BodyLimit, limit=MAX_BODY),
+        Middleware(SameOriginWrites),
+        Middleware(SessionMiddleware, store=DatabaseSessionStore(ctx.db), cookie_name=SESSION_COOKIE,
+                   lifetime=settings.session_idle_min * 60, rolling=True, cookie_same_site="strict",
+                   cookie_https_only=False, cookie_path=cookie_path),  # Secure: SecurityHeaders, over HTTPS
+        Middleware(SessionAutoloadMiddleware),
+        Middleware(SessionGate, public=pages.is_public, max_age_s=SESSION_MAX_AGE_S),
+        Middleware(JsonCsrf, secret=_csrf_secret(ctx.db), cookie_name=auth.CSRF_COOKIE, cookie_path=cookie_path,
+                   cookie_httponly=True, cookie_samesite="strict", header_name="x-csrf-token",
+                   exempt_urls=[re.compile(r".*/api/login$")]),
+    ]
+    app = FastAPI(title="Kiosk central", version=__version__, docs_url=None, redoc_url=None,
+                  middleware=middleware, default_response_class=ShowableJSON,
+                  description="The fleet's and the back office's JSON API. Log in with POST /api/login; "
+                              "send GET /api/session's csrf_token as X-CSRF-Token with every POST.")
+    app.state.context = ctx
+    for router in (auth.router, api.router, api.metrics_router, office.router, pages.router):
+        app.include_router(router)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(Exception, _failed)
+    return app
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return ShowableJSON({"error": exc.detail}, exc.status_code, headers=exc.headers)
+
+
+async def _invalid(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors())
+    return JSONResponse({"error": problems[:500]}, 422)
+
+
+async def _failed(request: Request, exc: Exception) -> Response:
+    """Described, not quoted: a database error's text can quote a row."""
+    import logging
+
+    logging.getLogger("central.web").error("request %s failed: %s", request.url.path, describe(exc))
+    return JSONResponse({"error": "internal error (see central's log)"}, 500)
+
+
+def _csrf_secret(db: Database) -> str:
+    """The CSRF tokens' signing key, made once and shared by every instance on the database."""
+    with db.transaction() as conn:
+        found = conn.execute(select(central_secrets.c.value).where(central_secrets.c.name == "csrf")).scalar()
+        if found is None:
+            conn.execute(db.insert_ignore(central_secrets), {"name": "csrf", "value": secrets.token_urlsafe(48)})
+            found = conn.execute(select(central_secrets.c.value).where(central_secrets.c.name == "csrf")).scalar_one()
+    return found
+
+
+class Dashboard:
+    """uvicorn serving the app on its own thread, on a socket bound before it starts (so a port in use
+    is an error at once, and port 0 gives a free one)."""
+
+    def __init__(self, ctx: WebContext) -> None:
+        settings = ctx.settings
+        family = socket.AF_INET6 if ":" in settings.http_host else socket.AF_INET
+        self._socket = socket.socket(family, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((settings.http_host, settings.http_port))
+        config = uvicorn.Config(build_app(ctx), log_config=None, access_log=False, proxy_headers=True,
+                                forwarded_allow_ips=list(settings.trusted_proxies), root_path=settings.root_path,
+                                server_header=False, timeout_keep_alive=30, limit_concurrency=200,
+                                h11_max_incomplete_event_size=16 * 1024)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._run, name="central-web", daemon=True)
+        self._prefix = settings.root_path
+
+    @property
+    def url(self) -> str:
+        host, port = self._socket.getsockname()[:2]
+        return f"http://{host}:{port}{self._prefix}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        self._server.run(sockets=[self._socket])
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
+

@@ -1,0 +1,30 @@
+"""What the web layer works with, made once by the composition root (central/cli.py `serve`) and
+handed to every route as a FastAPI dependency."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+
+from central.catalogue_names import CatalogueNames
+from central.database import Database
+from central.settings import CentralSettings
+
+SendCommand = Callable[[list[str], str, dict[str, Any] | None, float], dict[str, str]]
+
+
+@dataclass(frozen=True)
+class WebContext:
+    db: Database
+    settings: CentralSettings
+    names: CatalogueNames
+    send_command: SendCommand
+    health: Callable[[], dict[str, Any]]  # the intake's health (read from memory, never the database)
+    metrics: Callable[[], tuple[bytes, str]]  # Prometheus text and its content type
+
+
+def context(request: Request) -> WebContext:
+    return request.app.state.context
