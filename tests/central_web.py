@@ -53,8 +53,10 @@ def start_central(broker_port: int, database: str, **settings: Any) -> RunningCe
 
 
 def _answers(url: str) -> bool:
+    """Any HTTP answer: the server is up (a test's own Host rules may refuse this very request)."""
     try:
-        return httpx.get(url + "/login", timeout=2).status_code == 200
+        httpx.get(url + "/login", timeout=2)
+        return True
     except httpx.HTTPError:
         return False
 
