@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -119,7 +120,7 @@ def log_in(conn: Connection, name: str, password: str, now: float) -> LoginResul
     timing does not tell which names exist."""
     row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
     if row is None:
-        _verify(_DUMMY_HASH, password)
+        _verify(_dummy_hash(), password)
         return LoginResult(None, "unknown_user")
     if row["locked_until"] is not None and row["locked_until"] > now:
         return LoginResult(None, "locked", row["failed_logins"], row["locked_until"])
@@ -150,4 +151,7 @@ def _require(conn: Connection, name: str) -> None:
         raise AccountError(f"no user {name!r} (`kiosk central user list` shows them)")
 
 
-_DUMMY_HASH = _hasher.hash("not a password anyone has")
+@cache
+def _dummy_hash() -> str:
+    """A hash to check an unknown name's password against (made once, when first needed)."""
+    return _hasher.hash("not a password anyone has")

@@ -19,8 +19,8 @@ from appliance.privacy import mask_id_number, mask_name
 from central import audit
 from central.accounts import User
 from central.catalogue_names import CatalogueNames
+from central.regions import in_regions
 from central.tables import cases, devices, events
-from central.views import in_regions
 
 CASE_STATUSES = ("已受理", "审核中", "待补正", "已办结", "已退回", "不予受理")
 CLOSING = frozenset({"已办结", "已退回", "不予受理"})  # the case is over: the clock of retention starts

@@ -41,7 +41,8 @@ from sqlalchemy import ColumnElement, Connection, and_, or_, select
 
 from central.catalogue_names import CatalogueNames
 from central.tables import cases, devices, events, follow_ups, ratings
-from central.views import LEVELS, _usage_counts
+from central.usage_totals import usage_counts
+from central.views import LEVELS
 
 MAX_DAYS = 366
 LATE_DELIVERY_DAYS = 30
@@ -142,7 +143,7 @@ def usage_section(conn: Connection, start: date, end: date, regions: Sequence[st
             continue
         if not first <= day <= last:
             continue
-        counts = _usage_counts(payload)
+        counts = usage_counts(payload)
         if not counts:
             skipped += 1
             continue
@@ -229,7 +230,7 @@ def _day_of(day: date) -> date:
 
 
 def _stamp_day(stamp: Any) -> date | None:
-    """The calendar day of a booth's ISO 8601 stamp, as the booth wrote it (views._day does the same)."""
+    """The calendar day of a booth's ISO 8601 stamp, as the booth wrote it (usage_totals.report_day does the same)."""
     if not isinstance(stamp, str) or not stamp:
         return None
     try:

@@ -219,3 +219,26 @@ central_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# -- usage totals, kept as usage reports arrive (central.usage_totals): the usage page reads these, not
+# every report of the period (2,000 booths × 14 days is 28,000 reports of dozens of counts each) --------
+
+# Per booth-stamped day, region, action and item ("" for counts without an item): per-day charts and
+# top items.
+usage_daily = Table(
+    "usage_daily", metadata,
+    Column("day", String(10), primary_key=True),  # YYYY-MM-DD of the report's window_start, or "unknown"
+    Column("region", String(16), primary_key=True),  # the booth's region when the report arrived
+    Column("action", String(32), primary_key=True),
+    Column("item", String(32), primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+
+# Per day and booth: citizens served (guides viewed, notices printed, submissions, appointments).
+usage_daily_booth = Table(
+    "usage_daily_booth", metadata,
+    Column("day", String(10), primary_key=True),
+    Column("device", String(64), primary_key=True),
+    Column("region", String(16), nullable=False),
+    Column("served", Integer, nullable=False),
+)

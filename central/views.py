@@ -8,26 +8,22 @@ limited to the regions of the user asking (accounts.User.covers), and names item
 from __future__ import annotations
 
 import time
-from collections import Counter, defaultdict
-from datetime import datetime
+from collections import Counter
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, true
+from sqlalchemy import Connection, and_, func, select
 
 from appliance.contract import PERSONAL_KINDS
 from central.accounts import User
 from central.catalogue_names import CatalogueNames
 from central.database import Database
 from central.fleet import STATE_ORDER, fleet_rows
+from central.regions import in_regions
 from central.tables import alerts, commands, devices, events, follow_ups, heartbeats, ratings
+from central.usage_totals import usage_totals
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 HIDDEN = "(personal data not shown)"
-
-
-def in_regions(region: ColumnElement[str], user: User) -> ColumnElement[bool]:
-    """A condition on a region column: the user's regions (every region for a user without limits)."""
-    return or_(*(region.like(f"{prefix}%") for prefix in user.regions)) if user.regions else true()
 
 
 def fleet_view(db: Database, conn: Connection, user: User, names: CatalogueNames, region: str = "",
@@ -100,53 +96,21 @@ def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 
     reports), and the 好差评 picture (from the ratings), for the user's regions."""
     now = time.time()
     since = now - days * 86_400
-    per_day: dict[str, Counter[str]] = defaultdict(Counter)
-    per_device: Counter[str] = Counter()
-    top_items: Counter[str] = Counter()
-    for device, payload in conn.execute(select(events.c.device, events.c.payload)
-                                        .join(devices, devices.c.id == events.c.device).where(
-            events.c.kind == "usage", events.c.received_at >= since, in_regions(devices.c.region, user))):
-        day = _day(payload.get("window_start"))
-        for count in _usage_counts(payload):
-            action, n = count["action"], count["count"]
-            per_day[day][action] += n
-            if action in ("guide_viewed", "notice_printed", "submission", "appointment"):
-                per_device[device] += n
-                if count.get("item"):
-                    top_items[count["item"]] += n
+    totals = usage_totals(conn, user, days)
+    per_day = totals["per_day"]
     levels = dict(conn.execute(select(ratings.c.level, func.count()).join(devices, devices.c.id == ratings.c.device)
                                .where(ratings.c.received_at >= since, in_regions(devices.c.region, user))
                                .group_by(ratings.c.level)).all())
     rated = sum(levels.values())
     waiting = open_follow_ups(conn, user, names, now)
     return {
-        "days": sorted(per_day), "per_day": {day: dict(c) for day, c in sorted(per_day.items())},
-        "per_device": per_device.most_common(20),
-        "top_items": [(names.item(code), n, code) for code, n in top_items.most_common(10)],
-        "sessions": sum(c["session_start"] for c in per_day.values()),
-        "timeouts": sum(c["timeout"] for c in per_day.values()),
+        "days": sorted(per_day), "per_day": per_day, "per_device": totals["per_device"],
+        "top_items": [(names.item(code), n, code) for code, n in totals["top_items"]],
+        "sessions": sum(c.get("session_start", 0) for c in per_day.values()),
+        "timeouts": sum(c.get("timeout", 0) for c in per_day.values()),
         "ratings": {"levels": [{"level": lv, "label": LEVELS[lv], "count": levels.get(lv, 0)} for lv in LEVELS],
                     "total": rated,
                     "satisfaction": (sum(levels.get(lv, 0) for lv in (5, 4, 3)) / rated) if rated else None,
                     "open_follow_ups": len(waiting)},
         "follow_ups": waiting,
     }
-
-
-def _usage_counts(payload: Any) -> list[dict[str, Any]]:
-    """A usage report's well-formed counts. Intake refuses malformed reports now; a row recorded before
-    that must not make the page fail for two weeks (until it ages out of the window)."""
-    counts = payload.get("counts") if isinstance(payload, dict) else None
-    if not isinstance(counts, list):
-        return []
-    return [count for count in counts
-            if isinstance(count, dict) and isinstance(count.get("action"), str)
-            and isinstance(count.get("count"), int) and not isinstance(count.get("count"), bool)
-            and (count.get("item") is None or isinstance(count.get("item"), str))]
-
-
-def _day(stamp: Any) -> str:
-    try:
-        return datetime.fromisoformat(stamp).date().isoformat() if isinstance(stamp, str) and stamp else "unknown"
-    except ValueError:
-        return "unknown"

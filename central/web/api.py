@@ -15,8 +15,9 @@ from sqlalchemy import select
 
 from central import audit
 from central.commands import CommandError
+from central.regions import in_regions
 from central.tables import devices, follow_ups
-from central.views import device_view, fleet_view, in_regions, usage_view
+from central.views import device_view, fleet_view, usage_view
 from central.web.auth import Operator, Viewer, client_address
 from central.web.context import WebContext, context
 
