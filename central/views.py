@@ -38,7 +38,8 @@ def fleet_view(db: Database, conn: Connection, user: User, names: CatalogueNames
             "follow_ups": open_follow_ups(conn, user, names, now)}
 
 
-def device_view(db: Database, conn: Connection, device: str, user: User, hours: float = 24) -> dict[str, Any] | None:
+def device_view(db: Database, conn: Connection, device: str, user: User, names: CatalogueNames,
+                hours: float = 24) -> dict[str, Any] | None:
     """One booth in depth; None if there is no such booth or it is outside the user's regions."""
     now = time.time()
     found = fleet_rows(db, conn, now, device)
@@ -60,16 +61,18 @@ def device_view(db: Database, conn: Connection, device: str, user: User, hours: 
         "series": {"t": [b[0] for b in beats], "outbox_depth": [b[1] for b in beats],
                    "cpu_temp_c": [b[2] for b in beats], "disk_free_mb": [b[3] for b in beats]},
         "alerts": [dict(a) for a in recent_alerts],
-        "events": [_shown_event(dict(e)) for e in recent_events],
+        "events": [_shown_event(dict(e), names) for e in recent_events],
         "commands": [dict(c) for c in sent],
         "seq_gaps": db.seq_gaps(conn, device),
     }
 
 
-def _shown_event(event: dict[str, Any]) -> dict[str, Any]:
-    if event["kind"] in PERSONAL_KINDS and isinstance(event["payload"], dict):
-        event["payload"] = {**event["payload"], **{key: HIDDEN for key in ("applicant", "form")
-                                                   if key in event["payload"]}}
+def _shown_event(event: dict[str, Any], names: CatalogueNames) -> dict[str, Any]:
+    payload = event["payload"]
+    if event["kind"] in PERSONAL_KINDS and isinstance(payload, dict):
+        event["payload"] = {**payload, **{key: HIDDEN for key in ("applicant", "form") if key in payload}}
+    item = payload.get("item") if isinstance(payload, dict) else None
+    event["item_name"] = names.item(item) if isinstance(item, str) and item else None
     return event
 
 

@@ -48,7 +48,7 @@ def fleet(ctx: Ctx, user: Viewer, region: str = "", state: str = "") -> dict[str
 def device(device: Annotated[str, Path(pattern=DEVICE)], ctx: Ctx, user: Viewer,
            hours: Annotated[int, Query(ge=1, le=24 * 90)] = 24) -> dict[str, Any]:
     with ctx.db.read() as conn:
-        view = device_view(ctx.db, conn, device, user, hours)
+        view = device_view(ctx.db, conn, device, user, ctx.names, hours)
     if view is None:
         raise HTTPException(404, f"no device {device!r}")
     return view
