@@ -31,7 +31,7 @@ from tests.support import Mosquitto, free_port, wait_until
 BOOTHS = int(sys.argv[1]) if len(sys.argv) > 1 else 2_000
 DAYS = int(sys.argv[2]) if len(sys.argv) > 2 else 90
 OPERATORS = 10
-ROUNDS = 20  # per operator, each round one request of each kind
+ROUNDS = 10  # per operator, each round one request of each kind
 PASSWORD = "bench password 1"
 KINDS = {"overview /api/fleet": "/api/fleet", "usage /api/usage?days=14": "/api/usage?days=14",
          "static /static/app.css (baseline)": "/static/app.css"}

@@ -24,6 +24,7 @@ from central.usage_totals import usage_totals
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 HIDDEN = "(personal data not shown)"
+FOLLOW_UPS_SHOWN = 100  # a page lists the oldest; the counts say how many there are
 
 
 def fleet_view(db: Database, conn: Connection, user: User, names: CatalogueNames, region: str = "",
@@ -35,7 +36,8 @@ def fleet_view(db: Database, conn: Connection, user: User, names: CatalogueNames
              if (not region or row["region"] == region) and (not state or row["state"] == state)]
     return {"counts": {s: counts.get(s, 0) for s in STATE_ORDER}, "total": len(everyone),
             "regions": sorted({row["region"] for row in everyone if row["region"]}), "devices": shown,
-            "follow_ups": open_follow_ups(conn, user, names, now)}
+            "follow_ups": open_follow_ups(conn, user, names, now, limit=5),  # the oldest, for the flag
+            "follow_up_counts": follow_up_counts(conn, user, now)}
 
 
 def device_view(db: Database, conn: Connection, device: str, user: User, names: CatalogueNames,
@@ -76,8 +78,19 @@ def _shown_event(event: dict[str, Any], names: CatalogueNames) -> dict[str, Any]
     return event
 
 
-def open_follow_ups(conn: Connection, user: User, names: CatalogueNames, now: float) -> list[dict[str, Any]]:
-    """差评 follow-ups not yet closed, the oldest first, each with its deadline and whether it is past."""
+def follow_up_counts(conn: Connection, user: User, now: float) -> dict[str, int]:
+    """How many 差评 follow-ups are open, and how many of them are past their deadline."""
+    open_now = (select(func.count(), func.count().filter(follow_ups.c.due_at < now))
+                .select_from(follow_ups).join(devices, devices.c.id == follow_ups.c.device)
+                .where(follow_ups.c.closed_at.is_(None), in_regions(devices.c.region, user)))
+    total, overdue = conn.execute(open_now).one()
+    return {"open": total, "overdue": overdue}
+
+
+def open_follow_ups(conn: Connection, user: User, names: CatalogueNames, now: float,
+                    limit: int = FOLLOW_UPS_SHOWN) -> list[dict[str, Any]]:
+    """The oldest `limit` 差评 follow-ups not yet closed, each with its deadline and whether it is past
+    (the oldest are the most overdue; follow_up_counts says how many there are in all)."""
     rows = conn.execute(
         select(follow_ups.c.id, follow_ups.c.opened_at, follow_ups.c.due_at, ratings.c.device, ratings.c.item,
                ratings.c.level, devices.c.region, events.c.payload)
@@ -85,7 +98,7 @@ def open_follow_ups(conn: Connection, user: User, names: CatalogueNames, now: fl
         .join(events, and_(events.c.device == ratings.c.device, events.c.id == ratings.c.event))
         .join(devices, devices.c.id == ratings.c.device)
         .where(follow_ups.c.closed_at.is_(None), in_regions(devices.c.region, user))
-        .order_by(follow_ups.c.opened_at)).mappings().all()
+        .order_by(follow_ups.c.opened_at, follow_ups.c.id).limit(limit)).mappings().all()
     return [{"id": f["id"], "opened_at": f["opened_at"], "due_at": f["due_at"],
              "overdue": f["due_at"] is not None and f["due_at"] < now, "device": f["device"],
              "region": f["region"], "item": f["item"], "item_name": names.item(f["item"]), "level": f["level"],
@@ -106,6 +119,7 @@ def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 
                                .group_by(ratings.c.level)).all())
     rated = sum(levels.values())
     waiting = open_follow_ups(conn, user, names, now)
+    waiting_counts = follow_up_counts(conn, user, now)
     return {
         "days": sorted(per_day), "per_day": per_day, "per_device": totals["per_device"],
         "top_items": [(names.item(code), n, code) for code, n in totals["top_items"]],
@@ -114,6 +128,6 @@ def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 
         "ratings": {"levels": [{"level": lv, "label": LEVELS[lv], "count": levels.get(lv, 0)} for lv in LEVELS],
                     "total": rated,
                     "satisfaction": (sum(levels.get(lv, 0) for lv in (5, 4, 3)) / rated) if rated else None,
-                    "open_follow_ups": len(waiting)},
-        "follow_ups": waiting,
+                    "open_follow_ups": waiting_counts["open"]},
+        "follow_ups": waiting, "follow_up_counts": waiting_counts,
     }
