@@ -1,0 +1,59 @@
+// The audit log (administrators only): who did what, to which booth, case, follow-up or account, when and from where.
+"use strict";
+
+const ACTION_NAMES = {
+  login: "登录 log in", login_failed: "登录失败 failed login", logout: "退出 log out", command: "远程命令 command",
+  case_status: "办件状态 case status", case_opened: "查看办件 case opened", follow_up_closed: "差评回访 follow-up closed",
+  export: "导出台账 ledger export", user_added: "新增用户 user added", user_disabled: "停用用户 user disabled",
+  user_enabled: "启用用户 user enabled", user_password: "修改密码 password changed",
+  personal_data_erased: "删除个人信息 personal data erased",
+};
+
+function describe(details) {
+  if (!details || typeof details !== "object") return "";
+  return Object.entries(details).map(([key, value]) =>
+    `${key}: ${typeof value === "object" && value !== null ? JSON.stringify(value) : value}`).join(" · ");
+}
+
+function target(line) {
+  if (!line.target) return "—";
+  if (line.action === "command") return el("a", {href: "device?id=" + encodeURIComponent(line.target)}, line.target);
+  if (line.action === "case_status" || line.action === "case_opened") return el("a", {href: "case?no=" + encodeURIComponent(line.target)}, line.target);
+  if (line.action === "follow_up_closed") return `差评回访 #${line.target}`;
+  return line.target;
+}
+
+(async () => {
+  const me = await startPage("audit");
+  const wanted = {actor: param("actor"), action: param("action"), limit: param("limit") || "200"};
+  const actionSelect = document.getElementById("action");
+  for (const [key, name] of Object.entries(ACTION_NAMES)) actionSelect.append(el("option", {value: key}, name));
+  if (wanted.action && !ACTION_NAMES[wanted.action]) actionSelect.append(el("option", {value: wanted.action}, wanted.action));
+  for (const name of ["actor", "action", "limit"]) document.getElementById(name).value = wanted[name];
+  document.getElementById("search").addEventListener("submit", event => {
+    event.preventDefault();
+    const values = Object.fromEntries(["actor", "action", "limit"].map(name => [name, document.getElementById(name).value.trim()]));
+    if (values.limit === "200") values.limit = "";
+    location.assign("audit" + query(values));
+  });
+  const body = document.querySelector("#audit tbody");
+  if (!may(me, "admin")) {
+    document.getElementById("search").hidden = true;
+    body.replaceChildren(emptyRow(7, "审计日志只有管理员可以查看。The audit log is for administrators only."));
+    return;
+  }
+  const lines = await api("api/audit" + query(wanted));
+  const filtered = wanted.actor || wanted.action;
+  document.getElementById("summary").textContent = `最新的 ${lines.length} 条${filtered ? "（已筛选）" : ""} · the newest ${lines.length} line(s)` +
+    (filtered ? " matching" : "");
+  body.replaceChildren(...lines.map(line => el("tr", {"data-audit": line.id, "data-action": line.action, class: line.ok ? null : "bad"},
+    el("td", {class: "nowrap"}, when(line.at)), el("td", {class: "nowrap", "data-actor": line.actor}, line.actor),
+    el("td", {class: "nowrap muted"}, line.address || "—"), el("td", {class: "nowrap"}, ACTION_NAMES[line.action] || line.action),
+    el("td", {class: "nowrap"}, target(line)), el("td", {class: "nowrap"}, line.ok ? "✓" : "✗ 失败 failed"),
+    el("td", {class: "result small"}, describe(line.details)))));
+  if (!lines.length) body.append(emptyRow(7, filtered ? "没有符合条件的记录 no line matches" : "审计日志还是空的 the audit log is empty"));
+})().catch(error => {
+  if (error.status === 403) {
+    document.querySelector("#audit tbody").replaceChildren(emptyRow(7, "审计日志只有管理员可以查看。The audit log is for administrators only."));
+  } else if (error.status !== 401) showProblem(error);
+});

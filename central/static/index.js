@@ -1,0 +1,70 @@
+// The overview: central's own health, overdue 差评 follow-ups, counts by state, the fleet table.
+"use strict";
+
+(async () => {
+  await startPage("fleet");
+  const region = document.getElementById("region"), state = document.getElementById("state");
+  for (const [key, name] of Object.entries(STATE_NAMES)) state.append(el("option", {value: key}, name));
+  region.value = param("region");
+
+  function intakeBanner(intake) {
+    const banner = document.getElementById("intake");
+    banner.hidden = !intake || intake.ok;
+    if (!intake || intake.ok) return;
+    banner.textContent = !intake.database_ok
+      ? `中心数据库故障 central's database is failing (${intake.database_failing_s} s): ${intake.held_messages} messages held, ` +
+        "not lost — booths keep every event until central confirms it"
+      : !intake.broker_connected ? "中心未连接消息服务器 central is not connected to the broker" : "中心异常 central is not healthy";
+  }
+
+  // The API lists the oldest open follow-ups (the first to fall due) and counts them all.
+  function followUps(list, counts) {
+    const overdue = counts ? counts.overdue : list.filter(f => f.overdue).length;
+    const open = counts ? counts.open : list.length;
+    document.getElementById("overdue").hidden = !overdue;
+    document.getElementById("overdue-follow-ups").textContent = overdue;
+    const first = list.find(f => f.overdue);
+    document.getElementById("overdue-detail").textContent = (first ?
+      `最早 oldest: ${first.device} · ${first.item_name} · ${first.label} · 期限 due ${when(first.due_at)} — ` : "") + "去回访 follow up →";
+    document.getElementById("open-follow-ups-line").textContent = open ? `待回访 ${open} 条 open follow-ups` : "";
+  }
+
+  function tile(key, count, name, extra = {}) {
+    return el("div", {class: `count pick c-${key === "all" ? "accent" : key}` + (extra.picked ? " picked" : ""), "data-state": key === "all" ? null : key,
+                      role: "button", tabindex: 0, onclick: extra.onclick,
+                      onkeydown: event => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); extra.onclick(); } }},
+              el("b", {id: `count-${key === "all" ? "total" : key}`}, count), name);
+  }
+
+  async function show() {
+    const data = await api("api/fleet" + query({region: region.value, state: state.value}));
+    intakeBanner(data.intake);
+    followUps(data.follow_ups || [], data.follow_up_counts);
+    for (const r of data.regions) if (![...region.options].some(o => o.value === r)) region.append(el("option", {value: r}, r));
+    document.getElementById("counts").replaceChildren(
+      tile("all", data.total, "全部终端 all", {onclick: () => { state.value = ""; refresh(); }}),
+      ...Object.entries(data.counts).filter(([k, n]) => n || k === "ok" || k === "fault" || k === "offline").map(([k, n]) =>
+        tile(k, n, STATE_NAMES[k], {picked: state.value === k, onclick: () => { state.value = state.value === k ? "" : k; refresh(); }})));
+    const body = document.querySelector("#fleet tbody");
+    body.replaceChildren(...data.devices.map(d => {
+      const href = "device?id=" + encodeURIComponent(d.device);
+      return el("tr", {class: "link", "data-device": d.device, onclick: event => { if (event.target.tagName !== "A") location.assign(href); }},
+        el("td", {class: "nowrap"}, el("a", {href}, d.device)), el("td", {class: "site"}, d.site),
+        el("td", {}, d.region), el("td", {}, stateBadge(d.state)), el("td", {class: "nowrap"}, d.heartbeat),
+        el("td", {class: d.printer === "ok" ? "" : "bad"}, d.printer), el("td", {class: d.card_reader === "ok" ? "" : "bad"}, d.card_reader),
+        el("td", {class: "num"}, d.outbox), el("td", {class: "nowrap"}, d.oldest),
+        el("td", {"data-unconfirmed": d.unconfirmed}, d.unconfirmed === 0 || d.unconfirmed === "-" ? d.unconfirmed :
+           `${d.unconfirmed}（最早 ${d.oldest_unconfirmed}）`), el("td", {}, d.software),
+        el("td", {class: "num" + (d.alerts ? " bad" : "")}, d.alerts));
+    }));
+    if (!data.devices.length) body.append(emptyRow(12, data.total ? "没有符合条件的终端 no device matches these filters"
+                                                                   : "还没有终端上线 no booth has reported yet"));
+    document.getElementById("updated").textContent = "更新于 updated " + new Date().toLocaleTimeString("zh-CN", {hour12: false});
+  }
+
+  let timer = null;
+  function refresh() { clearInterval(timer); timer = every(5, show); }
+  state.value = param("state");
+  region.onchange = state.onchange = refresh;
+  refresh();
+})().catch(error => { if (error.status !== 401) showProblem(error); });

@@ -1,0 +1,117 @@
+// Usage and 好差评: sessions, services per day, top items, ratings, the 差评 follow-ups an operator closes
+// with a note, and the 台账 (ledger) export for a period.
+"use strict";
+
+const LEVEL_COLORS = {5: "#1b7f3b", 4: "#5aa469", 3: "#9aa0a6", 2: "#e08a00", 1: "#c62828"};
+
+(async () => {
+  const me = await startPage("usage");
+  const operator = may(me, "operator");
+  for (const node of document.querySelectorAll(".operator-only")) node.hidden = !operator;
+  let closing = null;  // the follow-up whose note is being written: the table is not redrawn meanwhile
+  let scrolled = false;
+
+  function tile(id, value, name, color) {
+    return el("div", {class: `count c-${color}`}, el("b", {id}, value), name);
+  }
+
+  function followUpRow(f) {
+    const row = el("tr", {"data-follow-up": f.id, class: f.overdue ? "overdue" : null},
+      el("td", {class: "nowrap"}, el("a", {href: "device?id=" + encodeURIComponent(f.device)}, f.device)),
+      el("td", {}, f.item_name, " ", el("span", {class: "muted small"}, f.item)),
+      el("td", {class: "bad nowrap"}, f.label), el("td", {}, (f.reasons || []).join("、") || "—"),
+      el("td", {class: "nowrap"}, when(f.opened_at)),
+      el("td", {class: "nowrap" + (f.overdue ? " bad" : "")}, f.due_at ? day(f.due_at) : "—",
+         f.overdue ? el("span", {class: "state c-fault overdue-flag"}, "已超期 overdue") : null));
+    if (operator) row.append(el("td", {class: "nowrap"},
+      el("button", {type: "button", class: "close-follow-up", onclick: () => openClose(f, row)}, "已回访 close…")));
+    return row;
+  }
+
+  function openClose(f, row) {
+    if (closing) return;
+    closing = f.id;
+    const message = el("span", {class: "message small bad"});
+    const note = el("input", {type: "text", name: "note", maxlength: 500, required: true, class: "note-input",
+                              placeholder: "回访情况（必填）what was done: called back, explained, …", "aria-label": "回访情况 note",
+                              oninput: () => { message.textContent = ""; }});
+    const cancel = () => { closing = null; form.closest("tr").remove(); row.querySelector("button").disabled = false; };
+    const form = el("form", {class: "inline", novalidate: true, "data-closing": f.id, onsubmit: async event => {
+      event.preventDefault();
+      const text = note.value.trim();
+      if (!text) { message.textContent = "请写明回访情况 please say what was done"; note.focus(); return; }
+      submit.disabled = true;
+      try {
+        await api(`api/follow-ups/${f.id}/close`, {note: text});
+        closing = null;
+        await show();
+      } catch (error) { message.textContent = "未关闭 not closed: " + error.message; submit.disabled = false; }
+    }}, el("span", {class: "nowrap"}, `回访 ${f.device} · ${f.item_name}：`), note);
+    const submit = el("button", {type: "submit"}, "确认已回访 Close");
+    form.append(submit, el("button", {type: "button", class: "plain", onclick: cancel}, "取消 Cancel"), message);
+    row.querySelector("button").disabled = true;
+    row.after(el("tr", {class: "closing"}, el("td", {colspan: 7}, form)));
+    note.focus();
+  }
+
+  async function show() {
+    const u = await api("api/usage?days=14");
+    const r = u.ratings;
+    document.getElementById("counts").replaceChildren(
+      tile("sessions", u.sessions, "服务人次 sessions", "accent"),
+      tile("timeouts", u.timeouts, "超时退出 timeouts", "offline"),
+      tile("satisfaction", r.satisfaction === null ? "—" : (r.satisfaction * 100).toFixed(1) + "%", `满意率 satisfaction (${r.total} 条)`, "ok"),
+      tile("open-follow-ups", r.open_follow_ups, "待回访 open follow-ups", "fault"));
+    const series = [["guide_viewed", "查看指南 guide", "#0b57d0"], ["notice_printed", "打印告知单 notice", "#5e35b1"],
+                    ["submission", "申请 applied", "#1b7f3b"], ["appointment", "预约 booked", "#e08a00"]]
+      .map(([key, name, color]) => ({name, color, values: u.days.map(d => u.per_day[d][key] || 0)}));
+    const perDay = document.getElementById("per-day");
+    perDay.replaceChildren(columnChart(u.days, series, {width: Math.max(600, perDay.clientWidth - 34)}));
+    const barWidth = Math.max(320, document.getElementById("top-items").clientWidth);
+    document.getElementById("top-items").replaceChildren(barChart(u.top_items.map(([name, count, code]) =>
+      ({label: name, value: count, title: `${name}（${code}）: ${count}`})), {labelWidth: 170, width: barWidth}));
+    document.getElementById("per-device").replaceChildren(barChart(u.per_device.map(([device, count]) =>
+      ({label: device, value: count})), {color: "#5e35b1", width: barWidth}));
+    document.getElementById("ratings").replaceChildren(barChart(r.levels.map(l =>
+      ({label: l.label, value: l.count, color: LEVEL_COLORS[l.level]})),
+      {width: barWidth, format: v => r.total ? `${v} (${(100 * v / r.total).toFixed(0)}%)` : v}));
+    const counts = u.follow_up_counts || {open: u.follow_ups.length, overdue: u.follow_ups.filter(f => f.overdue).length};
+    document.getElementById("follow-ups-summary").textContent = (counts.open
+      ? `待回访 ${counts.open} 条 open` + (counts.overdue ? `，其中 ${counts.overdue} 条已超期 overdue` : "") : "") +
+      (counts.open > u.follow_ups.length ? ` · 下表为最早的 ${u.follow_ups.length} 条 the oldest ${u.follow_ups.length} shown` : "");
+    if (closing === null) {
+      const body = document.querySelector("#follow-ups tbody");
+      body.replaceChildren(...u.follow_ups.map(followUpRow));
+      if (!u.follow_ups.length) body.append(emptyRow(operator ? 7 : 6, "没有待回访的差评 no open follow-ups: every 差评 has been called back"));
+    }
+    if (!scrolled && location.hash === "#follow-ups") document.getElementById("follow-ups-title").scrollIntoView();
+    scrolled = true;
+  }
+
+  // -- the 台账 export: plain links (GET), the period as picked
+  const start = document.getElementById("export-start"), end = document.getElementById("export-end");
+  function setMonth(offset) {
+    const now = new Date(), first = new Date(now.getFullYear(), now.getMonth() + offset, 1);
+    const last = offset < 0 ? new Date(now.getFullYear(), now.getMonth() + offset + 1, 0) : now;
+    start.value = isoDay(first); end.value = isoDay(last);
+    links();
+  }
+  function links() {
+    const ok = start.value && end.value && start.value <= end.value;
+    for (const link of document.querySelectorAll("#export a[data-format]")) {
+      link.href = "api/export" + query({start: start.value, end: end.value, format: link.dataset.format, section: link.dataset.section});
+      link.toggleAttribute("hidden", !ok);
+    }
+    const note = document.getElementById("export-note");
+    note.className = "small message " + (ok ? "muted" : "bad");
+    note.textContent = ok ? `${start.value} 至 ${end.value} 的台账（含首尾两天）。不含个人信息；导出会记入审计。` +
+                            `The ledger of ${start.value} – ${end.value} (both days included): no personal data; every export is audited.`
+                          : "请选择开始和结束日期（开始不晚于结束）。Pick a start and an end day (the start not after the end).";
+  }
+  start.onchange = end.onchange = links;
+  document.getElementById("last-month").onclick = () => setMonth(-1);
+  document.getElementById("this-month").onclick = () => setMonth(0);
+  setMonth(-1);
+
+  every(10, show);
+})().catch(error => { if (error.status !== 401) showProblem(error); });
