@@ -33,6 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from central import migrations
 from central.alerts import Condition
 from central.tables import (
     alerts,
@@ -43,7 +44,6 @@ from central.tables import (
     events,
     follow_ups,
     heartbeats,
-    metadata,
     ratings,
     status_history,
 )
@@ -66,9 +66,8 @@ class Database:
             self.engine = create_engine(url, future=True, hide_parameters=True, pool_pre_ping=True)
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout_s * 1000)))
-            upgrade_event_keys(self.engine)
-            metadata.create_all(self.engine)
-        except (SQLAlchemyError, ImportError) as exc:
+            migrations.upgrade(self.engine)
+        except (SQLAlchemyError, ImportError, migrations.SchemaError) as exc:
             where = make_url(url).render_as_string(hide_password=True) if "://" in url else url
             raise DatabaseError(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from None
         self._known: set[str] = set()  # devices this process has seen in the table (never deleted)
@@ -338,7 +337,11 @@ _KEYED_BY_EVENT = ("follow_ups", "ratings", "cases", "events")  # children first
 def upgrade_event_keys(engine: Engine) -> bool:
     """Re-key a database whose events were keyed by `id` alone to (device, id), with the tables that
     refer to events (cases, ratings, follow-ups), keeping every row; True if it did. One transaction:
-    either the whole step is done or none of it (there is no Alembic yet; this is the one step)."""
+    either the whole step is done or none of it. It brings such a database to central 0.1's schema, from
+    which Alembic's revisions go on (central.migrations runs it first)."""
+    # The tables as 0.1 had them, frozen, never today's central.tables (its columns move on).
+    from central.migrations.legacy import cases, events, follow_ups, metadata, ratings
+
     with engine.connect() as probe:
         found = inspect(probe)
         if not found.has_table("events") or found.get_pk_constraint("events")["constrained_columns"] != ["id"]:

@@ -1,0 +1,167 @@
+"""Central's tables as version 0.1 made them (central/tables.py at 19a1662), frozen for the tests: a
+database built from this is what every installed central has before its first Alembic migration.
+Never edit it to follow central/tables.py."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+devices = Table(
+    "devices", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("site", Text, nullable=False, default=""),
+    Column("region", String(16), nullable=False, default=""),
+    Column("software", String(64), nullable=False, default=""),
+    Column("status", String(16), nullable=False, default="unknown"),  # online, maintenance, offline
+    Column("status_since", Float),
+    Column("boot", Integer, nullable=False, default=0),  # boot counter of the latest birth
+    Column("first_seen", Float, nullable=False),
+    Column("last_heartbeat_at", Float),
+    Column("heartbeat", JSON),  # the latest heartbeat as received
+)
+
+status_history = Table(
+    "status_history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("boot", Integer, nullable=False),
+    Column("reason", String(32)),
+    Column("received_at", Float, nullable=False),
+    Column("stale", Boolean, nullable=False, default=False),  # a will older than the latest birth: ignored
+    Index("status_history_device", "device", "received_at"),
+)
+
+heartbeats = Table(
+    "heartbeats", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("boot", Integer, nullable=False),
+    Column("outbox_depth", Integer),
+    Column("outbox_oldest_s", Integer),
+    Column("cpu_temp_c", Float),
+    Column("disk_free_mb", Integer),
+    Index("heartbeats_device", "device", "received_at"),
+)
+
+# An event is one booth's: its key is (device, id), so a redelivery is recorded once and no booth can
+# shadow another's event by reusing its id. (Databases made before this key are upgraded in place:
+# central.database.upgrade_event_keys.)
+events = Table(
+    "events", metadata,
+    Column("device", String(64), ForeignKey("devices.id"), primary_key=True),
+    Column("id", String(26), primary_key=True),  # the device's ULID
+    Column("seq", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("created", String(40), nullable=False),  # as the device stamped it
+    Column("received_at", Float, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Index("events_device_seq", "device", "seq"),
+    Index("events_kind", "kind", "received_at"),
+    Index("events_id", "id"),  # a receipt number asked at any booth
+)
+
+cases = Table(
+    "cases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("receipt", String(26), nullable=False),  # the submission's id
+    Column("case_no", String(32), unique=True),
+    Column("device", String(64), nullable=False),
+    Column("item", String(32), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("device", "receipt", name="cases_device_receipt"),
+    ForeignKeyConstraint(["device", "receipt"], ["events.device", "events.id"], name="cases_event"),
+    Index("cases_receipt", "receipt"),
+)
+
+ratings = Table(
+    "ratings", metadata,
+    Column("device", String(64), primary_key=True),
+    Column("event", String(26), primary_key=True),
+    Column("item", String(32), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("case_ref", String(26)),
+    Column("received_at", Float, nullable=False),
+    ForeignKeyConstraint(["device", "event"], ["events.device", "events.id"], name="ratings_event"),
+)
+
+follow_ups = Table(
+    "follow_ups", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64), nullable=False),
+    Column("rating", String(26), nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("closed_at", Float),
+    Column("closed_by", Text),
+    Column("note", Text),
+    UniqueConstraint("device", "rating", name="follow_ups_device_rating"),
+    ForeignKeyConstraint(["device", "rating"], ["ratings.device", "ratings.event"], name="follow_ups_rating"),
+)
+
+alerts = Table(
+    "alerts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64), ForeignKey("devices.id"), nullable=False),
+    Column("code", String(64), nullable=False),
+    Column("source", String(16), nullable=False),  # what opens and closes it: heartbeat, clock or event
+    Column("severity", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("closed_at", Float),
+    Column("until", Float),  # an alert that clears at a known time (an admin PIN lockout)
+    Index("alerts_open", "device", "closed_at"),
+)
+
+commands = Table(
+    "commands", metadata,
+    Column("id", String(64), primary_key=True),  # the request id the device answers with
+    Column("batch", String(32), nullable=False),  # one send to a group: one batch, one id per device
+    Column("device", String(64), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("args", JSON, nullable=False),
+    Column("sent_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("answered_at", Float),
+    Column("ok", Boolean),
+    Column("result", JSON),  # `result` or `error` of the device's cmd-result
+    Index("commands_device", "device", "sent_at"),
+)
+
+# What central could never record (refused at intake, or refused by the database itself), kept so an
+# operator sees it (`kiosk central dead-letters`) and the booth can be told to stop resending it. The
+# raw bytes are kept for a developer to replay once the cause is fixed; nothing shows or logs them.
+dead_letters = Table(
+    "dead_letters", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64)),  # from the topic, when it names a device (the broker's ACL vouches)
+    Column("topic", String(256), nullable=False),
+    Column("event", String(26)),  # the event's id and seq, when the envelope names them usably
+    Column("seq", Integer),
+    Column("reason", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("payload", LargeBinary),
+    Column("received_at", Float, nullable=False),
+    UniqueConstraint("device", "event", name="dead_letters_device_event"),  # a resend is kept once
+    Index("dead_letters_received", "received_at"),
+)
