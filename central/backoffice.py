@@ -92,7 +92,7 @@ def case_detail(conn: Connection, user: User, names: CatalogueNames, case_no: st
             "phone": _shown(form.get("phone"), mask_phone, full),
         },
         "form": None if erased else [{"key": key, "label": names.field(row["item"], key),
-                                      "value": _shown(value, mask_text, full)}
+                                      "value": _shown(value, mask_phone if key == "phone" else mask_text, full)}
                                      for key, value in form.items()],
     }
     if not erased:

@@ -40,6 +40,7 @@ def _serve(args: argparse.Namespace) -> int:
     """The composition root: the database, the intake, the catalogue's names and the dashboard."""
     from central.catalogue_names import CatalogueNames
     from central.database import Database
+    from central.fleet import FleetSnapshot
     from central.intake import Intake
     from central.metrics import render
     from central.web.app import Dashboard
@@ -52,7 +53,7 @@ def _serve(args: argparse.Namespace) -> int:
     names = CatalogueNames.load(settings.catalogue)
     intake = Intake(settings, db)
     context = WebContext(db=db, settings=settings, names=names, send_command=intake.send_command,
-                         health=intake.health, metrics=lambda: render(intake, db))
+                         health=intake.health, metrics=lambda: render(intake, db), fleet=FleetSnapshot(db))
     try:
         dashboard = Dashboard(context)
     except OSError as exc:

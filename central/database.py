@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from central import migrations
+from central import migrations, usage_totals
 from central.alerts import Condition
 from central.tables import (
     alerts,
@@ -47,8 +47,10 @@ from central.tables import (
     ratings,
     status_history,
 )
+from central.workdays import add_working_days
 
 FIRST_CASE_STATUS = "已受理"  # a submission central has received: accepted for handling
+FOLLOW_UP_DAYS = 5
 
 
 class DatabaseError(Exception):
@@ -56,6 +58,10 @@ class DatabaseError(Exception):
 
 
 class Database:
+    # A 差评 follow-up's deadline from when it opened: FOLLOW_UP_DAYS working days by default; `serve`
+    # sets the office's (settings.follow_up_days and holidays).
+    follow_up_due: Callable[[float], float] = staticmethod(lambda opened: add_working_days(opened, FOLLOW_UP_DAYS))
+
     def __init__(self, url: str, busy_timeout_s: float = 5.0) -> None:
         """`busy_timeout_s`: how long SQLite waits for a lock before a statement fails (the intake then
         holds its batch and retries; a shorter wait lets its health say so sooner)."""
@@ -72,12 +78,12 @@ class Database:
             raise DatabaseError(f"cannot open the database {where}: {getattr(exc, 'orig', None) or exc}") from None
         self._known: set[str] = set()  # devices this process has seen in the table (never deleted)
         # The statements on the intake's hot path, built once: building one costs more than running it.
-        self._add_device = self._insert_ignore(devices)
+        self._add_device = self.insert_ignore(devices)
         self._add_heartbeat = insert(heartbeats)
         self._note_heartbeat = update(devices).where(devices.c.id == bindparam("device_id")).values(
             last_heartbeat_at=bindparam("at"), heartbeat=bindparam("beat"))
-        self._add_event = self._insert_ignore(events)  # redeliveries race between instances: skip, not fail
-        self._add_dead_letter = self._insert_ignore(dead_letters)
+        self._add_event = self.insert_ignore(events)  # redeliveries race between instances: skip, not fail
+        self._add_dead_letter = self.insert_ignore(dead_letters)
         self._device_row = select(devices).where(devices.c.id == bindparam("device_id"))
         self._open_alerts_of = select(alerts).where(alerts.c.device == bindparam("device_id"),
                                                     alerts.c.closed_at.is_(None)).order_by(alerts.c.opened_at)
@@ -98,7 +104,7 @@ class Database:
     def read(self) -> Connection:
         return self.engine.connect()
 
-    def _insert_ignore(self, table):
+    def insert_ignore(self, table):
         """INSERT that skips a row whose key exists (a redelivered event) on either database."""
         dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
         return dialect.insert(table).on_conflict_do_nothing()
@@ -183,13 +189,18 @@ class Database:
                 {"event": e["id"], "device": device, "item": str(e["payload"].get("item", "")),
                  "channel": str(e["payload"].get("channel", "kiosk")), "level": e["payload"]["level"],
                  "case_ref": e["payload"].get("case"), "received_at": now} for device, e, now in rated])
-            low = [{"device": device, "rating": e["id"], "opened_at": now}
+            low = [{"device": device, "rating": e["id"], "opened_at": now, "due_at": self.follow_up_due(now)}
                    for device, e, now in rated if e["payload"]["level"] <= 2]
             if low:
                 conn.execute(insert(follow_ups), low)
         for device, e, now in new:
             if e["kind"] == "submission":
                 self._open_case(conn, device, e, now)
+        used = [(device, e["payload"]) for device, e, _ in new if e["kind"] == "usage"]
+        if used:
+            regions = dict(conn.execute(select(devices.c.id, devices.c.region).where(
+                devices.c.id.in_({device for device, _ in used}))).all())
+            usage_totals.add_reports(conn, [(device, regions.get(device, ""), payload) for device, payload in used])
         return new
 
     def _open_case(self, conn: Connection, device: str, envelope: dict[str, Any], now: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -35,6 +37,28 @@ def fleet_rows(db: Database, conn: Connection, now: float, device: str | None = 
         })
     rows.sort(key=lambda r: (STATE_ORDER.index(r["state"]), r["region"], r["device"]))
     return rows
+
+
+class FleetSnapshot:
+    """Every booth's overview row, read at most once per `max_age_s` however many operators ask at once
+    (2,000 booths' latest heartbeats take a fifth of a second to read and judge): one read, shared;
+    a request that comes while it is being read waits for it instead of reading again."""
+
+    def __init__(self, db: Database, max_age_s: float = 1.0) -> None:
+        self._db = db
+        self._max_age_s = max_age_s
+        self._lock = threading.Lock()
+        self._rows: list[dict[str, Any]] = []
+        self._taken = -float("inf")
+
+    def rows(self) -> list[dict[str, Any]]:
+        with self._lock:
+            now = time.time()
+            if now - self._taken >= self._max_age_s:
+                with self._db.read() as conn:
+                    self._rows = fleet_rows(self._db, conn, now)
+                self._taken = now
+            return self._rows
 
 
 def booth_state(status: str, drivers: dict[str, Any], open_alerts: int) -> str:

@@ -123,6 +123,7 @@ follow_ups = Table(
     Column("note", Text),
     UniqueConstraint("device", "rating", name="follow_ups_device_rating"),
     ForeignKeyConstraint(["device", "rating"], ["ratings.device", "ratings.event"], name="follow_ups_rating"),
+    Index("follow_ups_open", "closed_at", "opened_at"),  # the open ones, oldest first, without a scan
 )
 
 alerts = Table(

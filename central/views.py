@@ -27,10 +27,11 @@ HIDDEN = "(personal data not shown)"
 FOLLOW_UPS_SHOWN = 100  # a page lists the oldest; the counts say how many there are
 
 
-def fleet_view(db: Database, conn: Connection, user: User, names: CatalogueNames, region: str = "",
-               state: str = "") -> dict[str, Any]:
+def fleet_view(fleet: list[dict[str, Any]], conn: Connection, user: User, names: CatalogueNames,
+               region: str = "", state: str = "") -> dict[str, Any]:
+    """The overview from the fleet's rows (fleet.FleetSnapshot), for the user's regions."""
     now = time.time()
-    everyone = [row for row in fleet_rows(db, conn, now) if user.covers(row["region"])]
+    everyone = [row for row in fleet if user.covers(row["region"])]
     counts = Counter(row["state"] for row in everyone)
     shown = [row for row in everyone
              if (not region or row["region"] == region) and (not state or row["state"] == state)]

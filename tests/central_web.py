@@ -12,6 +12,7 @@ import httpx
 from central import accounts
 from central.catalogue_names import CatalogueNames
 from central.database import Database
+from central.fleet import FleetSnapshot
 from central.intake import Intake
 from central.metrics import render
 from central.settings import build_settings
@@ -45,7 +46,7 @@ def start_central(broker_port: int, database: str, **settings: Any) -> RunningCe
     wait_until(intake.connected.is_set)
     context = WebContext(db=db, settings=config, names=CatalogueNames.load(config.catalogue),
                          send_command=intake.send_command, health=intake.health,
-                         metrics=lambda: render(intake, db))
+                         metrics=lambda: render(intake, db), fleet=FleetSnapshot(db))
     dashboard = Dashboard(context)
     dashboard.start()
     wait_until(lambda: _answers(dashboard.url))

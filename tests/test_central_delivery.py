@@ -27,6 +27,7 @@ from appliance.contract import confirmation_topic, encode, event_topic, heartbea
 from appliance.ids import UlidGenerator
 from central.catalogue_names import CatalogueNames
 from central.database import Database
+from central.fleet import FleetSnapshot
 from central.intake import Intake
 from central.messages import MAX_DRIVERS, MAX_USAGE_COUNTS
 from central.metrics import render
@@ -137,7 +138,8 @@ class Rig:
         self.db = self.central.db
         context = WebContext(db=self.db, settings=self.central.settings, names=CatalogueNames.load(None),
                              send_command=self.central.send_command, health=self.central.health,
-                             metrics=lambda: render(self.central, self.db))
+                             metrics=lambda: render(self.central, self.db),
+                             fleet=FleetSnapshot(self.db))
         self.dashboard = Dashboard(context)
         self.dashboard.start()
         add_user(self.db, "admin", "admin")
@@ -147,7 +149,7 @@ class Rig:
         cert, key = self.tls.issue(name)
         return build_settings(broker_host="localhost", broker_port=self.broker.port, ca_file=self.tls.ca,
                               cert_file=cert, key_file=key, database=self.url, client_id=name,
-                              session_expiry_s=session_expiry_s)
+                              session_expiry_s=session_expiry_s, http_port=0)
 
     def start_central(self, name: str, session_expiry_s: int) -> Intake:
         central = Intake(self.settings(name, session_expiry_s), Database(self.url, busy_timeout_s=0.3))

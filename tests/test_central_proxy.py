@@ -6,6 +6,7 @@ reaches central with another Host, or from another origin, is refused."""
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -54,7 +55,7 @@ http {{
     nginx = subprocess.Popen([str(NGINX), "-p", str(work), "-c", str(work / "nginx.conf")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"https://{host}"
-    client = httpx.Client(base_url=base, verify=str(tls.ca), timeout=10)
+    client = httpx.Client(base_url=base, verify=ssl.create_default_context(cafile=str(tls.ca)), timeout=10)
     try:
         wait_until(lambda: _answers(client, nginx), timeout=15)
         yield central, client, base

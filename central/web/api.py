@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+from starsessions import load_session
 
 from central import audit
 from central.commands import CommandError
@@ -40,7 +42,7 @@ class CloseFollowUp(BaseModel):
 def fleet(ctx: Ctx, user: Viewer, region: str = "", state: str = "") -> dict[str, Any]:
     """The overview, with central's own health: the page says when intake is held up."""
     with ctx.db.read() as conn:
-        view = fleet_view(ctx.db, conn, user, ctx.names, region, state)
+        view = fleet_view(ctx.fleet.rows(), conn, user, ctx.names, region, state)
     return {**view, "intake": ctx.health()}
 
 
@@ -103,22 +105,26 @@ def dead_letters(ctx: Ctx, user: Operator, device: Annotated[str | None, Query(p
     return [row for row in found if not user.regions or user.covers(regions.get(row["device"]))]
 
 
-def _monitor(request: Request, ctx: WebContext) -> None:
-    """Central's health and metrics: for the monitoring addresses, or a logged-in user."""
+async def _monitor(request: Request, ctx: WebContext) -> None:
+    """Central's health and metrics: for the monitoring addresses, or a logged-in user (whose session
+    is read only then: a monitor's question never touches the database)."""
     address = client_address(request)
     try:
         allowed = any(ip_address(address) in ip_network(net, strict=False) for net in ctx.settings.metrics_from)
     except ValueError:
         allowed = False
-    if not allowed and not request.session.get("user"):
+    if allowed:
+        return
+    await load_session(request)
+    if not request.session.get("user"):
         raise HTTPException(401, "log in first, or ask from a monitoring address (--metrics-from)")
 
 
 @router.get("/health", responses={503: {}})
-def health(ctx: Ctx, request: Request, response: Response) -> dict[str, Any]:
+async def health(ctx: Ctx, request: Request, response: Response) -> dict[str, Any]:
     """The intake: database failing?, messages held, broker connection (503 while not healthy; read
     from memory, never the database)."""
-    _monitor(request, ctx)
+    await _monitor(request, ctx)
     found = ctx.health()
     if not found.get("ok"):
         response.status_code = 503
@@ -129,10 +135,10 @@ metrics_router = APIRouter(tags=["monitoring"])
 
 
 @metrics_router.get("/metrics", response_class=Response)
-def metrics(ctx: Ctx, request: Request) -> Response:
+async def metrics(ctx: Ctx, request: Request) -> Response:
     """Prometheus text format: messages, batches held, database errors, booths, alerts, follow-ups."""
-    _monitor(request, ctx)
-    body, kind = ctx.metrics()
+    await _monitor(request, ctx)
+    body, kind = await run_in_threadpool(ctx.metrics)
     return Response(body, media_type=kind)
 
 

@@ -37,6 +37,9 @@ from central.web.showable import ShowableJSON
 MAX_BODY = 16 * 1024
 SESSION_COOKIE = "kiosk_session"
 SESSION_MAX_AGE_S = 12 * 3600  # however busy: log in again after a working day
+# Monitoring answers from memory, without the session (read only when a caller is not a monitor): it
+# must say "database failing" while the database fails.
+NOT_MONITORING = re.compile(r"^(?!.*/(api/health|metrics)$)")
 
 
 class JsonCsrf(CSRFMiddleware):
@@ -57,7 +60,7 @@ def build_app(ctx: WebContext) -> FastAPI:
         Middleware(SessionMiddleware, store=DatabaseSessionStore(ctx.db), cookie_name=SESSION_COOKIE,
                    lifetime=settings.session_idle_min * 60, rolling=True, cookie_same_site="strict",
                    cookie_https_only=False, cookie_path=cookie_path),  # Secure: SecurityHeaders, over HTTPS
-        Middleware(SessionAutoloadMiddleware),
+        Middleware(SessionAutoloadMiddleware, paths=[NOT_MONITORING]),
         Middleware(SessionGate, public=pages.is_public, max_age_s=SESSION_MAX_AGE_S),
         Middleware(JsonCsrf, secret=_csrf_secret(ctx.db), cookie_name=auth.CSRF_COOKIE, cookie_path=cookie_path,
                    cookie_httponly=True, cookie_samesite="strict", header_name="x-csrf-token",
@@ -121,12 +124,13 @@ class Dashboard:
                                 h11_max_incomplete_event_size=16 * 1024)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="central-web", daemon=True)
-        self._prefix = settings.root_path
 
     @property
     def url(self) -> str:
+        """Where it listens. Behind a proxy with a path prefix (root_path), browsers use the proxy's
+        address; this one answers the paths the proxy forwards, without the prefix."""
         host, port = self._socket.getsockname()[:2]
-        return f"http://{host}:{port}{self._prefix}"
+        return f"http://{host}:{port}"
 
     def start(self) -> None:
         self._thread.start()

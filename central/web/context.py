@@ -11,6 +11,7 @@ from fastapi import Request
 
 from central.catalogue_names import CatalogueNames
 from central.database import Database
+from central.fleet import FleetSnapshot
 from central.settings import CentralSettings
 
 SendCommand = Callable[[list[str], str, dict[str, Any] | None, float], dict[str, str]]
@@ -24,6 +25,7 @@ class WebContext:
     send_command: SendCommand
     health: Callable[[], dict[str, Any]]  # the intake's health (read from memory, never the database)
     metrics: Callable[[], tuple[bytes, str]]  # Prometheus text and its content type
+    fleet: FleetSnapshot  # the overview's rows, read once for every operator asking in the same second
 
 
 def context(request: Request) -> WebContext:
