@@ -13,6 +13,7 @@ caller.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass
 from functools import cache
@@ -73,13 +74,7 @@ def check_password(password: str) -> None:
 def add_user(conn: Connection, name: str, role: str, regions: list[str], password: str) -> User:
     if not NAME.fullmatch(name):
         raise AccountError(f"{name!r} is not a user name: 2-32 of a-z 0-9 . _ -, starting with a letter")
-    if role not in ROLES:
-        raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
-    for prefix in regions:
-        if not REGION_PREFIX.fullmatch(prefix):
-            raise AccountError(f"region {prefix!r} is not a prefix of a 6-digit division code (e.g. 3702 or 370202)")
-    if role == "admin" and regions:
-        raise AccountError("an admin sees every region; give --region only to viewers and operators")
+    _check_role(role, regions)
     check_password(password)
     if conn.execute(select(users.c.id).where(users.c.name == name)).first():
         raise AccountError(f"user {name!r} exists already (use `user passwd` or `user enable`)")
@@ -87,6 +82,16 @@ def add_user(conn: Connection, name: str, role: str, regions: list[str], passwor
                                       regions=sorted(set(regions)), disabled=False, created_at=time.time(),
                                       failed_logins=0))
     return User(name, role, tuple(sorted(set(regions))))
+
+
+def _check_role(role: str, regions: list[str]) -> None:
+    if role not in ROLES:
+        raise AccountError(f"role {role!r} is not one of {', '.join(ROLES)}")
+    for prefix in regions:
+        if not REGION_PREFIX.fullmatch(prefix):
+            raise AccountError(f"region {prefix!r} is not a prefix of a 6-digit division code (e.g. 3702 or 370202)")
+    if role == "admin" and regions:
+        raise AccountError("an admin sees every region; give --region only to viewers and operators")
 
 
 def set_password(conn: Connection, name: str, password: str) -> None:
@@ -97,8 +102,20 @@ def set_password(conn: Connection, name: str, password: str) -> None:
 
 
 def set_disabled(conn: Connection, name: str, disabled: bool) -> None:
+    """Disable, or enable and unlock (an administrator's decision lifts a lock after failed logins)."""
     _require(conn, name)
-    conn.execute(update(users).where(users.c.name == name).values(disabled=disabled))
+    changes: dict[str, Any] = {"disabled": disabled}
+    if not disabled:
+        changes.update(failed_logins=0, locked_until=None)
+    conn.execute(update(users).where(users.c.name == name).values(**changes))
+
+
+def set_role(conn: Connection, name: str, role: str, regions: list[str]) -> User:
+    """A new role and regions (the regions replace the old ones); the user's sessions follow at once."""
+    _check_role(role, regions)
+    _require(conn, name)
+    conn.execute(update(users).where(users.c.name == name).values(role=role, regions=sorted(set(regions))))
+    return User(name, role, tuple(sorted(set(regions))))
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
@@ -116,12 +133,13 @@ def current(conn: Connection, name: str) -> User | None:
 
 
 def log_in(conn: Connection, name: str, password: str, now: float) -> LoginResult:
-    """Check a login and count it. The hash is computed even for an unknown name, so the answer's
-    timing does not tell which names exist."""
+    """Check a login and count it. An unknown name is answered exactly as a known one with a wrong
+    password (the hash is computed, failures are counted and lock it, in memory), so neither the
+    answer nor its timing tells which names exist."""
     row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
     if row is None:
         _verify(_dummy_hash(), password)
-        return LoginResult(None, "unknown_user")
+        return _UNKNOWN.fail(name, now)
     if row["locked_until"] is not None and row["locked_until"] > now:
         return LoginResult(None, "locked", row["failed_logins"], row["locked_until"])
     if not _verify(row["password_hash"], password):
@@ -149,6 +167,29 @@ def _verify(encoded: str, password: str) -> bool:
 def _require(conn: Connection, name: str) -> None:
     if not conn.execute(select(users.c.id).where(users.c.name == name)).first():
         raise AccountError(f"no user {name!r} (`kiosk central user list` shows them)")
+
+
+class _UnknownNames:
+    """Failed logins of names that do not exist, counted and locked like real accounts' (bounded)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seen: dict[str, tuple[int, float | None]] = {}  # name -> (failures in a row, locked until)
+
+    def fail(self, name: str, now: float) -> LoginResult:
+        with self._lock:
+            if len(self._seen) > 10_000:
+                self._seen.clear()
+            failures, locked = self._seen.get(name, (0, None))
+            if locked is not None and locked > now:
+                return LoginResult(None, "locked", failures, locked)
+            failures += 1
+            locked = now + LOCK_S if failures >= LOCK_AFTER else None
+            self._seen[name] = (0 if locked else failures, locked)
+            return LoginResult(None, "locked" if locked else "unknown_user", failures, locked)
+
+
+_UNKNOWN = _UnknownNames()
 
 
 @cache

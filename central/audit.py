@@ -17,7 +17,8 @@ from central.tables import audit_log
 SYSTEM = "central"  # the actor of what central does by itself (personal data erased on schedule)
 
 ACTIONS = ("login", "login_failed", "logout", "command", "case_status", "case_opened", "follow_up_closed",
-           "user_added", "user_disabled", "user_enabled", "user_password", "personal_data_erased", "export")
+           "user_added", "user_changed", "user_disabled", "user_enabled", "user_password", "personal_data_erased",
+           "export")
 
 
 def record(conn: Connection, actor: str, action: str, target: str = "", *, address: str = "", ok: bool = True,

@@ -24,6 +24,7 @@ from central.tables import cases, devices, events
 
 CASE_STATUSES = ("已受理", "审核中", "待补正", "已办结", "已退回", "不予受理")
 CLOSING = frozenset({"已办结", "已退回", "不予受理"})  # the case is over: the clock of retention starts
+MAX_NOTE = 500  # characters of a case note (the booth's progress answer shows it)
 MAX_CASES = 500  # one page of a search: narrow it down rather than page through thousands
 
 
@@ -68,16 +69,19 @@ def find_cases(conn: Connection, user: User, names: CatalogueNames, search: Case
     return [_case_row(row, names) for row in rows]
 
 
-def case_detail(conn: Connection, user: User, names: CatalogueNames, case_no: str, address: str
+def case_detail(conn: Connection, user: User, names: CatalogueNames, number: str, address: str
                 ) -> dict[str, Any] | None:
-    """One case with its applicant and form: in full for operators and admins, masked for viewers.
-    Opening a case that still holds personal data is audited (who, when, from where, which case)."""
+    """One case, by its case number or its receipt number (what the citizen's slip shows), with its
+    applicant and form: in full for operators and admins, masked for viewers. Opening a case that
+    still holds personal data is audited (who, when, from where, which case)."""
+    which = cases.c.case_no == number if number.isdigit() else cases.c.receipt == number.upper()
     row = conn.execute(select(cases, devices.c.region, events.c.received_at.label("opened_at"), events.c.payload)
                        .join(devices, devices.c.id == cases.c.device)
                        .join(events, and_(events.c.device == cases.c.device, events.c.id == cases.c.receipt))
-                       .where(cases.c.case_no == case_no, in_regions(devices.c.region, user))).mappings().first()
+                       .where(which, in_regions(devices.c.region, user)).order_by(cases.c.id)).mappings().first()
     if row is None:
         return None
+    case_no = row["case_no"]
     payload = row["payload"] if isinstance(row["payload"], dict) else {}
     applicant = payload.get("applicant") if isinstance(payload.get("applicant"), dict) else {}
     form = payload.get("form") if isinstance(payload.get("form"), dict) else {}
@@ -106,6 +110,9 @@ def set_status(conn: Connection, user: User, case_no: str, status: str, note: st
     """Move a case on: what the booths' progress queries show the citizen next. Audited."""
     if status not in CASE_STATUSES:
         raise CaseError(f"status {status!r} is not one of {'、'.join(CASE_STATUSES)}")
+    note = " ".join(note.split())  # one line: the booth shows it on one
+    if len(note) > MAX_NOTE:
+        raise CaseError(f"the note is {len(note)} characters; a citizen reads at most {MAX_NOTE} at the booth")
     now = time.time() if now is None else now
     row = conn.execute(select(cases.c.id, cases.c.status, cases.c.closed_at)
                        .join(devices, devices.c.id == cases.c.device)

@@ -80,6 +80,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database(url: str):
+    """The database a shell command works on: it must exist (a mistyped path would otherwise be a new,
+    empty database that answers "0 devices")."""
+    from central.database import Database, sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        raise SettingsError(f"no database at {path}: give --database as `kiosk central serve` was given it")
+    return Database(url)
+
+
 def _accounts():
     from central import accounts
 
@@ -112,7 +123,7 @@ def _user(args: argparse.Namespace) -> int:
     from central.database import Database
 
     accounts = _accounts()
-    db = Database(args.database)
+    db = Database(args.database) if args.user_command == "add" else _database(args.database)
     try:
         if args.user_command == "list":
             with db.read() as conn:
@@ -121,7 +132,10 @@ def _user(args: argparse.Namespace) -> int:
                 print(json.dumps(found, ensure_ascii=False, indent=1))
                 return 0
             for row in found:
-                state = "disabled" if row["disabled"] else "locked" if (row["locked_until"] or 0) > time.time() else ""
+                locked = (row["locked_until"] or 0) > time.time()
+                state = ("disabled" if row["disabled"] else
+                         f"locked until {time.strftime('%H:%M', time.localtime(row['locked_until']))} "
+                         f"(`user enable {row['name']}` unlocks)" if locked else "")
                 regions = ",".join(row["regions"]) or "all regions"
                 print(f"{row['name']:<20} {row['role']:<9} {regions:<24} {state}".rstrip())
             print(f"{len(found)} users")
@@ -132,6 +146,10 @@ def _user(args: argparse.Namespace) -> int:
                 user = accounts.add_user(conn, name, args.role, args.region or [], _password(confirm=True))
                 audit.record(conn, actor, "user_added", name, details=user.as_dict())
                 said = f"added {name} ({args.role}, {', '.join(user.regions) or 'all regions'})"
+            elif args.user_command == "set":
+                user = accounts.set_role(conn, name, args.role, args.region or [])
+                audit.record(conn, actor, "user_changed", name, details=user.as_dict())
+                said = f"{name} is now {user.role} ({', '.join(user.regions) or 'all regions'})"
             elif args.user_command == "passwd":
                 accounts.set_password(conn, name, _password(confirm=True))
                 audit.record(conn, actor, "user_password", name)
@@ -140,7 +158,7 @@ def _user(args: argparse.Namespace) -> int:
                 disabled = args.user_command == "disable"
                 accounts.set_disabled(conn, name, disabled)
                 audit.record(conn, actor, "user_disabled" if disabled else "user_enabled", name)
-                said = f"{name} {'disabled: logged out at the next request' if disabled else 'enabled'}"
+                said = f"{name} {'disabled: logged out at the next request' if disabled else 'enabled (and unlocked)'}"
     except accounts.AccountError as exc:
         raise SettingsError(str(exc)) from None
     print(said)
@@ -150,9 +168,8 @@ def _user(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     """The audit log, newest first."""
     from central import audit
-    from central.database import Database
 
-    db = Database(args.database)
+    db = _database(args.database)
     with db.read() as conn:
         found = audit.lines(conn, args.limit, args.actor, args.action)
     if args.json:
@@ -168,10 +185,9 @@ def _audit(args: argparse.Namespace) -> int:
 
 
 def _devices(args: argparse.Namespace) -> int:
-    from central.database import Database
     from central.fleet import fleet_rows
 
-    db = Database(args.database)
+    db = _database(args.database)
     with db.read() as conn:
         rows = fleet_rows(db, conn, time.time())
     if args.json:
@@ -191,9 +207,8 @@ def _case(args: argparse.Namespace) -> int:
     """The back office moves a case on (审核中, 已办结 …); booths' progress queries then show it."""
     from central.accounts import User
     from central.backoffice import CaseError, set_status
-    from central.database import Database
 
-    db = Database(args.database)
+    db = _database(args.database)
     try:
         with db.transaction() as conn:
             set_status(conn, User(_shell_actor(), "admin", ()), args.case_no, args.status, args.note, "")
@@ -207,9 +222,8 @@ def _case(args: argparse.Namespace) -> int:
 
 def _dead_letters(args: argparse.Namespace) -> int:
     """What central could never record, newest first: when, which booth, which event, and why."""
-    from central.database import Database
 
-    db = Database(args.database)
+    db = _database(args.database)
     with db.read() as conn:
         found = db.dead_letters(conn, args.limit, args.device)
     if args.json:
@@ -234,9 +248,17 @@ def _health(args: argparse.Namespace) -> int:
         with urllib.request.urlopen(url, timeout=10) as answer:
             found = json.loads(answer.read())
     except urllib.error.HTTPError as error:
-        found = json.loads(error.read() or b"{}")
+        try:
+            found = json.loads(error.read() or b"{}")
+        except ValueError:
+            found = {}
+        if error.code != 503:  # not central's own verdict: the URL, the Host or the address is wrong
+            print(f"central NOT ok: {url} answered {error.code} {found.get('error', error.reason)} (give the address "
+                  "`kiosk central serve` listens on, from a --metrics-from address)")
+            return 1
     except (OSError, ValueError) as exc:
-        raise SettingsError(f"cannot read {url} (is `kiosk central serve` running there?): {exc}") from None
+        print(f"central NOT ok: cannot read {url} (is `kiosk central serve` running there?): {exc}")
+        return 1
     if args.json:
         print(json.dumps(found, ensure_ascii=False, indent=1))
     elif found.get("ok"):
@@ -262,19 +284,24 @@ def _width(text: str) -> int:
 def _send(args: argparse.Namespace) -> int:
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
+    from sqlalchemy import select
 
     from central.commands import send_commands
-    from central.database import Database
     from central.fleet import devices_in
+    from central.tables import devices
 
     settings = _settings(args)
-    db = Database(settings.database)
+    db = _database(settings.database)
     try:
         command_args = json.loads(args.args) if args.args else None
     except ValueError:
         raise SettingsError(f"--args {args.args!r} is not JSON (e.g. '{{\"on\": true}}')") from None
     with db.read() as conn:
         targets = devices_in(conn, region=args.region) if args.region else [args.device]
+        known = set(targets) if args.region else set(conn.execute(select(devices.c.id)).scalars())
+    if not args.region and args.device not in known:
+        print(f"kiosk central: note: central has never heard from {args.device!r}; the command waits at the broker "
+              "for it until it expires (check the name with `kiosk central devices`)", file=sys.stderr)
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{settings.client_id}-send-{int(time.time())}",
                          protocol=mqtt.MQTTv5)
     if settings.ca_file is not None:
@@ -292,9 +319,16 @@ def _send(args: argparse.Namespace) -> int:
         client.loop_stop()
         raise SettingsError(f"the broker at {where} did not accept us ({answer[0] if answer else 'no answer'}): "
                             "give central's certificate with --cert-file and --key-file")
-    sent = send_commands(client, db, targets, args.command, command_args, args.expires)
+    actor = _shell_actor()
+    sent = send_commands(client, db, targets, args.command, command_args, args.expires, sent_by=actor)
     client.disconnect()
     client.loop_stop()
+    from central import audit
+
+    with db.transaction() as conn:
+        for device, request_id in sent.items():
+            audit.record(conn, actor, "command", device,
+                         details={"name": args.command, "args": command_args or {}, "id": request_id})
     for device, request_id in sent.items():
         print(f"sent {args.command} to {device} as {request_id}")
     if args.wait > 0:
@@ -402,8 +436,12 @@ def add_central_commands(commands: Any) -> None:
                      help="limit to booths whose region code starts with this (repeat); default all regions")
     listing = users.add_parser("list", help="every user, their role, regions and state")
     listing.add_argument("--json", action="store_true")
+    change = users.add_parser("set", help="change a user's role and regions (the regions given replace theirs)")
+    change.add_argument("name")
+    change.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    change.add_argument("--region", action="append", metavar="PREFIX", help="(repeat); none: all regions")
     for verb, text in (("disable", "stop a user logging in (their sessions end at once)"),
-                       ("enable", "let a disabled user log in again"),
+                       ("enable", "let a disabled user log in again; also lifts a lock after failed logins"),
                        ("passwd", "set a new password (KIOSK_CENTRAL_PASSWORD, or asked)")):
         users.add_parser(verb, help=text).add_argument("name")
     for parser in users.choices.values():

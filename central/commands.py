@@ -24,8 +24,10 @@ class CommandError(ValueError):
 
 
 def send_commands(client: mqtt.Client, db: Database, targets: list[str], name: str,
-                  args: dict[str, Any] | None = None, expires_in_s: float = 600) -> dict[str, str]:
-    """Send `name` to each device in `targets`; returns device → request id."""
+                  args: dict[str, Any] | None = None, expires_in_s: float = 600,
+                  sent_by: str | None = None) -> dict[str, str]:
+    """Send `name` to each device in `targets` on behalf of `sent_by` (recorded with each command and
+    audited by the caller); returns device → request id."""
     if name not in COMMAND_NAMES:
         raise CommandError(f"unknown command {name!r}; commands are: {', '.join(COMMAND_NAMES)}")
     if not targets:
@@ -36,7 +38,7 @@ def send_commands(client: mqtt.Client, db: Database, targets: list[str], name: s
     sent = {device: f"{batch}-{device}"[:64] for device in targets}
     with db.transaction() as conn:
         for device, request_id in sent.items():
-            db.add_command(conn, request_id, batch, device, name, args or {}, now, now + expires_in_s)
+            db.add_command(conn, request_id, batch, device, name, args or {}, now, now + expires_in_s, sent_by)
     properties = Properties(PacketTypes.PUBLISH)
     properties.MessageExpiryInterval = int(expires_in_s)
     for device, request_id in sent.items():

@@ -6,10 +6,14 @@ messages in one commit and acknowledge them to the broker only after it (at-leas
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -71,6 +75,7 @@ class Database:
             # dropped (PostgreSQL restarted) is replaced before use instead of failing a batch.
             self.engine = create_engine(url, future=True, hide_parameters=True, pool_pre_ping=True)
             if self.engine.dialect.name == "sqlite":
+                _private_file(self.engine.url.database)
                 event.listen(self.engine, "connect", _sqlite_pragmas(int(busy_timeout_s * 1000)))
             migrations.upgrade(self.engine)
         except (SQLAlchemyError, ImportError, migrations.SchemaError) as exc:
@@ -183,14 +188,15 @@ class Database:
         conn.execute(self._add_event, [
             {"id": e["id"], "device": device, "seq": e["seq"], "kind": e["kind"], "created": e["created"],
              "received_at": now, "payload": e["payload"]} for device, e, now in new])
-        rated = [(device, e, now) for device, e, now in new if e["kind"] == "rating"]
+        rated = [(device, e, now, rated_at(e, now)) for device, e, now in new if e["kind"] == "rating"]
         if rated:
             conn.execute(insert(ratings), [
                 {"event": e["id"], "device": device, "item": str(e["payload"].get("item", "")),
                  "channel": str(e["payload"].get("channel", "kiosk")), "level": e["payload"]["level"],
-                 "case_ref": e["payload"].get("case"), "received_at": now} for device, e, now in rated])
-            low = [{"device": device, "rating": e["id"], "opened_at": now, "due_at": self.follow_up_due(now)}
-                   for device, e, now in rated if e["payload"]["level"] <= 2]
+                 "case_ref": e["payload"].get("case"), "received_at": now, "rated_at": at}
+                for device, e, now, at in rated])
+            low = [{"device": device, "rating": e["id"], "opened_at": at, "due_at": self.follow_up_due(at)}
+                   for device, e, _now, at in rated if e["payload"]["level"] <= 2]
             if low:
                 conn.execute(insert(follow_ups), low)
         for device, e, now in new:
@@ -302,9 +308,9 @@ class Database:
 
     # -- commands -----------------------------------------------------------------------------------
     def add_command(self, conn: Connection, request_id: str, batch: str, device: str, name: str,
-                    args: dict[str, Any], now: float, expires_at: float) -> None:
+                    args: dict[str, Any], now: float, expires_at: float, sent_by: str | None = None) -> None:
         conn.execute(insert(commands).values(id=request_id, batch=batch, device=device, name=name, args=args,
-                                             sent_at=now, expires_at=expires_at))
+                                             sent_at=now, expires_at=expires_at, sent_by=sent_by))
 
     def record_command_result(self, conn: Connection, device: str, result: dict[str, Any], now: float) -> bool:
         outcome = result.get("result") if result.get("ok") else result.get("error")
@@ -328,6 +334,36 @@ class Database:
         for row in conn.execute(booths).mappings():
             rows.append({**row, "open_alerts": open_counts.get(row["id"], 0)})
         return rows
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of an SQLite URL (None for PostgreSQL, or SQLite in memory)."""
+    found = make_url(url)
+    if found.get_backend_name() != "sqlite" or found.database in (None, "", ":memory:"):
+        return None
+    return Path(found.database)
+
+
+def _private_file(database: str | None) -> None:
+    """A new SQLite file is made readable by its owner only: it holds password hashes and, for the case
+    pages, citizens' personal data (its -wal and -shm files take the same mode from it)."""
+    if database in (None, "", ":memory:"):
+        return
+    # there already; or no such folder, which SQLite then says
+    with contextlib.suppress(FileExistsError, FileNotFoundError):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def rated_at(envelope: dict[str, Any], received: float) -> float:
+    """When the citizen rated: the booth's stamp if its clock was synchronised then (never later than
+    central received it), else the receipt."""
+    created = envelope.get("created")
+    if envelope.get("created_clock_synced") is True and isinstance(created, str):
+        try:
+            return min(datetime.fromisoformat(created).timestamp(), received)
+        except ValueError:
+            pass
+    return received
 
 
 def _sqlite_pragmas(busy_timeout_ms: int):

@@ -25,7 +25,7 @@ def fleet_rows(db: Database, conn: Connection, now: float, device: str | None = 
         age = None if booth["last_heartbeat_at"] is None else int(now - booth["last_heartbeat_at"])
         rows.append({
             "device": booth["id"], "region": booth["region"], "site": booth["site"],
-            "state": booth_state(booth["status"], drivers, booth["open_alerts"]),
+            "state": booth_state(booth["status"], drivers, booth["open_alerts"], age is not None),
             "status": booth["status"],
             "heartbeat": "never" if age is None else f"{age} s ago", "heartbeat_age_s": age,
             "printer": _health(drivers.get("printer")), "card_reader": _health(drivers.get("card_reader")),
@@ -61,10 +61,13 @@ class FleetSnapshot:
             return self._rows
 
 
-def booth_state(status: str, drivers: dict[str, Any], open_alerts: int) -> str:
-    """One word for the colour: offline, maintenance, fault, degraded, ok (or unknown before a birth)."""
+def booth_state(status: str, drivers: dict[str, Any], open_alerts: int, heard: bool = True) -> str:
+    """One word for the colour: offline, maintenance, fault, degraded, ok (or unknown before a birth,
+    and before the first heartbeat: a booth that only said it is online has not said it is well)."""
     if status in ("offline", "unknown", "maintenance"):
         return status
+    if not heard:
+        return "unknown"
     states = {health.get("state") for health in drivers.values() if troubled(health)}
     if "fault" in states or "absent" in states:
         return "fault"

@@ -112,7 +112,11 @@ class Intake:
         s = self.settings
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=mqtt.MQTTv5,
                              manual_ack=True)
-        client.enable_logger(logging.getLogger("central.paho"))
+        # paho logs every failed reconnect at ERROR ("Client is not connected"): the intake says when the
+        # broker goes and comes back itself, once each.
+        paho_log = logging.getLogger("central.paho")
+        paho_log.setLevel(logging.CRITICAL)
+        client.enable_logger(paho_log)
         if s.ca_file is not None:
             client.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
                            keyfile=str(s.key_file) if s.key_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
@@ -175,9 +179,12 @@ class Intake:
         log.info("connected to %s:%d as %s", self.settings.broker_host, self.settings.broker_port,
                  self.settings.client_id)
 
-    def _on_disconnect(self, *_args: Any) -> None:
+    def _on_disconnect(self, _client, _userdata, _flags, reason, _properties) -> None:
         with self._ack_lock:  # from here on, acks of messages received so far would go to a new connection
             self._connection += 1
+        if self.connected.is_set() and not self._stopping.is_set():  # once per outage (reconnects fail quietly)
+            log.warning("lost the broker at %s:%d (%s); reconnecting", self.settings.broker_host,
+                        self.settings.broker_port, reason)
         self.connected.clear()
 
     def _on_message(self, _client, _userdata, message: mqtt.MQTTMessage) -> None:
@@ -447,8 +454,8 @@ class Intake:
             self._next_erasure = now
 
     def send_command(self, targets: list[str], name: str, args: dict[str, Any] | None = None,
-                     expires_in_s: float = 600) -> dict[str, str]:
-        return send_commands(self._client, self.db, targets, name, args, expires_in_s)
+                     expires_in_s: float = 600, sent_by: str | None = None) -> dict[str, str]:
+        return send_commands(self._client, self.db, targets, name, args, expires_in_s, sent_by)
 
 
 def _identity(received: Received) -> tuple[str | None, tuple[int, str] | None]:

@@ -3,7 +3,7 @@
 Three sections, each a table with its column headers in Chinese and English:
 
 - usage (使用统计): per day, booth, item and action, the count the booths reported (their usage events);
-- ratings (好差评): every rating received, with the state of its follow-up;
+- ratings (好差评): every rating given in the period, with the state of its follow-up;
 - cases (办件): every case opened by a submission received in the period, with its status.
 
 Items are named from the catalogue central publishes (`central.catalogue_names`), not only by code.
@@ -56,7 +56,7 @@ MAX_SHEET_ROWS = 1_048_576  # a spreadsheet's limit, the header row included
 
 USAGE_COLUMNS = ("日期 Date", "设备 Booth", "区划 Region", "事项编码 Item code", "事项名称 Item", "部门 Department",
                  "行为 Action", "行为说明 Action name", "次数 Count")
-RATING_COLUMNS = ("收到时间 Received", "设备 Booth", "区划 Region", "事项编码 Item code", "事项名称 Item",
+RATING_COLUMNS = ("评价时间 Rated", "设备 Booth", "区划 Region", "事项编码 Item code", "事项名称 Item",
                   "部门 Department", "等级 Level", "评价 Rating", "渠道 Channel", "受理编号 Case reference",
                   "回访 Follow-up", "回访期限 Follow-up due")
 CASE_COLUMNS = ("办件编号 Case number", "受理编号 Receipt", "设备 Booth", "区划 Region", "事项编码 Item code",
@@ -158,25 +158,31 @@ def usage_section(conn: Connection, start: date, end: date, regions: Sequence[st
 
 def ratings_section(conn: Connection, start: date, end: date, regions: Sequence[str], names: CatalogueNames, *,
                     now: float | None = None) -> Section:
-    """Every rating received in the period, with the state of its follow-up (none, open, overdue, closed)."""
+    """Every rating given in the period (the citizen's time, see ratings.rated_at), with the state of its
+    follow-up in words (无需回访, 待回访, 已超期, 已回访)."""
     prefixes = _prefixes(regions)
     since, until = check_period(start, end)
     now = clock.time() if now is None else now
-    query = (select(ratings.c.received_at, ratings.c.device, devices.c.region, ratings.c.item, ratings.c.level,
+    query = (select(ratings.c.rated_at, ratings.c.device, devices.c.region, ratings.c.item, ratings.c.level,
                     ratings.c.channel, ratings.c.case_ref, follow_ups.c.id.label("follow_up"),
                     follow_ups.c.due_at, follow_ups.c.closed_at)
              .select_from(ratings.outerjoin(devices, devices.c.id == ratings.c.device)
                           .outerjoin(follow_ups, and_(follow_ups.c.device == ratings.c.device,
                                                       follow_ups.c.rating == ratings.c.event)))
-             .where(ratings.c.received_at >= since, ratings.c.received_at < until, *_in_regions(prefixes))
-             .order_by(ratings.c.received_at, ratings.c.device, ratings.c.event))
+             .where(ratings.c.rated_at >= since, ratings.c.rated_at < until, *_in_regions(prefixes))
+             .order_by(ratings.c.rated_at, ratings.c.device, ratings.c.event))
     rows = []
     for r in conn.execute(query).mappings():
-        rows.append((_local(r["received_at"]), r["device"], r["region"] or "", r["item"], names.item(r["item"]),
-                     names.department(r["item"]), r["level"], LEVELS.get(r["level"], ""), r["channel"],
-                     r["case_ref"] or "", follow_up_state(r["follow_up"], r["due_at"], r["closed_at"], now),
+        rows.append((_local(r["rated_at"]), r["device"], r["region"] or "", r["item"], names.item(r["item"]),
+                     names.department(r["item"]), r["level"], LEVELS.get(r["level"], ""),
+                     CHANNELS.get(r["channel"], r["channel"]), r["case_ref"] or "",
+                     FOLLOW_UP_WORDS[follow_up_state(r["follow_up"], r["due_at"], r["closed_at"], now)],
                      _local(r["due_at"])))
     return Section("ratings", TITLES["ratings"], RATING_COLUMNS, tuple(rows))
+
+
+FOLLOW_UP_WORDS = {"none": "无需回访", "open": "待回访", "overdue": "已超期", "closed": "已回访"}
+CHANNELS = {"kiosk": "自助终端", "window": "窗口", "online": "网上", "app": "移动端", "hotline": "12345热线"}
 
 
 def follow_up_state(follow_up: int | None, due_at: float | None, closed_at: float | None, now: float) -> str:

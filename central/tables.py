@@ -108,7 +108,12 @@ ratings = Table(
     Column("level", Integer, nullable=False),
     Column("case_ref", String(26)),
     Column("received_at", Float, nullable=False),
+    # when the citizen rated: the booth's stamp if its clock was synchronised (and not after receipt),
+    # else the receipt; the ledger's period and the follow-up's deadline count from it. Always set;
+    # nullable only because SQLite cannot add a NOT NULL column without rebuilding the table
+    Column("rated_at", Float),
     ForeignKeyConstraint(["device", "event"], ["events.device", "events.id"], name="ratings_event"),
+    Index("ratings_rated_at", "rated_at"),
 )
 
 follow_ups = Table(
@@ -152,6 +157,7 @@ commands = Table(
     Column("answered_at", Float),
     Column("ok", Boolean),
     Column("result", JSON),  # `result` or `error` of the device's cmd-result
+    Column("sent_by", Text),  # the operator (or shell:LOGIN) who sent it
     Index("commands_device", "device", "sent_at"),
 )
 

@@ -19,11 +19,12 @@ from central.catalogue_names import CatalogueNames
 from central.database import Database
 from central.fleet import STATE_ORDER, fleet_rows
 from central.regions import in_regions
-from central.tables import alerts, commands, devices, events, follow_ups, heartbeats, ratings
+from central.tables import alerts, commands, dead_letters, devices, events, follow_ups, heartbeats, ratings
 from central.usage_totals import usage_totals
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 HIDDEN = "(personal data not shown)"
+DEAD_LETTER_DAYS = 7  # the overview says how many messages central could not record this long
 FOLLOW_UPS_SHOWN = 100  # a page lists the oldest; the counts say how many there are
 
 
@@ -38,7 +39,16 @@ def fleet_view(fleet: list[dict[str, Any]], conn: Connection, user: User, names:
     return {"counts": {s: counts.get(s, 0) for s in STATE_ORDER}, "total": len(everyone),
             "regions": sorted({row["region"] for row in everyone if row["region"]}), "devices": shown,
             "follow_ups": open_follow_ups(conn, user, names, now, limit=5),  # the oldest, for the flag
-            "follow_up_counts": follow_up_counts(conn, user, now)}
+            "follow_up_counts": follow_up_counts(conn, user, now),
+            "dead_letters": {"recent": recent_dead_letters(conn, user, now - DEAD_LETTER_DAYS * 86_400),
+                             "days": DEAD_LETTER_DAYS}}
+
+
+def recent_dead_letters(conn: Connection, user: User, since: float) -> int:
+    """Messages central could not record since `since`, from booths in the user's regions."""
+    return conn.execute(select(func.count()).select_from(dead_letters)
+                        .join(devices, devices.c.id == dead_letters.c.device, isouter=not user.regions)
+                        .where(dead_letters.c.received_at >= since, in_regions(devices.c.region, user))).scalar_one()
 
 
 def device_view(db: Database, conn: Connection, device: str, user: User, names: CatalogueNames,
@@ -65,9 +75,17 @@ def device_view(db: Database, conn: Connection, device: str, user: User, names: 
                    "cpu_temp_c": [b[2] for b in beats], "disk_free_mb": [b[3] for b in beats]},
         "alerts": [dict(a) for a in recent_alerts],
         "events": [_shown_event(dict(e), names) for e in recent_events],
-        "commands": [dict(c) for c in sent],
+        "commands": [{**c, "state": _command_state(c, now)} for c in map(dict, sent)],
         "seq_gaps": db.seq_gaps(conn, device),
+        "dead_letters": db.dead_letters(conn, 20, device),
     }
+
+
+def _command_state(command: dict[str, Any], now: float) -> str:
+    """waiting (not answered yet), expired (not answered before it expired), ok or failed."""
+    if command["answered_at"] is not None:
+        return "ok" if command["ok"] else "failed"
+    return "expired" if command["expires_at"] < now else "waiting"
 
 
 def _shown_event(event: dict[str, Any], names: CatalogueNames) -> dict[str, Any]:
@@ -116,7 +134,7 @@ def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 
     totals = usage_totals(conn, user, days)
     per_day = totals["per_day"]
     levels = dict(conn.execute(select(ratings.c.level, func.count()).join(devices, devices.c.id == ratings.c.device)
-                               .where(ratings.c.received_at >= since, in_regions(devices.c.region, user))
+                               .where(ratings.c.rated_at >= since, in_regions(devices.c.region, user))
                                .group_by(ratings.c.level)).all())
     rated = sum(levels.values())
     waiting = open_follow_ups(conn, user, names, now)

@@ -15,12 +15,12 @@ def is_working_day(day: date, holidays: Collection[date] = ()) -> bool:
 
 
 def add_working_days(start: float, days: int, holidays: Collection[date] = ()) -> float:
-    """The end (local midnight after it) of the `days`-th working day after the day of `start` (unix
-    seconds): opened on a Friday with 5 days, due at the end of the next Friday."""
+    """The end (23:59:59 local) of the `days`-th working day after the day of `start` (unix seconds):
+    opened on a Friday with 5 days, due at the end of the next Friday (shown as that Friday's date)."""
     day = datetime.fromtimestamp(start).date()
     left = days
     while left > 0:
         day += timedelta(days=1)
         if is_working_day(day, holidays):
             left -= 1
-    return datetime.combine(day + timedelta(days=1), time()).timestamp()
+    return datetime.combine(day, time(23, 59, 59)).timestamp()

@@ -344,7 +344,12 @@ def test_operator_cli_lists_the_fleet_and_sends_a_command(site) -> None:
     assert wrong.returncode == 2 and "unknown command 'format-disk'" in wrong.stderr
     nowhere = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "devices", "--database",
                               "sqlite:////nonexistent/dir/central.sqlite3"], capture_output=True, text=True, timeout=60)
-    assert nowhere.returncode == 2 and nowhere.stderr.startswith("kiosk central: cannot open the database")
+    assert nowhere.returncode == 2 and nowhere.stderr.startswith("kiosk central: no database at /nonexistent/dir")
+    assert not Path("/nonexistent").exists(), "a mistyped path is not made into a new, empty database"
+    unreachable = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "serve", "--database",
+                                  "sqlite:////nonexistent/dir/central.sqlite3", "--http-port", "0"],
+                                 capture_output=True, text=True, timeout=60)
+    assert unreachable.returncode == 2 and "cannot open the database" in unreachable.stderr
     bad_limit = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "serve", "--offline-after-min", "-1",
                                 "--heartbeat-interval-s", "30", *common], capture_output=True, text=True, timeout=60)
     assert bad_limit.returncode == 2 and "thresholds.offline_after_min = -1.0" in bad_limit.stderr

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,8 @@ from sqlalchemy import select, update
 
 from appliance.ids import UlidGenerator
 from central import accounts
-from central.tables import audit_log, cases, commands, follow_ups, web_sessions
+from central.tables import audit_log, cases, commands, follow_ups, ratings, web_sessions
+from central.workdays import add_working_days
 from tests.central_web import PASSWORD, add_user, logged_in, start_central
 from tests.support import TEST_ID_NUMBER, TEST_NAME, Postgres
 
@@ -265,3 +267,53 @@ def test_metrics_and_health_for_monitoring_only(office, broker, tmp_path) -> Non
         assert httpx.get(elsewhere.url + "/api/health").status_code == 401
     finally:
         elsewhere.stop()
+
+
+def test_names_that_do_not_exist_are_answered_like_those_that_do(office) -> None:
+    client = httpx.Client(base_url=office.url)
+    for name in ("viewer", "nobody-here"):  # a real account and a made-up one: the same answers, the same lock
+        answers = [client.post("/api/login", json={"username": name, "password": "guessing"})
+                   for _ in range(accounts.LOCK_AFTER)]
+        assert [a.status_code for a in answers] == [401] * (accounts.LOCK_AFTER - 1) + [429], name
+        assert "1 more" in answers[-2].json()["error"]
+    with office.db.transaction() as conn:
+        accounts.set_disabled(conn, "oper", True)
+    disabled = client.post("/api/login", json={"username": "oper", "password": PASSWORD})
+    assert disabled.status_code == 403 and "disabled" in disabled.json()["error"]
+    assert client.post("/api/login", json={"username": "admin", "password": PASSWORD}).status_code == 200
+    with office.db.transaction() as conn:
+        accounts.set_disabled(conn, "viewer", False)  # enabling lifts the lock too
+    assert client.post("/api/login", json={"username": "viewer", "password": PASSWORD}).status_code == 200
+
+
+def test_a_rating_counts_from_when_the_citizen_gave_it(office) -> None:
+    """A booth offline for days: its 差评 is dated and due from the rating, not from its arrival."""
+    three_days_ago = time.time() - 3 * 86_400
+    rating = {"id": new_ulid(), "seq": 9, "kind": "rating", "created": datetime.fromtimestamp(three_days_ago)
+              .astimezone().isoformat(timespec="milliseconds"), "created_clock_synced": True,
+              "payload": {"item": "GA-001", "level": 1, "channel": "kiosk"}}
+    unsynced = {**rating, "id": new_ulid(), "seq": 10, "created_clock_synced": False}
+    with office.db.transaction() as conn:
+        office.db.record_events(conn, [("xc-0001", rating, time.time()), ("xc-0001", unsynced, time.time())])
+    with office.db.read() as conn:
+        rows = {r.event: r for r in conn.execute(select(ratings.c.event, ratings.c.rated_at, ratings.c.received_at))}
+        due = dict(conn.execute(select(follow_ups.c.rating, follow_ups.c.due_at)).all())
+    assert abs(rows[rating["id"]].rated_at - three_days_ago) < 1
+    assert rows[unsynced["id"]].rated_at == rows[unsynced["id"]].received_at  # an unsynchronised clock: arrival
+    assert due[rating["id"]] == add_working_days(rows[rating["id"]].rated_at, 5)
+
+
+def test_a_case_opens_by_its_receipt_number_and_commands_expire(office) -> None:
+    oper = logged_in(office.url, "oper")
+    case = case_of(office, "xc-0001")
+    with office.db.read() as conn:
+        receipt = conn.execute(select(cases.c.receipt).where(cases.c.case_no == case)).scalar_one()
+    assert oper.get(f"/api/cases/{receipt}").json()["case_no"] == case
+    assert oper.get(f"/api/cases/{receipt.lower()}").json()["case_no"] == case
+    assert oper.get("/api/cases/000000000000").status_code == 404
+    sent = oper.post("/api/devices/xc-0001/commands", json={"name": "ping", "expires_s": 1}).json()["id"]
+    assert [c["state"] for c in oper.get("/api/devices/xc-0001").json()["commands"]] == ["waiting"]
+    time.sleep(1.2)
+    shown = oper.get("/api/devices/xc-0001").json()["commands"]
+    assert [(c["id"], c["state"], c["sent_by"]) for c in shown] == [(sent, "expired", "oper")]
+    assert oper.get("/nowhere").status_code == 404 and "nowhere" in oper.get("/nowhere").json()["error"]

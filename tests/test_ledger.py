@@ -184,13 +184,13 @@ def test_the_xlsx_holds_every_section_with_names_counts_and_real_dates(fleet: Fl
     ratings = sheet_rows(book, "好差评")
     assert ratings[0] == RATING_COLUMNS
     assert [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[9], r[10]) for r in ratings[1:]] == [
-        (local(D1, 10, 30), A, "370202", "GA-001", "居民身份证到期换领", "公安", 5, "非常满意", None, "none"),
+        (local(D1, 10, 30), A, "370202", "GA-001", "居民身份证到期换领", "公安", 5, "非常满意", None, "无需回访"),
         (local(D2, 9, 10), A, "370202", "RS-002", NAMES.item("RS-002"), "人社", 1, "非常不满意", fleet.receipt_a,
-         "closed"),
-        (local(D3, 11), A, "370202", "GA-001", "居民身份证到期换领", "公安", 2, "不满意", None, "open"),
+         "已回访"),
+        (local(D3, 11), A, "370202", "GA-001", "居民身份证到期换领", "公安", 2, "不满意", None, "待回访"),
         (local(D3, 14, 10), B, "370611", "GA-002", NAMES.item("GA-002"), "公安", 2, "不满意", fleet.receipt_b,
-         "overdue"),
-        (local(D3, 17), B, "370611", "GA-001", "居民身份证到期换领", "公安", 1, "非常不满意", None, "open"),
+         "已超期"),
+        (local(D3, 17), B, "370611", "GA-001", "居民身份证到期换领", "公安", 1, "非常不满意", None, "待回访"),
     ]
     assert ratings[4][11] == local(D3 + timedelta(1), 18) and ratings[3][11] is None  # the deadline, as a time
     assert book["好差评"]["A2"].is_date

@@ -186,7 +186,9 @@ def test_a_database_made_by_0_1_is_upgraded_keeping_every_row(url: str) -> None:
         assert migrations.current(conn) == HEAD
         due = {r.rating: r.due_at for r in conn.execute(select(follow_ups.c.rating, follow_ups.c.due_at))}
         assert due == {made["low"]: DUE, made["fine"]: None}  # open: backfilled; closed: no deadline
-        assert add_working_days(OPENED, 5) == DUE  # the migration's frozen copy agrees with central.workdays
+        # the migration's frozen rule: the midnight after the last working day; central.workdays now says
+        # its last second (23:59:59), so the due date shows as the working day itself
+        assert add_working_days(OPENED, 5) == DUE - 1
         closing = {r.receipt: (r.closed_at, r.updated_by, r.personal_erased_at)
                    for r in conn.execute(select(cases.c.receipt, cases.c.closed_at, cases.c.updated_by,
                                                 cases.c.personal_erased_at))}

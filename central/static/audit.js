@@ -9,10 +9,59 @@ const ACTION_NAMES = {
   personal_data_erased: "删除个人信息 personal data erased",
 };
 
-function describe(details) {
+const LOGIN_REASONS = {unknown_user: "用户名不存在", wrong_password: "密码错误", locked: "账号已暂时锁定", disabled: "账号已停用"};
+const SECTION_NAMES = {all: "全部三表", usage: "使用统计", ratings: "好差评", cases: "办件"};
+const ROLE_WORDS = {viewer: "查看员", operator: "操作员", admin: "管理员"};
+
+function regionsWords(regions) {
+  return Array.isArray(regions) && regions.length ? "地区 " + regions.join("、") : "全部地区";
+}
+
+// An audit line's details in words, by action; what has no words yet is shown as key: value.
+function describe(action, details) {
   if (!details || typeof details !== "object") return "";
-  return Object.entries(details).map(([key, value]) =>
-    `${key}: ${typeof value === "object" && value !== null ? JSON.stringify(value) : value}`).join(" · ");
+  const d = {...details}, parts = [];
+  const take = key => { const value = d[key]; delete d[key]; return value; };
+  if (action === "login_failed") {
+    const reason = take("reason"), row = take("in_a_row");
+    if (reason !== undefined) parts.push(LOGIN_REASONS[reason] || reason);
+    if (row) parts.push(`连续第 ${row} 次`);
+  } else if (action === "case_opened") {
+    const masked = take("masked");
+    if (masked !== undefined) parts.push(masked ? "已脱敏 masked" : "完整 full");
+  } else if (action === "export") {
+    const format = take("format"), section = take("section"), regions = take("regions");
+    if (format) parts.push(String(format).toUpperCase() + (section ? " · " + (SECTION_NAMES[section] || section) : ""));
+    if (regions !== undefined) parts.push(regionsWords(regions));
+  } else if (action === "command") {
+    const name = take("name"), args = take("args"), id = take("id");
+    if (name) parts.push(commandName(name, args) + (name !== "maintenance" && args && Object.keys(args).length ? " " + JSON.stringify(args) : ""));
+    if (id) parts.push(`编号 id ${id}`);
+  } else if (action === "case_status") {
+    const from = take("from"), to = take("to"), note = take("note");
+    if (from || to) parts.push(`${from || "—"} → ${to || "—"}`);
+    if (note) parts.push(`说明：${note}`);
+  } else if (action === "follow_up_closed") {
+    const note = take("note");
+    if (note) parts.push(`回访情况：${note}`);
+  } else if (action === "user_added") {
+    const name = take("username"), role = take("role"), regions = take("regions");
+    if (name) parts.push(name);
+    if (role) parts.push(ROLE_WORDS[role] || role);
+    if (regions !== undefined) parts.push(regionsWords(regions));
+  } else if (action === "personal_data_erased") {
+    const count = take("cases"), numbers = take("case_numbers"), appointments = take("appointments");
+    const letters = take("dead_letters"), days = take("days");
+    if (count !== undefined) parts.push(`办件 ${count} 件`);
+    if (appointments) parts.push(`预约 ${appointments} 条`);
+    if (letters) parts.push(`未记录消息 ${letters} 条`);
+    if (days) parts.push(`保存期限 ${days} 天`);
+    if (Array.isArray(numbers) && numbers.length) parts.push(numbers.slice(0, 5).join("、") + (numbers.length > 5 ? " …" : ""));
+  }
+  for (const [key, value] of Object.entries(d)) {
+    parts.push(`${key}: ${typeof value === "object" && value !== null ? JSON.stringify(value) : value}`);
+  }
+  return parts.join(" · ");
 }
 
 function target(line) {
@@ -50,7 +99,7 @@ function target(line) {
     el("td", {class: "nowrap"}, when(line.at)), el("td", {class: "nowrap", "data-actor": line.actor}, line.actor),
     el("td", {class: "nowrap muted"}, line.address || "—"), el("td", {class: "nowrap"}, ACTION_NAMES[line.action] || line.action),
     el("td", {class: "nowrap"}, target(line)), el("td", {class: "nowrap"}, line.ok ? "✓" : "✗ 失败 failed"),
-    el("td", {class: "result small"}, describe(line.details)))));
+    el("td", {class: "small details"}, describe(line.action, line.details)))));
   if (!lines.length) body.append(emptyRow(7, filtered ? "没有符合条件的记录 no line matches" : "审计日志还是空的 the audit log is empty"));
 })().catch(error => {
   if (error.status === 403) {

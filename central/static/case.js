@@ -8,23 +8,44 @@ function facts(target, rows) {
   target.replaceChildren(...rows.flatMap(([name, value, id]) => [el("dt", {}, name), el("dd", {id}, value ?? "—")]));
 }
 
+const CASE_NO = /^[0-9]{12}$/, RECEIPT = /^[0-9A-HJKMNP-TV-Z]{26}$/i;  // a case number, or the receipt's
+
 (async () => {
   const me = await startPage("cases");
-  const caseNo = param("no");
+  const asked = param("no").trim();
   const operator = may(me, "operator");
 
   let current = null;
 
+  function missing(text) {
+    document.getElementById("title").replaceChildren(text, " ", el("a", {href: "cases", class: "small"}, "去办件查询 search the cases"));
+    document.getElementById("title").setAttribute("data-missing", "");
+  }
+
   // Asked once: every opening of a case is an audit line, so the page does not poll.
   async function load() {
-    try { current = await api("api/cases/" + encodeURIComponent(caseNo)); }
+    if (!asked) { missing("没有指定办件。No case was given."); return; }
+    if (!CASE_NO.test(asked) && !RECEIPT.test(asked)) {
+      missing(`“${asked.slice(0, 40)}”不是办件编号（12 位数字）或受理编号（26 位）。Not a case number (12 digits) or a receipt number (26 characters).`);
+      return;
+    }
+    try { current = await api("api/cases/" + encodeURIComponent(CASE_NO.test(asked) ? asked : asked.toUpperCase())); }
     catch (error) {
       if (error.status !== 404 && error.status !== 422) throw error;
-      document.getElementById("title").textContent = `没有办件 ${caseNo || "(none)"}，或它不在您管辖的地区。No such case in your regions.`;
-      document.getElementById("title").setAttribute("data-missing", "");
+      missing(`没有办件 ${asked}，或它不在您管辖的地区。No such case in your regions.`);
       return;
     }
     show(current);
+    const draft = operator ? drafts.take("case:" + current.case_no) : null;
+    if (draft) {  // typed before the session ended, kept through the login page
+      if ([...document.getElementById("new-status").options].some(o => o.value === draft.status)) {
+        document.getElementById("new-status").value = draft.status;
+      }
+      document.getElementById("status-note").value = draft.note || "";
+      const message = document.getElementById("status-message");
+      message.className = "message small warn";
+      message.textContent = "未保存的修改已恢复，请点“保存”。Your unsaved change is back: press Save.";
+    }
   }
 
   function show(c) {
@@ -68,16 +89,17 @@ function facts(target, rows) {
     button.disabled = true;
     message.className = "message small muted";
     message.textContent = "保存中 saving…";
+    const change = {status: document.getElementById("new-status").value, note: document.getElementById("status-note").value.trim()};
     try {
-      const done = await api(`api/cases/${encodeURIComponent(caseNo)}/status`,
-                             {status: document.getElementById("new-status").value, note: document.getElementById("status-note").value.trim()});
+      const done = await api(`api/cases/${encodeURIComponent(current.case_no)}/status`, change);
       message.className = "message small good";
       message.textContent = `已保存：${done.status}。Saved.`;
       current = {...current, ...done, updated_by: me.username};
       show(current);
     } catch (error) {
+      if (error.status === 401) drafts.save("case:" + current.case_no, change);  // the form keeps it too
       message.className = "message small bad";
-      message.textContent = "未保存 not saved: " + error.message;
+      message.replaceChildren(...notDone(error, ["保存", "saved"]));
     } finally { button.disabled = false; }
   });
 

@@ -16,11 +16,14 @@ function statusBadge(status) {
     if (value && ![...select.options].some(o => o.value === value)) select.append(el("option", {value}, label || value));
   };
 
-  const [found, everything, fleet] = await Promise.all([
-    api("api/cases" + query(wanted)),
+  // A period that ends before it starts matches nothing: said as such, not as "no case matches".
+  const reversed = Boolean(wanted.since && wanted.until && wanted.since > wanted.until);
+  const [searched, everything, fleet] = await Promise.all([
+    reversed ? null : api("api/cases" + query(wanted)),
     Object.values(wanted).some(Boolean) ? api("api/cases").catch(() => null) : null,
     api("api/fleet").catch(() => null),
   ]);
+  const found = searched || {cases: [], statuses: everything ? everything.statuses : [], limit: 0, more: false};
   // The item and booth choices: what the cases and the fleet name (items by their names).
   const items = new Map();
   for (const c of [...(everything || found).cases, ...found.cases]) items.set(c.item, c.item_name);
@@ -39,7 +42,10 @@ function statusBadge(status) {
   });
 
   const filtered = Object.values(wanted).some(Boolean);
-  document.getElementById("summary").textContent = found.more
+  const backwards = "受理日期的开始晚于结束，请调换两个日期。The “since” day is after the “until” day: swap them.";
+  document.getElementById("summary").className = reversed ? "bad" : "muted";
+  for (const name of ["since", "until"]) document.getElementById(name).classList.toggle("bad-input", reversed);
+  document.getElementById("summary").textContent = reversed ? backwards : found.more
     ? `显示最新的 ${found.limit} 件，还有更多：请缩小查询范围。Showing the newest ${found.limit}; there are more — narrow the search.`
     : `共 ${found.cases.length} 件${filtered ? "符合条件" : ""} · ${found.cases.length} case(s)${filtered ? " match" : ""}`;
   const body = document.querySelector("#cases tbody");
@@ -55,6 +61,6 @@ function statusBadge(status) {
       el("td", {class: "nowrap"}, when(c.opened_at)),
       el("td", {class: "nowrap"}, when(c.updated_at), c.updated_by ? el("div", {class: "muted small"}, c.updated_by) : null));
   }));
-  if (!found.cases.length) body.append(emptyRow(8, filtered ? "没有符合条件的办件 no case matches this search"
+  if (!found.cases.length) body.append(emptyRow(8, reversed ? backwards : filtered ? "没有符合条件的办件 no case matches this search"
                                                             : "还没有办件：终端上提交的申请会出现在这里。No cases yet: applications filed at booths appear here."));
 })().catch(error => { if (error.status !== 401) showProblem(error); });

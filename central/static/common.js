@@ -29,9 +29,44 @@ function herePath() {
   return location.pathname.split("/").pop() + location.search;
 }
 
+// The login page, back here afterwards; `reason=expired` has it say why (the session ended meanwhile).
+function loginHref() {
+  return "login" + query({next: herePath(), reason: "expired"});
+}
+
+// When the session has ended. A change that was being saved is not lost: the page stays, says so where
+// the change was made, and keeps what was typed (also as a draft, for the way back from the login page).
+const EXPIRED = "登录已过期，请重新登录 your session ended";
+let sessionEnded = false;
+const keepers = [];  // functions: true while the page holds something typed and not saved (stay then)
+function keepWhileTyping(unsaved) { keepers.push(unsaved); }
+
 function toLogin() {
-  const next = herePath();
-  location.assign("login" + (next ? "?next=" + encodeURIComponent(next) : ""));
+  if (sessionEnded || keepers.some(unsaved => unsaved())) { sessionEnded = true; return false; }
+  location.assign(loginHref());
+  return true;
+}
+
+// Typed and not saved, kept in this tab across the visit to the login page (sessionStorage: this tab only).
+const drafts = {
+  save(key, value) { try { sessionStorage.setItem("draft:" + key, JSON.stringify(value)); } catch (error) { /* private mode */ } },
+  take(key) {
+    try {
+      const text = sessionStorage.getItem("draft:" + key);
+      sessionStorage.removeItem("draft:" + key);
+      return text ? JSON.parse(text) : null;
+    } catch (error) { return null; }
+  },
+};
+
+// What a failed change says in place: `done` names it, e.g. ["保存", "saved"]. A 401 says the session
+// ended, with a link to log in again (what was typed stays on the page).
+function notDone(error, [zh, en]) {
+  if (error.status === 401) {
+    return [`未${zh}：登录已过期，请重新登录后再${zh} not ${en}: your session ended · `,
+            el("a", {href: loginHref(), class: "relogin"}, "重新登录 log in again")];
+  }
+  return [`未${zh} not ${en}: ${error.message}`];
 }
 
 async function request(path, body) {
@@ -47,8 +82,10 @@ async function request(path, body) {
   try { response = await fetch(path, options); }
   catch (error) { throw new ApiError(0, "无法连接中心 central cannot be reached"); }
   if (response.status === 401) {
-    toLogin();
-    throw new ApiError(401, "请重新登录 please log in again");
+    // A save (POST) never leaves the page: it says so where the change was made (notDone).
+    if (body !== undefined) sessionEnded = true;
+    const leaving = body === undefined && toLogin();
+    throw Object.assign(new ApiError(401, EXPIRED), {leaving});
   }
   let data = null;
   try { data = await response.json(); } catch (error) { data = null; }
@@ -56,7 +93,8 @@ async function request(path, body) {
   return data;
 }
 
-// GET with no body, POST (JSON, with the CSRF token) with one. A 401 goes to the login page.
+// GET with no body, POST (JSON, with the CSRF token) with one. A GET answered 401 goes to the login page
+// (unless something typed would be lost); a POST answered 401 stays (see notDone).
 async function api(path, body) {
   try { return await request(path, body); }
   catch (error) {
@@ -103,6 +141,112 @@ function isoDay(date) {
   return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
 }
 
+// -- codes in words ---------------------------------------------------------------------------------------------
+// A booth's drivers report `state:reason` (the overview's printer and card reader columns, alert codes
+// `{driver}_{reason}`): shown in words, the code itself only in a tooltip, or small and grey if unknown.
+const DRIVER_NAMES = {printer: "打印机", card_reader: "读卡器", leds: "指示灯", scanner: "扫码器"};
+const DRIVER_STATES = {ok: "正常", degraded: "告警", fault: "故障", absent: "未连接"};
+const REASON_NAMES = {
+  ok: ["正常", "ok"], not_opened: ["启动中", "starting"], paper_end: ["缺纸", "out of paper"],
+  paper_near_end: ["纸将用尽", "paper low"], cover_open: ["机盖打开", "cover open"], cutter_error: ["切纸刀故障", "cutter error"],
+  offline: ["脱机", "offline"], port_missing: ["未连接", "not connected"], no_response: ["无响应", "no response"],
+  timeout: ["超时", "timed out"], protocol_error: ["通信出错", "protocol error"], overheated: ["过热", "overheated"],
+  not_fitted: ["未安装", "not fitted"], not_accepting: ["不接收数据", "takes no data"], port_lost: ["连接中断", "connection lost"],
+  no_answer: ["未确认打印", "no confirmation"],
+};
+
+function codeTag(code) {
+  return el("span", {class: "code"}, code);
+}
+
+// "fault:paper_end" → {text: "故障：缺纸", level: "bad", ...}; "-" → no report.
+function driverHealth(code) {
+  if (!code || code === "-") return {text: "—", level: "muted", gloss: "no report yet 未报告", unknown: null};
+  const [state, reason = ""] = String(code).split(":");
+  if (state === "ok") return {text: "正常", level: "", gloss: "ok", unknown: null};
+  const level = state === "degraded" ? "warn" : reason === "not_opened" ? "muted" : "bad";
+  const known = REASON_NAMES[reason];
+  if (!known) return {text: DRIVER_STATES[state] || "故障", level, gloss: code, unknown: code};
+  const text = state === "fault" && reason !== "not_opened" ? `故障：${known[0]}` : known[0];
+  return {text, level, gloss: `${state}: ${known[1]} (${code})`, unknown: null};
+}
+
+function healthCell(code, attrs = {}) {
+  const h = driverHealth(code);
+  return el("td", {...attrs, class: [attrs.class, h.level].filter(Boolean).join(" "), title: h.gloss, "data-health": code},
+            h.text, h.unknown ? codeTag(h.unknown) : null);
+}
+
+const SEVERITY_NAMES = {error: "严重", warning: "警告", info: "提示"};
+const ALERT_NAMES = {
+  outbox_backlog: "待发事件积压", outbox_full: "待发事件已满", clock_unsynced: "终端时钟未同步",
+  under_voltage: "终端电源电压不足", sd_card_errors: "SD 卡出错，请尽快更换", disk_low: "磁盘空间不足",
+  offline: "终端离线", heartbeat_overdue: "没有按时收到心跳", admin_pin_lockout: "管理员密码输错多次，已暂时锁定",
+  catalog_rejected: "事项目录更新被拒绝", catalog_invalid: "事项目录无法使用", printer_recovered: "打印机已恢复",
+};
+
+// An alert's code in a sentence: {text, unknown} (unknown: the code, when there are no words for it).
+function alertName(code) {
+  if (ALERT_NAMES[code]) return {text: ALERT_NAMES[code], unknown: null};
+  for (const [driver, name] of Object.entries(DRIVER_NAMES)) {
+    if (!String(code).startsWith(driver + "_")) continue;
+    const reason = REASON_NAMES[code.slice(driver.length + 1)];
+    return reason ? {text: name + reason[0], unknown: null} : {text: name + "故障", unknown: code};
+  }
+  return {text: "告警", unknown: code};
+}
+
+// Remote commands by name (maintenance: by its `on`).
+const COMMAND_NAMES = {
+  ping: "连通测试 ping", status: "状态 status", "print-test": "打印测试页 print test", "led-test": "指示灯测试 LED test",
+  "reload-catalog": "重新加载事项 reload catalogue", "retry-set-aside": "重发搁置事件 retry set-aside",
+  reboot: "重启终端 reboot", restart: "重启程序 restart",
+};
+function commandName(name, args) {
+  if (name === "maintenance") return args && args.on === false ? "退出维护 maintenance off" : "进入维护 maintenance on";
+  return COMMAND_NAMES[name] || name;
+}
+
+// Seconds since, in words: "24 分钟前"; null: "从未".
+function ago(seconds) {
+  if (seconds === null || seconds === undefined || seconds === "") return "从未";
+  const s = Math.max(0, Math.round(Number(seconds)));
+  if (s < 5) return "刚刚";
+  if (s < 60) return `${s} 秒前`;
+  if (s < 3600) return `${Math.floor(s / 60)} 分钟前`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} 小时前`;
+  return `${Math.floor(s / 86_400)} 天前`;
+}
+
+// The API's short ages ("90 min", "40 s", "-") in words.
+function shortAge(text) {
+  const match = /^(\d+) (min|s)$/.exec(String(text));
+  if (!match) return text === "-" || text === null || text === undefined ? "—" : String(text);
+  return match[1] + (match[2] === "min" ? " 分钟" : " 秒");
+}
+
+// A fleet row's heartbeat age in seconds (null: never).
+function heartbeatAge(row) {
+  if (row.heartbeat_age_s !== undefined) return row.heartbeat_age_s;
+  const match = /^(\d+) s ago$/.exec(row.heartbeat || "");
+  return match ? Number(match[1]) : null;
+}
+
+// A time of day, with the date only when it is not today: "16:19", "11-28 09:05".
+function shortWhen(unix) {
+  if (unix === null || unix === undefined) return "—";
+  const date = new Date(unix * 1000), now = new Date();
+  const time = date.toLocaleTimeString("zh-CN", {hour12: false, hour: "2-digit", minute: "2-digit"});
+  if (isoDay(date) === isoDay(now)) return time;
+  return (date.getFullYear() === now.getFullYear() ? isoDay(date).slice(5) : isoDay(date)) + " " + time;
+}
+
+// An ISO timestamp with its offset (events' `created`) as unix seconds; null if unreadable.
+function unixOf(iso) {
+  const ms = Date.parse(iso);
+  return Number.isNaN(ms) ? null : ms / 1000;
+}
+
 function param(name) {
   return new URLSearchParams(location.search).get(name) || "";
 }
@@ -127,7 +271,11 @@ function showProblem(error) {
     document.querySelector("main").prepend(box);
   }
   box.hidden = !error;
-  if (error) box.textContent = error.message || String(error);
+  if (!error) return;
+  if (error.status === 401) {
+    box.replaceChildren(EXPIRED + "。页面上填写的内容还在 what you typed is still here · ",
+                        el("a", {href: loginHref(), class: "relogin"}, "重新登录 log in again"));
+  } else box.textContent = error.message || String(error);
 }
 
 // The header every page shares: title, links (the audit only for admins), who is logged in, log out.
@@ -161,18 +309,27 @@ async function startPage(here) {
   return me;
 }
 
-// Run `show` now and every `seconds`; a failure is said on the page, the next success clears it.
+// Run `show` now and every `seconds`; a failure is said on the page, the next success clears it. Returns
+// `now`: run again at once (a filter changed) and restart the interval, so a page never asks twice in one
+// interval, nor two answers race (a run asked while one is under way follows it).
 function every(seconds, show) {
-  let busy = false;
+  let busy = false, again = false, timer = null;
   const run = async (always = false) => {
-    if (busy || (document.hidden && !always)) return;  // a tab in the background asks nothing
+    if (document.hidden && !always) return;  // a tab in the background asks nothing
+    if (busy) { again = again || always; return; }
     busy = true;
     try { await show(); showProblem(null); }
-    catch (error) { if (error.status !== 401) showProblem(error); }
-    finally { busy = false; }
+    catch (error) { if (!error.leaving) showProblem(error); }
+    finally { busy = false; if (again) { again = false; now(); } }
   };
-  run(true);
-  return setInterval(run, seconds * 1000);
+  const now = () => {
+    clearInterval(timer);
+    timer = setInterval(run, seconds * 1000);
+    run(true);
+  };
+  document.addEventListener("visibilitychange", () => { if (!document.hidden) now(); });
+  now();
+  return now;
 }
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -183,8 +340,9 @@ function svg(tag, attrs = {}, text) {
   return node;
 }
 
-// A line chart of one series over time; gaps (null) break the line.
-function lineChart(times, values, {unit = "", color = "#0b57d0", width = 420, height = 160} = {}) {
+// A line chart of one series over time; gaps (null) break the line. `floor`: the axis never goes below it
+// (counts: 0); `whole`: only whole numbers on the axis (counts).
+function lineChart(times, values, {unit = "", color = "#0b57d0", width = 420, height = 160, floor = null, whole = false} = {}) {
   const box = svg("svg", {width, height, viewBox: `0 0 ${width} ${height}`, role: "img"});
   const points = times.map((t, i) => [t, values[i]]).filter(p => p[1] !== null && p[1] !== undefined);
   if (!points.length) { box.append(svg("text", {x: 10, y: height / 2}, "暂无数据 no data")); return box; }
@@ -192,11 +350,12 @@ function lineChart(times, values, {unit = "", color = "#0b57d0", width = 420, he
   const t0 = Math.min(...points.map(p => p[0])), t1 = Math.max(...points.map(p => p[0]));
   let v0 = Math.min(...points.map(p => p[1])), v1 = Math.max(...points.map(p => p[1]));
   if (v0 === v1) { v0 -= 1; v1 += 1; }
+  if (floor !== null) { v0 = Math.max(v0, floor); v1 = Math.max(v1, v0 + 1); }
   const x = t => left + (t1 === t0 ? 0 : (t - t0) / (t1 - t0)) * (width - left - right);
   const y = v => top + (1 - (v - v0) / (v1 - v0)) * (height - top - bottom);
   for (const v of [v0, (v0 + v1) / 2, v1]) {
     box.append(svg("line", {x1: left, x2: width - right, y1: y(v), y2: y(v), stroke: "#e4e7eb"}));
-    box.append(svg("text", {x: 2, y: y(v) + 4}, `${+v.toFixed(1)}${unit}`));
+    if (!whole || Number.isInteger(v)) box.append(svg("text", {x: 2, y: y(v) + 4}, `${+v.toFixed(1)}${unit}`));
   }
   box.append(svg("text", {x: left, y: height - 6}, new Date(t0 * 1000).toLocaleTimeString("zh-CN", {hour12: false})));
   box.append(svg("text", {x: width - right - 50, y: height - 6}, new Date(t1 * 1000).toLocaleTimeString("zh-CN", {hour12: false})));

@@ -2,7 +2,7 @@
 "use strict";
 
 (async () => {
-  await startPage("fleet");
+  const me = await startPage("fleet");
   const region = document.getElementById("region"), state = document.getElementById("state");
   for (const [key, name] of Object.entries(STATE_NAMES)) state.append(el("option", {value: key}, name));
   region.value = param("region");
@@ -36,9 +36,20 @@
               el("b", {id: `count-${key === "all" ? "total" : key}`}, count), name);
   }
 
+  // Messages central could not record (refused at intake, or by the database): for those who can act.
+  function deadLetterBanner(letters) {
+    const banner = document.getElementById("dead-letters");
+    const recent = letters && may(me, "operator") ? letters.recent : 0;
+    banner.hidden = !recent;
+    if (!recent) return;
+    banner.textContent = `近 ${letters.days} 天有 ${recent} 条消息中心无法记录，请联系技术人员。` +
+      `Central could not record ${recent} message(s) in the last ${letters.days} days: please tell a technician.`;
+  }
+
   async function show() {
     const data = await api("api/fleet" + query({region: region.value, state: state.value}));
     intakeBanner(data.intake);
+    deadLetterBanner(data.dead_letters);
     followUps(data.follow_ups || [], data.follow_up_counts);
     for (const r of data.regions) if (![...region.options].some(o => o.value === r)) region.append(el("option", {value: r}, r));
     document.getElementById("counts").replaceChildren(
@@ -50,11 +61,12 @@
       const href = "device?id=" + encodeURIComponent(d.device);
       return el("tr", {class: "link", "data-device": d.device, onclick: event => { if (event.target.tagName !== "A") location.assign(href); }},
         el("td", {class: "nowrap"}, el("a", {href}, d.device)), el("td", {class: "site"}, d.site),
-        el("td", {}, d.region), el("td", {}, stateBadge(d.state)), el("td", {class: "nowrap"}, d.heartbeat),
-        el("td", {class: d.printer === "ok" ? "" : "bad"}, d.printer), el("td", {class: d.card_reader === "ok" ? "" : "bad"}, d.card_reader),
-        el("td", {class: "num"}, d.outbox), el("td", {class: "nowrap"}, d.oldest),
-        el("td", {"data-unconfirmed": d.unconfirmed}, d.unconfirmed === 0 || d.unconfirmed === "-" ? d.unconfirmed :
-           `${d.unconfirmed}（最早 ${d.oldest_unconfirmed}）`), el("td", {}, d.software),
+        el("td", {}, d.region), el("td", {}, stateBadge(d.state)),
+        el("td", {class: "nowrap", title: d.heartbeat, "data-age": heartbeatAge(d) ?? ""}, ago(heartbeatAge(d))),
+        healthCell(d.printer, {"data-driver": "printer"}), healthCell(d.card_reader, {"data-driver": "card_reader"}),
+        el("td", {class: "num"}, d.outbox === "-" ? "—" : d.outbox), el("td", {class: "nowrap"}, shortAge(d.oldest)),
+        el("td", {"data-unconfirmed": d.unconfirmed}, d.unconfirmed === 0 ? 0 : d.unconfirmed === "-" ? "—" :
+           `${d.unconfirmed}（最早 ${shortAge(d.oldest_unconfirmed)}）`), el("td", {}, d.software),
         el("td", {class: "num" + (d.alerts ? " bad" : "")}, d.alerts));
     }));
     if (!data.devices.length) body.append(emptyRow(12, data.total ? "没有符合条件的终端 no device matches these filters"
@@ -62,9 +74,7 @@
     document.getElementById("updated").textContent = "更新于 updated " + new Date().toLocaleTimeString("zh-CN", {hour12: false});
   }
 
-  let timer = null;
-  function refresh() { clearInterval(timer); timer = every(5, show); }
   state.value = param("state");
-  region.onchange = state.onchange = refresh;
-  refresh();
+  const refresh = every(5, show);  // one loop: a filter changed asks at once, never a second loop
+  region.onchange = state.onchange = () => refresh();
 })().catch(error => { if (error.status !== 401) showProblem(error); });

@@ -42,17 +42,19 @@ async function logIn(event) {
       location.assign(safeNext(new URLSearchParams(location.search).get("next")));
       return;
     }
-    if (response.status === 401) {
-      say("用户名或密码不对，请再试一次。Wrong user name or password: please try again.");
+    let detail = "";
+    try { detail = (await response.json()).error || ""; } catch (error) { detail = ""; }
+    if (response.status === 401) {  // central may say how many tries are left: as given
+      say(/[\u4e00-\u9fff]/.test(detail) ? detail : "用户名或密码不对，请再试一次。Wrong user name or password: please try again.");
       document.getElementById("password").value = "";
       document.getElementById("password").focus();
+    } else if (response.status === 403) {
+      say("账号已停用，请联系管理员。This account is disabled: please ask an administrator.");
     } else if (response.status === 429) {
       const wait = Number(response.headers.get("Retry-After")) || 900;
       say(`登录失败次数太多，账号已暂时锁定，请 ${minutes(wait)} 分钟后再试，或请管理员帮助。` +
           `Too many failed logins: the account is locked for ${minutes(wait)} min. Try again later or ask an administrator.`);
     } else {
-      let detail = "";
-      try { detail = (await response.json()).error || ""; } catch (error) { detail = ""; }
       say(`现在无法登录（${response.status}）。Central could not log you in now${detail ? ": " + detail : ""}.`);
     }
   } catch (error) {
@@ -64,5 +66,8 @@ async function logIn(event) {
 
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("login").addEventListener("submit", logIn);
-  document.getElementById("login-next").hidden = !new URLSearchParams(location.search).get("next");
+  const asked = new URLSearchParams(location.search);
+  const expired = asked.get("reason") === "expired";  // sent here by a page whose session ended
+  document.getElementById("login-expired").hidden = !expired;
+  document.getElementById("login-next").hidden = expired || !asked.get("next");
 });

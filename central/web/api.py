@@ -10,7 +10,7 @@ from ipaddress import ip_address, ip_network
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starsessions import load_session
@@ -36,6 +36,13 @@ class Command(BaseModel):
 
 class CloseFollowUp(BaseModel):
     note: str = Field(min_length=1, max_length=500, description="what was done: called back, explained, …")
+
+    @field_validator("note")
+    @classmethod
+    def _said_something(cls, note: str) -> str:
+        if not note.strip():
+            raise ValueError("say what was done (the note is empty)")
+        return note.strip()
 
 
 @router.get("/fleet")
@@ -64,7 +71,7 @@ def command(device: Annotated[str, Path(pattern=DEVICE)], ctx: Ctx, user: Operat
     if region is None or not user.covers(region):
         raise HTTPException(404, f"no device {device!r}")
     try:
-        sent = ctx.send_command([device], body.name, body.args, body.expires_s)
+        sent = ctx.send_command([device], body.name, body.args, body.expires_s, user.name)
     except CommandError as exc:
         raise HTTPException(400, str(exc)) from None
     with ctx.db.transaction() as conn:

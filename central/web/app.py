@@ -19,6 +19,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
@@ -37,9 +38,14 @@ from central.web.showable import ShowableJSON
 MAX_BODY = 16 * 1024
 SESSION_COOKIE = "kiosk_session"
 SESSION_MAX_AGE_S = 12 * 3600  # however busy: log in again after a working day
-# Monitoring answers from memory, without the session (read only when a caller is not a monitor): it
-# must say "database failing" while the database fails.
-NOT_MONITORING = re.compile(r"^(?!.*/(api/health|metrics)$)")
+LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def not_monitoring(root_path: str) -> re.Pattern[str]:
+    """Every path but /api/health and /metrics (under the proxy's prefix): monitoring answers from
+    memory, without the session (read only when a caller is not a monitor), so it can say "database
+    failing" while the database fails."""
+    return re.compile(rf"^(?!{re.escape(root_path)}/(api/health|metrics)$)")
 
 
 class JsonCsrf(CSRFMiddleware):
@@ -53,14 +59,16 @@ def build_app(ctx: WebContext) -> FastAPI:
     settings = ctx.settings
     cookie_path = settings.root_path or "/"
     middleware = [
-        Middleware(TrustedHostMiddleware, allowed_hosts=list(settings.allowed_hosts)),
+        # Loopback names stay allowed whatever --allowed-host says: monitoring and `kiosk central health`
+        # ask there, and a DNS-rebinding page's Host is its own name, never these.
+        Middleware(TrustedHostMiddleware, allowed_hosts=list(dict.fromkeys((*settings.allowed_hosts, *LOOPBACK)))),
         Middleware(SecurityHeaders),
         Middleware(BodyLimit, limit=MAX_BODY),
         Middleware(SameOriginWrites),
         Middleware(SessionMiddleware, store=DatabaseSessionStore(ctx.db), cookie_name=SESSION_COOKIE,
                    lifetime=settings.session_idle_min * 60, rolling=True, cookie_same_site="strict",
                    cookie_https_only=False, cookie_path=cookie_path),  # Secure: SecurityHeaders, over HTTPS
-        Middleware(SessionAutoloadMiddleware, paths=[NOT_MONITORING]),
+        Middleware(SessionAutoloadMiddleware, paths=[not_monitoring(settings.root_path)]),
         Middleware(SessionGate, public=pages.is_public, max_age_s=SESSION_MAX_AGE_S),
         Middleware(JsonCsrf, secret=_csrf_secret(ctx.db), cookie_name=auth.CSRF_COOKIE, cookie_path=cookie_path,
                    cookie_httponly=True, cookie_samesite="strict", header_name="x-csrf-token",
@@ -74,14 +82,20 @@ def build_app(ctx: WebContext) -> FastAPI:
     for router in (auth.router, api.router, api.metrics_router, office.router, pages.router):
         app.include_router(router)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _invalid)
     app.add_exception_handler(Exception, _failed)
     return app
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    return ShowableJSON({"error": exc.detail}, exc.status_code, headers=exc.headers)
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"没有这个地址 nothing at {request.url.path}"
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            return pages.not_found(request.url.path)
+    return ShowableJSON({"error": detail}, exc.status_code, headers=getattr(exc, "headers", None))
 
 
 async def _invalid(_request: Request, exc: Exception) -> Response:

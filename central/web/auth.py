@@ -102,7 +102,11 @@ async def login(body: Login, request: Request, ctx: Annotated[WebContext, Depend
             wait = max(1, int((result.locked_until or time.time()) - time.time()))
             raise HTTPException(429, f"too many failed logins: this account is locked for {wait // 60 + 1} min",
                                 headers={"Retry-After": str(wait)})
-        raise HTTPException(401, "wrong user name or password")
+        if result.reason == "disabled":  # the password was right: say why it does not open
+            raise HTTPException(403, "this account is disabled; ask an administrator")
+        left = accounts.LOCK_AFTER - result.failures
+        warning = f"（再错 {left} 次将锁定 15 分钟 {left} more and it locks for 15 min）" if left <= 3 else ""
+        raise HTTPException(401, "用户名或密码不对 wrong user name or password" + warning)
     regenerate_session_id(request)  # a session id known before the login is worth nothing after it
     request.session.clear()
     request.session.update({"user": result.user.name, "since": time.time()})

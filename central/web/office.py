@@ -9,20 +9,29 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, Field
 
 from central import audit
-from central.backoffice import CASE_STATUSES, MAX_CASES, CaseError, CaseSearch, case_detail, find_cases, set_status
+from central.backoffice import (
+    CASE_STATUSES,
+    MAX_CASES,
+    MAX_NOTE,
+    CaseError,
+    CaseSearch,
+    case_detail,
+    find_cases,
+    set_status,
+)
 from central.ledger import ledger, to_csv, to_xlsx
 from central.web.auth import Admin, Operator, Viewer, client_address
 from central.web.context import WebContext, context
 
 router = APIRouter(prefix="/api", tags=["back office"])
 Ctx = Annotated[WebContext, Depends(context)]
-CASE_NO = r"^[0-9]{12}$"
+CASE_NO = r"^([0-9]{12}|[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})$"  # a case number, or the receipt's
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class CaseStatus(BaseModel):
     status: str = Field(description="one of " + "、".join(CASE_STATUSES))
-    note: str = Field(default="", max_length=500, description="one line the citizen sees at the booth")
+    note: str = Field(default="", max_length=MAX_NOTE, description="one line the citizen sees at the booth")
 
 
 @router.get("/cases")
@@ -40,7 +49,7 @@ def cases(ctx: Ctx, user: Viewer, q: Annotated[str, Query(max_length=32)] = "",
 @router.get("/cases/{case_no}")
 def case(case_no: Annotated[str, Path(pattern=CASE_NO)], ctx: Ctx, user: Viewer,
          request: Request) -> dict[str, Any]:
-    """One case with its applicant (masked for viewers); opening it is audited."""
+    """One case, by case or receipt number, with its applicant (masked for viewers); opening it is audited."""
     with ctx.db.transaction() as conn:
         found = case_detail(conn, user, ctx.names, case_no, client_address(request))
     if found is None:
@@ -49,7 +58,7 @@ def case(case_no: Annotated[str, Path(pattern=CASE_NO)], ctx: Ctx, user: Viewer,
 
 
 @router.post("/cases/{case_no}/status")
-def case_status(case_no: Annotated[str, Path(pattern=CASE_NO)], body: CaseStatus, ctx: Ctx, user: Operator,
+def case_status(case_no: Annotated[str, Path(pattern=r"^[0-9]{12}$")], body: CaseStatus, ctx: Ctx, user: Operator,
                 request: Request) -> dict[str, Any]:
     try:
         with ctx.db.transaction() as conn:

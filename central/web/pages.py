@@ -6,6 +6,7 @@ asks the JSON API, so a page without a session is only a redirect to the login p
 
 from __future__ import annotations
 
+import html
 import mimetypes
 import re
 from importlib import resources
@@ -41,6 +42,14 @@ def static(name: str) -> Response:
     response = _file(name)
     response.headers["Cache-Control"] = "no-cache"
     return response
+
+
+def not_found(path: str) -> Response:
+    """A page for a browser that asked for an address central does not have."""
+    body = ('<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>没有这个页面</title>'
+            '<link rel="stylesheet" href="static/app.css"></head><body><main><h1>没有这个页面 no such page</h1>'
+            f'<p>{html.escape(path)}</p><p><a href="./">回到总览 back to the overview</a></p></main></body></html>')
+    return Response(body, status_code=404, media_type="text/html; charset=utf-8")
 
 
 def is_public(path: str) -> bool:
