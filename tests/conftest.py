@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from appliance.kiosk import Kiosk
-from tests.support import Collector, Confirmer, Mosquitto, kiosk_config
+from tests.support import Collector, Confirmer, Mosquitto, Postgres, kiosk_config
 
 
 @pytest.fixture
@@ -51,3 +51,14 @@ def make_kiosk(tmp_path: Path):
         elif not started:  # never started: its devices (simulators, LED threads) still need closing
             kiosk.hardware.close()
             kiosk.store.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path: Path):
+    """Central's database: SQLite by default, PostgreSQL (a private Debian cluster) by URL; same code."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'central.sqlite3'}"
+        return
+    postgres = Postgres().start()
+    yield postgres.url
+    postgres.stop()

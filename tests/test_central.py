@@ -24,24 +24,12 @@ from tests.support import (
     TEST_ID_NUMBER,
     TEST_NAME,
     Mosquitto,
-    Postgres,
     kiosk_config,
     make_test_ca,
     place_card,
     set_printer,
     wait_until,
 )
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path: Path):
-    """Central's database: SQLite by default, PostgreSQL (a private Debian cluster) by URL; same code."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'central.sqlite3'}"
-        return
-    postgres = Postgres().start()
-    yield postgres.url
-    postgres.stop()
 
 
 @pytest.fixture

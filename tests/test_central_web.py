@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import time
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,20 +19,10 @@ from central import accounts
 from central.tables import audit_log, cases, commands, follow_ups, ratings, web_sessions
 from central.workdays import add_working_days
 from tests.central_web import PASSWORD, add_user, logged_in, start_central
-from tests.support import TEST_ID_NUMBER, TEST_NAME, Postgres
+from tests.support import TEST_ID_NUMBER, TEST_NAME
 
 new_ulid = UlidGenerator().new
 PHONE = "13912345678"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request, tmp_path: Path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'central.sqlite3'}"
-        return
-    postgres = Postgres().start()
-    yield postgres.url
-    postgres.stop()
 
 
 @pytest.fixture
