@@ -47,7 +47,7 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first
 LAPTOP = {"width": 1280, "height": 800}
 DESKTOP = {"width": 1400, "height": 900}
 
-ADMIN, OPERATOR, VIEWER, REGIONAL, LOCKED = "zhoujie", "wangfang", "lina", "zhaolei", "suntao"
+ADMIN, OPERATOR, VIEWER, REGIONAL, LOCKED, DISABLED = "zhoujie", "wangfang", "lina", "zhaolei", "suntao", "qianwei"
 APPLICANT = "欧阳明月"  # on every application: it must never reach a ledger, nor a viewer unmasked
 ID_NUMBER = "11010119800307002X"
 PHONE = "13912345678"
@@ -123,7 +123,8 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="fleet-sim", protocol=mqtt.MQTTv5)
     try:
         for name, role, regions in ((ADMIN, "admin", ()), (OPERATOR, "operator", ()), (VIEWER, "viewer", ()),
-                                    (REGIONAL, "operator", ("110102",)), (LOCKED, "operator", ())):
+                                    (REGIONAL, "operator", ("110102",)), (LOCKED, "operator", ()),
+                                    (DISABLED, "operator", ())):
             add_user(central.db, name, role, regions)
         booth.start()
         client.connect("127.0.0.1", broker.port)
@@ -253,6 +254,23 @@ def test_login_and_logout(office: Office, open_page) -> None:
     expect(page.locator("#login-error")).to_contain_text("账号已暂时锁定")
     assert page.url.endswith("/login")
 
+    # a disabled account is told so (403), with the right password as with a wrong one
+    with office.central.db.transaction() as conn:
+        conn.execute(update(users).where(users.c.name == DISABLED).values(disabled=True))
+    page.fill("#username", DISABLED)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    expect(page.locator("#login-error")).to_contain_text("账号已停用")
+
+    # sent here by a page whose session ended: it says why, and still goes back there
+    page.goto(office.url + "/login?next=" + quote("usage", safe="") + "&reason=expired")
+    expect(page.locator("#login-expired")).to_be_visible()
+    expect(page.locator("#login-expired")).to_contain_text("登录已过期")
+    page.fill("#username", OPERATOR)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_url(office.url + "/usage")
+
 
 # -- roles -------------------------------------------------------------------------------------------------------
 def test_a_viewer_sees_no_controls_and_is_refused_what_an_operator_may_do(office: Office, open_page) -> None:
@@ -311,7 +329,8 @@ def test_an_operator_of_one_region_sees_only_its_booths(office: Office, open_pag
     assert page.request.get(office.url + f"/api/cases/{other_case}").status == 404
     assert page.request.get(office.url + f"/api/cases/{own_case}").ok
     page.goto(office.url + "/device?id=bj-dc-0001")
-    expect(page.locator("#title")).to_contain_text("没有终端 bj-dc-0001")
+    expect(page.locator("#title")).to_contain_text("没有这台终端 no such booth: bj-dc-0001")
+    expect(page.locator("#send")).to_be_hidden()
     page.goto(office.url + "/cases")
     page.wait_for_selector("#cases tbody tr[data-case]")
     listed = page.eval_on_selector_all("#cases tbody tr[data-case]", "rows => rows.map(r => r.dataset.case)")
@@ -399,7 +418,7 @@ def test_operator_watches_the_fleet_and_commands_a_booth(office: Office, open_pa
     assert page.inner_text("#count-offline") == "1"
     assert page.locator("#fleet tbody tr[data-device]").count() == len(office.fleet) + 1
     held = page.inner_text("tr[data-device=bj-xc-0001] td[data-unconfirmed]")
-    assert held == "300（最早 90 min）", "what a booth holds until central confirms it"
+    assert held == "300（最早 90 分钟）", "what a booth holds until central confirms it"
 
     page.click(".count[data-state=fault]")  # the fault tile filters the table
     expect(page.locator("#fleet tbody tr[data-device]")).to_have_count(2)
@@ -417,8 +436,9 @@ def test_operator_watches_the_fleet_and_commands_a_booth(office: Office, open_pa
     page.wait_for_selector("#chart-outbox svg polyline", state="attached")  # a flat line has no height
     page.select_option("#command", "ping")
     page.click("#send")
-    result = page.wait_for_selector("#commands tbody tr td .result.good", timeout=15_000)
-    assert result.inner_text().startswith("✓")
+    result = page.wait_for_selector("#commands tbody tr[data-state=ok] td.outcome", timeout=15_000)
+    assert result.inner_text().startswith("✓ 终端在线")
+    expect(page.locator("#commands tbody tr[data-state=ok] [data-sent-by]").first).to_have_text(OPERATOR)
     page.screenshot(path=str(office.shots / "device.png"), full_page=True)
 
     page.goto(office.url + "/device?id=bj-dc-0003")
@@ -515,6 +535,8 @@ def test_the_audit_page_lists_what_was_just_done(office: Office, open_page) -> N
     assert operator.post(f"/api/devices/{booth}/commands", json={"name": "status"}).status_code == 200
     assert operator.post(f"/api/follow-ups/{follow_up}/close", json={"note": "已回访"}).status_code == 200
 
+    assert httpx.post(office.url + "/api/login", json={"username": VIEWER, "password": "not hers"}).status_code == 401
+
     page = open_page(ADMIN)
     page.goto(office.url + "/")
     page.click("[data-nav=audit]")
@@ -526,6 +548,9 @@ def test_the_audit_page_lists_what_was_just_done(office: Office, open_page) -> N
     assert [line[0] for line in lines if line[1] == OPERATOR][:3] == ["follow_up_closed", "command", "login"]
     assert ["command", OPERATOR, booth] in [line[:3] for line in lines]
     assert ["follow_up_closed", OPERATOR, f"差评回访 #{follow_up}"] in [line[:3] for line in lines]
+    failed = next(line for line in lines if line[0] == "login_failed" and line[1] == VIEWER)
+    assert re.fullmatch(r"密码错误 · 连续第 \d+ 次", failed[3]), failed  # in words, not "reason: wrong_password"
+    assert any(line[0] == "command" and line[3].startswith("状态 status") for line in lines)
 
     page.fill("#actor", OPERATOR)
     page.select_option("#action", "command")
@@ -589,6 +614,8 @@ def test_the_ledger_downloads_as_xlsx_and_csv(office: Office, open_page, tmp_pat
 
 def test_the_overview_flags_an_overdue_follow_up(office: Office, open_page) -> None:
     page = open_page(OPERATOR)
+    with office.central.db.transaction() as conn:  # every open follow-up due next week (ratings are dated when given)
+        conn.execute(update(follow_ups).where(follow_ups.c.closed_at.is_(None)).values(due_at=time.time() + 7 * 86_400))
     page.goto(office.url + "/")
     page.wait_for_selector("#fleet tbody tr[data-device]")
     waiting = open_follow_ups(office)
@@ -608,6 +635,151 @@ def test_the_overview_flags_an_overdue_follow_up(office: Office, open_page) -> N
     row = page.locator(f"#follow-ups tr[data-follow-up='{late['id']}']")
     expect(row).to_have_class(re.compile(r"\boverdue\b"))
     expect(row).to_contain_text("已超期")
+
+
+# -- the session ends, codes in words, what central could not record ----------------------------------------------
+def end_session(page: Page, office: Office) -> None:
+    """The session ends on central's side (as after an idle timeout); the page still shows what it showed."""
+    assert page.request.post(office.url + "/api/logout", data={}, headers=csrf(page, office)).ok
+    assert page.request.get(office.url + "/api/session").status == 401
+
+
+def test_a_change_made_after_the_session_ended_is_kept_not_lost(office: Office, open_page) -> None:
+    page = open_page(OPERATOR)
+    target = office.case_numbers[-1]
+    page.goto(office.url + f"/case?no={target}")
+    expect(page.locator("#status-save")).to_be_visible()
+    page.select_option("#new-status", "待补正")
+    page.fill("#status-note", "请补交户口簿复印件")
+    end_session(page, office)
+    page.click("#status-save")
+    message = page.locator("#status-message")
+    expect(message).to_contain_text("未保存：登录已过期，请重新登录后再保存")
+    assert page.url == office.url + f"/case?no={target}"  # still here, the form as typed
+    assert page.input_value("#status-note") == "请补交户口簿复印件" and page.input_value("#new-status") == "待补正"
+    relogin = message.locator("a.relogin")
+    assert relogin.get_attribute("href") == "login?next=" + quote(f"case?no={target}", safe="") + "&reason=expired"
+    with office.central.db.read() as conn:
+        assert conn.execute(select(cases.c.status).where(cases.c.case_no == target)).scalar_one() != "待补正"
+
+    relogin.click()  # log in again: back on the case, what was typed is there to save
+    page.wait_for_url("**/login?**reason=expired")
+    expect(page.locator("#login-expired")).to_contain_text("登录已过期，请重新登录")
+    page.fill("#username", OPERATOR)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_url(office.url + f"/case?no={target}")
+    expect(page.locator("#status-message")).to_contain_text("已恢复")
+    assert page.input_value("#status-note") == "请补交户口簿复印件"
+    page.click("#status-save")
+    expect(page.locator("#status-message")).to_contain_text("已保存")
+    with office.central.db.read() as conn:
+        saved = conn.execute(select(cases.c.status, cases.c.note).where(cases.c.case_no == target)).one()
+    assert tuple(saved) == ("待补正", "请补交户口簿复印件")
+
+    # a follow-up's note while the page polls: the poll does not leave the page, the close says why it failed
+    page.goto(office.url + "/usage")
+    page.wait_for_selector("#follow-ups tbody tr[data-follow-up] button")
+    page.locator("#follow-ups tbody tr[data-follow-up] button").first.click()
+    page.fill("form[data-closing] input[name=note]", "已电话回访，已解释")
+    end_session(page, office)
+    expect(page.locator("#problem")).to_contain_text("登录已过期", timeout=15_000)  # the next poll: said, not left
+    assert page.url == office.url + "/usage"
+    assert page.input_value("form[data-closing] input[name=note]") == "已电话回访，已解释"
+    page.click("form[data-closing] button[type=submit]")
+    expect(page.locator("form[data-closing] .message")).to_contain_text("未关闭：登录已过期")
+    assert page.input_value("form[data-closing] input[name=note]") == "已电话回访，已解释"
+
+
+def test_the_pages_say_codes_in_words(office: Office, open_page) -> None:
+    page = open_page(OPERATOR)
+    page.goto(office.url + "/")
+    page.wait_for_selector("#fleet tbody tr[data-device]")
+    text = page.inner_text("main")
+    for code in ("fault:paper_end", "absent:port_missing", "degraded:paper_near_end", " s ago", "never"):
+        assert code not in text, code
+    assert page.inner_text("tr[data-device=bj-dc-0003] td[data-driver=printer]") == "故障：缺纸"
+    assert page.inner_text("tr[data-device=bj-dc-0002] td[data-driver=printer]") == "纸将用尽"
+    assert page.inner_text("tr[data-device=bj-xc-0002] td[data-driver=card_reader]") == "未连接"
+    assert page.inner_text("tr[data-device=bj-dc-0001] td[data-driver=printer]") == "正常"
+    assert re.fullmatch(r"\d+ (秒|分钟|小时|天)前", page.inner_text("tr[data-device=bj-dc-0001] td[data-age]"))
+
+    page.goto(office.url + "/device?id=bj-dc-0003")
+    alert = page.locator("#alerts tr[data-code=printer_paper_end]")
+    expect(alert).to_contain_text("打印机缺纸")
+    expect(alert).to_contain_text("严重")
+    expect(page.locator("#fact-printer")).to_have_text("故障：缺纸")
+    page.wait_for_selector("#events tbody tr[data-kind=rating]")
+    text = page.inner_text("main")
+    for code in ("fault:paper_end", "printer_paper_end", '{"', "personal data not shown)"):
+        assert code not in text, code
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", text), "ISO timestamps shown as they came"
+    assert re.search(r"评价 \d 星", page.inner_text("#events tbody tr[data-kind=rating] >> nth=0"))
+    assert "使用统计" in page.inner_text("#events") and "人次" in page.inner_text("#events")
+
+    # a command the booth never answered expires: said so, not "waiting…" for ever
+    now = time.time()
+    with office.central.db.transaction() as conn:
+        office.central.db.add_command(conn, "expired-test-1", "expired-test", "bj-dc-0003", "print-test", {},
+                                      now - 900, now - 300)
+    page.reload()
+    expect(page.locator("#commands tr[data-command=expired-test-1]")).to_contain_text("已过期")
+
+    page.goto(office.url + "/device?id=NOT A BOOTH")  # no such booth: said plainly, nothing to send
+    expect(page.locator("#title")).to_contain_text("没有这台终端")
+    expect(page.locator("#send")).to_be_hidden()
+    for asked in ("", "12345", "not-a-case"):
+        page.goto(office.url + "/case?no=" + asked)
+        expect(page.locator("#title[data-missing]")).to_be_visible()
+        expect(page.locator("#status-save")).to_be_hidden()
+        expect(page.locator("#details")).to_be_hidden()  # nor the "opening this case is audited" note
+
+
+def test_what_central_could_not_record_is_shown(office: Office, open_page) -> None:
+    booth = "bj-xc-0003"
+    with office.central.db.transaction() as conn:
+        office.central.db.add_dead_letter(conn, f"kiosk/v1/{booth}/events/rating", booth, (9_001, "01JDEADLETTER0000000000000"),
+                                          "refused by the database: value too long for column item", b'{"x": 1}', time.time())
+    page = open_page(OPERATOR)
+    page.goto(office.url + f"/device?id={booth}")
+    panel = page.locator("#dead-letter-panel")
+    expect(panel).to_be_visible()
+    expect(panel).to_contain_text("这台终端有 1 条消息中心无法记录，请联系技术人员")
+    expect(panel).to_contain_text("value too long")
+    expect(page.locator("#gaps")).to_contain_text("无法记录")
+    page.goto(office.url + "/")
+    expect(page.locator("#dead-letters")).to_contain_text("条消息中心无法记录")
+    viewer = open_page(VIEWER)
+    viewer.goto(office.url + "/")
+    viewer.wait_for_selector("#fleet tbody tr[data-device]")
+    expect(viewer.locator("#dead-letters")).to_be_hidden()
+
+    page.goto(office.url + "/device?id=bj-xc-0004")  # a booth without: no panel
+    page.wait_for_selector("#events tbody tr")
+    expect(page.locator("#dead-letter-panel")).to_be_hidden()
+
+
+def test_error_states_are_said_in_place(office: Office, open_page) -> None:
+    page = open_page(OPERATOR)
+    page.goto(office.url + "/usage")
+    page.wait_for_selector("#per-day svg rect")
+    page.fill("#export-start", "2024-01-01")
+    page.fill("#export-end", "2025-06-30")
+    page.dispatch_event("#export-end", "change")
+    expect(page.locator("#export-note")).to_contain_text("一次最多导出 366 天")
+    expect(page.locator("#export-xlsx")).to_be_hidden()
+    assert page.inner_text("#per-device").count("人次") >= 1 and "次" in page.inner_text("#top-items")
+
+    page.goto(office.url + "/cases?since=2026-03-10&until=2026-03-01")
+    expect(page.locator("#summary")).to_contain_text("开始晚于结束")
+    expect(page.locator("#cases tbody td.empty")).to_contain_text("开始晚于结束")
+
+    # a case by its receipt number (26 characters), as a citizen reads it off the slip
+    with office.central.db.read() as conn:
+        case_no, receipt = conn.execute(select(cases.c.case_no, cases.c.receipt).where(
+            cases.c.case_no == office.case_numbers[4])).one()
+    page.goto(office.url + f"/case?no={receipt}")
+    expect(page.locator("#title")).to_contain_text(case_no)
 
 
 # -- the pages themselves -----------------------------------------------------------------------------------------
@@ -741,6 +913,9 @@ def test_the_pages_work_under_a_path_prefix(tmp_path: Path, chromium: Browser) -
             page.goto(base + "/" + name.format(case="202600000001"))
             expect(page.locator("#user-name")).to_have_text(ADMIN)
             page.wait_for_selector("main table tbody tr, main dl.facts dd, #title:not(:empty)")  # the data arrived
+        page.click("[data-nav=usage]")
+        page.wait_for_url(base + "/usage")
+        expect(page.locator("#follow-ups tbody td.empty")).to_have_text("暂无差评 no 差评 yet")  # none rated yet
         page.click("[data-nav=cases]")
         page.wait_for_url(base + "/cases")
         expect(page.locator("#cases tbody td.empty")).to_contain_text("还没有办件")

@@ -25,7 +25,7 @@
     document.getElementById("overdue-follow-ups").textContent = overdue;
     const first = list.find(f => f.overdue);
     document.getElementById("overdue-detail").textContent = (first ?
-      `最早 oldest: ${first.device} · ${first.item_name} · ${first.label} · 期限 due ${when(first.due_at)} — ` : "") + "去回访 follow up →";
+      `最早 oldest: ${first.device} · ${first.item_name} · ${first.label} · 期限 due ${day(first.due_at)} — ` : "") + "去回访 follow up →";
     document.getElementById("open-follow-ups-line").textContent = open ? `待回访 ${open} 条 open follow-ups` : "";
   }
 
