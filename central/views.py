@@ -77,7 +77,9 @@ def device_view(db: Database, conn: Connection, device: str, user: User, names: 
         "events": [_shown_event(dict(e), names) for e in recent_events],
         "commands": [{**c, "state": _command_state(c, now)} for c in map(dict, sent)],
         "seq_gaps": db.seq_gaps(conn, device),
-        "dead_letters": db.dead_letters(conn, 20, device),
+        "dead_letters": db.dead_letters(conn, 20, device),  # the newest; the count says how many in all
+        "dead_letter_count": conn.execute(select(func.count()).select_from(dead_letters)
+                                          .where(dead_letters.c.device == device)).scalar_one(),
     }
 
 

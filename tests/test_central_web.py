@@ -260,7 +260,8 @@ def test_metrics_and_health_for_monitoring_only(office, broker, tmp_path) -> Non
 
 def test_names_that_do_not_exist_are_answered_like_those_that_do(office) -> None:
     client = httpx.Client(base_url=office.url)
-    for name in ("viewer", "nobody-here"):  # a real account and a made-up one: the same answers, the same lock
+    made_up = f"nobody-{time.time_ns()}"  # central remembers made-up names' failures for its whole run
+    for name in ("viewer", made_up):  # a real account and a made-up one: the same answers, the same lock
         answers = [client.post("/api/login", json={"username": name, "password": "guessing"})
                    for _ in range(accounts.LOCK_AFTER)]
         assert [a.status_code for a in answers] == [401] * (accounts.LOCK_AFTER - 1) + [429], name

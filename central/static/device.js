@@ -136,11 +136,12 @@ function alertMessage(a) {
     document.getElementById("chart-temp").replaceChildren(lineChart(view.series.t, view.series.cpu_temp_c, {unit: "°C", color: "#c62828"}));
     document.getElementById("chart-disk").replaceChildren(lineChart(view.series.t, view.series.disk_free_mb, {color: "#1b7f3b", floor: 0, whole: true}));
 
-    const letters = view.dead_letters || [];
+    const letters = view.dead_letters || [], lost = view.dead_letter_count ?? letters.length;
     document.getElementById("dead-letter-panel").hidden = !letters.length;
     document.getElementById("dead-letter-summary").textContent = letters.length ?
-      `这台终端有 ${letters.length} 条消息中心无法记录，请联系技术人员。` +
-      `Central could not record ${letters.length} message(s) from this booth: please tell a technician.` : "";
+      `这台终端有 ${lost} 条消息中心无法记录，请联系技术人员。` +
+      `Central could not record ${lost} message(s) from this booth: please tell a technician.` +
+      (lost > letters.length ? `（下表为最近 ${letters.length} 条 the newest ${letters.length} below）` : "") : "";
     document.querySelector("#dead-letters tbody").replaceChildren(...letters.map(d => el("tr", {"data-dead-letter": d.seq ?? ""},
       el("td", {class: "nowrap", title: when(d.received_at)}, shortWhen(d.received_at)),
       el("td", {class: "num", title: d.event || null}, d.seq ?? "—"),

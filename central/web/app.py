@@ -69,7 +69,7 @@ def build_app(ctx: WebContext) -> FastAPI:
                    lifetime=settings.session_idle_min * 60, rolling=True, cookie_same_site="strict",
                    cookie_https_only=False, cookie_path=cookie_path),  # Secure: SecurityHeaders, over HTTPS
         Middleware(SessionAutoloadMiddleware, paths=[not_monitoring(settings.root_path)]),
-        Middleware(SessionGate, public=pages.is_public, max_age_s=SESSION_MAX_AGE_S),
+        Middleware(SessionGate, public=pages.is_public, max_age_s=SESSION_MAX_AGE_S, cookie_name=SESSION_COOKIE),
         Middleware(JsonCsrf, secret=_csrf_secret(ctx.db), cookie_name=auth.CSRF_COOKIE, cookie_path=cookie_path,
                    cookie_httponly=True, cookie_samesite="strict", header_name="x-csrf-token",
                    exempt_urls=[re.compile(r".*/api/login$")]),

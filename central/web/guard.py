@@ -152,10 +152,11 @@ def _own_origin(scope: Scope, headers: Headers) -> str:
 class SessionGate:
     """`public(path)` says what needs no session; `max_age_s` ends a session however busy it is."""
 
-    def __init__(self, app: ASGIApp, public: Callable[[str], bool], max_age_s: float) -> None:
+    def __init__(self, app: ASGIApp, public: Callable[[str], bool], max_age_s: float, cookie_name: str) -> None:
         self.app = app
         self.public = public
         self.max_age_s = max_age_s
+        self.cookie_name = cookie_name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -177,7 +178,9 @@ class SessionGate:
             return
         query = scope.get("query_string", b"").decode("latin-1")
         target = path.lstrip("/") + (f"?{query}" if query else "")
-        login = f"{scope.get('root_path', '')}/login" + (f"?next={quote(target, safe='')}" if target else "")
+        had_one = self.cookie_name in Headers(scope=scope).get("cookie", "")  # it ended: the login page says so
+        asks = ([f"next={quote(target, safe='')}"] if target else []) + (["reason=expired"] if had_one else [])
+        login = f"{scope.get('root_path', '')}/login" + (f"?{'&'.join(asks)}" if asks else "")
         await send({"type": "http.response.start", "status": 303,
                     "headers": [(b"location", login.encode()), (b"content-length", b"0")]})
         await send({"type": "http.response.body", "body": b""})
