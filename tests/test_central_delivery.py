@@ -35,6 +35,7 @@ from central.settings import build_settings
 from central.tables import alerts, dead_letters, events
 from central.web.app import Dashboard
 from central.web.context import WebContext
+from tests.central_schemas import pre_key_schema
 from tests.central_web import add_user, logged_in
 from tests.support import TEST_ID_NUMBER, TEST_NAME, Mosquitto, Postgres, make_test_ca, wait_until
 
@@ -386,46 +387,13 @@ def test_event_ids_are_one_booths_own(rig) -> None:
 
 
 # -- a database made before events were keyed by (device, id) is upgraded in place ------------------------------
-def old_schema():
-    """The tables as central made them before this change (events keyed by id alone), trimmed to what
-    the upgrade touches."""
-    from sqlalchemy import JSON, Column, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
-
-    old = MetaData()
-    Table("devices", old, Column("id", String(64), primary_key=True), Column("site", Text, nullable=False),
-          Column("region", String(16), nullable=False), Column("software", String(64), nullable=False),
-          Column("status", String(16), nullable=False), Column("status_since", Float),
-          Column("boot", Integer, nullable=False), Column("first_seen", Float, nullable=False),
-          Column("last_heartbeat_at", Float), Column("heartbeat", JSON))
-    Table("events", old, Column("id", String(26), primary_key=True),
-          Column("device", String(64), ForeignKey("devices.id"), nullable=False),
-          Column("seq", Integer, nullable=False), Column("kind", String(16), nullable=False),
-          Column("created", String(40), nullable=False), Column("received_at", Float, nullable=False),
-          Column("payload", JSON, nullable=False), Index("events_device_seq", "device", "seq"),
-          Index("events_kind", "kind", "received_at"))
-    Table("cases", old, Column("id", Integer, primary_key=True, autoincrement=True),
-          Column("receipt", String(26), ForeignKey("events.id"), nullable=False, unique=True),
-          Column("case_no", String(32), unique=True), Column("device", String(64), nullable=False),
-          Column("item", String(32), nullable=False), Column("status", Text, nullable=False),
-          Column("note", Text, nullable=False), Column("updated_at", Float, nullable=False))
-    Table("ratings", old, Column("event", String(26), ForeignKey("events.id"), primary_key=True),
-          Column("device", String(64), nullable=False), Column("item", String(32), nullable=False),
-          Column("channel", String(32), nullable=False), Column("level", Integer, nullable=False),
-          Column("case_ref", String(26)), Column("received_at", Float, nullable=False))
-    Table("follow_ups", old, Column("id", Integer, primary_key=True, autoincrement=True),
-          Column("rating", String(26), ForeignKey("ratings.event"), nullable=False, unique=True),
-          Column("opened_at", Float, nullable=False), Column("closed_at", Float), Column("closed_by", Text),
-          Column("note", Text))
-    return old
-
-
 def test_an_older_database_is_upgraded_in_place_keeping_every_row(store) -> None:
     from sqlalchemy import create_engine, insert, inspect
 
     from central.tables import cases, follow_ups, ratings
 
     url, _postgres = store
-    old = old_schema()
+    old = pre_key_schema()
     engine = create_engine(url)
     old.create_all(engine)
     submitted, rated, now = new_ulid(), new_ulid(), time.time()
