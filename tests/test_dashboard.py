@@ -738,8 +738,10 @@ def test_the_pages_say_codes_in_words(office: Office, open_page) -> None:
 def test_what_central_could_not_record_is_shown(office: Office, open_page) -> None:
     booth = "bj-xc-0003"
     with office.central.db.transaction() as conn:
-        office.central.db.add_dead_letter(conn, f"kiosk/v1/{booth}/events/rating", booth, (9_001, "01JDEADLETTER0000000000000"),
-                                          "refused by the database: value too long for column item", b'{"x": 1}', time.time())
+        office.central.db.add_dead_letter(conn, f"kiosk/v1/{booth}/events/rating", booth,
+                                          (9_001, "01JDEADLETTER0000000000000"),
+                                          "refused by the database: value too long for column item", b'{"x": 1}',
+                                          time.time())
     page = open_page(OPERATOR)
     page.goto(office.url + f"/device?id={booth}")
     panel = page.locator("#dead-letter-panel")
