@@ -319,16 +319,9 @@ def _send(args: argparse.Namespace) -> int:
         client.loop_stop()
         raise SettingsError(f"the broker at {where} did not accept us ({answer[0] if answer else 'no answer'}): "
                             "give central's certificate with --cert-file and --key-file")
-    actor = _shell_actor()
-    sent = send_commands(client, db, targets, args.command, command_args, args.expires, sent_by=actor)
+    sent = send_commands(client, db, targets, args.command, command_args, args.expires, sent_by=_shell_actor())
     client.disconnect()
     client.loop_stop()
-    from central import audit
-
-    with db.transaction() as conn:
-        for device, request_id in sent.items():
-            audit.record(conn, actor, "command", device,
-                         details={"name": args.command, "args": command_args or {}, "id": request_id})
     for device, request_id in sent.items():
         print(f"sent {args.command} to {device} as {request_id}")
     if args.wait > 0:

@@ -16,6 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from appliance.contract import COMMAND_NAMES, QOS_COMMANDS, command_topic, encode, iso
+from central import audit
 from central.database import Database
 
 
@@ -25,9 +26,10 @@ class CommandError(ValueError):
 
 def send_commands(client: mqtt.Client, db: Database, targets: list[str], name: str,
                   args: dict[str, Any] | None = None, expires_in_s: float = 600,
-                  sent_by: str | None = None) -> dict[str, str]:
-    """Send `name` to each device in `targets` on behalf of `sent_by` (recorded with each command and
-    audited by the caller); returns device → request id."""
+                  sent_by: str | None = None, address: str = "") -> dict[str, str]:
+    """Send `name` to each device in `targets` on behalf of `sent_by` (an operator, `shell:LOGIN`, or
+    central itself when None), asking from `address`; each command is recorded and audited in one
+    transaction before it is published. Returns device → request id."""
     if name not in COMMAND_NAMES:
         raise CommandError(f"unknown command {name!r}; commands are: {', '.join(COMMAND_NAMES)}")
     if not targets:
@@ -39,6 +41,8 @@ def send_commands(client: mqtt.Client, db: Database, targets: list[str], name: s
     with db.transaction() as conn:
         for device, request_id in sent.items():
             db.add_command(conn, request_id, batch, device, name, args or {}, now, now + expires_in_s, sent_by)
+            audit.record(conn, sent_by or audit.SYSTEM, "command", device, address=address, at=now,
+                         details={"name": name, "args": args or {}, "id": request_id})
     properties = Properties(PacketTypes.PUBLISH)
     properties.MessageExpiryInterval = int(expires_in_s)
     for device, request_id in sent.items():

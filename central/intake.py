@@ -454,8 +454,8 @@ class Intake:
             self._next_erasure = now
 
     def send_command(self, targets: list[str], name: str, args: dict[str, Any] | None = None,
-                     expires_in_s: float = 600, sent_by: str | None = None) -> dict[str, str]:
-        return send_commands(self._client, self.db, targets, name, args, expires_in_s, sent_by)
+                     expires_in_s: float = 600, sent_by: str | None = None, address: str = "") -> dict[str, str]:
+        return send_commands(self._client, self.db, targets, name, args, expires_in_s, sent_by, address)
 
 
 def _identity(received: Received) -> tuple[str | None, tuple[int, str] | None]:

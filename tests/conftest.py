@@ -53,6 +53,14 @@ def make_kiosk(tmp_path: Path):
             kiosk.store.close()
 
 
+@pytest.fixture(scope="module")
+def postgres():
+    """One PostgreSQL cluster for a test module (each test makes its own database on it)."""
+    cluster = Postgres().start()
+    yield cluster
+    cluster.stop()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database(request, tmp_path: Path):
     """Central's database: SQLite by default, PostgreSQL (a private Debian cluster) by URL; same code."""

@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -415,6 +416,19 @@ class Postgres:
         subprocess.run([*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "stop"],
                        capture_output=True)
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def new_postgres_database(url: str) -> str:
+    """A new, empty database on the server of `url` (a test's own, on a cluster a module shares); its URL."""
+    from sqlalchemy import create_engine, text
+
+    server = url.rsplit("/", 1)[0]
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return f"{server}/{name}"
 
 
 # -- systemd's notification socket ----------------------------------------------------------------------

@@ -37,19 +37,12 @@ from central.migrations import legacy as v0_1  # the schema central 0.1 made, fr
 from central.tables import audit_log, cases, central_secrets, follow_ups, metadata, users, web_sessions
 from central.workdays import add_working_days
 from tests.central_schemas import pre_key_schema
-from tests.support import Postgres
+from tests.support import new_postgres_database
 
 # A Friday afternoon: five working days later is the end of the next Friday (local midnight after it).
 OPENED = datetime(2026, 11, 27, 15, 30).timestamp()
 DUE = datetime(2026, 12, 5).timestamp()
 HEAD = migrations.head()  # the newest revision
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = Postgres().start()
-    yield cluster
-    cluster.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -62,15 +55,9 @@ def url(request, tmp_path: Path) -> str:
 
 def beside(url: str) -> str:
     """Another empty database where `url`'s is: a file in its folder, or a database on its server."""
-    server, _ = url.rsplit("/", 1)
     if url.startswith("sqlite"):
-        return f"{server}/{uuid.uuid4().hex[:12]}.sqlite3"
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return f"{server}/{name}"
+        return f"{url.rsplit('/', 1)[0]}/{uuid.uuid4().hex[:12]}.sqlite3"
+    return new_postgres_database(url)
 
 
 # -- what a database holds -----------------------------------------------------------------------------

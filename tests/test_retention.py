@@ -14,7 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import create_engine, func, select, text, update
+from sqlalchemy import func, select, update
 
 from appliance.contract import encode, event_topic, stamped
 from appliance.ids import UlidGenerator
@@ -24,7 +24,7 @@ from central.intake import Intake
 from central.retention import erase_expired
 from central.settings import build_settings
 from central.tables import audit_log, cases, dead_letters, events, follow_ups, ratings
-from tests.support import TEST_ID_NUMBER, TEST_NAME, Postgres, wait_until
+from tests.support import TEST_ID_NUMBER, TEST_NAME, new_postgres_database, wait_until
 
 DAY = 86_400
 DAYS = 180
@@ -35,24 +35,11 @@ new_ulid = UlidGenerator().new
 _seq = itertools.count(1)
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    cluster = Postgres().start()
-    yield cluster
-    cluster.stop()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request, tmp_path: Path) -> Database:
     if request.param == "sqlite":
         return Database(f"sqlite:///{tmp_path / 'central.sqlite3'}")
-    cluster = request.getfixturevalue("postgres")
-    name = f"t{new_ulid().lower()}"  # a fresh database per test in the module's cluster
-    admin = create_engine(cluster.url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return Database(cluster.url.rsplit("/", 1)[0] + f"/{name}")
+    return Database(new_postgres_database(request.getfixturevalue("postgres").url))
 
 
 def envelope(kind: str, payload: dict) -> dict:

@@ -71,12 +71,9 @@ def command(device: Annotated[str, Path(pattern=DEVICE)], ctx: Ctx, user: Operat
     if region is None or not user.covers(region):
         raise HTTPException(404, f"no device {device!r}")
     try:
-        sent = ctx.send_command([device], body.name, body.args, body.expires_s, user.name)
+        sent = ctx.send_command([device], body.name, body.args, body.expires_s, user.name, client_address(request))
     except CommandError as exc:
         raise HTTPException(400, str(exc)) from None
-    with ctx.db.transaction() as conn:
-        audit.record(conn, user.name, "command", device, address=client_address(request),
-                     details={"name": body.name, "args": body.args or {}, "id": sent[device]})
     return {"id": sent[device]}
 
 

@@ -89,9 +89,8 @@ async def login(body: Login, request: Request, ctx: Annotated[WebContext, Depend
         now = time.time()
         with ctx.db.transaction() as conn:
             result = accounts.log_in(conn, body.username, body.password, now)
-            audit.record(conn, body.username if result.user else body.username[:64],
-                         "login" if result.user else "login_failed", body.username, address=address,
-                         ok=result.user is not None, at=now,
+            audit.record(conn, body.username, "login" if result.user else "login_failed", body.username,
+                         address=address, ok=result.user is not None, at=now,
                          details={} if result.user else {"reason": result.reason, "in_a_row": result.failures})
         return result
 

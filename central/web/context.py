@@ -14,7 +14,7 @@ from central.database import Database
 from central.fleet import FleetSnapshot
 from central.settings import CentralSettings
 
-SendCommand = Callable[[list[str], str, dict[str, Any] | None, float, str], dict[str, str]]  # … sent_by
+SendCommand = Callable[[list[str], str, dict[str, Any] | None, float, str, str], dict[str, str]]  # … by, from
 
 
 @dataclass(frozen=True)
