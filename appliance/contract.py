@@ -27,8 +27,9 @@ class EventKind(StrEnum):
     APPOINTMENT = "appointment"
 
 
-# Events that carry a citizen's personal data: encrypted at rest, published only over TLS.
-PERSONAL_KINDS = frozenset({EventKind.SUBMISSION, EventKind.APPOINTMENT})  # sent over TLS only
+# Events that carry a citizen's personal data: encrypted at rest, published only over TLS. An assist
+# request may carry a call-back phone number, so every assist request is treated as personal.
+PERSONAL_KINDS = frozenset({EventKind.SUBMISSION, EventKind.APPOINTMENT, EventKind.ASSIST})
 # What a citizen did at the booth: never refused for capacity, never aged out.
 CITIZEN_KINDS = frozenset({EventKind.SUBMISSION, EventKind.RATING, EventKind.ASSIST, EventKind.APPOINTMENT})
 
@@ -47,6 +48,7 @@ QOS_HEARTBEAT = 0
 QOS_EVENTS = 1
 QOS_COMMANDS = 1
 QOS_CONFIRMATIONS = 1
+QOS_ASSIST_ANSWERS = 1
 
 
 def device_topic(device_id: str, suffix: str) -> str:
@@ -79,6 +81,39 @@ def progress_request_topic(device_id: str) -> str:
 
 def progress_answer_topic(device_id: str) -> str:
     return device_topic(device_id, "progress/answer")
+
+
+def assist_answer_topic(device_id: str) -> str:
+    """Central → device: what became of an assist request (queued, taken, escalated, closed)."""
+    return device_topic(device_id, "assist/answer")
+
+
+class AssistMode(StrEnum):
+    """How a citizen wants help: someone coming to the booth, or a call back at a number they keyed in."""
+
+    ON_SITE = "on_site"
+    CALL_BACK = "call_back"
+
+
+class AssistState(StrEnum):
+    """Where an assist request stands at central's desk (docs/asyncapi.yaml, AssistAnswer)."""
+
+    QUEUED = "queued"  # recorded at central, on the desk, nobody has taken it yet
+    TAKEN = "taken"  # an operator took it: someone is coming, or will call back
+    ESCALATED = "escalated"  # not taken within the escalation time: the booth offers the hotline
+    CLOSED = "closed"  # an operator closed it with an outcome
+
+
+ASSIST_OUTCOMES = ("helped_on_site", "called_back", "no_answer", "citizen_gone")
+ASSIST_SCREEN = re.compile(r"[a-z_]{1,32}")  # the screen a citizen asked from (use fullmatch)
+# A call-back number, digits only: an 11-digit mobile, a landline with its area code, or a local one.
+PHONE_NUMBER = re.compile(r"1[3-9][0-9]{9}|0[0-9]{9,11}|[2-9][0-9]{6,7}")  # use fullmatch
+HOTLINE = "12345"  # 政务服务便民热线: what a booth offers when no one at the desk can help in time
+
+
+def assist_answer(request_id: str, state: AssistState, mode: AssistMode, **fields: Any) -> dict[str, Any]:
+    """The body of an assist answer; `fields` are the state's own (operator, call_back_within_min …)."""
+    return {"ts": now_iso(), "request": request_id, "state": state.value, "mode": mode.value, **fields}
 
 
 def confirmation_topic(device_id: str) -> str:
