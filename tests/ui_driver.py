@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -92,6 +93,18 @@ def play(app, steps: list) -> None:
         tap(widget)
         Clock.schedule_once(lambda _dt: run_step(index + 1), 0.3)
 
+    def poll(step, index: int, action: str, what: str, deadline: float) -> None:
+        """Wait for something outside the scenario's control: a text on screen (central answered) or a
+        file the test makes when it has done its part (taken a request, stopped the broker)."""
+        if any(what in text for text in visible_text()) if action == "until" else Path(what).exists():
+            report(step)
+            Clock.schedule_once(lambda _dt: run_step(index + 1), 0.3)
+        elif time.monotonic() > deadline:
+            report(step, error=f"{action} {what!r}: not within {step[2]} s")
+            app.stop()
+        else:
+            Clock.schedule_once(lambda _dt: poll(step, index, action, what, deadline), 0.2)
+
     def run_step(index: int) -> None:
         if index == len(steps):
             app.stop()
@@ -149,6 +162,9 @@ def play(app, steps: list) -> None:
                 delay = float(args[0]) + 0.5
             elif action == "look":
                 pass
+            elif action in ("until", "await"):  # until a text shows / a file the test makes appears
+                poll(step, index, action, args[0], time.monotonic() + float(args[1]))
+                return
             elif action == "key":  # a hardware key (Escape 27, F1 282): the kiosk must stay put
                 EventLoop.window.dispatch("on_keyboard", int(args[0]), 0, "", [])
             elif action == "close":  # the window manager asks the window to close
