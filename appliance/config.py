@@ -112,6 +112,16 @@ class SessionSection(_Section):
     countdown_s: int = Field(default=15, ge=5, le=60)
 
 
+class AssistSection(_Section):
+    """帮办代办 at this booth: whether staff can come to it, and how long the citizen is told to wait
+    for someone to take the call before the screen offers the 12345 hotline."""
+
+    on_site: bool = Field(default=False, description="staff on duty at this site can come to the booth")
+    answer_timeout_s: int = Field(default=180, ge=30, le=3600,
+                                  description="no operator took the call this long after it was made: "
+                                              "the screen says so and shows 12345 (central escalates at 180 s)")
+
+
 class CardReaderSection(_Section):
     port: str = Field(default="/dev/ttyUSB0", min_length=1)
     baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
@@ -211,6 +221,7 @@ class KioskConfig(_Section):
     storage: StorageSection = StorageSection()
     outbox: OutboxSection = OutboxSection()
     session: SessionSection = SessionSection()
+    assist: AssistSection = AssistSection()
     hardware: HardwareSection = HardwareSection()
     catalog: CatalogSection = CatalogSection()
     commands: CommandsSection = CommandsSection()

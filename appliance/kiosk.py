@@ -14,23 +14,28 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from appliance import __version__
 from appliance.admin_pin import Attempt, PinGuard
+from appliance.assist import AssistCall, AssistView, MalformedAnswer, parse_answer
 from appliance.catalog import CatalogError, CatalogStore, FormProblem, Item
 from appliance.catalog_signing import CatalogRejected, load_public_key, open_message
 from appliance.clock import clock_synchronised
 from appliance.commands import CommandCenter, CommandError
 from appliance.config import KioskConfig
 from appliance.contract import (
+    ASSIST_SCREEN,
     PERSONAL_KINDS,
+    PHONE_NUMBER,
     QOS_COMMANDS,
     QOS_HEARTBEAT,
+    AssistMode,
     DeviceStatus,
     EventKind,
+    assist_answer_topic,
     catalog_topic,
     command_result_topic,
     confirmation_topic,
@@ -155,6 +160,10 @@ class Kiosk:
         self.heartbeats_sent = 0
         self.last_heartbeat_at: float | None = None
         self._progress = ProgressQueries()
+        self._assist = AssistCall(config.assist.answer_timeout_s)
+        self._assist_lock = threading.Lock()
+        self._assist_shown: AssistView | None = None  # the call as the UI was last told (its waited time aside)
+        self.assist_answers_ignored = 0  # malformed answers (foreign or stale ones are normal and not counted)
         self.print_failures = 0
         self._stopping = threading.Event()
         self._ticker = threading.Thread(target=self._tick_loop, name="core-ticker", daemon=True)
@@ -367,13 +376,62 @@ class Kiosk:
         return {"found": True, "source": "booth", "case": note.case_ref, "item": note.item, "kind": note.kind,
                 "filed_at": note.filed_at, "waiting": self.outbox.holds(note.case_ref)}
 
-    def request_assist(self, code: str | None = None, topic: str = "") -> None:
-        """帮办代办: ask for a person to help (staff on site or the hotline calls back)."""
-        session = self.begin_session()
-        self._enqueue_citizen_event(EventKind.ASSIST, {
-            "item": code, "topic": topic[:200], "session": session.id, "site": self.config.device.site,
-        })
-        self.ledger.count(Action.ASSIST, code or "")
+    def request_assist(self, screen: str, mode: AssistMode = AssistMode.ON_SITE, phone: str | None = None,
+                       code: str | None = None) -> AssistView:
+        """帮办代办: ask for a person — someone coming to the booth (where staff are on duty) or a call back
+        at `phone` — from `screen`, about item `code` if any. Returns what the screen may truthfully say
+        (appliance/assist.py); while a call is still open, a second press returns it instead of another."""
+        mode = AssistMode(mode)
+        if not ASSIST_SCREEN.fullmatch(screen):
+            raise CitizenError("bad_screen", f"{screen!r} is not a screen name")
+        if mode is AssistMode.CALL_BACK and (phone is None or not PHONE_NUMBER.fullmatch(phone)):
+            raise CitizenError("bad_phone", "a call back needs a phone number of digits only")  # never the number
+        if mode is AssistMode.ON_SITE and phone is not None:
+            raise CitizenError("phone_not_asked", "a phone number goes only with a call back")
+        if mode is AssistMode.ON_SITE and not self.config.assist.on_site:
+            raise CitizenError("no_staff_on_site", "no staff on duty at this site can come to the booth")
+        item = code if code is not None and self._known_item(code) else None  # help is never refused for it
+        with self._session_lock:
+            session = self.begin_session()
+            current = self.assist_status()
+            if current is not None and current.open:
+                return current
+            payload: dict[str, Any] = {"item": item, "screen": screen, "mode": mode.value, "session": session.id,
+                                       "site": self.config.device.site}
+            if phone is not None:
+                payload["phone"] = phone
+            accepted = self._enqueue_citizen_event(EventKind.ASSIST, payload)
+            self._assist.start(accepted.id, mode, screen, item, phone)
+        self.ledger.count(Action.ASSIST, item or "")
+        return self._assist_check()
+
+    def assist_status(self) -> AssistView | None:
+        """The citizen's call for help as it stands now (None without one); the screen asks every second
+        for the waited time."""
+        return self._assist.view(deliverable=self.link.connected and self.link.tls)
+
+    def _assist_check(self) -> AssistView | None:
+        """Tell the UI when what it shows of the call has changed (not for the waited time alone)."""
+        with self._assist_lock:  # the ticker, paho's thread and the screens all look
+            view = self.assist_status()
+            seen = None if view is None else replace(view, waited_s=0)
+            if seen != self._assist_shown:
+                self._assist_shown = seen
+                if view is not None:
+                    self._notify("assist_changed", {"view": view})
+            return view
+
+    def _on_assist_answer(self, payload: bytes) -> None:
+        """Central's word on a call: only an answer about the open one counts (others are a past call's)."""
+        try:
+            answer = parse_answer(payload)
+        except MalformedAnswer as exc:
+            self.assist_answers_ignored += 1
+            if self.assist_answers_ignored == 1:
+                log.warning("assist answer ignored: %s (further ones are only counted)", exc)
+            return
+        if self._assist.answer(answer):
+            self._assist_check()
 
     # -- helpers of the use-cases ----------------------------------------------------------------------
     def _item(self, code: str) -> Item:
@@ -381,6 +439,13 @@ class Kiosk:
             return self.catalog.item(code)
         except CatalogError as exc:
             raise CitizenError("unknown_item", str(exc)) from exc
+
+    def _known_item(self, code: str) -> bool:
+        try:
+            self.catalog.item(code)
+        except CatalogError:
+            return False
+        return True
 
     def _identified(self) -> tuple[CitizenSession, IdCard]:
         """The current session and its card, or `not_identified`: what filing in a citizen's name needs."""
@@ -428,6 +493,8 @@ class Kiosk:
         session = self.session
         assert session is not None
         session.clear()
+        self._assist.forget()  # the call was this citizen's: the next one starts without it
+        self._assist_shown = None
         self.session = None
         if reason == "timeout":
             self.ledger.count(Action.TIMEOUT)
@@ -473,6 +540,7 @@ class Kiosk:
             confirmations_malformed=self.pump.malformed, confirmations_mismatched=self.pump.mismatched,
             set_aside=self.pump.set_aside, commands=self.commands.handled,
             heartbeats=self.heartbeats_sent, print_failures=self.print_failures,
+            assist_answers_ignored=self.assist_answers_ignored,
         )
         return {
             "boot": self.boot,
@@ -624,6 +692,7 @@ class Kiosk:
             try:
                 now = time.monotonic()
                 self._check_session_timeout()
+                self._assist_check()
                 if now >= next_heartbeat or now >= next_status:
                     snapshot = self.health_snapshot()  # one reading for both when both are due
                     if now >= next_heartbeat:
@@ -648,6 +717,8 @@ class Kiosk:
             session = self.session
             if session is None:
                 return
+            if self._assist.holds_session():  # waiting for help is activity (appliance/assist.py)
+                session.touch()
             remaining = session.remaining_s()
             if remaining <= 0:
                 log.info("session ended by idle timeout")
@@ -659,6 +730,7 @@ class Kiosk:
         self.pump.notify()
 
     def _connection_changed(self, connected: bool) -> None:
+        self._assist_check()  # a saved call can leave now, or no longer
         if connected:
             self.pump.notify()
             self.publish_heartbeat()
@@ -671,6 +743,9 @@ class Kiosk:
             return
         if topic == catalog_topic(self.config.device.region):
             self._on_catalog_message(payload)
+            return
+        if topic == assist_answer_topic(self.device_id):
+            self._on_assist_answer(payload)
             return
         if topic == progress_answer_topic(self.device_id):
             if not self._progress.answer(payload):

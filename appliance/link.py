@@ -23,10 +23,12 @@ from paho.mqtt.properties import Properties
 from appliance import __version__
 from appliance.config import KioskConfig
 from appliance.contract import (
+    QOS_ASSIST_ANSWERS,
     QOS_COMMANDS,
     QOS_CONFIRMATIONS,
     QOS_STATUS,
     DeviceStatus,
+    assist_answer_topic,
     catalog_topic,
     command_topic,
     confirmation_topic,
@@ -194,6 +196,7 @@ class MqttLink:
         client.subscribe([(command_topic(self._device, "+"), QOS_COMMANDS),
                           (progress_answer_topic(self._device), QOS_COMMANDS),
                           (confirmation_topic(self._device), QOS_CONFIRMATIONS),
+                          (assist_answer_topic(self._device), QOS_ASSIST_ANSWERS),
                           (catalog_topic(self._config.device.region), QOS_COMMANDS)])
         self.publish(status_topic(self._device), self._status_payload(self._status), QOS_STATUS, retain=True)
         self._on_connection_change(True)

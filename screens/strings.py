@@ -195,6 +195,12 @@ ERRORS: dict[str, tuple[str, str]] = {
     "no_admin_pin": ("本机未设置管理员密码", "No admin PIN is set on this booth"),
     "no_card": ("未读到身份证", "No card was read"),
     "no_leds": ("本机没有指示灯", "This booth has no LEDs"),
+    "bad_phone": ("号码不对，请检查：手机号是 11 位数字，固定电话请加区号。",
+                  "That number is not right: a mobile has 11 digits; add the area code to a landline."),
+    "phone_not_asked": ("到机旁帮助不需要留电话。", "No phone number is needed for help here at the booth."),
+    "no_staff_on_site": ("本网点暂无工作人员到机旁帮助，请选择电话回拨，或拨打 12345。",
+                         "No staff can come to this booth. Please ask for a call back, or call 12345."),
+    "bad_screen": ("暂时无法呼叫，请拨打政务服务便民热线 12345。", "Help cannot be called from here. Please call 12345."),
 }
 UNKNOWN_ERROR = ("暂时无法完成，请稍后再试，或呼叫工作人员。", "That did not work. Please try again or ask staff.")
 UNKNOWN_REASON = ("设备故障", "device fault")

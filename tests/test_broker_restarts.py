@@ -17,7 +17,7 @@ def test_five_broker_restarts_during_delivery_lose_nothing(broker, confirmer, ma
 
     def produce() -> None:
         for n in range(2000):
-            accepted.append(kiosk.outbox.enqueue(EventKind.ASSIST, {"item": None, "topic": "t", "n": n}).id)
+            accepted.append(kiosk.outbox.enqueue(EventKind.RATING, {"item": "GA-001", "level": 5, "n": n}).id)
             if n % 20 == 0:
                 time.sleep(0.05)
 
@@ -31,8 +31,8 @@ def test_five_broker_restarts_during_delivery_lose_nothing(broker, confirmer, ma
     producer.join()
 
     wait_until(lambda: kiosk.outbox.stats()["depth"] == 0, timeout=60)
-    collector.wait_for(lambda c: {e["id"] for e in c.events("assist")} >= set(accepted), timeout=30)
-    delivered = collector.events("assist")
+    collector.wait_for(lambda c: {e["id"] for e in c.events("rating")} >= set(accepted), timeout=30)
+    delivered = collector.events("rating")
     unique = {e["id"] for e in delivered}
     assert unique == set(accepted)
     assert kiosk.link.connects >= 6, "the restarts did not interrupt the link"

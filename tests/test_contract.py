@@ -1,5 +1,6 @@
 """One busy day at a booth over TLS: every payload it publishes is checked against docs/asyncapi.yaml,
-and none but a submission carries the citizen's name or ID number — not on the wire, not on disk."""
+and none but a submission carries the citizen's name or ID number — not on the wire, not on disk;
+none but the call-back request carries the phone number the citizen keyed in for it."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
+from appliance.contract import AssistMode, AssistState, assist_answer
 from appliance.kiosk import CitizenError, Kiosk
 from tests.support import (
     TEST_ID_NUMBER,
@@ -26,6 +28,7 @@ from tests.support import (
     wait_until,
 )
 
+CALL_BACK_PHONE = "13912345678"  # not the submission's number: this one may travel only in the assist event
 ASYNCAPI = yaml.safe_load((Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml").read_text())
 
 
@@ -54,7 +57,8 @@ def busy_day(tmp_path_factory):
     logging.getLogger().addHandler(handler)
     logging.getLogger("kiosk").setLevel(logging.DEBUG)
     kiosk = Kiosk(kiosk_config(tmp / "state", broker.port, broker={
-        "tls": {"ca_file": str(tls.ca), "cert_file": str(tls.client_cert), "key_file": str(tls.client_key)}}))
+        "tls": {"ca_file": str(tls.ca), "cert_file": str(tls.client_cert), "key_file": str(tls.client_key)}},
+        assist={"on_site": True}))
     kiosk.start()
     wait_until(lambda: kiosk.link.connected)
 
@@ -66,7 +70,9 @@ def busy_day(tmp_path_factory):
     place_card(kiosk)
     receipt = kiosk.submit_application("RS-002", {"reason": "遗失", "phone": "13800000000"})
     kiosk.rate("GA-001", 1, "排队太久")
-    kiosk.request_assist("GA-001", "不会拍照")
+    kiosk.request_assist("guide", AssistMode.CALL_BACK, phone=CALL_BACK_PHONE, code="GA-001")
+    kiosk.end_session()
+    kiosk.request_assist("help")  # the next citizen asks for someone to come, from the help screen
     kiosk.end_session()
     set_printer(kiosk, "paper_end")
     kiosk._refresh_health()
@@ -133,7 +139,35 @@ def test_personal_data_only_in_the_submission(busy_day) -> None:
         assert TEST_ID_NUMBER[-8:] not in text
     assert len(busy_day["logs"]) > 10, "the log capture saw too little to prove anything"
     for line in busy_day["logs"]:
-        assert TEST_NAME not in line and TEST_ID_NUMBER not in line
+        assert TEST_NAME not in line and TEST_ID_NUMBER not in line and CALL_BACK_PHONE not in line
+
+
+def test_assist_requests_of_both_modes_match_the_contract(busy_day) -> None:
+    requests = [m.json() for m in busy_day["messages"] if m.topic.endswith("/events/assist")]
+    payloads = {r["payload"]["mode"]: r["payload"] for r in requests}
+    assert payloads["call_back"]["phone"] == CALL_BACK_PHONE and payloads["call_back"]["item"] == "GA-001"
+    assert "phone" not in payloads["on_site"] and payloads["on_site"]["screen"] == "help"
+    for request in requests:  # each also passed test_every_published_payload_matches_the_contract
+        assert not list(validator("AssistEvent").iter_errors(request))
+    others = [m for m in busy_day["messages"] if not m.topic.endswith("/events/assist")]
+    assert others and not [m.topic for m in others if CALL_BACK_PHONE in m.payload.decode()]
+    wrong = dict(payloads["on_site"], phone=CALL_BACK_PHONE)  # the schema itself refuses a phone with on_site
+    assert list(validator("AssistEvent").iter_errors({**requests[0], "payload": wrong}))
+
+
+def test_assist_answers_as_central_makes_them_match_the_contract() -> None:
+    request = "01JD5X3K7Q8M2N4P6R8T0V2W4Y"
+    answers = [
+        assist_answer(request, AssistState.QUEUED, AssistMode.ON_SITE, escalate_after_s=180, waited_s=3),
+        assist_answer(request, AssistState.QUEUED, AssistMode.CALL_BACK, outside_hours=True,
+                      staffed_from="2026-12-02T08:30:00+08:00"),
+        assist_answer(request, AssistState.TAKEN, AssistMode.CALL_BACK, operator="李明", call_back_within_min=10),
+        assist_answer(request, AssistState.ESCALATED, AssistMode.ON_SITE, waited_s=181),
+        assist_answer(request, AssistState.CLOSED, AssistMode.ON_SITE, operator="王芳", outcome="helped_on_site"),
+    ]
+    for answer in answers:
+        assert not list(validator("AssistAnswer").iter_errors(answer)), answer
+    assert list(validator("AssistAnswer").iter_errors({**answers[0], "phone": CALL_BACK_PHONE}))
 
 
 def test_outbox_file_holds_no_personal_data_in_the_clear(busy_day, tmp_path) -> None:
@@ -180,8 +214,8 @@ def test_a_busy_day_is_counted_and_reported(busy_day) -> None:
     assert counts[("notice_printed", "GA-001")] == 1
     assert counts[("submission", "RS-002")] == 1
     assert counts[("rating", "GA-001")] == 1
-    assert counts[("assist", "GA-001")] == 1
-    assert counts[("session_start", "")] == 1 and counts[("session_end", "")] == 1
+    assert counts[("assist", "GA-001")] == 1 and counts[("assist", "")] == 1
+    assert counts[("session_start", "")] == 2 and counts[("session_end", "")] == 2
     alerts = [m.json()["payload"]["code"] for m in busy_day["messages"] if m.topic.endswith("/events/alert")]
     assert alerts == ["printer_paper_end", "printer_recovered"]
     statuses = [m.json() for m in busy_day["messages"] if m.topic.endswith("0001/status")]

@@ -244,11 +244,11 @@ def test_poison_event_is_set_aside_and_the_rest_flows(tmp_path: Path, make_kiosk
 
         listener = Confirmer(small)
         kiosk = make_kiosk(small.port)
-        kiosk.outbox.enqueue(EventKind.ASSIST, {"item": None, "topic": "before"})
-        kiosk.outbox.enqueue(EventKind.ASSIST, {"item": None, "topic": "x" * 5000})
-        kiosk.outbox.enqueue(EventKind.ASSIST, {"item": None, "topic": "after"})
+        kiosk.outbox.enqueue(EventKind.RATING, {"item": None, "topic": "before"})
+        kiosk.outbox.enqueue(EventKind.RATING, {"item": None, "topic": "x" * 5000})
+        kiosk.outbox.enqueue(EventKind.RATING, {"item": None, "topic": "after"})
         # De-duplicated by id as central does: "before" may come again, being unconfirmed at the drops.
-        listener.wait_for(lambda c: [e["payload"]["topic"] for e in {e["id"]: e for e in c.events("assist")}.values()]
+        listener.wait_for(lambda c: [e["payload"]["topic"] for e in {e["id"]: e for e in c.events("rating")}.values()]
                           == ["before", "after"])
         wait_until(lambda: kiosk.outbox.stats()["set_aside"] == 1)
         wait_until(lambda: kiosk.outbox.stats()["depth"] == 0)  # the last confirmation is settled
