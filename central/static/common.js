@@ -4,7 +4,7 @@
 
 const STATE_NAMES = {fault: "故障", offline: "离线", degraded: "告警", maintenance: "维护中", ok: "正常", unknown: "未知"};
 const ROLE_NAMES = {viewer: "查看员 viewer", operator: "操作员 operator", admin: "管理员 admin"};
-const PAGES = ["", "device", "usage", "cases", "case", "audit"];  // what `next` may name after a login
+const PAGES = ["", "device", "assists", "usage", "cases", "case", "audit"];  // what `next` may name after a login
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -282,7 +282,8 @@ function showProblem(error) {
 function buildHeader(me, here) {
   const header = document.querySelector("header");
   const title = header.dataset.title || "";
-  const links = [["./", "fleet", "总览 Fleet"], ["usage", "usage", "使用与评价 Usage"], ["cases", "cases", "办件 Cases"]];
+  const links = [["./", "fleet", "总览 Fleet"], ["assists", "assists", "帮办代办 Assist"], ["usage", "usage", "使用与评价 Usage"],
+                 ["cases", "cases", "办件 Cases"]];
   if (may(me, "admin")) links.push(["audit", "audit", "审计 Audit"]);
   const logout = el("button", {type: "button", id: "logout", onclick: async () => {
     logout.disabled = true;
@@ -292,7 +293,8 @@ function buildHeader(me, here) {
   const regions = me.regions.length ? "地区 " + me.regions.join("、") : "全部地区 all regions";
   header.replaceChildren(
     el("h1", {}, "政务自助终端" + (title ? " · " + title : "")),
-    el("nav", {}, links.map(([href, key, name]) => el("a", {href, class: key === here ? "here" : null, "data-nav": key}, name))),
+    el("nav", {}, links.map(([href, key, name]) => el("a", {href, class: key === here ? "here" : null, "data-nav": key}, name,
+      key === "assists" ? el("span", {class: "badge", id: "assist-badge", hidden: true}) : null))),
     el("div", {class: "who"},
        el("span", {}, el("b", {id: "user-name"}, me.username), " · ", el("span", {id: "user-role", "data-role": me.role}, ROLE_NAMES[me.role] || me.role),
           " · ", el("span", {class: "small", title: "管辖地区 regions"}, regions)),
@@ -306,7 +308,55 @@ async function startPage(here) {
   catch (error) { if (error.status !== 401) showProblem(error); throw error; }
   buildHeader(me, here);
   document.body.dataset.role = me.role;
+  if (here !== "assists") watchAssists();  // the desk keeps its own badge, every 2 s
   return me;
+}
+
+// -- 帮办代办 (assist requests): words shared by the desk, the overview and the usage page --------------------------
+const ASSIST_MODES = {on_site: "到机旁", call_back: "电话回拨"};
+const ASSIST_OUTCOMES = {helped_on_site: "在现场帮助", called_back: "已回电", no_answer: "无人接听", citizen_gone: "群众已离开"};
+const SCREEN_NAMES = {
+  home: "首页", browse: "浏览事项", department: "部门事项", search: "搜索", guide: "办事指南", help: "帮助", do_here: "在此办理",
+  identify: "刷身份证", apply: "填写申请", receipt: "受理回执", rate: "评价", bundle: "一件事", book: "预约", progress: "办件进度",
+};
+
+// The nav's badge: requests no one has taken yet, red when any waited past the escalation time.
+function assistBadge(open, escalated) {
+  const badge = document.getElementById("assist-badge");
+  if (!badge) return;
+  badge.hidden = !open;
+  badge.textContent = open > 99 ? "99+" : String(open);
+  badge.classList.toggle("hot", escalated > 0);
+  badge.dataset.open = open;
+  badge.dataset.escalated = escalated;
+  badge.title = `待接单 ${open} 条` + (escalated ? `，其中 ${escalated} 条已超时` : "") + ` · ${open} waiting, ${escalated} overdue`;
+  badge.parentElement.setAttribute("aria-label", `帮办代办 Assist: ${badge.title}`);
+}
+
+// Every page but the desk asks for the counts every 10 s. Quietly: this never leaves the page nor says a
+// problem (the page's own requests do that); a tab in the background asks nothing.
+function watchAssists() {
+  const ask = async () => {
+    if (document.hidden) return;
+    try {
+      const response = await fetch("api/assists", {credentials: "same-origin", headers: {Accept: "application/json"}});
+      if (!response.ok) return;
+      const data = await response.json();
+      const waiting = data.open.filter(a => a.state === "open");
+      assistBadge(waiting.length, waiting.filter(a => a.escalated).length);
+    } catch (error) { /* central away: the page's own requests say so */ }
+  };
+  setInterval(ask, 10_000);
+  document.addEventListener("visibilitychange", ask);
+  ask();
+}
+
+// Seconds as a duration in words: "45 秒", "3 分 05 秒", "2 小时 04 分".
+function duration(seconds) {
+  const s = Math.max(0, Math.floor(Number(seconds) || 0));
+  if (s < 60) return `${s} 秒`;
+  if (s < 3600) return `${Math.floor(s / 60)} 分 ${String(s % 60).padStart(2, "0")} 秒`;
+  return `${Math.floor(s / 3600)} 小时 ${String(Math.floor(s / 60) % 60).padStart(2, "0")} 分`;
 }
 
 // Run `show` now and every `seconds`; a failure is said on the page, the next success clears it. Returns

@@ -46,9 +46,25 @@
       `Central could not record ${recent} message(s) in the last ${letters.days} days: please tell a technician.`;
   }
 
+  // Citizens waiting for a person (帮办代办): how many, and how many past the escalation time (red).
+  function assistsBanner(counts) {
+    const banner = document.getElementById("assists");
+    banner.hidden = !counts;
+    if (!counts) return;
+    const open = counts.open || 0, escalated = counts.escalated || 0;
+    banner.classList.toggle("info", !escalated);
+    banner.classList.toggle("quiet", !open);
+    banner.dataset.open = open;
+    banner.dataset.escalated = escalated;
+    document.getElementById("assists-line").replaceChildren(...(!open ? ["现在没有待处理的求助 no one is waiting"] : [
+      "待处理 ", el("b", {id: "assists-open"}, open), " 条 open",
+      escalated ? ["，其中 ", el("b", {id: "assists-escalated", class: "bad"}, escalated), " 条已超时未接单 overdue"] : []].flat()));
+  }
+
   async function show() {
     const data = await api("api/fleet" + query({region: region.value, state: state.value}));
     intakeBanner(data.intake);
+    assistsBanner(data.assists);
     deadLetterBanner(data.dead_letters);
     followUps(data.follow_ups || [], data.follow_up_counts);
     for (const r of data.regions) if (![...region.options].some(o => o.value === r)) region.append(el("option", {value: r}, r));

@@ -2,7 +2,7 @@
 // central's only: a relative page name such as "device?id=bj-dc-0001", never another site).
 "use strict";
 
-const KNOWN_PAGES = ["", "device", "usage", "cases", "case", "audit"];
+const KNOWN_PAGES = ["", "device", "assists", "usage", "cases", "case", "audit"];
 
 // Where to go after logging in: `next` if it names one of central's pages, relative; the overview otherwise.
 function safeNext(next) {
