@@ -29,6 +29,7 @@ ROLES = ("viewer", "operator", "admin")
 NAME = re.compile(r"[a-z][a-z0-9._-]{1,31}")
 REGION_PREFIX = re.compile(r"[0-9]{2,6}")
 MIN_PASSWORD = 10
+MAX_DISPLAY_NAME = 32  # characters; a booth's screen shows it in one line
 LOCK_AFTER = 5  # failed logins in a row
 LOCK_S = 15 * 60
 SLOW_S = 0.5  # per failure in a row, up to LOCK_AFTER: the answer to a wrong password comes this much later
@@ -45,6 +46,11 @@ class User:
     name: str
     role: str
     regions: tuple[str, ...]  # () = every region
+    display_name: str = ""  # what a citizen is told ("王芳 已接单"); "" = the user name
+
+    @property
+    def shown_name(self) -> str:
+        return self.display_name or self.name
 
     def may(self, role: str) -> bool:
         """At least `role` (viewer < operator < admin)."""
@@ -55,7 +61,8 @@ class User:
         return not self.regions or any((region or "").startswith(prefix) for prefix in self.regions)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"username": self.name, "role": self.role, "regions": list(self.regions)}
+        shown = {"display_name": self.display_name} if self.display_name else {}
+        return {"username": self.name, "role": self.role, "regions": list(self.regions), **shown}
 
 
 @dataclass(frozen=True)
@@ -71,17 +78,28 @@ def check_password(password: str) -> None:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
 
 
-def add_user(conn: Connection, name: str, role: str, regions: list[str], password: str) -> User:
+def add_user(conn: Connection, name: str, role: str, regions: list[str], password: str,
+             display_name: str | None = None) -> User:
     if not NAME.fullmatch(name):
         raise AccountError(f"{name!r} is not a user name: 2-32 of a-z 0-9 . _ -, starting with a letter")
     _check_role(role, regions)
+    shown = _display_name(display_name)
     check_password(password)
     if conn.execute(select(users.c.id).where(users.c.name == name)).first():
         raise AccountError(f"user {name!r} exists already (use `user passwd` or `user enable`)")
     conn.execute(insert(users).values(name=name, password_hash=_hasher.hash(password), role=role,
                                       regions=sorted(set(regions)), disabled=False, created_at=time.time(),
-                                      failed_logins=0))
-    return User(name, role, tuple(sorted(set(regions))))
+                                      failed_logins=0, display_name=shown or None))
+    return User(name, role, tuple(sorted(set(regions))), shown)
+
+
+def _display_name(given: str | None) -> str:
+    """One line of at most MAX_DISPLAY_NAME printable characters (a booth shows it to citizens), or ""."""
+    shown = " ".join((given or "").split())
+    if len(shown) > MAX_DISPLAY_NAME or not shown.isprintable():
+        raise AccountError(f"a display name is one line of at most {MAX_DISPLAY_NAME} printable characters "
+                           "(e.g. 王芳 or 窗口3号 李明)")
+    return shown
 
 
 def _check_role(role: str, regions: list[str]) -> None:
@@ -110,12 +128,24 @@ def set_disabled(conn: Connection, name: str, disabled: bool) -> None:
     conn.execute(update(users).where(users.c.name == name).values(**changes))
 
 
-def set_role(conn: Connection, name: str, role: str, regions: list[str]) -> User:
-    """A new role and regions (the regions replace the old ones); the user's sessions follow at once."""
-    _check_role(role, regions)
+def set_user(conn: Connection, name: str, role: str | None, regions: list[str], display_name: str | None = None
+             ) -> User:
+    """A new role and regions (the regions replace the old ones; `role` None keeps both), and a new display
+    name if one is given ("" removes it); the user's sessions follow at once."""
     _require(conn, name)
-    conn.execute(update(users).where(users.c.name == name).values(role=role, regions=sorted(set(regions))))
-    return User(name, role, tuple(sorted(set(regions))))
+    changes: dict[str, Any] = {}
+    if role is not None:
+        _check_role(role, regions)
+        changes.update(role=role, regions=sorted(set(regions)))
+    elif regions:
+        raise AccountError("give --role with --region (the regions go with a role)")
+    if display_name is not None:
+        changes["display_name"] = _display_name(display_name) or None
+    if not changes:
+        raise AccountError("nothing to change: give --role (and --region) or --display-name")
+    conn.execute(update(users).where(users.c.name == name).values(**changes))
+    row = conn.execute(select(users).where(users.c.name == name)).mappings().one()
+    return _user(row)
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
@@ -129,7 +159,11 @@ def current(conn: Connection, name: str) -> User | None:
     row = conn.execute(select(users).where(users.c.name == name)).mappings().first()
     if row is None or row["disabled"]:
         return None
-    return User(row["name"], row["role"], tuple(row["regions"] or ()))
+    return _user(row)
+
+
+def _user(row: Any) -> User:
+    return User(row["name"], row["role"], tuple(row["regions"] or ()), row["display_name"] or "")
 
 
 def log_in(conn: Connection, name: str, password: str, now: float) -> LoginResult:
@@ -154,7 +188,7 @@ def log_in(conn: Connection, name: str, password: str, now: float) -> LoginResul
     if _hasher.check_needs_rehash(row["password_hash"]):
         changes["password_hash"] = _hasher.hash(password)
     conn.execute(update(users).where(users.c.id == row["id"]).values(**changes))
-    return LoginResult(User(row["name"], row["role"], tuple(row["regions"] or ())), "ok")
+    return LoginResult(_user(row), "ok")
 
 
 def _verify(encoded: str, password: str) -> bool:

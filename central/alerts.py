@@ -1,9 +1,10 @@
-"""What makes an alert, from three sources that each open and close their own alerts:
+"""What makes an alert, from four sources that each open and close their own alerts:
 
 - `heartbeat`: the booth's latest health snapshot (a driver not ok, outbox backlog, clock, disk, Pi
   under-voltage, SD-card filesystem errors);
 - `clock`: central's own clock (offline too long, heartbeat overdue), re-judged every sweep;
-- `event`: an alert event that names its own end (an admin PIN lockout until a given time).
+- `event`: an alert event that names its own end (an admin PIN lockout until a given time);
+- `desk`: the assist desk (central.assist_desk): a citizen's call for help nobody took in time.
 
 An alert opens when its condition starts and closes by itself when it clears.
 """
@@ -82,3 +83,14 @@ def event_condition(payload: dict[str, Any]) -> tuple[str, Condition] | None:
     except ValueError:
         ends = None
     return LOCKOUT_CODE, Condition("warning", str(payload.get("message") or "admin PIN locked out"), ends)
+
+
+ASSIST_ESCALATED = "assist_escalated"
+
+
+def desk_conditions(escalated: int, after_s: int) -> dict[str, Condition]:
+    """The booth's alert while `escalated` of its assist requests wait, not taken within `after_s`."""
+    if not escalated:
+        return {}
+    return {ASSIST_ESCALATED: Condition("error", f"{escalated} assist request(s) (帮办代办) not taken within "
+                                                 f"{after_s} s: a citizen is waiting")}

@@ -18,7 +18,7 @@ SYSTEM = "central"  # the actor of what central does by itself (personal data er
 
 ACTIONS = ("login", "login_failed", "logout", "command", "case_status", "case_opened", "follow_up_closed",
            "user_added", "user_changed", "user_disabled", "user_enabled", "user_password", "personal_data_erased",
-           "export")
+           "export", "assist_take", "assist_close", "assist_phone_viewed")
 
 
 def record(conn: Connection, actor: str, action: str, target: str = "", *, address: str = "", ok: bool = True,

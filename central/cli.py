@@ -32,12 +32,14 @@ def _settings(args: argparse.Namespace) -> CentralSettings:
         trusted_proxies=getattr(args, "trusted_proxy", None), metrics_from=getattr(args, "metrics_from", None),
         session_idle_min=getattr(args, "session_idle_min", None), follow_up_days=getattr(args, "follow_up_days", None),
         holidays=getattr(args, "holiday", None), personal_data_days=getattr(args, "personal_data_days", None),
-        catalogue=getattr(args, "catalogue", None),
+        catalogue=getattr(args, "catalogue", None), assist_escalation_s=getattr(args, "assist_escalation_s", None),
+        staff_hours=getattr(args, "staff_hours", None), personal_data_key=getattr(args, "personal_data_key", None),
         thresholds={k: v for k, v in thresholds.items() if v is not None})
 
 
 def _serve(args: argparse.Namespace) -> int:
-    """The composition root: the database, the intake, the catalogue's names and the dashboard."""
+    """The composition root: the database, the assist desk, the intake, the catalogue's names and the dashboard."""
+    from central.assist_desk import AssistDesk
     from central.catalogue_names import CatalogueNames
     from central.database import Database
     from central.fleet import FleetSnapshot
@@ -51,9 +53,12 @@ def _serve(args: argparse.Namespace) -> int:
     db = Database(settings.database)
     db.follow_up_due = lambda opened: add_working_days(opened, settings.follow_up_days, settings.holidays)
     names = CatalogueNames.load(settings.catalogue)
-    intake = Intake(settings, db)
+    desk = AssistDesk(db, settings)
+    desk.seal.load()  # a key file that cannot be read or made stops central now, not at the first call back
+    intake = Intake(settings, db, desk)
     context = WebContext(db=db, settings=settings, names=names, send_command=intake.send_command,
-                         health=intake.health, metrics=lambda: render(intake, db), fleet=FleetSnapshot(db))
+                         health=intake.health, metrics=lambda: render(intake, db), fleet=FleetSnapshot(db),
+                         desk=desk, publish=intake.publish)
     try:
         dashboard = Dashboard(context)
     except OSError as exc:
@@ -143,13 +148,15 @@ def _user(args: argparse.Namespace) -> int:
         actor, name = _shell_actor(), args.name
         with db.transaction() as conn:
             if args.user_command == "add":
-                user = accounts.add_user(conn, name, args.role, args.region or [], _password(confirm=True))
+                user = accounts.add_user(conn, name, args.role, args.region or [], _password(confirm=True),
+                                         args.display_name)
                 audit.record(conn, actor, "user_added", name, details=user.as_dict())
                 said = f"added {name} ({args.role}, {', '.join(user.regions) or 'all regions'})"
             elif args.user_command == "set":
-                user = accounts.set_role(conn, name, args.role, args.region or [])
+                user = accounts.set_user(conn, name, args.role, args.region or [], args.display_name)
                 audit.record(conn, actor, "user_changed", name, details=user.as_dict())
-                said = f"{name} is now {user.role} ({', '.join(user.regions) or 'all regions'})"
+                said = f"{name} is now {user.role} ({', '.join(user.regions) or 'all regions'})" + (
+                    f", shown to citizens as {user.display_name}" if user.display_name else "")
             elif args.user_command == "passwd":
                 accounts.set_password(conn, name, _password(confirm=True))
                 audit.record(conn, actor, "user_password", name)
@@ -398,6 +405,15 @@ def add_central_commands(commands: Any) -> None:
                      help="erase an applicant's personal data this many days after the case closed (default 180)")
     web.add_argument("--catalogue", type=Path, help="the catalogue source folder items are named from "
                                                     "(default: the one shipped in central/catalog)")
+    desk = serve.add_argument_group("the assist desk (帮办代办)")
+    desk.add_argument("--assist-escalation-s", type=int, metavar="S",
+                      help="escalate a request nobody took within this many seconds (default 180)")
+    desk.add_argument("--staff-hours", metavar="HH:MM-HH:MM",
+                      help="when the desk is staffed on working days, e.g. 08:30-17:30 (default: always); "
+                           "outside them a request becomes a call back")
+    desk.add_argument("--personal-data-key", type=Path, metavar="PATH",
+                      help="the key file sealing call-back numbers (made, 0600, when missing; default "
+                           "central-personal-data.key); every instance on one database needs the same file")
     for name, field in Thresholds.model_fields.items():
         serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=field.annotation,
                            help=f"{field.description} (default {field.default})")
@@ -427,12 +443,17 @@ def add_central_commands(commands: Any) -> None:
     add.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
     add.add_argument("--region", action="append", metavar="PREFIX",
                      help="limit to booths whose region code starts with this (repeat); default all regions")
+    add.add_argument("--display-name", metavar="TEXT",
+                     help="the name a booth shows a citizen whose request they take (default: the user name)")
     listing = users.add_parser("list", help="every user, their role, regions and state")
     listing.add_argument("--json", action="store_true")
-    change = users.add_parser("set", help="change a user's role and regions (the regions given replace theirs)")
+    change = users.add_parser("set", help="change a user's role and regions (the regions given replace theirs), "
+                                          "or their display name")
     change.add_argument("name")
-    change.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
+    change.add_argument("--role", choices=("viewer", "operator", "admin"), help="without it, role and regions stay")
     change.add_argument("--region", action="append", metavar="PREFIX", help="(repeat); none: all regions")
+    change.add_argument("--display-name", metavar="TEXT",
+                        help='what citizens are told took their request ("" removes it)')
     for verb, text in (("disable", "stop a user logging in (their sessions end at once)"),
                        ("enable", "let a disabled user log in again; also lifts a lock after failed logins"),
                        ("passwd", "set a new password (KIOSK_CENTRAL_PASSWORD, or asked)")):

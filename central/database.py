@@ -188,7 +188,7 @@ class Database:
         conn.execute(self._add_event, [
             {"id": e["id"], "device": device, "seq": e["seq"], "kind": e["kind"], "created": e["created"],
              "received_at": now, "payload": e["payload"]} for device, e, now in new])
-        rated = [(device, e, now, rated_at(e, now)) for device, e, now in new if e["kind"] == "rating"]
+        rated = [(device, e, now, citizen_time(e, now)) for device, e, now in new if e["kind"] == "rating"]
         if rated:
             conn.execute(insert(ratings), [
                 {"event": e["id"], "device": device, "item": str(e["payload"].get("item", "")),
@@ -354,9 +354,9 @@ def _private_file(database: str | None) -> None:
         os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def rated_at(envelope: dict[str, Any], received: float) -> float:
-    """When the citizen rated: the booth's stamp if its clock was synchronised then (never later than
-    central received it), else the receipt."""
+def citizen_time(envelope: dict[str, Any], received: float) -> float:
+    """When the citizen did it (rated, asked for help): the booth's stamp if its clock was synchronised
+    then (never later than central received it), else the receipt."""
     created = envelope.get("created")
     if envelope.get("created_clock_synced") is True and isinstance(created, str):
         try:

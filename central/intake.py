@@ -1,5 +1,6 @@
 """The intake: subscribes to every booth, records what they publish, confirms committed events to
-the booths, answers progress queries and sends operators' commands.
+the booths, answers progress queries and assist requests (central.assist_desk), and sends operators'
+commands.
 
 MQTT 5 shared subscriptions (`$share/{group}/...`) let several central instances split one fleet's
 messages behind one broker. paho's network thread only reads and queues; one writer thread records
@@ -34,6 +35,7 @@ from sqlalchemy import Connection, select
 
 from appliance.contract import (
     MAX_CONFIRMED,
+    QOS_ASSIST_ANSWERS,
     QOS_COMMANDS,
     QOS_CONFIRMATIONS,
     TOPIC_ROOT,
@@ -44,6 +46,7 @@ from appliance.contract import (
     progress_answer_topic,
 )
 from central.alerts import clock_conditions, event_condition, heartbeat_conditions
+from central.assist_desk import AssistDesk
 from central.commands import send_commands
 from central.database import Database, describe, is_transient
 from central.messages import BadMessage, Message, read_message
@@ -65,6 +68,7 @@ RETRY_MAX_S = 5.0
 MAX_WAITING_QOS0 = 20_000
 
 Reply = tuple[str, dict[str, Any]]
+QOS_REPLIES = max(QOS_COMMANDS, QOS_ASSIST_ANSWERS)  # progress and assist answers: both QoS 1
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,10 @@ class Outcome:
 
 
 class Intake:
-    def __init__(self, settings: CentralSettings, database: Database) -> None:
+    def __init__(self, settings: CentralSettings, database: Database, desk: AssistDesk | None = None) -> None:
         self.settings = settings
         self.db = database
+        self.desk = desk or AssistDesk(database, settings)
         self.counts: Counter[str] = Counter()  # recorded / duplicate / stale / rejected, by message kind
         self.connected = threading.Event()
         self.sweep_s = SWEEP_S
@@ -300,7 +305,7 @@ class Intake:
                 self._client.publish(confirmation_topic(device), encode(confirmation(chunk)), qos=QOS_CONFIRMATIONS)
                 self.counts["confirmed"] += len(chunk)
         for topic, body in outcome.replies:
-            self._client.publish(topic, encode(body), qos=QOS_COMMANDS)
+            self.publish(topic, body)
         with self._ack_lock:
             for received in batch:
                 if not received.qos:
@@ -366,16 +371,33 @@ class Intake:
         outcome.counts["heartbeat"] += len(beats)
 
     def _record_events(self, conn: Connection, gathered: list[tuple[Message, float]], outcome: Outcome) -> None:
-        """New events are recorded; every event of the batch, redeliveries included, is confirmed."""
+        """New events are recorded; every event of the batch, redeliveries included, is confirmed. An assist
+        request goes on the desk (its phone sealed there, never kept in the event) and its booth is answered
+        after the commit: `queued`, or for a redelivery the request's state then."""
+        phones = {(m.device, m.body["id"]): m.body["payload"].pop("phone", None)
+                  for m, _at in gathered if m.body["kind"] == "assist"}
         new = self.db.record_events(conn, [(m.device, m.body, at) for m, at in gathered])
         outcome.counts["duplicate"] += len(gathered) - len(new)
         for message, _at in gathered:
             outcome.confirmed[message.device].append((message.body["seq"], message.body["id"]))
+        recorded = set()  # assist requests put on the desk (and answered) just now
         for device, envelope, now in new:
             outcome.counts[f"event_{envelope['kind']}"] += 1
             opened = event_condition(envelope["payload"]) if envelope["kind"] == "alert" else None
             if opened is not None:
                 self.db.open_alert(conn, device, "event", *opened, now)
+            if envelope["kind"] == "assist":
+                recorded.add((device, envelope["id"]))
+                outcome.replies.append(self.desk.record(conn, device, envelope, now, phones[device, envelope["id"]]))
+        for message, at in gathered:
+            key = (message.device, message.body["id"])
+            if message.body["kind"] != "assist":
+                continue
+            if key in recorded:  # its first copy in this batch: answered above; a second copy is a redelivery
+                recorded.discard(key)
+                continue
+            answer = self.desk.answer(conn, message.device, message.body["id"], at)
+            outcome.replies += [answer] if answer is not None else []
 
     def _record_cmd_result(self, conn: Connection, message: Message, now: float, outcome: Outcome) -> None:
         known = self.db.record_command_result(conn, message.device, message.body, now)
@@ -405,15 +427,18 @@ class Intake:
         if now >= self._next_erasure:
             self._erase_personal_data(now)
         try:
-            self._sweep(now)
+            answers = self._sweep(now)
         except Exception as exc:
             if not is_transient(exc):
                 raise
             self._database_failed(exc)  # said once; the next sweep (or batch) tries again
             return
         self._database_recovered()
+        for topic, body in answers:
+            self.publish(topic, body)
 
-    def _sweep(self, now: float) -> None:
+    def _sweep(self, now: float) -> list[Reply]:
+        """One transaction; the booths' answers for the assist requests it escalated, to publish after it."""
         with self.db.transaction() as conn:
             open_clock: dict[str, set[str]] = {}
             for alert in self.db.open_alerts(conn):
@@ -427,6 +452,7 @@ class Intake:
             self.db.close_ended_alerts(conn, now)
             retention = self.settings.heartbeat_retention_days * 86_400
             self.db.prune_heartbeats(conn, now - retention)
+            return self.desk.escalate(conn, now)
 
     def _erase_personal_data(self, now: float) -> None:
         """Erase personal data past its retention (central.retention), in a transaction of its own. A
@@ -452,6 +478,11 @@ class Intake:
                      len(erased.cases), erased.appointments, erased.dead_letters)
         if erased.more:
             self._next_erasure = now
+
+    def publish(self, topic: str, body: dict[str, Any]) -> None:
+        """A reply to a booth (a progress or assist answer), QoS 1, not retained; only ever after the commit
+        of what it reports. The web layer publishes assist answers through it too."""
+        self._client.publish(topic, encode(body), qos=QOS_REPLIES)
 
     def send_command(self, targets: list[str], name: str, args: dict[str, Any] | None = None,
                      expires_in_s: float = 600, sent_by: str | None = None, address: str = "") -> dict[str, str]:

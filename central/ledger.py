@@ -1,21 +1,25 @@
 """The 业务办理登记台账: what the booths did in a period, for the office's records, as CSV or XLSX.
 
-Three sections, each a table with its column headers in Chinese and English:
+Four sections, each a table with its column headers in Chinese and English:
 
 - usage (使用统计): per day, booth, item and action, the count the booths reported (their usage events);
 - ratings (好差评): every rating given in the period, with the state of its follow-up;
-- cases (办件): every case opened by a submission received in the period, with its status.
+- cases (办件): every case opened by a submission received in the period, with its status;
+- assists (帮办代办): per booth and item, the calls for help made in the period, how many were taken, the
+  median time to take one (from when the desk could see it), and their outcomes.
 
 Items are named from the catalogue central publishes (`central.catalogue_names`), not only by code.
 
 No personal data, ever: the cases section is read from the `cases` table and the submissions' receipt
-time only — never a submission's payload (the applicant's name, ID number, phone and form) — and the
-ratings section leaves out a rating's free-text comment.
+time only — never a submission's payload (the applicant's name, ID number, phone and form) — the
+ratings section leaves out a rating's free-text comment, and the assists section counts requests, never
+their call-back numbers or notes.
 
 Days are local days (the period's `start` and `end` are inclusive). A usage report counts on the day of its
 `window_start` as the booth stamped it (as the dashboard counts it); a report is looked for among those
 received from the day before the period to `LATE_DELIVERY_DAYS` after it (a booth offline longer than that
-delivers into no ledger already made). A booth's region is its region now (`devices.region`).
+delivers into no ledger already made). A booth's region is its region now (`devices.region`), except in the
+assists section: a request keeps the region its booth had when the citizen asked (as the desk shows it).
 
 Values from the booths are text a booth chose: a cell that a spreadsheet would run as a formula is written
 as text in XLSX and with a leading apostrophe in CSV; characters XLSX cannot hold are left out.
@@ -37,17 +41,18 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, and_, or_, select, true
 
+from central.assist_desk import grouped, period_requests, tally
 from central.catalogue_names import CatalogueNames
-from central.tables import cases, devices, events, follow_ups, ratings
+from central.tables import assists, cases, devices, events, follow_ups, ratings
 from central.usage_totals import usage_counts
 from central.views import LEVELS
 
 MAX_DAYS = 366
 LATE_DELIVERY_DAYS = 30
-SECTIONS = ("usage", "ratings", "cases")
-TITLES = {"usage": "使用统计", "ratings": "好差评", "cases": "办件"}
+SECTIONS = ("usage", "ratings", "cases", "assists")
+TITLES = {"usage": "使用统计", "ratings": "好差评", "cases": "办件", "assists": "帮办代办"}
 ACTIONS = {"session_start": "开始使用", "session_end": "结束使用", "guide_viewed": "查看办事指南",
            "notice_printed": "打印一次性告知单", "submission": "提交申请", "rating": "评价", "assist": "帮办代办",
            "appointment": "预约", "timeout": "超时退出"}
@@ -62,6 +67,10 @@ RATING_COLUMNS = ("评价时间 Rated", "设备 Booth", "区划 Region", "事项
 CASE_COLUMNS = ("办件编号 Case number", "受理编号 Receipt", "设备 Booth", "区划 Region", "事项编码 Item code",
                 "事项名称 Item", "部门 Department", "状态 Status", "受理时间 Opened", "更新时间 Updated",
                 "更新人 Updated by", "办结时间 Closed")
+ASSIST_COLUMNS = ("设备 Booth", "区划 Region", "事项编码 Item code", "事项名称 Item", "部门 Department",
+                  "求助 Requests", "已接单 Taken", "接单用时中位数(秒) Median seconds to take",
+                  "现场帮办 Helped on site", "已回电 Called back", "未接通 No answer", "群众已离开 Citizen gone",
+                  "未办结 Open")
 
 Row = tuple[Any, ...]
 
@@ -82,6 +91,7 @@ class Ledger:
     usage: Section
     ratings: Section
     cases: Section
+    assists: Section
     skipped_usage: int = 0  # usage reports unreadable (malformed old rows, no usable day): left out
     made_at: datetime = field(default_factory=lambda: datetime.now().replace(microsecond=0))
 
@@ -91,8 +101,8 @@ class Ledger:
         return getattr(self, name)
 
     @property
-    def sections(self) -> tuple[Section, Section, Section]:
-        return self.usage, self.ratings, self.cases
+    def sections(self) -> tuple[Section, ...]:
+        return tuple(getattr(self, name) for name in SECTIONS)
 
 
 # -- reading ---------------------------------------------------------------------------------------------------
@@ -105,7 +115,8 @@ def ledger(conn: Connection, start: date, end: date, regions: Sequence[str], nam
     usage, skipped = usage_section(conn, start, end, prefixes, names)
     return Ledger(start=_day_of(start), end=_day_of(end), regions=prefixes, usage=usage,
                   ratings=ratings_section(conn, start, end, prefixes, names, now=now),
-                  cases=cases_section(conn, start, end, prefixes, names), skipped_usage=skipped)
+                  cases=cases_section(conn, start, end, prefixes, names),
+                  assists=assists_section(conn, start, end, prefixes, names), skipped_usage=skipped)
 
 
 def check_period(start: date, end: date) -> tuple[float, float]:
@@ -216,6 +227,21 @@ def cases_section(conn: Connection, start: date, end: date, regions: Sequence[st
     return Section("cases", TITLES["cases"], CASE_COLUMNS, tuple(rows))
 
 
+def assists_section(conn: Connection, start: date, end: date, regions: Sequence[str],
+                    names: CatalogueNames) -> Section:
+    """The calls for help made in the period (the citizen's time), per booth and item: counted, never their
+    call-back numbers or notes."""
+    prefixes = _prefixes(regions)
+    since, until = check_period(start, end)
+    requests = period_requests(conn, since, until, and_(true(), *_in_regions(prefixes, assists.c.region)))
+    rows = []
+    for (device, region, item), part in sorted(grouped(requests, "device", "region", "item").items()):
+        counted = tally(part)
+        rows.append((device, region, item, names.item(item), names.department(item), counted["requests"],
+                     counted["taken"], counted["median_take_s"], *counted["outcomes"].values(), counted["open"]))
+    return Section("assists", TITLES["assists"], ASSIST_COLUMNS, tuple(rows))
+
+
 def _prefixes(regions: Sequence[str]) -> tuple[str, ...]:
     if isinstance(regions, str):  # "3702" would read as the prefixes 3, 7, 0, 2: far more than meant
         raise TypeError("regions is a tuple of region code prefixes, e.g. ('3702',)")
@@ -225,10 +251,10 @@ def _prefixes(regions: Sequence[str]) -> tuple[str, ...]:
     return prefixes
 
 
-def _in_regions(prefixes: tuple[str, ...]) -> list[ColumnElement[bool]]:
+def _in_regions(prefixes: tuple[str, ...], region: ColumnElement[str] = devices.c.region) -> list[ColumnElement[bool]]:
     if not prefixes:
         return []
-    return [or_(*(devices.c.region.startswith(prefix, autoescape=True) for prefix in prefixes))]
+    return [or_(*(region.startswith(prefix, autoescape=True) for prefix in prefixes))]
 
 
 def _day_of(day: date) -> date:

@@ -19,7 +19,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.contract import DEVICE_ID, TOPIC_ROOT, DeviceStatus, EventKind
+from appliance.contract import (
+    ASSIST_SCREEN,
+    DEVICE_ID,
+    PHONE_NUMBER,
+    TOPIC_ROOT,
+    AssistMode,
+    DeviceStatus,
+    EventKind,
+)
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -127,12 +135,33 @@ def _check_event(body: dict[str, Any], topic: str, kind: str) -> None:
         raise
     where = f"{topic} payload"
     try:
+        if kind == EventKind.ASSIST:
+            body["payload"] = _assist_payload(body["payload"], where)
+            return
         _check(body["payload"], where, **PAYLOADS[kind])
         if kind == EventKind.ALERT:
             _check(body["payload"].get("details") or {}, f"{where} details", **ALERT_DETAILS)
     except BadMessage as exc:
         exc.event = (body["seq"], body["id"])
         raise
+
+
+def _assist_payload(payload: dict[str, Any], where: str) -> dict[str, Any]:
+    """An assist request as central keeps it: `ASSIST_KEPT` fields only (anything else a booth adds may be
+    personal). A booth from before issue 15 sent `{item, topic, session, site}`: an on-site request from
+    the help screen, its free-text `topic` dropped (a citizen may have typed a phone number into it). The
+    phone is here only for the intake, which seals it apart and never stores it in the event."""
+    if "mode" not in payload and "screen" not in payload:
+        _check(payload, where, **ASSIST_LEGACY)
+        payload = {**payload, "screen": "help", "mode": AssistMode.ON_SITE.value}
+    else:
+        _check(payload, where, **ASSIST)
+        call_back = payload["mode"] == AssistMode.CALL_BACK
+        if call_back != ("phone" in payload):
+            raise BadMessage(f"{where}: field 'phone' must come with mode call_back, and only with it")
+        if call_back:
+            _check(payload, where, phone=lambda v: isinstance(v, str) and PHONE_NUMBER.fullmatch(v))
+    return {key: payload[key] for key in ASSIST_KEPT if key in payload}
 
 
 def _event_identity(body: dict[str, Any], suffix: str) -> tuple[int, str] | None:
@@ -285,12 +314,17 @@ PAYLOADS: dict[str, dict[str, Callable[[Any], bool]]] = {
     EventKind.RATING: {**_ITEM, "level": lambda v: _int(v) and 1 <= v <= 5, "channel": _optional(_text_upto(32)),
                        "case": _optional(_text_upto(26), empty=True),
                        "reasons": _optional(lambda v: _list_of(v, _text_upto(64), MAX_LIST))},
-    EventKind.ASSIST: {"item": _optional(_text_upto(32), empty=True)},
     EventKind.USAGE: {"window_start": _text_upto(40),
                       "counts": lambda v: _list_of(v, _usage_count, MAX_USAGE_COUNTS)},
     EventKind.ALERT: {"code": _text_upto(64), "message": _optional(_text_upto(500), empty=True),
                       "details": _optional(_map)},
 }
 ALERT_DETAILS = {"until": _optional(_text_upto(40))}
+ASSIST_MODES = frozenset(m.value for m in AssistMode)
+ASSIST_LEGACY = {"item": _optional(_text_upto(32), empty=True), "session": _optional(_text_upto(64), empty=True),
+                 "site": _optional(_text_upto(200), empty=True)}
+ASSIST = {**ASSIST_LEGACY, "screen": lambda v: isinstance(v, str) and ASSIST_SCREEN.fullmatch(v),
+          "mode": lambda v: v in ASSIST_MODES}
+ASSIST_KEPT = ("item", "screen", "mode", "phone", "session", "site")
 COMMAND_RESULT = {"id": lambda v: v is None or _text_upto(64)(v), "ok": _bool}
 PROGRESS_REQUEST = {"id": _text_upto(64), "case": _text_upto(64)}

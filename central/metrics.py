@@ -25,6 +25,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from central.assist_desk import desk_counts
 from central.database import Database, describe
 from central.tables import alerts, dead_letters, devices, events, follow_ups
 
@@ -130,6 +131,7 @@ class CentralCollector(Collector):
                     func.count(), func.count().filter(follow_ups.c.due_at < now))
                     .where(follow_ups.c.closed_at.is_(None))).one()
                 assists = conn.execute(select(func.count()).where(events.c.kind == "assist")).scalar_one()
+                desk = desk_counts(conn)
                 letters = conn.execute(select(func.count()).select_from(dead_letters)).scalar_one()
         except Exception as exc:  # a scrape must answer even when the database does not
             _note_failure(exc)
@@ -150,11 +152,10 @@ class CentralCollector(Collector):
         yield GaugeMetricFamily("central_follow_ups_open", "差评 follow-ups not yet closed", value=follow_open)
         yield GaugeMetricFamily("central_follow_ups_overdue", "Open 差评 follow-ups past their deadline",
                                 value=follow_overdue)
-        # Issue 15 (帮办代办 handled at central) brings assist requests an operator answers and closes; until
-        # then an `assist` event has no open or closed state, so none is reported open. The count of assist
-        # events recorded (never deleted) lets an alert fire on increase() meanwhile.
-        yield GaugeMetricFamily("central_assist_requests_open", "Assist requests waiting for an operator (always 0 "
-                                "until central tracks them: issue 15)", value=0)
+        yield GaugeMetricFamily("central_assist_requests_open", "Assist requests (帮办代办) on the desk not yet "
+                                "closed", value=desk["open"])
+        yield GaugeMetricFamily("central_assist_requests_escalated", "Open assist requests nobody took within the "
+                                "escalation time, still waiting", value=desk["escalated"])
         yield CounterMetricFamily("central_assist_requests_recorded", "Assist requests (assist events) recorded",
                                   value=assists)
         yield GaugeMetricFamily("central_dead_letters", "Dead letters kept (what central could never record)",

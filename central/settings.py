@@ -6,11 +6,15 @@ that names the flag and what is allowed.
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, time
 from ipaddress import ip_network
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_ESCALATION_S = 86_400
+STAFF_HOURS = re.compile(r"([0-9]{1,2}):([0-9]{2})-([0-9]{1,2}):([0-9]{2})")
 
 
 class SettingsError(Exception):
@@ -67,6 +71,14 @@ class CentralSettings(BaseModel):
     catalogue: Path | None = Field(default=None, description=(
         "the catalogue source (a folder of department YAML files) central names items from; "
         "default: the one shipped in central/catalog"))
+    # -- the assist desk (帮办代办, central.assist_desk) --
+    assist_escalation_s: int = Field(default=180, description=(
+        "an assist request nobody took this many seconds after the desk could see it is escalated"))
+    staff_hours: tuple[time, time] | None = Field(default=None, description=(
+        "when the desk is staffed on working days (08:30-17:30); None: always"))
+    personal_data_key: Path = Field(default=Path("central-personal-data.key"), description=(
+        "the AES key file that seals call-back numbers at rest (made, 0600, when missing); every instance "
+        "on one database needs the same file"))
 
     @field_validator("metrics_from")
     @classmethod
@@ -77,6 +89,28 @@ class CentralSettings(BaseModel):
             except ValueError:
                 raise ValueError(f"{network!r} is not an address or network (e.g. 10.0.0.5 or 10.0.0.0/24)") from None
         return networks
+
+    @field_validator("assist_escalation_s")
+    @classmethod
+    def _escalation(cls, seconds: int) -> int:
+        if not 1 <= seconds <= MAX_ESCALATION_S:
+            raise ValueError(f"--assist-escalation-s takes 1 to {MAX_ESCALATION_S} seconds (default 180)")
+        return seconds
+
+    @field_validator("staff_hours", mode="before")
+    @classmethod
+    def _hours(cls, given: object) -> object:
+        """"08:30-17:30" (the flag's form) → (08:30, 17:30); the end after the start, on the same day."""
+        if not isinstance(given, str):
+            return given
+        found = STAFF_HOURS.fullmatch(given.strip())
+        try:
+            start, end = time(int(found[1]), int(found[2])), time(int(found[3]), int(found[4]))  # type: ignore[index]
+        except (TypeError, ValueError):  # no match at all, or no such time (25:00)
+            start = end = None
+        if start is None or end is None or not start < end:
+            raise ValueError("--staff-hours takes HH:MM-HH:MM on one day, the start before the end, e.g. 08:30-17:30")
+        return start, end
 
     @field_validator("database")
     @classmethod

@@ -179,6 +179,39 @@ dead_letters = Table(
     Index("dead_letters_received", "received_at"),
 )
 
+# A citizen's call for help (帮办代办) on the assist desk (central.assist_desk): made from an `assist` event in
+# the transaction that records it, then taken and closed by operators. The call-back number is sealed
+# (AES-GCM, bound to device and request) and erased when the request is closed.
+assists = Table(
+    "assists", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("device", String(64), nullable=False),
+    Column("request", String(26), nullable=False),  # the assist event's id
+    Column("site", Text, nullable=False, default=""),  # the booth's site and region when it asked
+    Column("region", String(16), nullable=False, default=""),
+    Column("item", String(32)),  # the service item the citizen was on, if any
+    Column("screen", String(32), nullable=False),
+    Column("requested_mode", String(16), nullable=False),  # on_site or call_back, as the citizen asked
+    Column("mode", String(16), nullable=False),  # how they are helped: on_site outside staff hours → call_back
+    Column("phone_sealed", LargeBinary),  # the call-back number, sealed; NULL without one or once closed
+    Column("made_at", Float, nullable=False),  # when the citizen asked (the booth's synchronised stamp, else receipt)
+    Column("received_at", Float, nullable=False),
+    Column("desk_from", Float, nullable=False),  # when the desk could first take it: receipt, or the next staff hours
+    Column("outside_hours", Boolean, nullable=False),
+    Column("escalated_at", Float),
+    Column("taken_at", Float),
+    Column("taken_by", String(64)),  # the operator's user name
+    Column("call_back_within_min", Integer),
+    Column("closed_at", Float),
+    Column("closed_by", String(64)),
+    Column("outcome", String(16)),  # appliance.contract.ASSIST_OUTCOMES
+    Column("note", Text),
+    UniqueConstraint("device", "request", name="assists_device_request"),
+    ForeignKeyConstraint(["device", "request"], ["events.device", "events.id"], name="assists_event"),
+    Index("assists_open", "closed_at", "made_at"),  # the open ones, oldest first, without a scan
+    Index("assists_made_at", "made_at"),  # a period's requests (usage, 台账)
+)
+
 # -- the office's side: who may use the dashboard, what they did, their browser sessions --------------
 
 users = Table(
@@ -193,6 +226,7 @@ users = Table(
     Column("failed_logins", Integer, nullable=False, default=0),  # in a row, since the last success
     Column("locked_until", Float),
     Column("last_login_at", Float),
+    Column("display_name", String(64)),  # what citizens are told ("王芳 已接单"); None: the user name
 )
 
 # Append-only (the migration adds triggers that refuse UPDATE and DELETE): every login, command, case

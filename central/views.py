@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from appliance.contract import PERSONAL_KINDS
 from central.accounts import User
+from central.assist_desk import assist_usage, desk_counts
 from central.catalogue_names import CatalogueNames
 from central.database import Database
 from central.fleet import STATE_ORDER, fleet_rows
@@ -40,6 +41,7 @@ def fleet_view(fleet: list[dict[str, Any]], conn: Connection, user: User, names:
             "regions": sorted({row["region"] for row in everyone if row["region"]}), "devices": shown,
             "follow_ups": open_follow_ups(conn, user, names, now, limit=5),  # the oldest, for the flag
             "follow_up_counts": follow_up_counts(conn, user, now),
+            "assists": desk_counts(conn, user),  # open assist requests, and how many wait escalated
             "dead_letters": {"recent": recent_dead_letters(conn, user, now - DEAD_LETTER_DAYS * 86_400),
                              "days": DEAD_LETTER_DAYS}}
 
@@ -130,7 +132,8 @@ def open_follow_ups(conn: Connection, user: User, names: CatalogueNames, now: fl
 
 def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 14) -> dict[str, Any]:
     """Services used per day and per device, top items, sessions and timeouts (from the booths' usage
-    reports), and the 好差评 picture (from the ratings), for the user's regions."""
+    reports), the 好差评 picture (from the ratings) and the 帮办代办 requests of the period (from the assist
+    desk: per booth and item, taken, time to take, outcomes), for the user's regions."""
     now = time.time()
     since = now - days * 86_400
     totals = usage_totals(conn, user, days)
@@ -151,4 +154,5 @@ def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 
                     "satisfaction": (sum(levels.get(lv, 0) for lv in (5, 4, 3)) / rated) if rated else None,
                     "open_follow_ups": waiting_counts["open"]},
         "follow_ups": waiting, "follow_up_counts": waiting_counts,
+        "assists": assist_usage(conn, user, names, since, now),
     }

@@ -1,4 +1,5 @@
-"""Working days, for deadlines an office counts that way (a 差评 follow-up: 5 working days).
+"""Working days, for deadlines an office counts that way (a 差评 follow-up: 5 working days), and the
+assist desk's staff hours (帮办代办: staffed on working days between two times).
 
 Saturdays, Sundays and the configured holidays are not working days. (China's make-up working
 weekends, 调休, are not modelled: list the holidays and the deadline is at worst a day generous.)
@@ -24,3 +25,21 @@ def add_working_days(start: float, days: int, holidays: Collection[date] = ()) -
         if is_working_day(day, holidays):
             left -= 1
     return datetime.combine(day, time(23, 59, 59)).timestamp()
+
+
+def next_staffed(at: float, hours: tuple[time, time] | None, holidays: Collection[date] = ()) -> float:
+    """`at` (unix seconds) if the desk is staffed then, else when it is next: the start of `hours` on
+    the first working day it has not yet passed. `hours` None: always staffed."""
+    if hours is None:
+        return at
+    start, end = hours
+    moment = datetime.fromtimestamp(at)
+    day = moment.date()
+    if is_working_day(day, holidays) and moment.time() < end:
+        if moment.time() >= start:
+            return at
+    else:
+        day += timedelta(days=1)
+        while not is_working_day(day, holidays):
+            day += timedelta(days=1)
+    return datetime.combine(day, start).timestamp()

@@ -4,12 +4,15 @@ client that logs in like the dashboard's pages do (session cookie, CSRF token fr
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from central import accounts
+from central.assist_desk import AssistDesk
 from central.catalogue_names import CatalogueNames
 from central.database import Database
 from central.fleet import FleetSnapshot
@@ -39,14 +42,18 @@ class RunningCentral:
 
 
 def start_central(broker_port: int, database: str, **settings: Any) -> RunningCentral:
+    """`settings` as `kiosk central serve` takes them; the personal-data key in a folder of its own unless given."""
+    settings.setdefault("personal_data_key", Path(tempfile.mkdtemp(prefix="central-key-")) / "personal-data.key")
     config = build_settings(broker_port=broker_port, database=database, http_port=free_port(), **settings)
     db = Database(database)
-    intake = Intake(config, db)
+    desk = AssistDesk(db, config)
+    intake = Intake(config, db, desk)
     intake.start()
     wait_until(intake.connected.is_set)
     context = WebContext(db=db, settings=config, names=CatalogueNames.load(config.catalogue),
                          send_command=intake.send_command, health=intake.health,
-                         metrics=lambda: render(intake, db), fleet=FleetSnapshot(db))
+                         metrics=lambda: render(intake, db), fleet=FleetSnapshot(db), desk=desk,
+                         publish=intake.publish)
     dashboard = Dashboard(context)
     dashboard.start()
     wait_until(lambda: _answers(dashboard.url))
@@ -62,9 +69,10 @@ def _answers(url: str) -> bool:
         return False
 
 
-def add_user(db: Database, name: str, role: str, regions: tuple[str, ...] = (), password: str = PASSWORD) -> None:
+def add_user(db: Database, name: str, role: str, regions: tuple[str, ...] = (), password: str = PASSWORD,
+             display_name: str | None = None) -> None:
     with db.transaction() as conn:
-        accounts.add_user(conn, name, role, list(regions), password)
+        accounts.add_user(conn, name, role, list(regions), password, display_name)
 
 
 def logged_in(url: str, name: str, password: str = PASSWORD) -> httpx.Client:

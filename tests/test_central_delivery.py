@@ -140,7 +140,7 @@ class Rig:
         context = WebContext(db=self.db, settings=self.central.settings, names=CatalogueNames.load(None),
                              send_command=self.central.send_command, health=self.central.health,
                              metrics=lambda: render(self.central, self.db),
-                             fleet=FleetSnapshot(self.db))
+                             fleet=FleetSnapshot(self.db), desk=self.central.desk, publish=self.central.publish)
         self.dashboard = Dashboard(context)
         self.dashboard.start()
         add_user(self.db, "admin", "admin")

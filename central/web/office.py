@@ -73,9 +73,9 @@ def case_status(case_no: Annotated[str, Path(pattern=r"^[0-9]{12}$")], body: Cas
             responses={200: {"content": {"text/csv": {}, XLSX: {}}}})
 def export(ctx: Ctx, user: Viewer, request: Request, start: date, end: date,
            format: Literal["xlsx", "csv"] = "xlsx",
-           section: Literal["usage", "ratings", "cases"] = "usage") -> Response:
+           section: Literal["usage", "ratings", "cases", "assists"] = "usage") -> Response:
     """The 台账 (ledger) of the period (inclusive) for the user's regions: XLSX with a sheet per
-    section, or one section as CSV. No personal data."""
+    section (usage, ratings, cases, assists), or one section as CSV. No personal data."""
     if end < start:
         raise HTTPException(400, f"the period ends ({end}) before it starts ({start})")
     try:
