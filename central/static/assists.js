@@ -117,8 +117,12 @@ const chime = (() => {
   let closing = null;  // {id, row, outcome, note}: the close form that is open (kept through every redraw)
 
   const now = () => Date.now() / 1000 + offset;
-  const waited = a => Math.max(0, now() - unixAt(a.made_at));
-  const overdue = a => a.state === "open" && (a.escalated || waited(a) >= data.escalate_after_s);
+  const waited = a => Math.max(0, now() - unixAt(a.made_at));  // since asking (a.waited_s stops when taken)
+  // Past the escalation time: central's flag (its sweep runs every few seconds). Between the deadline and
+  // that sweep the page says so itself, for a request that crossed the deadline just now; one the desk
+  // saw late (a booth offline meanwhile) or outside staff hours has its deadline counted by central alone.
+  const overdue = a => a.state === "open" && (a.escalated ||
+    (!a.outside_hours && waited(a) >= data.escalate_after_s && waited(a) < data.escalate_after_s + 20));
   const callBackDue = a => a.state === "taken" && a.mode === "call_back" && a.call_back_within_min
     ? unixAt(a.taken_at) + a.call_back_within_min * 60 : null;
 
@@ -164,6 +168,10 @@ const chime = (() => {
   function howCell(a) {
     const cell = el("td", {class: "how"}, el("div", {}, modeTag(a)));
     if (a.mode !== "call_back") return cell;
+    if (!a.has_phone) {
+      cell.append(el("div", {class: "small warn"}, "未留电话 no number left"));
+      return cell;
+    }
     if (!operator) {
       cell.append(el("div", {class: "small muted"}, "号码仅操作员可见 number for operators only"));
       return cell;
@@ -183,12 +191,11 @@ const chime = (() => {
   }
 
   function waitCell(a, cell) {
-    const late = overdue(a), seconds = waited(a);
+    const late = overdue(a), seconds = waited(a), past = seconds - data.escalate_after_s;
     cell.className = "wait" + (late ? " bad" : "");
     cell.dataset.waited = Math.floor(seconds);
     fill(cell, el("b", {class: "waited"}, duration(seconds)),
-      late ? el("div", {class: "state c-fault late", "data-late": Math.floor(seconds - data.escalate_after_s)},
-                `已超时 ${duration(seconds - data.escalate_after_s)}`) : null,
+      late ? el("div", {class: "state c-fault late"}, a.outside_hours || past < 0 ? "已超时" : `已超时 ${duration(past)}`) : null,
       el("div", {class: "small muted"}, `${shortWhen(unixAt(a.made_at))} 求助`));
   }
 
@@ -203,7 +210,7 @@ const chime = (() => {
     fill(cell,
       el("div", {}, el("span", {class: "status c-ok"}, "已接单 taken"), " ", el("b", {class: "taker"}, a.taken_by_name || a.taken_by),
          a.taken_by === me.username ? el("span", {class: "small muted gloss"}, "（我 me）") : null),
-      el("div", {class: "small muted"}, `${shortWhen(unixAt(a.taken_at))} 接单，等了 ${duration(unixAt(a.taken_at) - unixAt(a.made_at))}` +
+      el("div", {class: "small muted"}, `${shortWhen(unixAt(a.taken_at))} 接单，等了 ${duration(a.waited_s)}` +
          (a.escalated ? "（超时后接单）" : "")),
       due !== null ? el("div", {class: "small" + (lateCall ? " bad" : "")},
         lateCall ? `已过回电时限（${shortWhen(due)}）overdue call back` : `${a.call_back_within_min} 分钟内回电，至 ${shortWhen(due)}`) : null);
@@ -216,6 +223,7 @@ const chime = (() => {
     const [level, nodes] = said.get(a.id) || ["", []];
     message.className = `message small ${level}`;
     message.replaceChildren(...nodes);
+    const buttons = el("div", {class: "buttons"});
     if (a.state === "open") {
       const take = el("button", {type: "button", class: "take", onclick: () => takeIt(a, take)},
                       a.mode === "call_back" ? "接单回电 Take" : "接单前往 Take");
@@ -226,19 +234,19 @@ const chime = (() => {
         choice.value = String(minutes.get(a.id) || 15);
         cell.append(el("label", {class: "within"}, "在 ", choice, " 内回电"));
       }
-      cell.append(take);
-    } else if (a.state === "taken") {
-      const open = closing && closing.id === a.id;
-      cell.append(el("button", {type: "button", class: open ? "plain close-assist" : "close-assist", disabled: open,
-                                onclick: () => openClose(a)}, "结束… Close"));
+      buttons.append(take);
     }
-    cell.append(message);
+    // Taken or not (a citizen may have gone before anyone took it), any operator may close it.
+    const open = closing && closing.id === a.id;
+    buttons.append(el("button", {type: "button", class: (a.state === "taken" && !open ? "" : "plain ") + "close-assist",
+                                 disabled: open, onclick: () => openClose(a)}, "结束… Close"));
+    cell.append(buttons, message);
     return cell;
   }
 
   function openRow(a) {
     const wait = el("td"), state = el("td");
-    const row = el("tr", {"data-assist": a.id, "data-state": a.state},
+    const row = el("tr", {"data-assist": a.id, "data-request": a.request, "data-state": a.state},
       wait, siteCell(a), itemCell(a), howCell(a), state, operator ? actionCell(a) : null);
     row.tick = () => {
       waitCell(a, wait);
@@ -359,12 +367,12 @@ const chime = (() => {
 
   function recentRow(a) {
     const made = unixAt(a.made_at), taken = unixAt(a.taken_at), closed = unixAt(a.closed_at);
-    return el("tr", {"data-assist": a.id, "data-outcome": a.outcome || ""},
+    return el("tr", {"data-assist": a.id, "data-request": a.request, "data-outcome": a.outcome || ""},
       el("td", {class: "nowrap"}, shortWhen(made)), siteCell(a),
       el("td", {}, a.item ? a.item_name || a.item : el("span", {class: "muted"}, "未选事项")),
       el("td", {}, modeTag(a)),
-      el("td", {class: "taker"}, a.taken_by_name || a.taken_by || "—"),
-      el("td", {class: "nowrap" + (a.escalated ? " bad" : "")}, taken ? duration(taken - made) : "未接单",
+      el("td", {class: "taker"}, a.taken_by_name || a.taken_by || a.closed_by || "—"),
+      el("td", {class: "nowrap" + (a.escalated ? " bad" : "")}, taken ? duration(a.waited_s) : "未接单 not taken",
          a.escalated ? el("span", {class: "small gloss"}, "超时") : null),
       el("td", {}, a.outcome ? el("span", {class: `status c-${OUTCOME_COLORS[a.outcome] || "unknown"}`}, ASSIST_OUTCOMES[a.outcome] || a.outcome) : "—"),
       el("td", {class: "details"}, a.note || el("span", {class: "muted"}, "—")),
@@ -391,8 +399,9 @@ const chime = (() => {
 
   async function refresh() {
     const answer = await api("api/assists");
-    const first = answer.open.concat(answer.recent).find(a => a.waited_s !== undefined && a.made_at);
-    if (first) offset = unixAt(first.made_at) + first.waited_s - Date.now() / 1000;
+    // central's clock: an untaken request's wait runs until now (a taken one's stopped when it was taken)
+    const running = answer.open.find(a => a.state === "open");
+    if (running) offset = unixAt(running.made_at) + running.waited_s - Date.now() / 1000;
     const newcomers = seen ? answer.open.filter(a => !seen.has(a.id)) : [];
     for (const a of newcomers) fresh.set(a.id, Date.now() + FRESH_MS);
     // escalated before the page saw them: no second chime for those
@@ -410,9 +419,10 @@ const chime = (() => {
       minutesLimit + " 分钟"}未接单即为超时 oldest first; overdue when not taken within that time`;
     document.getElementById("recent-summary").textContent = answer.recent.length ? `${answer.recent.length} 条` : "";
     const staffed = document.getElementById("staffed");
-    staffed.hidden = answer.staffed_now === undefined || answer.staffed_now === null;
-    staffed.textContent = answer.staffed_now ? "工作时间：可到机旁或回电 staff on duty"
-      : "非工作时间：求助转为电话回拨 outside staff hours: requests become call backs";
+    staffed.hidden = !answer.staff_hours;  // no staff hours kept: the desk is always staffed
+    staffed.textContent = answer.staffed_now ? `工作时间 ${answer.staff_hours}：可到机旁或回电 staff on duty`
+      : `非工作时间（工作时间 ${answer.staff_hours}）：求助转为电话回拨` +
+        (answer.staffed_from ? `，${shortWhen(unixAt(answer.staffed_from))} 起有人值守` : "") + " outside staff hours: call backs";
     staffed.className = "small " + (answer.staffed_now ? "muted" : "warn");
     document.getElementById("updated").textContent = "更新于 updated " + new Date().toLocaleTimeString("zh-CN", {hour12: false});
     restoreDraft();

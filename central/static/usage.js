@@ -80,6 +80,30 @@ const LEVEL_COLORS = {5: "#1b7f3b", 4: "#5aa469", 3: "#9aa0a6", 2: "#e08a00", 1:
     message.textContent = "未保存的回访情况已恢复，请点“确认已回访”。Your unsaved note is back: press Close.";
   }
 
+  // 帮办代办: which services citizens could not do alone, per item and per booth.
+  function assistRow(entry, first) {
+    const outcomes = entry.outcomes || {};
+    return el("tr", {"data-assists": entry.device || entry.item || ""}, first,
+      el("td", {class: "num requests"}, entry.requests), el("td", {class: "num"}, entry.taken),
+      el("td", {class: "num nowrap median"}, entry.median_take_s === null ? "—" : duration(entry.median_take_s)),
+      Object.keys(ASSIST_OUTCOMES).map(key => el("td", {class: "num", "data-outcome": key}, outcomes[key] || 0)),
+      el("td", {class: "num" + (entry.open ? " warn" : "")}, entry.open));
+  }
+
+  function showAssists(a) {
+    const t = a.total;
+    document.getElementById("assists-summary").textContent = t.requests
+      ? `共 ${t.requests} 次求助，已接单 ${t.taken} 次` + (t.median_take_s === null ? "" : `，接单用时中位数 ${duration(t.median_take_s)}`) +
+        ` · ${t.requests} requests, ${t.taken} taken` : "";
+    const items = document.querySelector("#assists-per-item tbody"), booths = document.querySelector("#assists-per-device tbody");
+    items.replaceChildren(...a.per_item.map(entry => assistRow(entry, el("td", {},
+      entry.item ? [entry.item_name || entry.item, " ", el("span", {class: "muted small"}, entry.item)]
+                 : el("span", {class: "muted"}, "未选事项（在首页或帮助页求助）no item")))));
+    booths.replaceChildren(...a.per_device.map(entry => assistRow(entry, el("td", {class: "nowrap"},
+      el("a", {href: "device?id=" + encodeURIComponent(entry.device)}, entry.device)))));
+    for (const body of [items, booths]) if (!body.children.length) body.append(emptyRow(9, "近 14 天没有求助 no requests in the last 14 days"));
+  }
+
   async function show() {
     const u = await api("api/usage?days=14");
     const r = u.ratings;
@@ -104,6 +128,7 @@ const LEVEL_COLORS = {5: "#1b7f3b", 4: "#5aa469", 3: "#9aa0a6", 2: "#e08a00", 1:
     document.getElementById("ratings").replaceChildren(barChart(r.levels.map(l =>
       ({label: l.label, value: l.count, color: LEVEL_COLORS[l.level]})),
       {width: barWidth, format: v => r.total ? `${v} (${(100 * v / r.total).toFixed(0)}%)` : v}));
+    if (u.assists) showAssists(u.assists);
     const counts = u.follow_up_counts || {open: u.follow_ups.length, overdue: u.follow_ups.filter(f => f.overdue).length};
     document.getElementById("follow-ups-summary").textContent = (counts.open
       ? `待回访 ${counts.open} 条 open` + (counts.overdue ? `，其中 ${counts.overdue} 条已超期 overdue` : "") : "") +
