@@ -24,6 +24,7 @@ from appliance.kiosk import CitizenError, Kiosk
 from appliance.search import SearchIndex
 from screens import theme
 from screens.apply import ApplyScreen, IdentifyScreen, ReceiptScreen
+from screens.assist import AssistScreen, AssistStatusScreen, PhoneScreen
 from screens.book import BookScreen
 from screens.browse import BrowseScreen, BundleScreen, DepartmentScreen
 from screens.guide import GuideScreen
@@ -53,7 +54,8 @@ def return_free_heap() -> None:
 SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentScreen, "search": SearchScreen,
            "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen, "identify": IdentifyScreen,
            "apply": ApplyScreen, "receipt": ReceiptScreen, "rate": RateScreen, "bundle": BundleScreen,
-           "book": BookScreen, "progress": ProgressScreen, "pin": PinScreen, "maintenance": MaintenanceScreen}
+           "book": BookScreen, "progress": ProgressScreen, "pin": PinScreen, "maintenance": MaintenanceScreen,
+           "assist": AssistScreen, "assist_phone": PhoneScreen, "assist_status": AssistStatusScreen}
 NOT_YET: set[str] = set()  # flows of the screens still being built: their tiles show "coming soon"
 
 
@@ -141,6 +143,18 @@ class KioskApp(App):
         if remember:
             self.history.append(self.manager.current)
         self.manager.current = name
+
+    def assist_open(self) -> bool:
+        """Whether this citizen has a call for help in hand (its status is shown instead of a new call)."""
+        view = self.kiosk.assist_status()
+        return view is not None and view.open
+
+    def ask_for_help(self, screen: str, code: str | None) -> None:
+        """The "需要帮助" button and the help screen's call: how to be helped, or the open call's status."""
+        if self.assist_open():
+            self.open("assist_status")
+        else:
+            self.open("assist", screen=screen, code=code)
 
     def open_result(self, code: str) -> None:
         """A search result: an item's guide, or a bundle's list of items."""
@@ -231,6 +245,8 @@ class KioskApp(App):
                 screen.show_identity(self.identity)
             elif screen.name == "apply" and screen.waiting_for_card:
                 screen.card_back(returning=data["returning"])
+        elif name == "assist_changed" and screen.name == "assist_status":
+            screen.refresh()  # the call moved on (central's answer, the link, the booth's own wait)
         elif name == "catalog_changed":  # a signed update arrived: search the new catalogue from now on
             self.search_index = SearchIndex(self.kiosk.catalog.current)
         elif name == "scanned":

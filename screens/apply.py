@@ -212,6 +212,9 @@ class ReceiptScreen(KioskScreen):
     params: ClassVar[dict[str, object]] = {"receipt": None}
     receipt: SubmissionReceipt | None
 
+    def help_item(self) -> str | None:
+        return self.receipt.item if self.receipt is not None else None
+
     def build(self) -> None:
         receipt = self.receipt
         assert receipt is not None

@@ -1,34 +1,27 @@
-"""Help (call a member of staff, the 12345 hotline) and "do it here" (the items this booth can file)."""
+"""Help (call a member of staff: the assist flow of screens/assist.py; the 12345 hotline) and "do it
+here" (the items this booth can file)."""
 
 from __future__ import annotations
 
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
-from appliance.kiosk import CitizenError
 from screens import theme
-from screens.strings import LANGUAGE, t
+from screens.strings import t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
 
 class HelpScreen(KioskScreen):
     title_key = "help_title"
+    offers_help = False  # its own big button leads to the same flow
 
     def build(self) -> None:
         self.body.add_widget(Text(t("help_text"), points=22))
-        self.status = Text("", points=20, colour=theme.ACCENT)
-        self.body.add_widget(self.status)
         self.body.add_widget(BoxLayout())
-        self.body.add_widget(BigButton(t("call_staff"), self.call, name="call_staff", points=26,
-                                       colour=theme.WARNING, height=mm(22)))
-
-    def call(self) -> None:
-        try:
-            self.app.kiosk.request_assist(None, "help_screen")
-            self.status.text = t("staff_called")
-        except CitizenError as exc:
-            self.status.text = LANGUAGE.error(exc)
+        self.body.add_widget(BigButton(t("assist_open") if self.app.assist_open() else t("call_staff"),
+                                       lambda: self.app.ask_for_help("help", None), name="call_staff", points=26,
+                                       colour=theme.WARNING, height=SCALE.length(22, 1.0)))
 
 
 class DoHereScreen(KioskScreen):

@@ -1,5 +1,6 @@
 """The on-screen keyboard: digits and letters in the usual rows, with clear, space and delete.
-Search types pinyin on it; the progress screen keys in a receipt number."""
+Search types pinyin on it; the progress screen keys in a receipt number. And a telephone-style digit
+pad for numbers alone (the admin PIN, a call-back number)."""
 
 from __future__ import annotations
 
@@ -36,3 +37,21 @@ def keyboard(press: Callable[[str], None], delete: Callable[[], None], clear: Ca
     bottom.add_widget(BigButton(t("delete"), delete, name="key_delete", colour=theme.MUTED, height=key))
     keys.add_widget(bottom)
     return keys
+
+
+def digit_pad(press: Callable[[str], None], delete: Callable[[], None], prefix: str,
+              last: BigButton | None = None) -> GridLayout:
+    """1–9 in three rows, then delete, 0 and `last` (enter, or clear): keys named `<prefix>_<digit>` and
+    `<prefix>_delete`; digits only, so nothing else can be typed."""
+    pad = GridLayout(cols=3, spacing=mm(2))
+    for key in "123456789":
+        pad.add_widget(BigButton(key, lambda k=key: press(k), name=f"{prefix}_{key}", points=24, size_hint_y=1,
+                                 colour=theme.PANEL, text_colour=theme.TEXT))
+    pad.add_widget(BigButton(t("delete"), delete, name=f"{prefix}_delete", points=20, size_hint_y=1,
+                             colour=theme.MUTED))  # a word: the CJK font has no ⌫
+    pad.add_widget(BigButton("0", lambda: press("0"), name=f"{prefix}_0", points=24, size_hint_y=1,
+                             colour=theme.PANEL, text_colour=theme.TEXT))
+    if last is not None:
+        last.size_hint_y = 1
+        pad.add_widget(last)
+    return pad

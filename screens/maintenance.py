@@ -14,6 +14,7 @@ from kivy.uix.gridlayout import GridLayout
 
 from appliance.kiosk import CitizenError
 from screens import theme
+from screens.keyboard import digit_pad
 from screens.strings import t
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
 
@@ -43,6 +44,7 @@ class CornerHold:
 class PinScreen(KioskScreen):
     title_key = "pin_title"
     can_go_back = False
+    offers_help = False  # the maintainer's screen
 
     def __init__(self, app, **kwargs) -> None:
         super().__init__(app, **kwargs)
@@ -54,14 +56,8 @@ class PinScreen(KioskScreen):
         self.message = Text("", points=18, colour=theme.DANGER, halign="center")
         self.body.add_widget(self.field)
         self.body.add_widget(self.message)
-        pad = GridLayout(cols=3, spacing=mm(2))
-        for key in "123456789":
-            pad.add_widget(BigButton(key, lambda k=key: self.press(k), name=f"pin_{key}", points=24, size_hint_y=1))
-        pad.add_widget(BigButton("⌫", self.delete, name="pin_delete", points=24, size_hint_y=1, colour=theme.MUTED))
-        pad.add_widget(BigButton("0", lambda: self.press("0"), name="pin_0", points=24, size_hint_y=1))
-        pad.add_widget(BigButton(t("pin_enter"), self.enter, name="pin_enter", points=20, size_hint_y=1,
-                                 colour=theme.ACCENT))
-        self.body.add_widget(pad)
+        self.body.add_widget(digit_pad(self.press, self.delete, "pin",
+                                       BigButton(t("pin_enter"), self.enter, name="pin_enter", points=20)))
 
     def press(self, digit: str) -> None:
         if len(self.digits) < 12:

@@ -90,6 +90,7 @@ class KioskScreen(Screen):
     title_key = "title"
     can_go_back = True
     has_home = True  # False where leaving needs more than a tap on "home" (maintenance)
+    offers_help = True  # the "需要帮助" button beside back and home (not on help's own screens, nor maintenance)
     params: ClassVar[dict[str, object]] = {}
 
     def __init__(self, app, **kwargs) -> None:
@@ -133,10 +134,18 @@ class KioskScreen(Screen):
             if self.can_go_back:
                 self.footer.add_widget(BigButton(t("back"), self.app.back, name="back", colour=theme.MUTED))
             self.footer.add_widget(BigButton(t("home"), self.app.go_home, name="home", colour=theme.MUTED))
+            if self.offers_help:
+                self.footer.add_widget(BigButton(t("assist_open") if self.app.assist_open() else t("need_help"),
+                                                 lambda: self.app.ask_for_help(self.name, self.help_item()),
+                                                 name="need_help", colour=theme.WARNING))
         self.footer.height = SCALE.touch() if self.footer.children else 0
 
     def heading(self) -> str:
         return t(self.title_key)
+
+    def help_item(self) -> str | None:
+        """The service item a call for help from this screen is about, if any."""
+        return getattr(self, "code", None) or None
 
     def pick_visited_item(self, action: str, which_key: str, none_key: str, **reset) -> None:
         """List the items this visit opened that allow `action`, each reopening this screen for it

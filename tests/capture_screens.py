@@ -1,9 +1,11 @@
 """Screenshots of every screen at 800×480 and 1080×1920, normal and elder mode, into docs/screens/.
 
-    xvfb-run -a -s "-screen 0 1080x1920x24" .venv/bin/python tests/capture_screens.py
+    xvfb-run -a -s "-screen 0 1080x1920x24" .venv/bin/python tests/capture_screens.py [assist]
 
 Runs the real app through tests/ui_driver.py on a throwaway state directory (no broker: the offline
-banner shows, as it would on a booth whose network is down).
+banner shows, as it would on a booth whose network is down). `assist` takes only the 帮办代办 screens,
+every state of a call: the booth on a TLS broker with tests/assist_central.py answering as central's
+desk, each answer after the screenshot of the state before; and `saved` with no broker.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ import json
 import subprocess
 import sys
 import tempfile
+from datetime import date, datetime, timedelta
+from datetime import time as datetime_time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from PIL import Image
 
-from tests.support import free_port, kiosk_config_data, write_toml
+from appliance.contract import AssistMode, AssistState
+from tests.assist_central import ScriptedDesk
+from tests.support import Mosquitto, free_port, kiosk_config_data, make_test_ca, write_toml
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screens"
@@ -55,22 +61,93 @@ def scenario(prefix: str, elder: bool) -> list:
     ]
 
 
+def assist_scenario(prefix: str, elder: bool) -> tuple[list, list]:
+    """Four citizens' calls for help, and central's desk answering each (assist_central.ScriptedDesk)."""
+    def png(name: str) -> Path:
+        return OUT / f"{prefix}-assist-{name}.png"
+
+    def shot(name: str) -> list:
+        return ["shot", str(png(name))]
+
+    again = [["tap", "elder"]] if elder else []
+    number = [["tap", f"cb_{d}"] for d in "13912345678"]
+    steps = [
+        *again, ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"], ["wait", 0.5],
+        shot("guide-button"), ["tap", "need_help"], shot("choose"), ["tap", "assist_call_back"],
+        *number[:7], ["tap", "phone_confirm"], shot("phone-invalid"), *number[7:], shot("phone"),
+        ["tap", "phone_confirm"], ["until", "正在发送", 10], shot("sending"), ["until", "求助已送达", 15],
+        ["wait", 2], shot("queued"), ["until", "分钟内回电", 15], shot("taken-call-back"), ["tap", "finish"],
+        *again, ["tap", "tile_help"], shot("help"), ["tap", "call_staff"], ["tap", "assist_on_site"],
+        ["until", "已接单", 15], shot("taken-on-site"), ["until", "已结束", 15], shot("closed"), ["tap", "finish"],
+        *again, ["tap", "tile_browse"], ["tap", "need_help"], ["tap", "assist_on_site"],
+        ["until", "还没有工作人员接单", 15], shot("no-answer"), ["tap", "finish"],
+        *again, ["tap", "tile_help"], ["tap", "call_staff"], ["tap", "assist_on_site"],
+        ["until", "不是工作时间", 15], shot("outside-hours"), ["tap", "finish"],
+    ]
+    call_back, on_site = AssistMode.CALL_BACK, AssistMode.ON_SITE
+    queued = {"escalate_after_s": 180, "waited_s": 1}
+    tomorrow = datetime.combine(date.today() + timedelta(days=1), datetime_time(8, 30)).astimezone().isoformat()
+    scripts = [
+        [(png("sending"), AssistState.QUEUED, call_back, queued),
+         (png("queued"), AssistState.TAKEN, call_back, {"operator": "李明", "call_back_within_min": 10})],
+        [(None, AssistState.QUEUED, on_site, queued),
+         (None, AssistState.TAKEN, on_site, {"operator": "王芳"}),
+         (png("taken-on-site"), AssistState.CLOSED, on_site, {"operator": "王芳", "outcome": "helped_on_site"})],
+        [(None, AssistState.QUEUED, on_site, queued),
+         (None, AssistState.ESCALATED, on_site, {"waited_s": 181})],
+        [(None, AssistState.QUEUED, call_back, {"outside_hours": True, "staffed_from": tomorrow})],
+    ]
+    return steps, scripts
+
+
+def saved_scenario(prefix: str, elder: bool) -> list:
+    again = [["tap", "elder"]] if elder else []
+    return [*again, ["tap", "tile_help"], ["tap", "call_staff"], ["tap", "assist_call_back"],
+            *[["tap", f"cb_{d}"] for d in "13912345678"], ["tap", "phone_confirm"], ["wait", 1],
+            ["shot", str(OUT / f"{prefix}-assist-saved.png")]]
+
+
+def run(tmp: Path, prefix: str, size: str, steps: list, **sections) -> None:
+    config = write_toml(tmp / "kiosk.toml", kiosk_config_data(
+        tmp / "state", sections.pop("port", free_port()), device={"site": "市民中心 24小时自助服务区"},
+        session={"idle_timeout_s": 60, "countdown_s": 15}, **sections))
+    scenario_file = tmp / "steps.json"
+    scenario_file.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "ui_driver.py"), str(config), size,
+                           str(scenario_file)], capture_output=True, text=True, timeout=300)
+    errors = [line for line in done.stdout.splitlines() if '"error"' in line]
+    print(f"{prefix}: exit {done.returncode}, {len(errors)} errors", *errors, sep="\n")
+
+
+def capture_assist(prefix: str, size: str, elder: bool, tmp: Path) -> None:
+    for old in OUT.glob(f"{prefix}-assist-*.png"):  # the desk answers when a state's screenshot exists
+        old.unlink()
+    tls = make_test_ca(tmp / "tls", "test-kiosk-0001")
+    broker = Mosquitto(tmp / "broker", tls=tls).start()
+    steps, scripts = assist_scenario(prefix, elder)
+    desk = ScriptedDesk(broker, scripts)
+    try:
+        run(tmp, prefix, size, steps, port=broker.port, assist={"on_site": True}, broker={"tls": {
+            "ca_file": str(tls.ca), "cert_file": str(tls.client_cert), "key_file": str(tls.client_key)}})
+    finally:
+        desk.close()
+        broker.stop()
+    with tempfile.TemporaryDirectory() as offline:
+        run(Path(offline), prefix, size, saved_scenario(prefix, elder))
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
+    only_assist = sys.argv[1:] == ["assist"]
     for size in ("800x480", "1080x1920"):
         for elder in (False, True):
             prefix = f"{size}{'-elder' if elder else ''}"
             with tempfile.TemporaryDirectory() as tmp:
-                config = write_toml(Path(tmp) / "kiosk.toml", kiosk_config_data(
-                    Path(tmp) / "state", free_port(), device={"site": "市民中心 24小时自助服务区"},
-                    session={"idle_timeout_s": 60, "countdown_s": 15}))
-                steps = Path(tmp) / "steps.json"
-                steps.write_text(json.dumps(scenario(prefix, elder), ensure_ascii=False), encoding="utf-8")
-                done = subprocess.run([sys.executable, str(ROOT / "tests" / "ui_driver.py"), str(config), size,
-                                       str(steps)], capture_output=True, text=True, timeout=300)
-                errors = [line for line in done.stdout.splitlines() if '"error"' in line]
-                print(f"{prefix}: exit {done.returncode}, {len(errors)} errors", *errors, sep="\n")
-    for png in OUT.glob("*.png"):  # 256 colours are plenty for flat UI; a quarter of the bytes in git
+                if only_assist:
+                    capture_assist(prefix, size, elder, Path(tmp))
+                else:
+                    run(Path(tmp), prefix, size, scenario(prefix, elder))
+    for png in OUT.glob("*-assist-*.png" if only_assist else "*.png"):  # 256 colours are plenty for flat UI
         Image.open(png).convert("RGB").quantize(256).save(png, optimize=True)
 
 

@@ -52,20 +52,25 @@ class Played:
         return self.steps[-1]
 
 
+def play_scenario(display: str, tmp_path: Path, config: dict, steps: list, size: str = "800x480") -> Played:
+    """Run the booth with `config` on `display` through `steps` (tests/ui_driver.py); what each step saw."""
+    config_file = write_toml(tmp_path / "kiosk.toml", config)
+    scenario = tmp_path / "scenario.json"
+    scenario.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(DRIVER), str(config_file), size, str(scenario)],
+                          capture_output=True, text=True, timeout=180, env={**os.environ, "DISPLAY": display})
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    errors = [line["error"] for line in lines if "error" in line]
+    assert not errors, errors
+    assert done.returncode == 0, done.stderr[-2000:]
+    return Played(lines)
+
+
 @pytest.fixture
 def play(display, tmp_path: Path, broker):
     def run(steps: list, size: str = "800x480", **sections) -> Played:
-        config = kiosk_config_data(tmp_path / "state", broker.port, **sections)
-        config_file = write_toml(tmp_path / "kiosk.toml", config)
-        scenario = tmp_path / "scenario.json"
-        scenario.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
-        done = subprocess.run([sys.executable, str(DRIVER), str(config_file), size, str(scenario)],
-                              capture_output=True, text=True, timeout=180, env={**os.environ, "DISPLAY": display})
-        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-        errors = [line["error"] for line in lines if "error" in line]
-        assert not errors, errors
-        assert done.returncode == 0, done.stderr[-2000:]
-        return Played(lines)
+        return play_scenario(display, tmp_path, kiosk_config_data(tmp_path / "state", broker.port, **sections), steps,
+                             size)
 
     return run
 
@@ -138,13 +143,6 @@ def test_taking_the_card_away_ends_the_identify_step(play) -> None:
 def test_a_missing_card_reader_is_explained(play) -> None:
     played = play([["reader", "off"], ["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["look"]])
     assert any(text.startswith("读卡器暂不可用") for text in played.last["text"])
-
-
-def test_help_calls_staff(play, collector) -> None:
-    played = play([["tap", "tile_help"], ["tap", "call_staff"], ["look"]])
-    assert "已通知工作人员，请稍候。" in played.last["text"]
-    collector.wait_for(lambda c: c.events("assist"))
-    assert collector.events("assist")[0]["payload"]["topic"] == "help_screen"
 
 
 def test_the_kiosk_cannot_be_left(play) -> None:
