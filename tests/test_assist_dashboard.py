@@ -170,6 +170,7 @@ def test_a_request_appears_at_once_with_its_site_is_taken_and_closed(desk: Desk,
     page.goto(desk.url + "/assists")
     expect(page.locator("#open tbody td.empty")).to_contain_text("没有待处理")
     page.evaluate("window.notReloaded = true")
+    assert any(w.url.endswith("/static/ticker.js") for w in page.workers)  # its clock, not slowed in a background tab
     page.click("#sound")  # the operator turns the chime on: it plays once, to be heard
     expect(page.locator("#sound")).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#sound")).to_have_attribute("data-chimes", "1")
@@ -262,6 +263,11 @@ def test_a_request_nobody_takes_turns_red_on_the_desk_the_nav_and_the_overview(d
     requests = page.eval_on_selector_all("#open tbody tr[data-request]", "rows => rows.map(r => r.dataset.request)")
     assert requests == [late, taken, fresh]  # oldest first
     page.screenshot(path=str(desk.shots / "desk.png"))
+    for size in (DESK, {"width": 1280, "height": 800}):  # a desk's screen and a laptop's: nothing off the side
+        page.set_viewport_size(size)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), size
+        assert page.evaluate("document.querySelector('header').getBoundingClientRect().height") < 60, size
+    page.set_viewport_size(DESK)
 
     # the nav's badge on another page, and the overview's count, red
     page.goto(desk.url + "/usage")
@@ -351,6 +357,43 @@ def test_the_number_is_shown_only_when_an_operator_asks(desk: Desk, open_page) -
     expect(row(page, call, "recent")).to_contain_text("已回电")
     assert SPACED not in page.content() and PHONE not in page.content()  # gone with the open request
     assert desk.client(OPERATOR).get(f"/api/assists/{assist_id}/phone").status_code == 404  # erased at closing
+
+
+# -- the session ends while a close is being written ---------------------------------------------------------------
+def test_a_close_written_when_the_session_ended_is_kept_not_lost(desk: Desk, open_page) -> None:
+    request = desk.ask("bj-dc-0002", item="GA-001", screen="guide")
+    page = open_page(OPERATOR)
+    page.goto(desk.url + "/assists")
+    line = row(page, request)
+    line.locator("button.take").click()
+    expect(line).to_have_attribute("data-state", "taken")
+    assist_id = desk.item(request)["id"]
+    line.locator("button.close-assist").click()
+    form = page.locator(f"form[data-closing='{assist_id}']")
+    form.get_by_label("群众已离开").check()
+    form.get_by_label(re.compile("备注")).fill("到场时群众已离开")
+    headers = {"X-CSRF-Token": page.request.get(desk.url + "/api/session").json()["csrf_token"]}
+    assert page.request.post(desk.url + "/api/logout", data={}, headers=headers).ok  # the session ends
+    expect(page.locator("#problem")).to_contain_text("登录已过期")  # the next poll says so, and stays
+    assert page.url == desk.url + "/assists"
+    assert form.get_by_label(re.compile("备注")).input_value() == "到场时群众已离开"
+    form.locator("button[type=submit]").click()
+    expect(form.locator(".message")).to_contain_text("未结束：登录已过期")
+    assert desk.item(request)["state"] == "taken"
+
+    form.locator("a.relogin").click()  # log in again: back on the desk, the close as it was written
+    page.wait_for_url("**/login?**reason=expired")
+    page.fill("#username", OPERATOR)
+    page.fill("#password", PASSWORD)
+    page.click("#submit")
+    page.wait_for_url(desk.url + "/assists")
+    form = page.locator(f"form[data-closing='{assist_id}']")
+    expect(form.locator(".message")).to_contain_text("已恢复")
+    assert form.get_by_label(re.compile("备注")).input_value() == "到场时群众已离开"
+    expect(form.get_by_label("群众已离开")).to_be_checked()
+    form.locator("button[type=submit]").click()
+    expect(row(page, request, "recent")).to_contain_text("群众已离开")
+    assert (desk.item(request)["outcome"], desk.item(request)["note"]) == ("citizen_gone", "到场时群众已离开")
 
 
 # -- counted ------------------------------------------------------------------------------------------------------

@@ -408,7 +408,11 @@ const chime = (() => {
     if (!seen) for (const a of answer.open) if (a.escalated) alarmed.add(a.id);
     seen = new Set([...(seen || []), ...answer.open.map(a => a.id)]);
     data = answer;
-    if (newcomers.length) chime("new");
+    if (newcomers.length) {
+      chime("new");
+      document.getElementById("announce").textContent = "新求助 new request: " +
+        newcomers.map(a => `${a.site}（${a.device}）${ASSIST_MODES[a.mode] || ""}`).join("；");
+    }
     draw();
     tick();
     const recent = document.querySelector("#recent tbody");
@@ -445,7 +449,14 @@ const chime = (() => {
     catch (error) { if (!error.leaving) showProblem(error); }
     finally { busy = false; }
   }
-  setInterval(poll, POLL_S * 1000);
-  setInterval(tick, 1000);
+  // The worker's clock keeps time in a background tab too (see ticker.js); the page's own if it cannot start.
+  let ticks = 0;
+  const beat = () => { tick(); if (++ticks % POLL_S === 0) poll(); };
+  try {
+    const ticker = new Worker("static/ticker.js");
+    ticker.onmessage = beat;
+    ticker.onerror = () => { ticker.terminate(); setInterval(beat, 1000); };
+    ticker.postMessage(1000);
+  } catch (error) { setInterval(beat, 1000); }
   await poll();
 })().catch(error => { if (error.status !== 401) showProblem(error); });
