@@ -3,6 +3,7 @@ publishers standing in for misbehaving or faked ones; records in a real SQLite f
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -14,12 +15,20 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import select
 
-from appliance.contract import encode, event_topic, heartbeat_topic, stamped, status_topic
+from appliance.contract import (
+    AssistMode,
+    assist_answer_topic,
+    encode,
+    event_topic,
+    heartbeat_topic,
+    stamped,
+    status_topic,
+)
 from appliance.ids import UlidGenerator
 from central.database import Database
 from central.intake import Intake
 from central.settings import build_settings
-from central.tables import events, follow_ups, ratings, status_history
+from central.tables import assists, events, follow_ups, ratings, status_history
 from tests.support import (
     TEST_ID_NUMBER,
     TEST_NAME,
@@ -40,7 +49,7 @@ def site(tmp_path: Path, database: str):
     broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
     cert, key = tls.issue("central-1")
     settings = build_settings(broker_host="localhost", broker_port=broker.port, ca_file=tls.ca, cert_file=cert,
-                              key_file=key, database=database,
+                              key_file=key, database=database, personal_data_key=tmp_path / "personal-data.key",
                               thresholds={"offline_after_min": 0.02, "heartbeat_interval_s": 1})
     central = Intake(settings, Database(database))
     central.start()
@@ -107,8 +116,12 @@ def test_a_booths_day_is_recorded_once_with_cases_progress_and_follow_ups(site) 
     receipt = booth.submit_application("RS-002", {"reason": "遗失", "phone": "13800000000"})
     booth.rate("RS-002", 1, "排队太久", reasons=("排队等候时间长",), case_ref=receipt.case_ref)
     booth.rate("GA-001", 5)
-    booth.request_assist("GA-001", "不会拍照")
+    booth.request_assist("guide", AssistMode.CALL_BACK, "13800000001", "GA-001")
     wait_until(lambda: len(rows(db, select(events).where(events.c.kind != "usage"))) == 4, timeout=20)
+    wait_until(lambda: booth.assist_status().code == "queued")  # central's answer, through the ACL
+    assert [(a["item"], a["mode"], a["phone_sealed"] is not None) for a in rows(db, select(assists))] == [
+        ("GA-001", "call_back", True)]
+    assert "13800000001" not in str(rows(db, select(events.c.payload).where(events.c.kind == "assist")))
 
     with db.read() as conn:
         fleet = db.fleet(conn)
@@ -153,6 +166,28 @@ def test_redelivered_events_count_once_and_seq_gaps_show(site) -> None:
     wait_until(lambda: site.central.counts["event_assist"] == 6)
     with site.db.read() as conn:
         assert site.db.seq_gaps(conn, device) == [(4, 4), (7, 8)]  # a late arrival fills its place
+
+
+def test_assist_answers_reach_their_own_booth_only(site) -> None:
+    """Through the production broker's ACL: central answers a booth's call for help on that booth's
+    assist/answer topic, which no other booth can read."""
+    asking, other = "test-kiosk-0048", "test-kiosk-0049"
+    heard: dict[str, list[dict]] = {asking: [], other: []}
+    clients = {}
+    for device in (asking, other):
+        client = site.publisher(device)
+        client.on_message = lambda _c, _u, message, d=device: heard[d].append(json.loads(message.payload))
+        client.subscribe(assist_answer_topic(asking), qos=1)  # the other booth tries to listen in
+        clients[device] = client
+    time.sleep(0.5)  # the subscriptions are in place (the refused one is answered with a failure code)
+    payload = {"item": "GA-001", "screen": "guide", "mode": "call_back", "phone": "13912345678", "session": "s",
+               "site": "A"}
+    request = new_ulid()
+    clients[asking].publish(event_topic(asking, "assist"), envelope(asking, 1, "assist", payload, request), qos=1)
+    wait_until(lambda: [a["state"] for a in heard[asking]] == ["queued"])
+    assert heard[asking][0]["request"] == request and heard[asking][0]["mode"] == "call_back"
+    time.sleep(0.5)
+    assert heard[other] == []
 
 
 def test_a_stale_will_does_not_mark_a_living_booth_offline(site) -> None:

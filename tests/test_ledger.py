@@ -15,9 +15,12 @@ import pytest
 from sqlalchemy import select, update
 
 from appliance.ids import UlidGenerator
+from central.accounts import User
+from central.assist_desk import AssistDesk
 from central.catalogue_names import UNKNOWN, CatalogueNames, CatalogueNamesError
 from central.database import Database
 from central.ledger import (
+    ASSIST_COLUMNS,
     CASE_COLUMNS,
     MAX_DAYS,
     RATING_COLUMNS,
@@ -28,7 +31,8 @@ from central.ledger import (
     to_csv,
     to_xlsx,
 )
-from central.tables import cases, events, follow_ups
+from central.settings import build_settings
+from central.tables import assists, cases, events, follow_ups
 
 SHIPPED = Path(__file__).resolve().parents[1] / "central" / "catalog"
 NAMES = CatalogueNames.load(None)
@@ -56,10 +60,12 @@ def stamp(unix: float) -> str:
 
 
 class Fleet:
-    """Two booths and their events, recorded through Database.record_events as the intake does."""
+    """Two booths and their events, recorded through Database.record_events as the intake does (and assist
+    requests put on the desk, taken and closed as the intake and the operators do)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, key: Path) -> None:
         self.db = db
+        self.desk = AssistDesk(db, build_settings(personal_data_key=key))
         self.seq = {A: 0, B: 0}
         with db.transaction() as conn:
             for device, region in ((A, "370202"), (B, "370611")):
@@ -88,6 +94,22 @@ class Fleet:
                           "birth_date": "1980-01-01", "address": ADDRESS},
             "form": {"reason": "遗失", "phone": PHONE}}, received)
 
+    def assist(self, device: str, item: str | None, received: float, phone: str | None = None,
+               taken_after_s: float | None = None, outcome: str | None = None) -> str:
+        """A call for help put on the desk as the intake does, then taken and closed as an operator does."""
+        payload = {"item": item, "screen": "guide", "mode": "call_back" if phone else "on_site", "session": "s"}
+        request = self.event(device, "assist", payload, received)
+        operator = User("operator1", "operator", ())
+        with self.db.transaction() as conn:
+            self.desk.record(conn, device, {"id": request, "created": stamp(received), "payload": payload}, received,
+                             phone)
+            assist_id = conn.execute(select(assists.c.id).where(assists.c.request == request)).scalar_one()
+            if taken_after_s is not None:
+                self.desk.take(conn, operator, assist_id, None, "", received + taken_after_s)
+            if outcome is not None:
+                self.desk.close(conn, operator, assist_id, outcome, f"回电 {phone}", "", received + 600)
+        return request
+
     def rating(self, device: str, item: str, level: int, received: float, case: str | None = None) -> str:
         payload = {"item": item, "level": level, "channel": "kiosk", "session": new_ulid(),
                    "comment": f"我是{APPLICANT_NAME}，电话{PHONE}"}  # free text: it stays out of the ledger
@@ -99,7 +121,7 @@ class Fleet:
 @pytest.fixture
 def fleet(tmp_path: Path):
     db = Database(f"sqlite:///{tmp_path / 'central.sqlite3'}")
-    f = Fleet(db)
+    f = Fleet(db, tmp_path / "personal-data.key")
     # usage: two windows of one day add up; an unknown code, a hostile one, a day outside the period
     f.usage(A, at(D1, 10), [("guide_viewed", "GA-001", 3), ("notice_printed", "GA-001", 1), ("session_start", "", 4)])
     f.usage(A, at(D1, 11), [("guide_viewed", "GA-001", 2)])
@@ -133,6 +155,11 @@ def fleet(tmp_path: Path):
         conn.execute(update(cases).where(cases.c.receipt == f.receipt_a).values(
             status="已办结", updated_at=at(D3, 10), updated_by="operator1", closed_at=at(D3, 10)))
     f.case_no = {receipt: no for receipt, no in _case_numbers(db)}
+    # calls for help: A's two taken after 2 and 1 minutes and closed; B's never taken; one after the period
+    f.assist(A, "GA-001", at(D2, 10), phone=PHONE, taken_after_s=120, outcome="called_back")
+    f.assist(A, "GA-001", at(D2, 11), taken_after_s=60, outcome="helped_on_site")
+    f.assist(B, None, at(D3, 20))
+    f.assist(A, "GA-001", at(D4, 9), outcome="citizen_gone")
     return f
 
 
@@ -157,7 +184,7 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 def test_the_xlsx_holds_every_section_with_names_counts_and_real_dates(fleet: Fleet) -> None:
     result = made(fleet)
     book = openpyxl.load_workbook(io.BytesIO(to_xlsx(result)))
-    assert book.sheetnames == ["使用统计", "好差评", "办件"]
+    assert book.sheetnames == ["使用统计", "好差评", "办件", "帮办代办"]
 
     usage = sheet_rows(book, "使用统计")
     assert usage[0] == USAGE_COLUMNS
@@ -205,11 +232,19 @@ def test_the_xlsx_holds_every_section_with_names_counts_and_real_dates(fleet: Fl
     ]
     assert result.skipped_usage == 2  # the report without a usable day, the one whose counts are not a list
 
+    helped = sheet_rows(book, "帮办代办")
+    assert helped[0] == ASSIST_COLUMNS
+    assert helped[1:] == [  # per booth and item: requests, taken, median seconds to take, the outcomes, open
+        (A, "370202", "GA-001", "居民身份证到期换领", "公安", 2, 2, 90, 1, 1, 0, 0, 0),
+        (B, "370611", None, None, None, 1, 0, None, 0, 0, 0, 0, 1),
+    ]
+
 
 def test_the_region_filter_keeps_only_that_regions_rows(fleet: Fleet) -> None:
     qingdao = made(fleet, ("3702",))
     assert {row[1] for row in qingdao.usage.rows} == {A}
     assert {row[1] for row in qingdao.ratings.rows} == {A} and len(qingdao.ratings.rows) == 3
+    assert [row[0] for row in qingdao.assists.rows] == [A]
     assert [row[1] for row in qingdao.cases.rows] == [fleet.receipt_a]
     both = made(fleet, ("370202", "3706"))
     assert {row[1] for row in both.usage.rows} == {A, B}
@@ -228,6 +263,7 @@ def test_the_period_excludes_what_happened_outside_it(fleet: Fleet) -> None:
     assert all(row[0].date() <= END for row in result.ratings.rows)
     assert fleet.receipt_late not in [row[1] for row in result.cases.rows]
     later = made(fleet, start=D4, end=D4)
+    assert [(row[0], row[5], row[11]) for row in later.assists.rows] == [(A, 1, 1)]  # 1 request, the citizen gone
     assert [(row[0], row[3], row[-1]) for row in later.usage.rows] == [(D4, "GA-001", 7)]
     assert [row[6] for row in later.ratings.rows] == [4]
     assert [row[1] for row in later.cases.rows] == [fleet.receipt_late]

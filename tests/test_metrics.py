@@ -16,6 +16,7 @@ from sqlalchemy import insert, update
 from appliance.contract import encode, event_topic, heartbeat_topic, stamped, status_topic
 from appliance.ids import UlidGenerator
 from central.alerts import Condition
+from central.assist_desk import AssistDesk
 from central.database import Database
 from central.intake import Intake
 from central.metrics import render
@@ -53,7 +54,7 @@ def rate(db: Database, device: str, level: int) -> str:
 
 def fill(db: Database) -> None:
     """3 online, 1 offline, 1 in maintenance; open alerts 2 errors and 1 warning (and one closed);
-    follow-ups: 2 open of which 1 overdue, 1 closed; 1 assist event; 2 dead letters."""
+    follow-ups: 2 open of which 1 overdue, 1 closed; 1 assist request, open on the desk; 2 dead letters."""
     now = time.time()
     for n, status in enumerate(["online", "online", "online", "offline", "maintenance"], 1):
         add_device(db, f"test-kiosk-{n:04d}", status)
@@ -71,8 +72,10 @@ def fill(db: Database) -> None:
             conn.execute(update(follow_ups).where(follow_ups.c.rating == rating).values(due_at=due))
         follow_up = conn.execute(follow_ups.select().where(follow_ups.c.rating == closed)).mappings().one()
         assert db.close_follow_up(conn, follow_up["id"], "operator 7", "called back", now)
-        db.record_events(conn, [("test-kiosk-0002", {"id": new_ulid(), "seq": 1, "kind": "assist", "created": "x",
-                                                     "payload": {"item": None, "topic": "不会拍照"}}, now)])
+        assist = {"id": new_ulid(), "seq": 1, "kind": "assist", "created": "x",
+                  "payload": {"item": None, "screen": "help", "mode": "on_site"}}
+        db.record_events(conn, [("test-kiosk-0002", assist, now)])
+        AssistDesk(db, build_settings()).record(conn, "test-kiosk-0002", assist, now, None)  # as the intake does
         for n in range(2):
             db.add_dead_letter(conn, "kiosk/v1/test-kiosk-0001/events/rating", "test-kiosk-0001", None, "bad",
                                b"{}", now + n)
@@ -93,7 +96,8 @@ def test_a_scrape_reports_the_fleet_from_the_database_and_the_intake_from_its_co
     assert value(samples, "central_alerts_open", severity="error") == 2
     assert value(samples, "central_alerts_open", severity="warning") == 1
     assert value(samples, "central_follow_ups_open") == 2 and value(samples, "central_follow_ups_overdue") == 1
-    assert value(samples, "central_assist_requests_open") == 0  # no open/closed state before issue 15
+    assert value(samples, "central_assist_requests_open") == 1
+    assert value(samples, "central_assist_requests_escalated") == 0
     assert value(samples, "central_assist_requests_recorded_total") == 1
     assert value(samples, "central_dead_letters") == 2
 
@@ -142,6 +146,7 @@ def test_a_running_intake_counts_what_it_received_and_recorded(broker, tmp_path:
     assert value(samples, "central_broker_connected") == 1 and value(samples, "central_threads_alive") == 1
     assert value(samples, "central_booths", status="online") == 1
     assert value(samples, "central_assist_requests_recorded_total") == 2
+    assert value(samples, "central_assist_requests_open") == 2  # booths before issue 15: on the desk too
     assert value(samples, "central_dead_letters") == 1
 
 
