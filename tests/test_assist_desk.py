@@ -177,6 +177,9 @@ def test_a_call_back_is_queued_taken_and_closed_and_its_number_kept_only_sealed(
     assert payload == {"item": "GA-001", "screen": "guide", "mode": "call_back", "session": payload["session"],
                        "site": row["site"]}  # the phone is not in the event
     assert PHONE not in everything_stored(desk)
+    if desk.db.engine.dialect.name == "sqlite":  # the file's raw bytes, and its write-ahead log's
+        for path in (Path(desk.db.engine.url.database), Path(f"{desk.db.engine.url.database}-wal")):
+            assert PHONE.encode() not in path.read_bytes(), f"{path.name} holds the number in the clear"
     assert oct(desk.key.stat().st_mode & 0o777) == "0o600"
 
     viewer, wang, li, xc_li = (logged_in(desk.url, name) for name in ("viewer", "wang", "li", "xc-li"))
