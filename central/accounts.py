@@ -48,10 +48,6 @@ class User:
     regions: tuple[str, ...]  # () = every region
     display_name: str = ""  # what a citizen is told ("王芳 已接单"); "" = the user name
 
-    @property
-    def shown_name(self) -> str:
-        return self.display_name or self.name
-
     def may(self, role: str) -> bool:
         """At least `role` (viewer < operator < admin)."""
         return ROLES.index(self.role) >= ROLES.index(role)

@@ -390,9 +390,9 @@ class Intake:
                 recorded.add((device, envelope["id"]))
                 outcome.replies.append(self.desk.record(conn, device, envelope, now, phones[device, envelope["id"]]))
         for message, at in gathered:
-            key = (message.device, message.body["id"])
             if message.body["kind"] != "assist":
                 continue
+            key = (message.device, message.body["id"])
             if key in recorded:  # its first copy in this batch: answered above; a second copy is a redelivery
                 recorded.discard(key)
                 continue
