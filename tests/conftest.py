@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,3 +72,19 @@ def database(request, tmp_path: Path):
     postgres = Postgres().start()
     yield postgres.url
     postgres.stop()
+
+
+@pytest.fixture(scope="module")
+def display() -> Iterator[str]:
+    """A virtual screen (Xvfb) large enough for both the landscape and the portrait layouts, on a display
+    number Xvfb picks itself (tests run in parallel workers, each may have its own)."""
+    read_end, write_end = os.pipe()
+    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1080x1920x24", "-nolisten",
+                               "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    os.close(write_end)
+    with os.fdopen(read_end) as told:
+        number = told.readline().strip()
+    assert server.poll() is None and number, "Xvfb did not start"
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)
