@@ -91,7 +91,8 @@ def main() -> None:
         broker = Mosquitto(Path(tmp) / "broker").start()
         port = free_port()
         central = subprocess.Popen([sys.executable, "-m", "appliance.cli", "central", "serve", "--database", url,
-                                    "--broker-port", str(broker.port), "--http-port", str(port)],
+                                    "--broker-port", str(broker.port), "--http-port", str(port),
+                                    "--personal-data-key", str(Path(tmp) / "personal-data.key")],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base = f"http://127.0.0.1:{port}"
         try:

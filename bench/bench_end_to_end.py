@@ -90,7 +90,8 @@ def start_central(tmp: Path, broker: Mosquitto, tls: TlsFiles, database: Path) -
     process = subprocess.Popen(
         [sys.executable, "-m", "appliance.cli", "central", "serve", "--database", f"sqlite:///{database}",
          "--broker-host", "localhost", "--broker-port", str(broker.port), "--ca-file", str(tls.ca),
-         "--cert-file", str(cert), "--key-file", str(key), "--client-id", "central-1", "--http-port", "0"],
+         "--cert-file", str(cert), "--key-file", str(key), "--client-id", "central-1", "--http-port", "0",
+         "--personal-data-key", str(tmp / "personal-data.key")],
         stdout=subprocess.DEVNULL, stderr=(tmp / "central.log").open("ab"), cwd=Path(__file__).resolve().parent.parent)
     wait_until(lambda: broker.log_count("Received SUBSCRIBE from central-1") > before, timeout=60)
     return process

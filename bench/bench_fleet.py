@@ -110,7 +110,8 @@ def main() -> None:
         log = Path(tmp) / "central.log"
         central = subprocess.Popen([sys.executable, "-m", "appliance.cli", "central", "serve", "--database", database,
                                     "--broker-host", "127.0.0.1", "--broker-port", str(broker.port),
-                                    "--http-port", str(free_port())],
+                                    "--http-port", str(free_port()),
+                                    "--personal-data-key", str(Path(tmp) / "personal-data.key")],
                                    stdout=subprocess.DEVNULL, stderr=log.open("w"))
         engine = create_engine(database)
         try:

@@ -469,7 +469,8 @@ def test_a_killed_instance_parks_nothing_beyond_its_short_session(tmp_path: Path
             [sys.executable, "-m", "appliance.cli", "central", "serve", "--database", url, "--broker-host", "localhost",
              "--broker-port", str(rig.broker.port), "--ca-file", str(settings.ca_file), "--cert-file",
              str(settings.cert_file), "--key-file", str(settings.key_file), "--client-id", "central-2",
-             "--http-port", "0", "--session-expiry-s", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             "--http-port", "0", "--session-expiry-s", "2", "--personal-data-key", str(tmp_path / "personal-data.key")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: rig.broker.log_count("Received SUBSCRIBE from central-2") >= 1, timeout=20)
         booth = rig.booth("kiosk-a")
         first = {booth.event(seq, "assist", {"item": None, "topic": "x"}) for seq in range(1, 21)}
