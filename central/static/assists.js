@@ -114,7 +114,7 @@ const chime = (() => {
   const said = new Map();  // id → [level, nodes, n]: what the last action on it said (n: which saying)
   let sayings = 0;
   const rows = new Map();  // id → {row, key}
-  let closing = null;  // {id, row, outcome, note}: the close form that is open (kept through every redraw)
+  let closing = null;  // {id, row, note, message}: the close form that is open (kept through every redraw)
 
   const now = () => Date.now() / 1000 + offset;
   const waited = a => Math.max(0, now() - unixAt(a.made_at));  // since asking (a.waited_s stops when taken)
@@ -128,7 +128,7 @@ const chime = (() => {
 
   // What was typed in a close form stays on the page when the session ends (the poll says so, not leaves).
   keepWhileTyping(() => {
-    if (!closing || !closing.note.value.trim()) return false;
+    if (!closing || !(closing.note.value.trim() || checkedOutcome())) return false;
     drafts.save("assist-close", {id: closing.id, outcome: checkedOutcome(), note: closing.note.value});
     return true;
   });
