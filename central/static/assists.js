@@ -254,6 +254,8 @@ const chime = (() => {
       const isFresh = (fresh.get(a.id) || 0) > Date.now() && a.state === "open";
       row.classList.toggle("escalated", overdue(a));
       row.classList.toggle("fresh", isFresh);
+      // it flashes as it arrives, not again when its row is redrawn (taken by someone, overdue)
+      row.classList.toggle("arriving", isFresh && Date.now() < fresh.get(a.id) - FRESH_MS + 4000);
       row.classList.toggle("mine", a.taken_by === me.username && a.state === "taken");
       row.dataset.escalated = String(overdue(a));
     };
