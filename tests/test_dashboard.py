@@ -589,8 +589,10 @@ def test_the_ledger_downloads_as_xlsx_and_csv(office: Office, open_page, tmp_pat
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
     book = openpyxl.load_workbook(saved, read_only=True)
-    assert book.sheetnames == ["使用统计", "好差评", "办件"]
-    usage, ratings, filed = ([list(row) for row in book[name].iter_rows(values_only=True)] for name in book.sheetnames)
+    assert book.sheetnames == ["使用统计", "好差评", "办件", "帮办代办"]
+    usage, ratings, filed, helped = ([list(row) for row in book[name].iter_rows(values_only=True)]
+                                     for name in book.sheetnames)
+    assert len(helped) == 1 and helped[0][0], "the 帮办代办 sheet has its header and no request (none was asked)"
     sessions = office.client(VIEWER).get("/api/usage?days=14").json()["sessions"]
     assert usage[0][6] == "行为 Action" and usage[0][8] == "次数 Count"
     shown_days = today - timedelta(days=13)  # the usage page's fourteen days, today included
