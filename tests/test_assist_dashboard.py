@@ -23,18 +23,16 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from appliance.ids import UlidGenerator
 from central.tables import audit_log
+from tests.browser import open_page as open_browser_page
 from tests.central_web import PASSWORD, RunningCentral, add_user, logged_in, start_central
 from tests.fleet_sim import FakeBooth, demo_fleet, publish
 from tests.support import Mosquitto, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DESK = {"width": 1366, "height": 768}  # an office desk's screen
 ESCALATE_S = 12  # --assist-escalation-s: short, so a test sees a request turn red
 
@@ -124,14 +122,6 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
         broker.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def open_page(chromium: Browser, desk: Desk):
     """open_page(user): a page in a browser context of its own (cookies, localStorage), logged in as `user`.
@@ -139,14 +129,8 @@ def open_page(chromium: Browser, desk: Desk):
     contexts, problems = [], []
 
     def open_(user: str) -> Page:
-        context = chromium.new_context(viewport=DESK, locale="zh-CN")
+        context, page = open_browser_page(chromium, desk.url, user, DESK, problems)
         contexts.append(context)
-        page = context.new_page()
-        page.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text
-                and problems.append(m.text))
-        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-        answer = context.request.post(desk.url + "/api/login", data={"username": user, "password": PASSWORD})
-        assert answer.ok, answer.text()
         return page
 
     yield open_

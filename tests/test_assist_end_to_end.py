@@ -30,10 +30,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from central.tables import assists, audit_log, events
+from tests.browser import needs_chromium, open_page
 from tests.central_web import add_user, logged_in, start_central
 from tests.support import Mosquitto, kiosk_config_data, make_test_ca, write_toml
 
@@ -43,10 +44,7 @@ OPERATOR, DISPLAY_NAME = "wangfang", "王芳"
 PHONE = "13912345678"
 ESCALATE_S = 10  # --assist-escalation-s, short so the test sees a request escalated
 DRIVER = Path(__file__).with_name("ui_driver.py")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium")
+pytestmark = needs_chromium
 
 
 class Booth:
@@ -119,8 +117,8 @@ def office(tmp_path: Path) -> Iterator[dict]:
         broker.stop()
 
 
-def test_a_call_for_help_reaches_a_person_and_the_booth_tells_the_truth(office, display, tmp_path: Path,
-                                                                          caplog) -> None:
+def test_a_call_for_help_reaches_a_person_and_the_booth_tells_the_truth(office, display, chromium,
+                                                                          tmp_path: Path, caplog) -> None:
     caplog.set_level(logging.DEBUG)
     tls, broker, central = office["tls"], office["broker"], office["central"]
     shots = Path(os.environ.get("ASSIST_SCREENSHOTS") or tmp_path / "shots")
@@ -157,14 +155,9 @@ def test_a_call_for_help_reaches_a_person_and_the_booth_tells_the_truth(office, 
     ]
     booth = Booth(write_toml(tmp_path / "kiosk.toml", config), scenario, display, tmp_path)
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        assert context.request.post(central.url + "/api/login",
-                                    data={"username": OPERATOR, "password": "correct horse battery"}).ok
-        page = context.new_page()
-        problems: list[str] = []
-        page.on("pageerror", lambda error: problems.append(str(error)))
+    problems: list[str] = []
+    context, page = open_page(chromium, central.url, OPERATOR, {"width": 1366, "height": 768}, problems)
+    with context:
         page.goto(central.url + "/assists")
         rows = page.locator("#open tbody tr[data-assist]")
 
@@ -203,8 +196,7 @@ def test_a_call_for_help_reaches_a_person_and_the_booth_tells_the_truth(office, 
         expect(waiting).to_have_count(2, timeout=20_000)
         page.screenshot(path=str(shots / "desk-3-after-reconnect.png"))
         booth_log = booth.finish()
-        assert not problems, problems
-        browser.close()
+    assert not problems, problems
 
     with central.db.read() as conn:
         desk = conn.execute(select(assists).order_by(assists.c.id)).mappings().all()

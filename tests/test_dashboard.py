@@ -32,18 +32,16 @@ import openpyxl
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import func, select, update
 
 from appliance.kiosk import Kiosk
 from central.tables import audit_log, cases, commands, follow_ups, users
+from tests.browser import open_page as open_browser_page
 from tests.central_web import PASSWORD, RunningCentral, add_user, logged_in, start_central
 from tests.fleet_sim import FakeBooth, demo_fleet, publish
 from tests.support import Mosquitto, free_port, kiosk_config, wait_until
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 LAPTOP = {"width": 1280, "height": 800}
 DESKTOP = {"width": 1400, "height": 900}
 
@@ -161,14 +159,6 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
         broker.stop()
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def open_page(chromium: Browser, office: Office):
     """open_page(user=None, viewport=DESKTOP): a page in a browser context of its own (its own cookies),
@@ -176,15 +166,8 @@ def open_page(chromium: Browser, office: Office):
     contexts, problems = [], []
 
     def open_(user: str | None = None, viewport: dict = DESKTOP) -> Page:
-        context = chromium.new_context(viewport=viewport, locale="zh-CN")
+        context, page = open_browser_page(chromium, office.url, user, viewport, problems)
         contexts.append(context)
-        page = context.new_page()
-        page.on("console", lambda m: m.type == "error" and "Content Security Policy" in m.text
-                and problems.append(m.text))
-        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
-        if user:
-            answer = context.request.post(office.url + "/api/login", data={"username": user, "password": PASSWORD})
-            assert answer.ok, answer.text()
         return page
 
     yield open_
