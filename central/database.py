@@ -96,8 +96,10 @@ class Database:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction. Devices it adds count as known (not inserted again) only once it commits: a
-        batch that failed and is retried must add them again."""
-        with self.engine.begin() as conn:
+        batch that failed and is retried must add them again. On SQLite it takes the write lock at its
+        start, so two writers wait for each other (busy timeout) instead of one failing when both read
+        first and then write (two operators taking one assist request at the same moment)."""
+        with _write_transaction(self.engine) as conn:
             conn.info["new_devices"] = set()
             try:
                 yield conn
@@ -396,7 +398,7 @@ def upgrade_event_keys(engine: Engine) -> bool:
         columns = {name: [c["name"] for c in found.get_columns(name)] for name in _KEYED_BY_EVENT}
         indexes = {name: [i["name"] for i in found.get_indexes(name)] for name in _KEYED_BY_EVENT}
     sqlite_db = engine.dialect.name == "sqlite"
-    with _ddl_transaction(engine) as conn:
+    with _write_transaction(engine) as conn:
         for name in _KEYED_BY_EVENT:
             if sqlite_db:  # RENAME keeps SQLite's declared types (CREATE TABLE AS would not); the
                 for index in indexes[name]:  # indexes keep their names, so they go first
@@ -427,9 +429,10 @@ def upgrade_event_keys(engine: Engine) -> bool:
 
 
 @contextmanager
-def _ddl_transaction(engine: Engine) -> Iterator[Connection]:
-    """One transaction around DDL and DML on either database (Python's sqlite3 would commit DDL
-    by itself: there the transaction is begun and ended explicitly, and no other writer gets in)."""
+def _write_transaction(engine: Engine) -> Iterator[Connection]:
+    """One writing transaction on either database. On SQLite it is begun explicitly with BEGIN IMMEDIATE:
+    no other writer gets in between its reads and its writes, and Python's sqlite3 cannot commit DDL by
+    itself half-way."""
     if engine.dialect.name != "sqlite":
         with engine.begin() as conn:
             yield conn

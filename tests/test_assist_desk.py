@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from datetime import time as clock
 from io import BytesIO
@@ -275,6 +276,32 @@ def test_regions_viewers_and_the_overview(desk) -> None:
     lines = audit_of(desk, "assist_close")
     assert [(line["actor"], line["details"]["outcome"], line["details"]["note"]) for line in lines] == [
         ("li", "helped_on_site", "已现场帮办")]
+
+
+def test_operators_taking_one_request_at_the_same_moment_get_one_yes_and_the_rest_a_clear_no(desk) -> None:
+    """Four operators press 接单 at once, eight times over: each time one takes it and three hear 409
+    (on SQLite too, where two transactions that both read before writing used to end in a 500)."""
+    dc = desk.booths[DC]
+    names = ("wang", "li", "admin", "op4")
+    add_user(desk.db, "op4", "operator")
+    clients = {name: logged_in(desk.url, name) for name in names}
+    rounds = 8
+    for _ in range(rounds):
+        request = dc.ask(on_site())
+        dc.heard(request, "queued")
+        assist_id = row_of(desk, request)["id"]
+        start = threading.Barrier(len(names))
+
+        def take(name: str, assist_id: int = assist_id, start: threading.Barrier = start) -> int:
+            start.wait()
+            return clients[name].post(f"/api/assists/{assist_id}/take", json={}).status_code
+
+        with ThreadPoolExecutor(len(names)) as pool:
+            answers = list(pool.map(take, names))
+        assert sorted(answers) == [200, 409, 409, 409], answers
+        assert row_of(desk, request)["taken_by"] == names[answers.index(200)]
+        assert dc.heard(request, "taken")["operator"]
+    assert len(audit_of(desk, "assist_take")) == rounds
 
 
 def test_nobody_takes_it_so_it_is_escalated_with_an_alert_that_taking_closes(desk) -> None:
