@@ -7,7 +7,9 @@ while the office may still need them, and `erase_expired` removes them afterward
 - a submission: `settings.personal_data_days` after its case closed (`cases.closed_at`, stamped when an
   operator moves it to a status in `central.backoffice.CLOSING`); the case is stamped `personal_erased_at`;
 - an appointment: that many days after its day (payload `day`, an ISO date) has passed;
-- a dead letter (raw bytes that may hold a submission): that many days after central received it.
+- a dead letter (raw bytes that may hold a submission): that many days after central received it;
+- an assist request's call-back number (sealed in `assists.phone_sealed`): erased when the request is
+  closed (central.assist_desk), and here that many days after it was made if nobody ever closed it.
 
 What is erased is replaced, not deleted: the event, the case with its status and number, the ratings,
 usage counts and every statistic stay. In an erased payload only fields known to hold no personal data
@@ -29,11 +31,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, or_, select, update
+from sqlalchemy import Column, Connection, bindparam, or_, select, update
 
 from central import audit
 from central.database import Database
-from central.tables import cases, dead_letters, events
+from central.tables import assists, cases, dead_letters, events
 
 LIMIT = 1_000  # rows of each kind per call: one call stays a short transaction; the caller calls again
 ERASED = "(erased)"
@@ -57,25 +59,29 @@ class Erased:
     cases: tuple[str, ...] = ()  # case numbers whose submission lost its personal data
     appointments: int = 0
     dead_letters: int = 0
+    assist_numbers: int = 0  # call-back numbers of assist requests never closed
     more: bool = False  # a bound was reached: there may be more to erase now
 
     @property
     def total(self) -> int:
-        return len(self.cases) + self.appointments + self.dead_letters
+        return len(self.cases) + self.appointments + self.dead_letters + self.assist_numbers
 
 
 def erase_expired(db: Database, conn: Connection, now: float, days: int, limit: int = LIMIT) -> Erased:
     """Erase the personal data whose time is up (see the module's doc), in `conn`'s transaction."""
     if days < 1:
         raise ValueError(f"personal data is kept at least one day, not {days!r}")
-    erased_cases, more_cases = _erase_cases(conn, now - days * DAY_S, now, limit)
+    before = now - days * DAY_S
+    erased_cases, more_cases = _erase_cases(conn, before, now, limit)
     appointments, more_appointments = _erase_appointments(conn, now, days, limit)
-    letters, more_letters = _erase_dead_letters(conn, now - days * DAY_S, limit)
-    erased = Erased(tuple(erased_cases), appointments, letters, more_cases or more_appointments or more_letters)
+    letters, more_letters = _erase_column(conn, dead_letters.c.payload, dead_letters.c.received_at, before, limit)
+    numbers, more_numbers = _erase_column(conn, assists.c.phone_sealed, assists.c.made_at, before, limit)
+    erased = Erased(tuple(erased_cases), appointments, letters, numbers,
+                    more_cases or more_appointments or more_letters or more_numbers)
     if erased.total:
         audit.record(conn, audit.SYSTEM, "personal_data_erased", at=now, details={
             "cases": len(erased.cases), "case_numbers": list(erased.cases), "appointments": erased.appointments,
-            "dead_letters": erased.dead_letters, "days": days})
+            "dead_letters": erased.dead_letters, "assist_numbers": erased.assist_numbers, "days": days})
     return erased
 
 
@@ -143,13 +149,15 @@ def _erase_appointments(conn: Connection, now: float, days: int, limit: int) -> 
     return len(due), more
 
 
-def _erase_dead_letters(conn: Connection, received_before: float, limit: int) -> tuple[int, bool]:
-    due = conn.execute(select(dead_letters.c.id).where(dead_letters.c.payload.is_not(None),
-                                                      dead_letters.c.received_at < received_before)
-                       .order_by(dead_letters.c.id).limit(limit + 1)).scalars().all()
+def _erase_column(conn: Connection, column: Column, stamp: Column, before: float, limit: int) -> tuple[int, bool]:
+    """Set `column` to NULL in the rows whose `stamp` is before `before` (dead letters' bytes, assist
+    requests' sealed numbers): a bounded batch, and whether more are due."""
+    table = column.table
+    due = conn.execute(select(table.c.id).where(column.is_not(None), stamp < before)
+                       .order_by(table.c.id).limit(limit + 1)).scalars().all()
     more, due = len(due) > limit, due[:limit]
     if not due:
         return 0, False
-    done = conn.execute(update(dead_letters).where(dead_letters.c.id.in_(due), dead_letters.c.payload.is_not(None))
-                        .values(payload=None)).rowcount
+    done = conn.execute(update(table).where(table.c.id.in_(due), column.is_not(None))
+                        .values({column.name: None})).rowcount
     return done, more

@@ -14,7 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from appliance.contract import encode, event_topic, stamped
 from appliance.ids import UlidGenerator
@@ -23,7 +23,7 @@ from central.database import Database
 from central.intake import Intake
 from central.retention import erase_expired
 from central.settings import build_settings
-from central.tables import audit_log, cases, dead_letters, events, follow_ups, ratings
+from central.tables import assists, audit_log, cases, dead_letters, events, follow_ups, ratings
 from tests.support import TEST_ID_NUMBER, TEST_NAME, new_postgres_database, wait_until
 
 DAY = 86_400
@@ -149,7 +149,7 @@ def test_personal_data_goes_after_its_time_and_nothing_else_changes(db: Database
     [line] = erased_lines(db)
     assert line["actor"] == audit.SYSTEM and line["ok"]
     assert line["details"] == {"cases": 1, "case_numbers": [case_old], "appointments": 1, "dead_letters": 1,
-                               "days": DAYS}
+                               "assist_numbers": 0, "days": DAYS}
     assert not holds_personal_data(line)
 
     with db.transaction() as conn:  # again: nothing more to do, and no line saying so
@@ -195,6 +195,30 @@ def test_an_appointment_whose_day_cannot_be_read_goes_after_its_receipt_plus_the
         assert erase_expired(db, conn, now, DAYS).appointments == 1
     assert not holds_personal_data(payload(db, far["id"]))
     assert holds_personal_data(payload(db, odd["id"]))
+
+
+def test_a_call_back_number_nobody_closed_goes_after_its_time(db: Database) -> None:
+    """Closing a request erases its number (central.assist_desk); one never closed loses it here."""
+    now = time.time()
+
+    def asked(days_ago: int) -> int:
+        request = record(db, envelope("assist", {"item": None, "screen": "help", "mode": "call_back",
+                                                 "session": new_ulid(), "site": "x"}), now - days_ago * DAY)
+        made = now - days_ago * DAY
+        with db.transaction() as conn:
+            return conn.execute(insert(assists).values(
+                device=DEVICE, request=request["id"], site="x", region="370203", screen="help",
+                requested_mode="call_back", mode="call_back", phone_sealed=b"sealed number", made_at=made,
+                received_at=made, desk_from=made, outside_hours=False).returning(assists.c.id)).scalar_one()
+
+    old, recent = asked(DAYS + 1), asked(DAYS - 1)
+    with db.transaction() as conn:
+        erased = erase_expired(db, conn, now, DAYS)
+    assert erased.assist_numbers == 1 and erased.total == 1
+    with db.read() as conn:
+        sealed = dict(conn.execute(select(assists.c.id, assists.c.phone_sealed)).all())
+    assert sealed == {old: None, recent: b"sealed number"}  # the recent one is still waiting for its call
+    assert erased_lines(db)[0]["details"]["assist_numbers"] == 1
 
 
 # -- by itself, in a running intake -------------------------------------------------------------------------
