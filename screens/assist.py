@@ -19,7 +19,7 @@ from screens import theme
 from screens.keyboard import digit_pad
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
-from screens.widgets import BigButton, KioskScreen, Panel, Text
+from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
 
 ASSIST_SCREENS = ("assist", "assist_phone", "assist_status")  # left out of "back" once a call is made
 MAX_DIGITS = 12  # the longest number the contract takes (0 + area code + number)
@@ -123,6 +123,7 @@ class AssistStatusScreen(KioskScreen):
 
     title_key = "assist_status_title"
     offers_help = False
+    has_home = False  # back and finish are in the body's one row of buttons (finish is home)
     _ticking = None
 
     def on_pre_enter(self, *_args) -> None:
@@ -138,34 +139,37 @@ class AssistStatusScreen(KioskScreen):
     def build(self) -> None:
         view = self.app.kiosk.assist_status()
         self.waited = Text("", points=18, colour=theme.MUTED)
+        page = BoxLayout(orientation="vertical", spacing=mm(2))
         if view is None:
-            self.body.add_widget(Text(t("assist_none"), points=22))
+            page.add_widget(Text(t("assist_none"), points=22))
         else:
             headline, colour = _headline(view)
-            self.body.add_widget(Text(headline, points=26, bold=True, colour=colour))
+            tall = self.app.portrait  # a tall panel has room: larger words for those who stand back
+            page.add_widget(Text(headline, points=30 if tall else 24, bold=True, colour=colour))
             for line in _details(view):
-                self.body.add_widget(Text(line, points=19))
-            self.body.add_widget(self.waited)
-            if view.hotline:  # a sign to read, not a button: white, framed by the page
-                box = Panel(colour=theme.PANEL, radius=mm(2), size_hint_y=None, padding=(mm(3), mm(1)))
-                number = Text(t("hotline"), points=30, bold=True, colour=theme.DANGER, halign="center")
-                box.add_widget(number)
-                number.bind(height=lambda _w, h, box=box: setattr(box, "height", h + mm(2)))
-                self.body.add_widget(box)
-        self.body.add_widget(BoxLayout())
-        buttons = BoxLayout(size_hint_y=None, height=SCALE.touch() * 1.2, spacing=mm(3))
+                page.add_widget(Text(line, points=23 if tall else 19))
+            page.add_widget(self.waited)
+        self.body.add_widget(scrolling(page))  # long words in elder mode scroll, never overlap
+        if view is not None and view.hotline:  # always in sight; a sign to read, not a button
+            box = Panel(colour=theme.PANEL, radius=mm(2), size_hint_y=None, padding=(mm(3), mm(1)))
+            number = Text(t("hotline"), points=28, bold=True, colour=theme.DANGER, halign="center")
+            box.add_widget(number)
+            number.bind(height=lambda _w, h, box=box: setattr(box, "height", h + mm(2)))
+            self.body.add_widget(box)
+        buttons = BoxLayout(size_hint_y=None, height=SCALE.touch() * 1.1, spacing=mm(3))
+        buttons.add_widget(BigButton(t("back"), self.app.back, name="back", colour=theme.MUTED))
         if view is None or not view.open:
             again = (view.screen, view.item) if view is not None else ("help", None)
-            buttons.add_widget(BigButton(t("assist_again"), name="assist_again", points=22, colour=theme.WARNING,
+            buttons.add_widget(BigButton(t("assist_again"), name="assist_again", points=20, colour=theme.WARNING,
                                          on_press=lambda: self.app.open("assist", screen=again[0], code=again[1])))
-        buttons.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
+        buttons.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=20))
         self.body.add_widget(buttons)
         self._tick()
 
     def _tick(self) -> None:
         view = self.app.kiosk.assist_status()
-        waiting = (AssistCode.SAVED, AssistCode.SENDING, AssistCode.QUEUED)
-        if view is not None and view.code in waiting and not view.outside_hours:
+        on_its_way = (AssistCode.SENDING, AssistCode.QUEUED)  # saved has reached nobody: no wait to count
+        if view is not None and view.code in on_its_way and not view.outside_hours:
             self.waited.text = t("assist_waited", minutes=view.waited_s // 60, seconds=view.waited_s % 60)
         else:
             self.waited.text = ""
@@ -180,8 +184,7 @@ def _headline(view: AssistView) -> tuple[str, tuple]:
             return t("assist_taken_call_back", minutes=view.call_back_within_min), theme.ACCENT
         return t("assist_taken_call_back_soon"), theme.ACCENT
     if view.code is AssistCode.QUEUED and view.outside_hours:
-        when = _local_time(view.staffed_from)
-        return t("assist_later_phone" if view.phone else "assist_later_no_phone", when=when), theme.WARNING
+        return t("assist_later_phone" if view.phone else "assist_later_no_phone"), theme.WARNING
     return {
         AssistCode.SAVED: (t("assist_saved"), theme.WARNING),
         AssistCode.SENDING: (t("assist_sending"), theme.MUTED),
@@ -198,12 +201,15 @@ def _details(view: AssistView) -> list[str]:
         lines = [t("assist_by_call_back", phone=view.phone) if view.phone else t("assist_by_call_back_none")]
     if view.code is AssistCode.TAKEN and view.operator:
         lines.append(t("assist_operator", operator=view.operator))
+    when = _local_time(view.staffed_from) if view.code is AssistCode.QUEUED and view.outside_hours else ""
+    if when:
+        lines.append(t("assist_on_duty", when=when))
     return lines
 
 
 def _local_time(stamp: str | None) -> str:
     """Central's ISO time as a citizen says it, in the booth's time: today 08:30, tomorrow 08:30, 12月3日 08:30
-    (nothing if central sent none: the sentence reads without it)."""
+    (empty if central sent none, or nothing readable)."""
     try:
         when = datetime.fromisoformat(stamp or "").astimezone()
     except ValueError:

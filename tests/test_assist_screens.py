@@ -136,7 +136,7 @@ def test_no_one_takes_the_call_the_hotline_and_a_new_call(booth, tmp_path) -> No
     assert "呼叫工作人员" in played.at(1)["text"] and "需要帮助" not in played.at(1)["text"]
     escalated = played.at(5)
     assert escalated["screen"] == "assist_status" and "政务服务便民热线 12345" in escalated["text"]
-    assert "暂时还没有工作人员接单。急需帮助请拨打下面的热线。" in escalated["text"]
+    assert "暂时还没有工作人员接单。\n急需帮助请拨打下面的热线。" in escalated["text"]
     assert played.at(7)["screen"] == "assist", "a call nobody took can be made again"
     assert played.at(9)["screen"] == "assist_status" and played.last["screen"] == "help", "back, and back to help"
     assert [r["payload"]["screen"] for r in requests] == ["help"]
@@ -148,6 +148,6 @@ def test_offline_the_call_is_saved_and_the_hotline_shown(display, tmp_path) -> N
     played = play_scenario(display, tmp_path, kiosk_config_data(tmp_path / "state", 1, assist={"on_site": True}),
                            steps)
     saved = played.at(4)
-    assert "求助已保存，联网后会自动发送。急需帮助请拨打 12345" in saved["text"]
+    assert "求助已保存，联网后会自动发送。\n急需帮助请拨打 12345" in saved["text"]
     assert "政务服务便民热线 12345" in saved["text"] and not any("已通知" in text for text in saved["text"])
     assert played.last["screen"] == "browse"
