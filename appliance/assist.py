@@ -6,7 +6,8 @@ screen may say depends on what is known, never on hope:
 - `saved`: stored on the booth, but central has not got it, and the booth is offline or its link is
   not TLS (the request cannot leave): "saved, sent when online; call 12345 if urgent".
 - `sending`: online over TLS, central has not said `queued` yet: never "staff called".
-- `queued`: central committed it and it is on the desk (how long it has waited is shown); outside
+- `queued`: central committed it and it is on the desk — it said `queued`, or its confirmation freed
+  the event at the booth (a lost answer does not leave the citizen at "sending"); outside
   staff hours a call back follows when the desk is staffed (without a phone: the hotline).
 - `taken`: an operator took it (on site: "staff are coming", with their display name; call back:
   "called within N minutes").
@@ -128,6 +129,7 @@ class AssistCall:
         self._asked: AssistView | None = None  # the call as made (code unset until looked at)
         self._created = 0.0
         self._state: AssistState | None = None  # central's latest word
+        self._committed = False  # central confirmed the event: it is on the desk even if `queued` was lost
         self._taken_at: float | None = None
         self._answer: dict[str, Any] = {}
 
@@ -137,11 +139,27 @@ class AssistCall:
             self._asked = AssistView(AssistCode.SENDING, request, mode, screen, item, 0,
                                      phone=mask_phone(phone) if phone else None)
             self._created = time.monotonic()
-            self._state, self._taken_at, self._answer = None, None, {}
+            self._state, self._taken_at, self._answer, self._committed = None, None, {}, False
 
     def forget(self) -> None:
         with self._lock:
             self._asked = None
+
+    def awaiting_central(self) -> str | None:
+        """The call's event id while central has neither answered nor confirmed it (else None)."""
+        with self._lock:
+            if self._asked is None or self._state is not None or self._committed:
+                return None
+            return self._asked.request
+
+    def committed(self, request: str) -> bool:
+        """Central confirmed having committed the call's event; False when it is not about this call or
+        changes nothing (central had answered already)."""
+        with self._lock:
+            if self._asked is None or request != self._asked.request or self._committed:
+                return False
+            self._committed = True
+            return self._state is None
 
     def answer(self, answer: dict[str, Any]) -> bool:
         """A checked answer (`parse_answer`); False when it is not about this call or would move it back."""
@@ -170,7 +188,7 @@ class AssistCall:
                            outside_hours=bool(answer.get("outside_hours", False)), **fields)
 
     def _code(self, deliverable: bool, now: float) -> AssistCode:
-        state = self._state
+        state = self._state or (AssistState.QUEUED if self._committed else None)
         if state is AssistState.CLOSED:
             return AssistCode.CLOSED
         if state is AssistState.TAKEN:
@@ -191,7 +209,7 @@ class AssistCall:
         with self._lock:
             if self._asked is None:
                 return False
-            state = self._state
+            state = self._state or (AssistState.QUEUED if self._committed else None)
             if state is None or (state is AssistState.QUEUED and not self._answer.get("outside_hours")):
                 return now - self._created < self._timeout_s
             if state is AssistState.TAKEN and self._taken_at is not None:

@@ -421,6 +421,13 @@ class Kiosk:
                     self._notify("assist_changed", {"view": view})
             return view
 
+    def _note_assist_committed(self) -> None:
+        """Once central's confirmation has freed the open call's event, central has it on the desk, whether
+        or not its `queued` answer arrives (the ticker asks each second while central has said nothing)."""
+        request = self._assist.awaiting_central()
+        if request is not None and not self.outbox.holds(request) and self._assist.committed(request):
+            self._assist_check()
+
     def _on_assist_answer(self, payload: bytes) -> None:
         """Central's word on a call: only an answer about the open one counts (others are a past call's)."""
         try:
@@ -692,6 +699,7 @@ class Kiosk:
             try:
                 now = time.monotonic()
                 self._check_session_timeout()
+                self._note_assist_committed()
                 self._assist_check()
                 if now >= next_heartbeat or now >= next_status:
                     snapshot = self.health_snapshot()  # one reading for both when both are due

@@ -13,9 +13,17 @@ from pathlib import Path
 import pytest
 
 from appliance.assist import AssistCode, mask_phone
-from appliance.contract import QOS_ASSIST_ANSWERS, AssistMode, AssistState, assist_answer, assist_answer_topic
+from appliance.contract import (
+    QOS_ASSIST_ANSWERS,
+    AssistMode,
+    AssistState,
+    assist_answer,
+    assist_answer_topic,
+    confirmation,
+    confirmation_topic,
+)
 from appliance.kiosk import CitizenError, Kiosk
-from tests.support import Collector, Mosquitto, TlsFiles, make_test_ca, wait_until
+from tests.support import Collector, Confirmer, Mosquitto, TlsFiles, make_test_ca, wait_until
 
 DEVICE = "test-kiosk-0001"
 PHONE = "13912345678"
@@ -103,6 +111,31 @@ def test_on_site_is_told_truthfully_from_sending_to_taken_and_closed(booth, desk
     assert shown(seen) == [AssistCode.SENDING, AssistCode.QUEUED, AssistCode.TAKEN, AssistCode.CLOSED]
     again = kiosk.request_assist("help")
     assert again.request != event["id"] and again.code is AssistCode.SENDING, "a closed call can be made anew"
+
+
+def test_central_confirming_the_call_says_it_arrived_even_when_its_answer_is_lost(booth, tls_broker) -> None:
+    """Central commits a call and confirms it, but its `queued` answer never comes: the confirmation is
+    the proof that the call is on the desk. A confirmation of another event is no such proof."""
+    kiosk, seen = booth(assist={"on_site": True})
+    confirmer = Confirmer(tls_broker, every_s=0.05)
+    try:
+        wait_until(lambda: kiosk.link.connected and confirmer.connected.is_set())
+        kiosk.rate("GA-001", 5)
+        wait_until(lambda: kiosk.pump.confirmed == 1)
+        [rating] = confirmer.events("rating")
+        confirmer.confirming.clear()
+        view = kiosk.request_assist("help")
+        confirmer.wait_for(lambda c: c.events("assist"))
+        confirmer.client.publish(confirmation_topic(DEVICE), json.dumps(confirmation([(rating["seq"], rating["id"])])),
+                                 qos=1).wait_for_publish(5)  # a confirmation again, of the rating only
+        wait_until(lambda: kiosk.health_snapshot()["counters"]["confirmations_mismatched"] == 0 and
+                   kiosk.pump.confirmed == 1)
+        assert kiosk.assist_status().code is AssistCode.SENDING, "the rating's confirmation proves nothing"
+        confirmer.confirming.set()
+        wait_until(lambda: kiosk.assist_status().code is AssistCode.QUEUED)
+        assert not kiosk.outbox.holds(view.request) and shown(seen) == [AssistCode.SENDING, AssistCode.QUEUED]
+    finally:
+        confirmer.close()
 
 
 def test_a_call_back_taken_says_within_how_many_minutes(booth, desk) -> None:
