@@ -74,16 +74,22 @@ class ApplyScreen(KioskScreen):
 
     params: ClassVar[dict[str, object]] = {"code": ""}
     waiting_for_card = False
+    values: ClassVar[dict[str, str]] = {}  # replaced per opening (set_params); never mutated in place
     grace: ModalView | None = None  # the warning while the card is away, and its countdown
     _grace_tick = None
 
     def heading(self) -> str:
         return t("apply_title", item=self.app.kiosk.catalog.item(self.code).name)
 
+    def set_params(self, **given: object) -> None:
+        """A new opening starts a blank form; coming back to it (from 需要帮助, say) keeps what was filled in."""
+        super().set_params(**given)
+        self.values = {}
+
     def build(self) -> None:
         self._end_grace()
         item = self.app.kiosk.catalog.item(self.code)
-        self.values: dict[str, str] = {}
+        kept, self.values = self.values, {}
         self.fields: dict[str, BoxLayout] = {}
         form = BoxLayout(orientation="vertical", spacing=mm(2))
         form.add_widget(Text(t("applicant", **self.app.identity), points=18, colour=theme.ACCENT, bold=True))
@@ -107,6 +113,12 @@ class ApplyScreen(KioskScreen):
         self.body.add_widget(self.problem)
         self.submit_button = BigButton(t("submit"), self.submit, name="submit", colour=theme.WARNING, points=22)
         self.body.add_widget(self.submit_button)
+        for field in item.form:  # what the citizen had filled in before stepping away, shown again
+            if field.key in kept and field.kind == "choice":
+                self.choose(field.key, kept[field.key])
+            elif field.key in kept:
+                for digit in kept[field.key]:
+                    self.type_digit(field.key, digit, field.length)
 
     def _keypad(self, key: str, length: int | None) -> GridLayout:
         pad = GridLayout(cols=6, spacing=mm(1), size_hint_y=None)

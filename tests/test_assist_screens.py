@@ -13,7 +13,7 @@ import pytest
 from appliance.contract import AssistMode, AssistState
 from tests.assist_central import ScriptedDesk, Step
 from tests.support import Mosquitto, TlsFiles, kiosk_config_data, make_test_ca
-from tests.test_screens import Played, display, play_scenario  # noqa: F401 (display: the Xvfb fixture)
+from tests.test_screens import Played, play_scenario
 
 PHONE = "13912345678"
 NUMBER = [["tap", f"cb_{digit}"] for digit in PHONE]
@@ -32,7 +32,7 @@ def tls_broker(tmp_path: Path, tls: TlsFiles) -> Iterator[Mosquitto]:
 
 
 @pytest.fixture
-def booth(display, tmp_path: Path, tls_broker: Mosquitto, tls: TlsFiles):  # noqa: F811 (the imported fixture)
+def booth(display, tmp_path: Path, tls_broker: Mosquitto, tls: TlsFiles):
     """booth(steps, scripts, **config sections): the booth on the TLS broker while the desk answers by `scripts`;
     returns what the screens showed and the assist requests the desk received."""
 
@@ -64,8 +64,9 @@ def test_every_screen_of_a_citizen_flow_offers_help_and_the_way_back(booth) -> N
         ["tap", "bundle_YJS-001"], *ask_from_here("bundle"), ["tap", "home"],
         ["tap", "tile_progress"], *ask_from_here("progress"), ["tap", "home"],
         ["tap", "tile_do_here"], *ask_from_here("do_here"), ["tap", "item_RS-002"], ["tap", "apply"],
-        *ask_from_here("identify"), ["card", 1], ["tap", "next"], *ask_from_here("apply"), ["tap", "reason=遗失"],
-        *[["tap", f"phone_{d}"] for d in "13800000000"], ["tap", "submit"], ["wait", 1],
+        *ask_from_here("identify"), ["card", 1], ["tap", "next"], ["tap", "reason=遗失"],
+        *[["tap", f"phone_{d}"] for d in "13800000000"],
+        *ask_from_here("apply"), ["tap", "submit"], ["wait", 1],  # the form as filled before asking: filed
         *ask_from_here("receipt"), ["tap", "need_help"], ["tap", "assist_on_site"], ["until", "求助已送达", 15],
     ]
     played, requests = booth(steps, [[(None, AssistState.QUEUED, AssistMode.ON_SITE, {"escalate_after_s": 180})]],
@@ -142,7 +143,7 @@ def test_no_one_takes_the_call_the_hotline_and_a_new_call(booth, tmp_path) -> No
     assert [r["payload"]["screen"] for r in requests] == ["help"]
 
 
-def test_offline_the_call_is_saved_and_the_hotline_shown(display, tmp_path) -> None:  # noqa: F811
+def test_offline_the_call_is_saved_and_the_hotline_shown(display, tmp_path) -> None:
     steps = [["tap", "tile_browse"], ["tap", "need_help"], ["tap", "assist_on_site"], ["wait", 1], ["look"],
              ["tap", "back"], ["look"]]
     played = play_scenario(display, tmp_path, kiosk_config_data(tmp_path / "state", 1, assist={"on_site": True}),

@@ -21,22 +21,6 @@ DRIVER = Path(__file__).with_name("ui_driver.py")
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (Debian package xvfb)")
 
 
-@pytest.fixture(scope="module")
-def display():
-    """A virtual screen large enough for both the landscape and the portrait layouts, on a display
-    number Xvfb picks itself (tests run in parallel workers, each may have its own)."""
-    read_end, write_end = os.pipe()
-    server = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1080x1920x24", "-nolisten",
-                               "tcp"], pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    os.close(write_end)
-    with os.fdopen(read_end) as told:
-        number = told.readline().strip()
-    assert server.poll() is None and number, "Xvfb did not start"
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
-
-
 class Played:
     def __init__(self, lines: list[dict]) -> None:
         self.steps = lines
