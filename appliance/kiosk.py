@@ -604,7 +604,7 @@ class Kiosk:
                                  state="ok", reason="ok", was=before.reason)
 
     def _note_held_for_tls(self) -> None:
-        """Submissions and bookings leave only over TLS: without it they wait, and the booth says so
+        """Submissions, bookings and calls for help leave only over TLS: without it they wait, and the booth says so
         (a log line when it starts and when it ends, the status lines, amber LEDs) instead of looking fine."""
         held = 0 if self.link.tls else self.outbox.waiting(PERSONAL_KINDS)
         if held and not self._held_for_tls:

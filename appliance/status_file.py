@@ -50,8 +50,8 @@ def snapshot_lines(snapshot: dict[str, Any]) -> list[str]:
              f"  broker: {'connected' if link.get('connected') else 'NOT connected'}"
              + (f" ({link.get('last_error')})" if link.get("last_error") else "")
              + (", TLS" if link.get("tls") else ""),
-             *([f"  personal data: {link['held_for_tls']} submissions/bookings held until the broker link is TLS "
-                f"(broker.tls is not set)"] if link.get("held_for_tls") else []),
+             *([f"  personal data: {link['held_for_tls']} applications, bookings or calls for help held until the "
+                f"broker link is TLS (broker.tls is not set)"] if link.get("held_for_tls") else []),
              f"  outbox: {outbox.get('depth')} held, {outbox.get('in_flight')} in flight, "
              f"{outbox.get('set_aside')} set aside, oldest " + _age(outbox.get("oldest_age_s")),
              # held until central confirms it committed them (the broker's PUBACK is not enough)

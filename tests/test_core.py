@@ -199,7 +199,8 @@ def test_personal_data_held_without_tls_is_said_not_hidden(make_kiosk, broker, c
     wait_until(lambda: kiosk.hardware.leds.pattern == LedPattern.DEGRADED, timeout=5)
     snapshot = kiosk.health_snapshot()
     assert snapshot["link"]["held_for_tls"] == 1
-    assert any("1 submissions/bookings held until the broker link is TLS" in line for line in snapshot_lines(snapshot))
+    held = "1 applications, bookings or calls for help held until the broker link is TLS"
+    assert any(held in line for line in snapshot_lines(snapshot))
     held = [r for r in caplog.records if "held: they leave only over TLS" in r.getMessage()]
     assert len(held) == 1 and "欧阳" not in held[0].getMessage()
     assert kiosk.outbox.waiting(["rating"]) == 0 and kiosk.outbox.waiting(["submission"]) == 1
