@@ -47,7 +47,8 @@ def messages(first: int, count: int) -> list[tuple[str, bytes, int]]:
                 kind = i % 3
                 topic, payload = (booth.usage(now - 86_400, 30) if kind == 0 else
                                   booth.rating(5 - i % 5, now) if kind == 1 else
-                                  booth.event("assist", {"item": None, "topic": "help"}, now))
+                                  booth.event("assist", {"item": None, "screen": "help", "mode": "on_site",
+                                                         "session": f"s{i}", "site": booth.site}, now))
                 out.append((topic, payload, 1))
     return out
 
