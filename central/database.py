@@ -441,10 +441,11 @@ def _write_transaction(engine: Engine) -> Iterator[Connection]:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.exec_driver_sql("COMMIT")
         except BaseException:
-            conn.exec_driver_sql("ROLLBACK")
+            if conn.connection.driver_connection.in_transaction:  # SQLite may have rolled back itself (disk full)
+                conn.exec_driver_sql("ROLLBACK")
             raise
-        conn.exec_driver_sql("COMMIT")
 
 
 # -- telling failures apart, and saying what they were without saying what was in them ----------------------
