@@ -35,6 +35,7 @@ from enum import StrEnum
 from typing import Any
 
 from appliance.contract import ASSIST_OUTCOMES, AssistMode, AssistState
+from appliance.privacy import mask_phone
 
 
 class AssistCode(StrEnum):
@@ -51,12 +52,6 @@ class AssistCode(StrEnum):
 OPEN_CODES = frozenset({AssistCode.SAVED, AssistCode.SENDING, AssistCode.QUEUED, AssistCode.TAKEN})
 # Central's states in the order a call moves through them; an answer that would move it back is ignored.
 _RANK = {AssistState.QUEUED: 1, AssistState.ESCALATED: 2, AssistState.TAKEN: 3, AssistState.CLOSED: 4}
-
-
-def mask_phone(phone: str) -> str:
-    """138****5678: enough for the citizen to recognise their number, not enough for a passer-by."""
-    head, tail = (3, 4) if len(phone) >= 10 else (2, 2)
-    return phone[:head] + "*" * (len(phone) - head - tail) + phone[-tail:]
 
 
 @dataclass(frozen=True)

@@ -37,11 +37,11 @@ from appliance.contract import (
     assist_answer_topic,
     iso,
 )
+from appliance.privacy import mask_phone
 from appliance.sealing import Sealer, SealError, load_or_create_key
 from central import audit
 from central.accounts import User
 from central.alerts import desk_conditions
-from central.backoffice import mask_phone
 from central.catalogue_names import CatalogueNames
 from central.database import Database, citizen_time
 from central.regions import in_regions

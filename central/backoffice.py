@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, or_, select, update
 
-from appliance.privacy import mask_id_number, mask_name
+from appliance.privacy import mask_id_number, mask_name, mask_phone
 from central import audit
 from central.accounts import User
 from central.catalogue_names import CatalogueNames
@@ -127,10 +127,6 @@ def set_status(conn: Connection, user: User, case_no: str, status: str, note: st
     audit.record(conn, user.name, "case_status", case_no, address=address, at=now,
                  details={"from": row.status, "to": status, "note": note})
     return {"case_no": case_no, "status": status, "note": note, "updated_at": now, "closed_at": closed_at}
-
-
-def mask_phone(phone: str) -> str:
-    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:] if len(phone) >= 8 else "*" * len(phone)
 
 
 def mask_text(value: Any) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.assist import AssistCode, mask_phone
+from appliance.assist import AssistCode
 from appliance.contract import (
     QOS_ASSIST_ANSWERS,
     AssistMode,
@@ -23,6 +23,7 @@ from appliance.contract import (
     confirmation_topic,
 )
 from appliance.kiosk import CitizenError, Kiosk
+from appliance.privacy import mask_phone
 from tests.support import Collector, Confirmer, Mosquitto, TlsFiles, make_test_ca, wait_until
 
 DEVICE = "test-kiosk-0001"
