@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from appliance.kiosk import Kiosk
-from tests.support import Collector, Confirmer, Mosquitto, Postgres, kiosk_config
+from tests.support import Collector, Confirmer, Mosquitto, Postgres, TlsFiles, kiosk_config, make_test_ca
 
 
 @pytest.fixture
@@ -16,6 +16,20 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
     mosquitto = Mosquitto(tmp_path / "broker").start()
     yield mosquitto
     mosquitto.stop()
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> TlsFiles:
+    """A test CA with a server certificate and the test booth's (test-kiosk-0001) client certificate."""
+    return make_test_ca(tmp_path / "tls", "test-kiosk-0001")
+
+
+@pytest.fixture
+def tls_broker(tmp_path: Path, tls: TlsFiles) -> Iterator[Mosquitto]:
+    """A broker that takes TLS with client certificates: what calls for help and applications need."""
+    broker = Mosquitto(tmp_path / "broker", tls=tls).start()
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture

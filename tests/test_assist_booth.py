@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -24,7 +23,7 @@ from appliance.contract import (
 )
 from appliance.kiosk import CitizenError, Kiosk
 from appliance.privacy import mask_phone
-from tests.support import Collector, Confirmer, Mosquitto, TlsFiles, make_test_ca, wait_until
+from tests.support import Collector, Confirmer, Mosquitto, TlsFiles, wait_until
 
 DEVICE = "test-kiosk-0001"
 PHONE = "13912345678"
@@ -41,18 +40,6 @@ class Desk(Collector):
 
     def send(self, payload: bytes) -> None:
         self.client.publish(assist_answer_topic(DEVICE), payload, qos=QOS_ASSIST_ANSWERS).wait_for_publish(5)
-
-
-@pytest.fixture
-def tls(tmp_path: Path) -> TlsFiles:
-    return make_test_ca(tmp_path / "tls", DEVICE)
-
-
-@pytest.fixture
-def tls_broker(tmp_path: Path, tls: TlsFiles) -> Iterator[Mosquitto]:
-    broker = Mosquitto(tmp_path / "broker", tls=tls).start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture

@@ -5,30 +5,17 @@ status as central answers, the hotline when no one comes, and always a way back 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from appliance.contract import AssistMode, AssistState
 from tests.assist_central import ScriptedDesk, Step
-from tests.support import Mosquitto, TlsFiles, kiosk_config_data, make_test_ca
+from tests.support import Mosquitto, TlsFiles, kiosk_config_data
 from tests.test_screens import Played, play_scenario
 
 PHONE = "13912345678"
 NUMBER = [["tap", f"cb_{digit}"] for digit in PHONE]
-
-
-@pytest.fixture
-def tls(tmp_path: Path) -> TlsFiles:
-    return make_test_ca(tmp_path / "tls", "test-kiosk-0001")
-
-
-@pytest.fixture
-def tls_broker(tmp_path: Path, tls: TlsFiles) -> Iterator[Mosquitto]:
-    broker = Mosquitto(tmp_path / "broker", tls=tls).start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture
