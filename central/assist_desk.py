@@ -24,6 +24,7 @@ import statistics
 import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,12 @@ RECENT_SHOWN = 50
 RECENT_S = 86_400  # closed requests stay on the desk's "recent" list this long
 ESCALATE_BATCH = 500  # requests one sweep escalates at most (the next sweep takes the rest)
 ALERT_SOURCE = "desk"
+MAX_AGE_S = 7 * 86_400  # an unsynchronised booth's event older than this (by its own clock) is counted this old
+# The outcomes in words: the desk page (common.js ASSIST_OUTCOMES), the usage page and the 台账 say exactly these.
+OUTCOME_NAMES = {"helped_on_site": "现场帮办", "called_back": "已回电", "no_answer": "未接通",
+                 "citizen_gone": "群众已离开"}
+assert tuple(OUTCOME_NAMES) == ASSIST_OUTCOMES, "every outcome of the contract has its words, in its order"
+NO_ITEM = "未选事项"  # a request made before the citizen picked an item (the desk's words too)
 
 _open = assists.c.closed_at.is_(None)
 _untaken = assists.c.taken_at.is_(None)
@@ -135,7 +142,7 @@ class AssistDesk:
             "item": payload.get("item") or None, "screen": payload["screen"], "requested_mode": payload["mode"],
             "mode": AssistMode.CALL_BACK.value if outside else payload["mode"],
             "phone_sealed": self.seal.seal(phone, device, request) if phone else None,
-            "made_at": citizen_time(envelope, received), "received_at": received, "desk_from": desk_from,
+            "made_at": asked_at(envelope, received), "received_at": received, "desk_from": desk_from,
             "outside_hours": outside})
         found = self.answer(conn, device, request, received)
         assert found is not None  # inserted just now, or by another instance a moment ago
@@ -287,6 +294,21 @@ class AssistDesk:
         return assist_answer_topic(row["device"]), assist_answer(row["request"], state, mode, **fields)
 
 
+def asked_at(envelope: Mapping[str, Any], received: float) -> float:
+    """When the citizen asked: the booth's `created` when its clock was synchronised (central.database.
+    citizen_time). Otherwise its clock may be off by any amount, but `ts - created` (both from that clock) is
+    how old the event was when it was sent: made_at = received − clamp(ts − created, 0, 7 days). When the
+    clock was synchronised between the two (`ts` synchronised, `created` not), the difference holds the
+    clock's jump: unknowable, so the receipt time (an estimate on the late side)."""
+    if envelope.get("created_clock_synced") is True or envelope.get("clock_synced") is True:
+        return citizen_time(envelope, received)
+    try:
+        age = (datetime.fromisoformat(envelope["ts"]) - datetime.fromisoformat(envelope["created"])).total_seconds()
+    except (KeyError, TypeError, ValueError):
+        return received
+    return received - min(max(age, 0.0), MAX_AGE_S)
+
+
 def _rows():
     """Requests with the display names of who took and who closed them (the user name without one)."""
     taker, closer = users.alias("taker"), users.alias("closer")
@@ -297,9 +319,18 @@ def _rows():
 
 
 def waited_s(row: Mapping[str, Any], now: float) -> int:
-    """How long the citizen waited: until the request was taken (or closed untaken), or until now."""
+    """How long the citizen waited, whole seconds: until the request was taken (or closed untaken), or until now."""
     end = row["taken_at"] or row["closed_at"] or now
     return max(0, int(end - row["made_at"]))
+
+
+def take_s(row: Mapping[str, Any]) -> int | None:
+    """The time to take a request, whole seconds (cut, as `waited_s`): from when the desk could see it (its
+    arrival, or the start of the staff hours) to its taking; None if nobody took it. The desk's 接单用时, the
+    usage page's and the 台账's median are all this."""
+    if row["taken_at"] is None:
+        return None
+    return max(0, int(row["taken_at"] - row["desk_from"]))
 
 
 def state_of(row: Mapping[str, Any]) -> str:
@@ -316,7 +347,8 @@ def shown(row: Mapping[str, Any], names: CatalogueNames, now: float) -> dict[str
             "escalated": row["escalated_at"] is not None, "state": state_of(row), "taken_by": row["taken_by"],
             "taken_by_name": row["taken_by_name"], "taken_at": _stamp(row["taken_at"]),
             "call_back_within_min": row["call_back_within_min"], "closed_at": _stamp(row["closed_at"]),
-            "closed_by": row["closed_by"], "outcome": row["outcome"], "note": row["note"]}
+            "closed_by": row["closed_by"], "closed_by_name": row["closed_by_name"], "take_s": take_s(row),
+            "outcome": row["outcome"], "note": row["note"]}
 
 
 def _stamp(at: float | None) -> str | None:
@@ -342,13 +374,13 @@ def period_requests(conn: Connection, since: float, until: float, where: ColumnE
 
 
 def tally(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """Requests, taken, median seconds from when the desk could see a request to its taking, each outcome,
-    and how many are still open."""
+    """Requests, taken, the median time to take one (of the `take_s` the desk shows, cut to whole seconds as
+    they are), each outcome, and how many are still open."""
     rows = list(rows)
-    takes = [max(0.0, r["taken_at"] - r["desk_from"]) for r in rows if r["taken_at"] is not None]
+    takes = [took for took in map(take_s, rows) if took is not None]
     outcomes = Counter(r["outcome"] for r in rows if r["outcome"])
     return {"requests": len(rows), "taken": len(takes),
-            "median_take_s": round(statistics.median(takes)) if takes else None,
+            "median_take_s": int(statistics.median(takes)) if takes else None,
             "outcomes": {outcome: outcomes.get(outcome, 0) for outcome in ASSIST_OUTCOMES},
             "open": sum(r["closed_at"] is None for r in rows)}
 

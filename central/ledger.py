@@ -43,7 +43,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import ColumnElement, Connection, and_, or_, select, true
 
-from central.assist_desk import grouped, period_requests, tally
+from central.assist_desk import NO_ITEM, OUTCOME_NAMES, grouped, period_requests, tally
 from central.catalogue_names import CatalogueNames
 from central.tables import assists, cases, devices, events, follow_ups, ratings
 from central.usage_totals import usage_counts
@@ -69,7 +69,7 @@ CASE_COLUMNS = ("办件编号 Case number", "受理编号 Receipt", "设备 Boot
                 "更新人 Updated by", "办结时间 Closed")
 ASSIST_COLUMNS = ("设备 Booth", "区划 Region", "事项编码 Item code", "事项名称 Item", "部门 Department",
                   "求助 Requests", "已接单 Taken", "接单用时中位数(秒) Median seconds to take",
-                  "现场帮办 Helped on site", "已回电 Called back", "未接通 No answer", "群众已离开 Citizen gone",
+                  *(f"{OUTCOME_NAMES[outcome]} {outcome.replace('_', ' ').capitalize()}" for outcome in OUTCOME_NAMES),
                   "未办结 Open")
 
 Row = tuple[Any, ...]
@@ -229,15 +229,16 @@ def cases_section(conn: Connection, start: date, end: date, regions: Sequence[st
 
 def assists_section(conn: Connection, start: date, end: date, regions: Sequence[str],
                     names: CatalogueNames) -> Section:
-    """The calls for help made in the period (the citizen's time), per booth and item: counted, never their
-    call-back numbers or notes."""
+    """The calls for help made in the period (the citizen's time), per booth and item (未选事项 for those asked
+    before an item was picked): counted, never their call-back numbers or notes."""
     prefixes = _prefixes(regions)
     since, until = check_period(start, end)
     requests = period_requests(conn, since, until, and_(true(), *_in_regions(prefixes, assists.c.region)))
     rows = []
     for (device, region, item), part in sorted(grouped(requests, "device", "region", "item").items()):
         counted = tally(part)
-        rows.append((device, region, item, names.item(item), names.department(item), counted["requests"],
+        named = (names.item(item), names.department(item)) if item else (NO_ITEM, NO_ITEM)
+        rows.append((device, region, item, *named, counted["requests"],
                      counted["taken"], counted["median_take_s"], *counted["outcomes"].values(), counted["open"]))
     return Section("assists", TITLES["assists"], ASSIST_COLUMNS, tuple(rows))
 

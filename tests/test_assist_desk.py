@@ -29,7 +29,7 @@ from appliance import cli
 from appliance.contract import assist_answer_topic, encode, event_topic, stamped, status_topic
 from appliance.ids import UlidGenerator
 from appliance.sealing import SealError
-from central.assist_desk import PhoneSeal
+from central.assist_desk import PhoneSeal, asked_at
 from central.settings import SettingsError
 from central.tables import alerts, assists, audit_log, dead_letters, events, users
 from central.workdays import next_staffed
@@ -73,15 +73,20 @@ class Booth:
         with self._lock:
             self.answers.append(json.loads(message.payload))
 
-    def ask(self, payload: dict[str, Any], event_id: str | None = None) -> str:
-        """Publish an assist event (a resend when `event_id` is given); its id."""
+    def ask(self, payload: dict[str, Any], event_id: str | None = None, *, age_s: float = 0,
+            clock_off_s: float | None = None) -> str:
+        """Publish an assist event (a resend when `event_id` is given); its id. `age_s`: how long it waited in
+        the booth's outbox; `clock_off_s`: the booth's clock, not synchronised, is off by this much."""
         if event_id is None:
             self.seq += 1
             event_id = new_ulid()
-        body = {"id": event_id, "seq": self.seq, "kind": "assist", "created": datetime.now().astimezone().isoformat(),
-                "created_clock_synced": True, "boot": 1, "payload": payload}
-        self.client.publish(event_topic(self.device, "assist"), encode(stamped(self.device, True, body)),
-                            qos=1).wait_for_publish(10)
+        synced = clock_off_s is None
+        clock = time.time() + (clock_off_s or 0)
+        body = {"id": event_id, "seq": self.seq, "kind": "assist",
+                "created": datetime.fromtimestamp(clock - age_s).astimezone().isoformat(),
+                "created_clock_synced": synced, "boot": 1, "payload": payload}
+        sent = {**stamped(self.device, synced, body), "ts": datetime.fromtimestamp(clock).astimezone().isoformat()}
+        self.client.publish(event_topic(self.device, "assist"), encode(sent), qos=1).wait_for_publish(10)
         return event_id
 
     def heard(self, request: str, state: str, timeout: float = 10) -> dict[str, Any]:
@@ -249,6 +254,54 @@ def test_a_call_back_is_queued_taken_and_closed_and_its_number_kept_only_sealed(
                  *(record.getMessage() for record in caplog.records)):
         assert PHONE not in said
     assert caplog.records, "the log capture saw nothing: it proves nothing"
+
+
+def test_a_booth_whose_clock_is_wrong_is_believed_on_how_long_it_held_the_request(desk) -> None:
+    """The broker was down for 3 minutes and the booth's clock, never synchronised, is 2 days behind: the
+    request was asked about 180 s before central received it (its `ts` minus its `created`, both from the
+    same wrong clock), not when it arrived, and not 2 days ago. A synchronised booth's `created` is believed."""
+    booth = desk.booths[DC]
+    held = booth.ask(on_site(), age_s=180, clock_off_s=-2 * 86_400)
+    fresh = booth.ask(on_site(), clock_off_s=-2 * 86_400)
+    synced = booth.ask(on_site(), age_s=60)
+    for request in (held, fresh, synced):
+        booth.heard(request, "queued")
+    listed = {a["request"]: a for a in logged_in(desk.url, "viewer").get("/api/assists").json()["open"]}
+    assert 180 <= listed[held]["waited_s"] < 190
+    assert listed[fresh]["waited_s"] < 10
+    assert 60 <= listed[synced]["waited_s"] < 70
+    row = row_of(desk, held)
+    assert 179 <= row["received_at"] - row["made_at"] <= 181
+    assert [a["request"] for a in listed.values()][:1] == [held]  # oldest first: the one the booth held
+
+
+def test_the_time_a_request_was_asked_from_the_booths_stamps() -> None:
+    def envelope(created: str, ts: str | None, created_synced: bool = False, synced: bool = False) -> dict:
+        return {"created": created, "created_clock_synced": created_synced, "clock_synced": synced,
+                **({"ts": ts} if ts is not None else {})}
+
+    received = datetime.fromisoformat("2026-03-02T19:06:00+08:00").timestamp()
+    wrong = "2026-01-01T07:00:00+08:00"  # the booth's clock, weeks behind
+    assert asked_at(envelope(wrong, "2026-01-01T07:03:00+08:00"), received) == received - 180
+    assert asked_at(envelope(wrong, "2026-01-01T06:59:00+08:00"), received) == received  # a negative age: none
+    assert asked_at(envelope(wrong, "2026-02-01T07:00:00+08:00"), received) == received - 7 * 86_400  # at most
+    assert asked_at(envelope(wrong, "2026-01-01T07:03:00+08:00", synced=True), received) == received  # a jump
+    assert asked_at(envelope(wrong, None), received) == received
+    assert asked_at(envelope(wrong, "not a time"), received) == received
+    right = "2026-03-02T19:03:00+08:00"  # synchronised: the booth's own stamp
+    assert asked_at(envelope(right, "2026-03-02T19:06:00+08:00", True, True), received) == received - 180
+
+
+def test_the_recent_list_names_who_closed_a_request_nobody_took(desk) -> None:
+    dc = desk.booths[DC]
+    request = dc.ask(on_site())
+    dc.heard(request, "queued")
+    wang = logged_in(desk.url, "wang")
+    assert wang.post(f"/api/assists/{row_of(desk, request)['id']}/close",
+                     json={"outcome": "citizen_gone", "note": ""}).status_code == 200
+    closed = next(a for a in wang.get("/api/assists").json()["recent"] if a["request"] == request)
+    assert (closed["taken_by"], closed["taken_by_name"], closed["take_s"]) == (None, None, None)
+    assert (closed["closed_by"], closed["closed_by_name"]) == ("wang", "王芳")
 
 
 def test_regions_viewers_and_the_overview(desk) -> None:

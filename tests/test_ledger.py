@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from appliance.ids import UlidGenerator
 from central.accounts import User
-from central.assist_desk import AssistDesk
+from central.assist_desk import NO_ITEM, OUTCOME_NAMES, AssistDesk, take_s
 from central.catalogue_names import UNKNOWN, CatalogueNames, CatalogueNamesError
 from central.database import Database
 from central.ledger import (
@@ -155,9 +155,10 @@ def fleet(tmp_path: Path):
         conn.execute(update(cases).where(cases.c.receipt == f.receipt_a).values(
             status="已办结", updated_at=at(D3, 10), updated_by="operator1", closed_at=at(D3, 10)))
     f.case_no = {receipt: no for receipt, no in _case_numbers(db)}
-    # calls for help: A's two taken after 2 and 1 minutes and closed; B's never taken; one after the period
-    f.assist(A, "GA-001", at(D2, 10), phone=PHONE, taken_after_s=120, outcome="called_back")
-    f.assist(A, "GA-001", at(D2, 11), taken_after_s=60, outcome="helped_on_site")
+    # calls for help: A's two taken after 2 and 1 minutes (and a fraction) and closed; B's (no item) never taken;
+    # one after the period
+    f.assist(A, "GA-001", at(D2, 10), phone=PHONE, taken_after_s=120.8, outcome="called_back")
+    f.assist(A, "GA-001", at(D2, 11), taken_after_s=61.6, outcome="helped_on_site")
     f.assist(B, None, at(D3, 20))
     f.assist(A, "GA-001", at(D4, 9), outcome="citizen_gone")
     return f
@@ -236,8 +237,24 @@ def test_the_xlsx_holds_every_section_with_names_counts_and_real_dates(fleet: Fl
     assert helped[0] == ASSIST_COLUMNS
     assert helped[1:] == [  # per booth and item: requests, taken, median seconds to take, the outcomes, open
         (A, "370202", "GA-001", "居民身份证到期换领", "公安", 2, 2, 90, 1, 1, 0, 0, 0),
-        (B, "370611", None, None, None, 1, 0, None, 0, 0, 0, 0, 1),
+        (B, "370611", None, NO_ITEM, NO_ITEM, 1, 0, None, 0, 0, 0, 0, 1),  # no item picked: said, not blank
     ]
+    # the outcomes in the words the desk uses (central.assist_desk.OUTCOME_NAMES), in the contract's order
+    assert [title.split()[0] for title in helped[0][8:12]] == list(OUTCOME_NAMES.values())
+
+
+def test_the_time_to_take_is_the_desks_in_the_ledger_and_the_usage_page(fleet: Fleet) -> None:
+    """One definition, one rounding: each request's time to take as the desk shows it (whole seconds, cut),
+    and the median of those, never of the unrounded times (23.6 s is 23 s on the desk and in the 台账)."""
+    with fleet.db.read() as conn:
+        rows = conn.execute(select(assists).where(assists.c.taken_at.is_not(None))
+                            .order_by(assists.c.made_at)).mappings().all()
+    assert [take_s(r) for r in rows] == [120, 61]  # 120.8 s and 61.6 s, as the desk lists them
+    quick = fleet.assist(B, "GA-001", at(D3, 9), taken_after_s=23.6, outcome="no_answer")
+    with fleet.db.read() as conn:
+        row = conn.execute(select(assists).where(assists.c.request == quick)).mappings().one()
+    assert take_s(row) == 23
+    assert [r[7] for r in made(fleet).assists.rows if r[0] == B and r[2] == "GA-001"] == [23]
 
 
 def test_the_region_filter_keeps_only_that_regions_rows(fleet: Fleet) -> None:
