@@ -27,6 +27,7 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from appliance.ids import UlidGenerator
+from central.assist_desk import OUTCOME_NAMES
 from central.tables import audit_log
 from tests.browser import open_page as open_browser_page
 from tests.central_web import PASSWORD, RunningCentral, add_user, logged_in, start_central
@@ -36,7 +37,7 @@ from tests.support import Mosquitto, wait_until
 DESK = {"width": 1366, "height": 768}  # an office desk's screen
 ESCALATE_S = 12  # --assist-escalation-s: short, so a test sees a request turn red
 
-OPERATOR, OTHER, VIEWER = "wangfang", "zhoujie", "lina"
+OPERATOR, OTHER, VIEWER, ADMIN = "wangfang", "zhoujie", "lina", "zhaomin"
 NAMES = {OPERATOR: "王芳", OTHER: "周杰"}  # display names: what the booth and the desk show
 PHONE = "13912345678"
 SPACED = "139 1234 5678"  # as the page shows a number, to be read out
@@ -107,6 +108,7 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
         add_user(central.db, OPERATOR, "operator", display_name=NAMES[OPERATOR])
         add_user(central.db, OTHER, "operator", display_name=NAMES[OTHER])
         add_user(central.db, VIEWER, "viewer")
+        add_user(central.db, ADMIN, "admin")
         client.connect("127.0.0.1", broker.port)
         client.loop_start()
         fleet = demo_fleet(client, time.time())
@@ -148,6 +150,11 @@ def waited(page: Page, request: str) -> int:
     return int(row(page, request).locator("td.wait").get_attribute("data-waited"))
 
 
+def duration(seconds: int) -> str:
+    """As common.js duration() writes it, under an hour."""
+    return f"{seconds} 秒" if seconds < 60 else f"{seconds // 60} 分 {seconds % 60:02d} 秒"
+
+
 # -- a request arrives, is taken and closed -----------------------------------------------------------------------
 def test_a_request_appears_at_once_with_its_site_is_taken_and_closed(desk: Desk, open_page) -> None:
     page = open_page(OPERATOR)
@@ -175,11 +182,20 @@ def test_a_request_appears_at_once_with_its_site_is_taken_and_closed(desk: Desk,
                            "td.wait`).dataset.waited) >= before + 2", arg=[request, before], timeout=5_000)  # it ticks
     expect(page.locator("#assist-badge")).to_have_text("1")
 
+    time.sleep(1)  # it has waited a while when it is taken
     line.locator("button.take").click()
     expect(line.locator(".taker")).to_have_text(NAMES[OPERATOR])
     expect(line).to_have_attribute("data-state", "taken")
     expect(line).to_contain_text("已接单")
     assert desk.item(request)["taken_by"] == OPERATOR
+    # taken: the wait shown is how long it waited until then (central's waited_s), and it no longer ticks
+    stopped = desk.item(request)["waited_s"]
+    expect(line.locator("td.wait")).to_have_attribute("data-waited", str(stopped))
+    expect(line.locator("td.wait .waited")).to_have_text(duration(stopped))
+    expect(line.locator("td.wait")).to_contain_text("接单前等待")
+    page.wait_for_timeout(2_500)
+    assert waited(page, request) == stopped
+    page.screenshot(path=str(desk.shots / "desk-taken.png"))
     assert [a["actor"] for a in desk.audit("assist_take", str(item["id"]))] == [OPERATOR]
     # another operator cannot take what this one took; the one who took it may close it
     assert desk.client(OTHER).post(f"/api/assists/{item['id']}/take", json={}).status_code == 409
@@ -190,25 +206,50 @@ def test_a_request_appears_at_once_with_its_site_is_taken_and_closed(desk: Desk,
     form.locator("button[type=submit]").click()  # no outcome picked: said, not sent
     expect(form.locator(".message")).to_contain_text("请选择结果")
     assert desk.item(request)["state"] == "taken"
-    form.get_by_label("在现场帮助").check()
+    # the outcomes in the very words central's 台账 uses
+    assert page.evaluate("ASSIST_OUTCOMES") == OUTCOME_NAMES
+    assert [t.strip() for t in form.locator("label.outcome").all_inner_texts()] == list(OUTCOME_NAMES.values())
+    form.get_by_label(OUTCOME_NAMES["helped_on_site"]).check()
     form.get_by_label(re.compile("备注")).fill("已指导完成社保卡补领申请")
     form.locator("button[type=submit]").click()
     expect(line).to_have_count(0)  # off the open list …
     closed = row(page, request, "recent")
-    expect(closed).to_contain_text("在现场帮助")  # … onto the recent one, with its outcome, note and who
+    # … onto the recent one, with its outcome, note and who
+    expect(closed).to_contain_text(OUTCOME_NAMES["helped_on_site"])
     expect(closed).to_contain_text("已指导完成社保卡补领申请")
-    expect(closed).to_contain_text(NAMES[OPERATOR])
+    expect(closed.locator(".taker")).to_have_text(NAMES[OPERATOR])
+    # its time to take as the usage page and the 台账 count it (one definition, one rounding)
+    expect(closed.locator(".take-time")).to_have_text(duration(desk.item(request)["take_s"]))
+    # one closed without being taken: who closed it, by their display name, not their login
+    gone = desk.ask("bj-dc-0001", item=None, screen="home")
+    assert desk.client(OPERATOR).post(f"/api/assists/{desk.item(gone)['id']}/close",
+                                      json={"outcome": "citizen_gone", "note": ""}).is_success
+    expect(row(page, gone, "recent").locator(".taker")).to_have_text(NAMES[OPERATOR])
+    expect(row(page, gone, "recent").locator(".take-time")).to_contain_text("未接单")
     assert (desk.item(request)["outcome"], desk.item(request)["note"]) == ("helped_on_site", "已指导完成社保卡补领申请")
     assert desk.client(OPERATOR).post(f"/api/assists/{item['id']}/close",
                                       json={"outcome": "called_back", "note": ""}).status_code == 409  # closed already
     assert page.evaluate("window.notReloaded") is True
 
-    # the chime stays on for this browser (localStorage), waiting for a click; a new browser starts with it off
+    # the chime stays on for this browser (localStorage), waiting for a click anywhere; a new browser starts
+    # with it off
     page.reload()
     expect(page.locator("#sound")).to_have_attribute("aria-pressed", "true")
-    expect(page.locator("#sound-note")).to_contain_text("请点击页面任意处")
+    expect(page.locator("#sound")).to_have_attribute("data-sound", "waiting")
+    expect(page.locator("#sound-note")).to_contain_text("点击任意处恢复提示音")
+    page.screenshot(path=str(desk.shots / "desk-sound-waiting.png"))
     page.locator("main h2").first.click()
     expect(page.locator("#sound-note")).to_contain_text("新求助会响铃")
+    expect(page.locator("#sound")).to_have_attribute("data-sound", "on")
+    # … and the first click on the button itself brings it back too, rather than turning it off
+    page.reload()
+    expect(page.locator("#sound")).to_have_attribute("data-sound", "waiting")
+    page.click("#sound")
+    expect(page.locator("#sound")).to_have_attribute("data-sound", "on")
+    expect(page.locator("#sound")).to_have_attribute("aria-pressed", "true")
+    expect(page.locator("#sound-note")).to_contain_text("新求助会响铃")
+    page.click("#sound")  # a second click turns it off, as the button says
+    expect(page.locator("#sound")).to_have_attribute("data-sound", "off")
     other = open_page(OTHER)
     other.goto(desk.url + "/assists")
     expect(other.locator("#sound")).to_have_attribute("aria-pressed", "false")
@@ -234,6 +275,13 @@ def test_a_request_nobody_takes_turns_red_on_the_desk_the_nav_and_the_overview(d
     expect(page.locator("#assist-badge")).to_have_class(re.compile(r"\bhot\b"))
     expect(page.locator("#sound")).to_have_attribute("data-last-chime", "overdue")
     wait_until(lambda: desk.item(late)["escalated"], timeout=5)  # central says so too (the booth hears it)
+    booth = open_page(OPERATOR)  # the booth's page names its alert in words
+    booth.goto(desk.url + "/device?id=bj-dc-0003")
+    alert = booth.locator("#alerts tbody tr[data-code=assist_escalated]")
+    expect(alert).to_contain_text("帮办求助超时无人接单")
+    expect(alert).to_contain_text("无人接单，请到“帮办代办”接单")
+    alert.scroll_into_view_if_needed()
+    booth.screenshot(path=str(desk.shots / "device-alert.png"))
 
     # a desk as an office sees it: an overdue request, one taken, one just arrived
     taken = desk.ask("bj-xc-0002", mode="call_back", phone="13800001111", item="GA-010", screen="identify")
@@ -401,6 +449,8 @@ def test_the_usage_page_counts_what_citizens_could_not_do_alone(desk: Desk, open
     expect(item.locator("td[data-outcome=no_answer]")).to_have_text("1")
     expect(item.locator("td[data-outcome=citizen_gone]")).to_have_text("1")
     expect(item).to_contain_text(per_item["BDC-001"]["item_name"])
+    heads = page.locator("#assists-per-item thead th[data-outcome]")  # the outcomes as the desk and 台账 say them
+    assert heads.all_inner_texts() == list(OUTCOME_NAMES.values())
     shown = page.eval_on_selector_all(
         "#assists-per-device tbody tr[data-assists]",
         "rows => rows.map(r => [r.dataset.assists, r.querySelector('td.requests').textContent])")
@@ -408,3 +458,45 @@ def test_the_usage_page_counts_what_citizens_could_not_do_alone(desk: Desk, open
     expect(page.locator("#assists-summary")).to_contain_text(f"共 {counted['total']['requests']} 次求助")
     page.evaluate("document.getElementById('assists-title').scrollIntoView(); window.scrollBy(0, -16)")
     page.screenshot(path=str(desk.shots / "usage-assists.png"))
+
+
+# -- the audit log ------------------------------------------------------------------------------------------------
+def test_the_audit_page_says_what_was_done_at_the_desk_in_words(desk: Desk, open_page) -> None:
+    request = desk.ask("bj-xc-0001", mode="call_back", phone=PHONE, item="RS-005", screen="help")
+    assist_id = desk.item(request)["id"]
+    client = desk.client(OPERATOR)
+    assert client.get(f"/api/assists/{assist_id}/phone").is_success
+    assert client.post(f"/api/assists/{assist_id}/take", json={"call_back_within_min": 30}).is_success
+    assert client.post(f"/api/assists/{assist_id}/close", json={"outcome": "called_back", "note": "已回电"}).is_success
+    page = open_page(ADMIN)
+    page.goto(desk.url + "/audit")
+    page.wait_for_selector("#audit tbody tr[data-audit]")
+    options = page.eval_on_selector_all("#action option", "options => options.map(o => [o.value, o.textContent])")
+    named = dict(options)
+    for action, words in (("assist_take", "帮办接单"), ("assist_close", "帮办结束"),
+                          ("assist_phone_viewed", "查看回拨电话")):
+        assert words in named[action], options  # in the filter, in words
+        line = page.locator(f"#audit tbody tr[data-action={action}]").first
+        expect(line).to_contain_text(words)
+        expect(line).to_contain_text(f"帮办求助 #{assist_id}")
+        expect(line).to_contain_text("终端 bj-xc-0001")
+    close = page.locator("#audit tbody tr[data-action=assist_close]").first
+    expect(close).to_contain_text(f"结果：{OUTCOME_NAMES['called_back']}")
+    expect(close).to_contain_text("备注：已回电")
+    expect(page.locator("#audit tbody tr[data-action=assist_take]").first).to_contain_text("30 分钟内回电")
+    details = " ".join(page.locator("#audit tbody td.details").all_inner_texts())
+    assert "outcome:" not in details and "request:" not in details and PHONE not in details
+    page.screenshot(path=str(desk.shots / "audit.png"))
+
+    page.select_option("#action", "assist_close")  # the filter finds them
+    page.click("#search button[type=submit]")
+    page.wait_for_url("**/audit?action=assist_close")
+    page.wait_for_selector("#audit tbody tr[data-audit]")
+    assert set(page.eval_on_selector_all("#audit tbody tr[data-audit]", "rows => rows.map(r => r.dataset.action)")
+               ) == {"assist_close"}
+
+    # an XLSX export is four sheets, and the audit log says so
+    today = time.strftime("%Y-%m-%d")
+    assert page.request.get(desk.url + f"/api/export?start={today}&end={today}").ok
+    page.goto(desk.url + "/audit?action=export")
+    expect(page.locator("#audit tbody tr[data-action=export]").first).to_contain_text("XLSX · 全部四表")

@@ -45,14 +45,18 @@ const chime = (() => {
     return context;
   }
 
+  // On but not yet allowed to play (the page was reloaded: the browser waits for a click): said plainly, and
+  // the first click anywhere, the button's too, brings it back instead of turning it off.
   function show() {
-    button.setAttribute("aria-pressed", String(on));
-    button.textContent = on ? "提示音已开启 Sound on" : "开启提示音 Turn sound on";
-    button.classList.toggle("on", on);
     const waiting = on && (!context || context.state !== "running");
+    button.setAttribute("aria-pressed", String(on));
+    button.textContent = !on ? "开启提示音 Turn sound on" : waiting ? "恢复提示音 Restore sound" : "提示音已开启 Sound on";
+    button.classList.toggle("on", on && !waiting);
+    button.classList.toggle("waiting", waiting);
+    button.dataset.sound = !on ? "off" : waiting ? "waiting" : "on";
     note.textContent = !on ? "新求助不会响铃 no chime for new requests"
-      : waiting ? "请点击页面任意处以启用提示音 click anywhere on the page to let it chime" : "新求助会响铃 new requests chime";
-    note.className = "small " + (waiting ? "warn" : "muted");
+      : waiting ? "提示音已暂停：点击任意处恢复提示音 click anywhere to bring the chime back" : "新求助会响铃 new requests chime";
+    note.className = "small " + (waiting ? "warn sound-waiting" : "muted");
   }
 
   // Two short notes: rising for a new request, low for one past the escalation time.
@@ -77,7 +81,14 @@ const chime = (() => {
     return true;
   }
 
+  let wokenBy = null;  // what the press that brought the sound back was on
   button.addEventListener("click", async () => {
+    if (wokenBy && button.contains(wokenBy)) {  // "恢复提示音": back on, not off
+      wokenBy = null;
+      show();
+      return;
+    }
+    wokenBy = null;
     on = !on;
     try { localStorage.setItem(KEY, on ? "on" : "off"); } catch (error) { /* private mode: this page only */ }
     if (on && audio()) {
@@ -87,8 +98,9 @@ const chime = (() => {
     show();
   });
   // Remembered as on: the browser lets the page play only after a click or a key on it.
-  const wake = () => {
+  const wake = event => {
     if (!on || !audio() || context.state === "running") return;
+    wokenBy = event.target;
     context.resume().then(show, show);
   };
   document.addEventListener("pointerdown", wake, true);
@@ -117,7 +129,8 @@ const chime = (() => {
   let closing = null;  // {id, row, note, message}: the close form that is open (kept through every redraw)
 
   const now = () => Date.now() / 1000 + offset;
-  const waited = a => Math.max(0, now() - unixAt(a.made_at));  // since asking (a.waited_s stops when taken)
+  // Since asking, ticking while nobody has taken it; once taken, what central says it waited (stopped then).
+  const waited = a => a.state === "open" ? Math.max(0, now() - unixAt(a.made_at)) : a.waited_s;
   // Past the escalation time: central's flag (its sweep runs every few seconds). Between the deadline and
   // that sweep the page says so itself, for a request that crossed the deadline just now; one the desk
   // saw late (a booth offline meanwhile) or outside staff hours has its deadline counted by central alone.
@@ -196,6 +209,7 @@ const chime = (() => {
     cell.dataset.waited = Math.floor(seconds);
     fill(cell, el("b", {class: "waited"}, duration(seconds)),
       late ? el("div", {class: "state c-fault late"}, a.outside_hours || past < 0 ? "已超时" : `已超时 ${duration(past)}`) : null,
+      a.state === "open" ? null : el("div", {class: "small muted stopped"}, "接单前等待 until taken"),
       el("div", {class: "small muted"}, `${shortWhen(unixAt(a.made_at))} 求助`));
   }
 
@@ -373,8 +387,8 @@ const chime = (() => {
       el("td", {class: "nowrap"}, shortWhen(made)), siteCell(a),
       el("td", {}, a.item ? a.item_name || a.item : el("span", {class: "muted"}, "未选事项")),
       el("td", {}, modeTag(a)),
-      el("td", {class: "taker"}, a.taken_by_name || a.taken_by || a.closed_by || "—"),
-      el("td", {class: "nowrap" + (a.escalated ? " bad" : "")}, taken ? duration(a.waited_s) : "未接单 not taken",
+      el("td", {class: "taker"}, a.taken_by_name || a.closed_by_name || "—"),
+      el("td", {class: "nowrap take-time" + (a.escalated ? " bad" : "")}, taken ? duration(a.take_s) : "未接单 not taken",
          a.escalated ? el("span", {class: "small gloss"}, "超时") : null),
       el("td", {}, a.outcome ? el("span", {class: `status c-${OUTCOME_COLORS[a.outcome] || "unknown"}`}, ASSIST_OUTCOMES[a.outcome] || a.outcome) : "—"),
       el("td", {class: "details"}, a.note || el("span", {class: "muted"}, "—")),

@@ -7,10 +7,12 @@ const ACTION_NAMES = {
   export: "导出台账 ledger export", user_added: "新增用户 user added", user_disabled: "停用用户 user disabled",
   user_enabled: "启用用户 user enabled", user_password: "修改密码 password changed",
   personal_data_erased: "删除个人信息 personal data erased",
+  assist_take: "帮办接单 assist taken", assist_close: "帮办结束 assist closed",
+  assist_phone_viewed: "查看回拨电话 call-back number viewed",
 };
 
 const LOGIN_REASONS = {unknown_user: "用户名不存在", wrong_password: "密码错误", locked: "账号已暂时锁定", disabled: "账号已停用"};
-const SECTION_NAMES = {all: "全部三表", usage: "使用统计", ratings: "好差评", cases: "办件"};
+const SECTION_NAMES = {all: "全部四表", usage: "使用统计", ratings: "好差评", cases: "办件", assists: "帮办代办"};
 const ROLE_WORDS = {viewer: "查看员", operator: "操作员", admin: "管理员"};
 
 function regionsWords(regions) {
@@ -49,6 +51,15 @@ function describe(action, details) {
     if (name) parts.push(name);
     if (role) parts.push(ROLE_WORDS[role] || role);
     if (regions !== undefined) parts.push(regionsWords(regions));
+  } else if (action === "assist_take" || action === "assist_close" || action === "assist_phone_viewed") {
+    const device = take("device"), mode = take("mode"), within = take("call_back_within_min");
+    const outcome = take("outcome"), note = take("note");
+    take("request");  // the booth's event id: the target's number names the request
+    if (device) parts.push(`终端 ${device}`);
+    if (mode) parts.push(ASSIST_MODES[mode] || mode);
+    if (within) parts.push(`${within} 分钟内回电`);
+    if (outcome) parts.push(`结果：${ASSIST_OUTCOMES[outcome] || outcome}`);
+    if (note) parts.push(`备注：${note}`);
   } else if (action === "personal_data_erased") {
     const count = take("cases"), numbers = take("case_numbers"), appointments = take("appointments");
     const letters = take("dead_letters"), days = take("days");
@@ -69,6 +80,7 @@ function target(line) {
   if (line.action === "command") return el("a", {href: "device?id=" + encodeURIComponent(line.target)}, line.target);
   if (line.action === "case_status" || line.action === "case_opened") return el("a", {href: "case?no=" + encodeURIComponent(line.target)}, line.target);
   if (line.action === "follow_up_closed") return `差评回访 #${line.target}`;
+  if (line.action.startsWith("assist_")) return el("a", {href: "assists"}, `帮办求助 #${line.target}`);
   return line.target;
 }
 

@@ -183,6 +183,7 @@ const ALERT_NAMES = {
   under_voltage: "终端电源电压不足", sd_card_errors: "SD 卡出错，请尽快更换", disk_low: "磁盘空间不足",
   offline: "终端离线", heartbeat_overdue: "没有按时收到心跳", admin_pin_lockout: "管理员密码输错多次，已暂时锁定",
   catalog_rejected: "事项目录更新被拒绝", catalog_invalid: "事项目录无法使用", printer_recovered: "打印机已恢复",
+  assist_escalated: "帮办求助超时无人接单",
 };
 
 // An alert's code in a sentence: {text, unknown} (unknown: the code, when there are no words for it).
@@ -314,7 +315,8 @@ async function startPage(here) {
 
 // -- 帮办代办 (assist requests): words shared by the desk, the overview and the usage page --------------------------
 const ASSIST_MODES = {on_site: "到机旁", call_back: "电话回拨"};
-const ASSIST_OUTCOMES = {helped_on_site: "在现场帮助", called_back: "已回电", no_answer: "无人接听", citizen_gone: "群众已离开"};
+// The outcomes' words are central.assist_desk.OUTCOME_NAMES, exactly (the 台账 says them too; a test compares).
+const ASSIST_OUTCOMES = {helped_on_site: "现场帮办", called_back: "已回电", no_answer: "未接通", citizen_gone: "群众已离开"};
 const SCREEN_NAMES = {
   home: "首页", browse: "浏览事项", department: "部门事项", search: "搜索", guide: "办事指南", help: "帮助", do_here: "在此办理",
   identify: "刷身份证", apply: "填写申请", receipt: "受理回执", rate: "评价", bundle: "一件事", book: "预约", progress: "办件进度",

@@ -93,6 +93,8 @@ function eventLine(e) {
 function alertMessage(a) {
   if (a.code === "heartbeat_overdue") return [`自 ${shortWhen(a.opened_at)} 起没有收到心跳`, ` no heartbeat since ${shortWhen(a.opened_at)}`];
   if (a.code === "offline") return [`自 ${shortWhen(a.opened_at)} 起离线`, ` offline since ${shortWhen(a.opened_at)}`];
+  if (a.code === "assist_escalated") return [`自 ${shortWhen(a.opened_at)} 起有群众求助超时无人接单，请到“帮办代办”接单`,
+                                             ` ${a.message}`];
   return ["", a.message];
 }
 

@@ -91,6 +91,7 @@ const LEVEL_COLORS = {5: "#1b7f3b", 4: "#5aa469", 3: "#9aa0a6", 2: "#e08a00", 1:
   }
 
   function showAssists(a) {
+    for (const head of document.querySelectorAll("th[data-outcome]")) head.textContent = ASSIST_OUTCOMES[head.dataset.outcome];
     const t = a.total;
     document.getElementById("assists-summary").textContent = t.requests
       ? `共 ${t.requests} 次求助，已接单 ${t.taken} 次` + (t.median_take_s === null ? "" : `，接单用时中位数 ${duration(t.median_take_s)}`) +
