@@ -3,8 +3,9 @@
 A call goes through the outbox like every citizen event (sealed at rest, only over TLS). What the
 screen may say depends on what is known, never on hope:
 
-- `saved`: stored on the booth, but central has not got it, and the booth is offline or its link is
-  not TLS (the request cannot leave): "saved, sent when online; call 12345 if urgent".
+- `saved`: stored on the booth, but central has not got it, and the booth is offline ("saved, sent when
+  online; call 12345 if urgent") or its link is not TLS (`held`: it cannot leave until a maintainer
+  sets TLS up, so the booth says it cannot send the call now, and offers 12345).
 - `sending`: online over TLS, central has not said `queued` yet: never "staff called".
 - `queued`: central committed it and it is on the desk — it said `queued`, or its confirmation freed
   the event at the booth (a lost answer does not leave the citizen at "sending"); outside
@@ -49,7 +50,10 @@ class AssistCode(StrEnum):
     CLOSED = "closed"
 
 
-OPEN_CODES = frozenset({AssistCode.SAVED, AssistCode.SENDING, AssistCode.QUEUED, AssistCode.TAKEN})
+# A call is the citizen's until it is closed: one nobody took in time stays on central's desk (an operator may
+# still take it, and the booth then says so), so pressing "help" again shows it rather than filing a twin.
+OPEN_CODES = frozenset({AssistCode.SAVED, AssistCode.SENDING, AssistCode.QUEUED, AssistCode.TAKEN,
+                        AssistCode.NO_ANSWER})
 # Central's states in the order a call moves through them; an answer that would move it back is ignored.
 _RANK = {AssistState.QUEUED: 1, AssistState.ESCALATED: 2, AssistState.TAKEN: 3, AssistState.CLOSED: 4}
 
@@ -70,6 +74,7 @@ class AssistView:
     outside_hours: bool = False
     staffed_from: str | None = None  # ISO 8601, from central
     outcome: str | None = None
+    held: bool = False  # saved, and it cannot leave even online: the link is not TLS
 
     @property
     def hotline(self) -> bool:
@@ -169,8 +174,9 @@ class AssistCall:
             self._state, self._answer = state, answer
             return True
 
-    def view(self, deliverable: bool, now: float | None = None) -> AssistView | None:
-        """The call as the screens show it; `deliverable`: the link is up and TLS (the call can leave)."""
+    def view(self, deliverable: bool, now: float | None = None, held: bool = False) -> AssistView | None:
+        """The call as the screens show it; `deliverable`: the link is up and TLS (the call can leave);
+        `held`: the link is up but not TLS (it cannot leave until someone configures TLS)."""
         now = time.monotonic() if now is None else now
         with self._lock:
             if self._asked is None:
@@ -179,6 +185,7 @@ class AssistCall:
             fields = {key: answer[key] for key in ("operator", "call_back_within_min", "staffed_from", "outcome")
                       if key in answer}
             return replace(self._asked, code=self._code(deliverable, now), waited_s=int(now - self._created),
+                           held=held and not deliverable,
                            mode=answer.get("mode", self._asked.mode),
                            outside_hours=bool(answer.get("outside_hours", False)), **fields)
 

@@ -408,7 +408,8 @@ class Kiosk:
     def assist_status(self) -> AssistView | None:
         """The citizen's call for help as it stands now (None without one); the screen asks every second
         for the waited time."""
-        return self._assist.view(deliverable=self.link.connected and self.link.tls)
+        return self._assist.view(deliverable=self.link.connected and self.link.tls,
+                                 held=self.link.connected and not self.link.tls)
 
     def _assist_check(self) -> AssistView | None:
         """Tell the UI when what it shows of the call has changed (not for the waited time alone)."""

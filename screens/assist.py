@@ -68,10 +68,10 @@ class PhoneScreen(KioskScreen):
         field = Panel(size_hint_y=None, height=SCALE.length(16, 1.15), padding=(mm(3), 0), radius=mm(2))
         self.field = Text("", points=28, bold=True, halign="center")
         field.add_widget(self.field)
-        self.problem = Text("", points=18, colour=theme.DANGER, halign="center")
+        # One line for what the number is for, or, after a wrong number, what is wrong (room is short in elder mode)
+        self.problem = Text("", points=17, halign="center")
         confirm = BigButton(t("phone_confirm"), self.confirm, name="phone_confirm", points=22, colour=theme.WARNING)
-        words = (field, Text(t("phone_hint"), points=18, halign="center"),
-                 Text(t("phone_use"), points=16, colour=theme.MUTED, halign="center"), self.problem)
+        words = (field, Text(t("phone_hint"), points=18, halign="center"), self.problem)
         pad = digit_pad(self.press, self.delete, "cb",
                         BigButton(t("clear"), self.clear, name="cb_clear", points=20, colour=theme.MUTED))
         if self.app.portrait:  # the number on top, the pad under it, confirm under the thumb
@@ -104,15 +104,15 @@ class PhoneScreen(KioskScreen):
         """Grouped as people read numbers aloud (139 1234 5678), a dash for each digit still to come."""
         number = self.number
         groups = [number[:3], number[3:7], number[7:]] if number.startswith("1") else [number]
-        self.field.text = " ".join(group for group in groups if group) or "＿" * 11
+        self.field.text = " ".join(group for group in groups if group) or "_" * 11  # narrow: one line in elder mode
         self.field.color = theme.TEXT if number else theme.MUTED
-        self.problem.text = ""
+        self.problem.text, self.problem.color = t("phone_use"), theme.MUTED
 
     def confirm(self) -> None:
         try:
             self.app.kiosk.request_assist(self.screen, AssistMode.CALL_BACK, phone=self.number, code=self.code)
         except CitizenError as exc:
-            self.problem.text = LANGUAGE.error(exc)
+            self.problem.text, self.problem.color = LANGUAGE.error(exc), theme.DANGER
             return
         self.number = ""  # from here on the number is shown masked only
         self.app.open("assist_status")
@@ -185,6 +185,8 @@ def _headline(view: AssistView) -> tuple[str, tuple]:
         return t("assist_taken_call_back_soon"), theme.ACCENT
     if view.code is AssistCode.QUEUED and view.outside_hours:
         return t("assist_later_phone" if view.phone else "assist_later_no_phone"), theme.WARNING
+    if view.code is AssistCode.SAVED and view.held:
+        return t("assist_held"), theme.DANGER
     return {
         AssistCode.SAVED: (t("assist_saved"), theme.WARNING),
         AssistCode.SENDING: (t("assist_sending"), theme.MUTED),
