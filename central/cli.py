@@ -142,7 +142,8 @@ def _user(args: argparse.Namespace) -> int:
                          f"locked until {time.strftime('%H:%M', time.localtime(row['locked_until']))} "
                          f"(`user enable {row['name']}` unlocks)" if locked else "")
                 regions = ",".join(row["regions"]) or "all regions"
-                print(f"{row['name']:<20} {row['role']:<9} {regions:<24} {state}".rstrip())
+                shown = row["display_name"] or "-"  # what a booth shows a citizen when they take a call
+                print(f"{row['name']:<20} {shown:<12} {row['role']:<9} {regions:<24} {state}".rstrip())
             print(f"{len(found)} users")
             return 0
         actor, name = _shell_actor(), args.name

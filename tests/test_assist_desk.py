@@ -489,6 +489,8 @@ def test_display_names_from_the_shell(tmp_path: Path, capsys, monkeypatch) -> No
     assert cli.main(["central", "user", "set", "wang", "--display-name", "王芳（3号窗口）",
                      "--database", database]) == 0
     assert "shown to citizens as 王芳（3号窗口）" in capsys.readouterr().out
+    assert cli.main(["central", "user", "list", "--database", database]) == 0
+    assert "王芳（3号窗口）" in capsys.readouterr().out, "the list says what citizens will be shown"
     assert cli.main(["central", "user", "set", "wang", "--region", "1101", "--database", database]) == 2
     assert "give --role with --region" in capsys.readouterr().err
     from central.database import Database
