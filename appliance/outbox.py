@@ -29,7 +29,7 @@ from appliance.config import OutboxSection
 from appliance.contract import CITIZEN_KINDS, EventKind, event_envelope
 from appliance.errors import CodedError
 from appliance.ids import UlidGenerator
-from appliance.sealing import Sealer, SealError
+from appliance.sealing import CANNOT_OPEN, Sealer
 from appliance.store import UNCONFIRMED_INDEX, Store
 
 READY, IN_FLIGHT, SET_ASIDE, DELIVERED = 0, 1, 2, 3  # DELIVERED: PUBACK received, central's confirmation not yet
@@ -188,23 +188,26 @@ class Outbox:
         broken: list[tuple[str, int]] = []
         with self._store.transaction(durable=False) as conn:
             rows = conn.execute(
-                f"SELECT seq, id, kind, created, synced, boot, body FROM outbox WHERE seq >= ? AND {where} "
+                f"SELECT body, id, seq, kind, created, synced, boot FROM outbox WHERE seq >= ? AND {where} "
                 "ORDER BY seq LIMIT ?",
                 (self._floors.get(skip, 0), *skip, limit),
             ).fetchall()
-            for seq, event_id, kind, created, synced, boot, body in rows:
-                try:
-                    payload_json = self._sealer.open(body, event_id.encode())
-                except SealError as exc:
-                    broken.append((str(exc), seq))
+            if not rows:
+                return taken
+            # The rows read are exactly the ready ones in this seq range that pass the filter.
+            conn.execute(f"UPDATE outbox SET state = {IN_FLIGHT} WHERE {where} AND seq BETWEEN ? AND ?",
+                         (*skip, rows[0][2], rows[-1][2]))
+            self._floors[skip] = rows[-1][2] + 1
+            add = taken.append
+            for (_, event_id, seq, kind, created, synced, boot), payload_json in zip(
+                    rows, self._sealer.open_many(row[:2] for row in rows), strict=True):
+                if payload_json is None:
+                    broken.append((CANNOT_OPEN, seq))
                     continue
-                envelope = event_envelope(event_id, seq, kind, created, bool(synced), boot, payload_json)
-                taken.append(Pending(event_id, seq, kind, envelope))
-            if rows:  # the rows read are exactly the ready ones in this seq range that pass the filter
-                conn.execute(f"UPDATE outbox SET state = {IN_FLIGHT} WHERE {where} AND seq BETWEEN ? AND ?",
-                             (*skip, rows[0][0], rows[-1][0]))
-                self._floors[skip] = rows[-1][0] + 1
-            conn.executemany(f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE seq = ?", broken)
+                add(Pending(event_id, seq, kind, event_envelope(event_id, seq, kind, created, synced, boot,
+                                                                payload_json)))
+            if broken:
+                conn.executemany(f"UPDATE outbox SET state = {SET_ASIDE}, reason = ? WHERE seq = ?", broken)
         return taken
 
     def _lower_floor(self, seq: int | None) -> None:

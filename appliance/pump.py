@@ -129,10 +129,12 @@ class Pump(threading.Thread):
         self._wake.set()
 
     def _on_puback(self, mid: int, reason: int) -> None:
-        self._acks.append((mid, reason))
+        acks = self._acks
+        acks.append((mid, reason))
         # Waking the pump for every PUBACK would hand the GIL back and forth per message; wake it
-        # for a batch worth topping up (it also looks every POLL_S, or MARK_EVERY_S with a full batch out).
-        if len(self._acks) >= self._refill_at:
+        # for a batch worth topping up (it also looks every POLL_S, or MARK_EVERY_S with a full batch out),
+        # once: Event.set takes a lock even when the event is set already.
+        if len(acks) >= self._refill_at and not self._wake.is_set():
             self._wake.set()
 
     def confirmation(self, payload: bytes) -> None:
@@ -184,29 +186,37 @@ class Pump(threading.Thread):
     # -- steps -------------------------------------------------------------------------------------
     def _settle(self) -> None:
         """Take in what paho reported: PUBACKs, refusals, a lost connection."""
-        acks = self._acks
+        acks, by_mid, in_flight, strikes = self._acks, self._by_mid, self._in_flight, self._strikes
+        acked = self._acked
+        delivered = 0
         while acks:
             mid, reason = acks.popleft()
-            if mid == CONNECTION_LOST:
-                self._mark_acked(force=True)  # what the broker acknowledged before the drop is delivered…
-                self._requeue_in_flight()
-                self.resent += self._outbox.redeliver()  # …and, like everything unconfirmed, sent again
+            seq = by_mid.pop(mid, None)
+            if seq is None:
+                if mid == CONNECTION_LOST:
+                    self.delivered += delivered
+                    delivered = 0
+                    self._mark_acked(force=True)  # what the broker acknowledged before the drop is delivered…
+                    self._requeue_in_flight()
+                    self.resent += self._outbox.redeliver()  # …and, like everything unconfirmed, sent again
+                    acked = self._acked
+                continue  # or an ack for a copy already settled
+            entry = in_flight.pop(seq, None)
+            if entry is None:
                 continue
-            seq = self._by_mid.pop(mid, None)
-            if seq is None or seq not in self._in_flight:
-                continue  # an ack for a copy already settled
-            pending, _ = self._in_flight.pop(seq)
-            self._strikes.pop(seq, None)
+            if strikes:
+                strikes.pop(seq, None)
             if reason < 0x80:
-                self.delivered += 1
-                if not self._acked:
+                if not acked:
                     self._acked_since = time.monotonic()
-                self._acked.append(seq)
+                acked.append(seq)
+                delivered += 1
             elif reason in TRANSIENT_REFUSALS:
                 self._outbox.release([seq])
                 self._retry_after = time.monotonic() + 5.0
             else:
-                self._put_aside(pending, f"broker refused it: {ReasonCode(PacketTypes.PUBACK, identifier=reason)}")
+                self._put_aside(entry[0], f"broker refused it: {ReasonCode(PacketTypes.PUBACK, identifier=reason)}")
+        self.delivered += delivered
 
     def _mark_acked(self, force: bool = False) -> None:
         """Mark acknowledged rows delivered in one transaction per batch, not one per PUBACK."""
@@ -255,34 +265,33 @@ class Pump(threading.Thread):
         self._wake.set()
 
     def _fill(self) -> None:
-        free = self._window - len(self._in_flight)
-        if free < self._refill_at and self._in_flight:
+        in_flight = self._in_flight
+        free = self._window - len(in_flight)
+        if free < self._refill_at and in_flight:
             return  # top up in batches: one read transaction for many events
-        skip = () if self._link.tls else tuple(PERSONAL_KINDS)
-        # One send time for the batch: it leaves within milliseconds.
+        link = self._link
+        skip = () if link.tls else tuple(PERSONAL_KINDS)
+        # One send time and one stamp for the batch: it leaves within milliseconds.
         stamp = (f'{{"device":"{self._device}","ts":"{now_iso()}",'
                  f'"clock_synced":{"true" if clock_synchronised() else "false"},').encode()
         sent = time.monotonic()
-        limit = self._link.max_packet_size
+        limit = link.max_packet_size
+        publish, topics, by_mid = link.publish, self._topics, self._by_mid
         for pending in self._outbox.take(free, skip):
-            if limit and len(pending.envelope) + TOPIC_OVERHEAD > limit:
-                self._put_aside(pending, f"{len(pending.envelope)} bytes exceed the broker's maximum packet "
-                                         f"size of {limit}")
+            envelope = pending.envelope
+            if limit and len(envelope) + TOPIC_OVERHEAD > limit:
+                self._put_aside(pending, f"{len(envelope)} bytes exceed the broker's maximum packet size of {limit}")
                 continue
-            self._publish(pending, stamp, sent)
-
-    def _publish(self, pending: Pending, stamp: bytes, sent: float) -> None:
-        message = stamp + pending.envelope[1:]
-        topic = self._topics.get(pending.kind) or event_topic(self._device, pending.kind)
-        info = self._link.publish(topic, message, QOS_EVENTS)
-        if info.rc not in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):  # NO_CONN: paho queued it
-            if info.rc == mqtt.MQTT_ERR_PAYLOAD_SIZE:
-                self._put_aside(pending, "too large for the MQTT client")
-            else:
-                self._outbox.release([pending.seq])
-            return
-        self._by_mid[info.mid] = pending.seq
-        self._in_flight[pending.seq] = (pending, sent)
+            topic = topics.get(pending.kind) or event_topic(self._device, pending.kind)
+            info = publish(topic, stamp + envelope[1:], QOS_EVENTS)
+            if info.rc and info.rc != mqtt.MQTT_ERR_NO_CONN:  # NO_CONN: paho queued it
+                if info.rc == mqtt.MQTT_ERR_PAYLOAD_SIZE:
+                    self._put_aside(pending, "too large for the MQTT client")
+                else:
+                    self._outbox.release([pending.seq])
+                continue
+            by_mid[info.mid] = pending.seq
+            in_flight[pending.seq] = (pending, sent)
 
     def _requeue_in_flight(self) -> None:
         """The connection dropped: all in flight is ready again; strike the oldest if it looks guilty."""
