@@ -189,8 +189,12 @@ class AssistCall:
                            mode=answer.get("mode", self._asked.mode),
                            outside_hours=bool(answer.get("outside_hours", False)), **fields)
 
+    def _known_state(self) -> AssistState | None:
+        """Central's latest word; its confirmation of the event counts as `queued` (caller holds the lock)."""
+        return self._state or (AssistState.QUEUED if self._committed else None)
+
     def _code(self, deliverable: bool, now: float) -> AssistCode:
-        state = self._state or (AssistState.QUEUED if self._committed else None)
+        state = self._known_state()
         if state is AssistState.CLOSED:
             return AssistCode.CLOSED
         if state is AssistState.TAKEN:
@@ -211,7 +215,7 @@ class AssistCall:
         with self._lock:
             if self._asked is None:
                 return False
-            state = self._state or (AssistState.QUEUED if self._committed else None)
+            state = self._known_state()
             if state is None or (state is AssistState.QUEUED and not self._answer.get("outside_hours")):
                 return now - self._created < self._timeout_s
             if state is AssistState.TAKEN and self._taken_at is not None:

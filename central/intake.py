@@ -380,24 +380,23 @@ class Intake:
         outcome.counts["duplicate"] += len(gathered) - len(new)
         for message, _at in gathered:
             outcome.confirmed[message.device].append((message.body["seq"], message.body["id"]))
-        recorded = set()  # assist requests put on the desk (and answered) just now
+        new_requests = {}  # assist events recorded just now, by (device, id)
         for device, envelope, now in new:
             outcome.counts[f"event_{envelope['kind']}"] += 1
             opened = event_condition(envelope["payload"]) if envelope["kind"] == "alert" else None
             if opened is not None:
                 self.db.open_alert(conn, device, "event", *opened, now)
             if envelope["kind"] == "assist":
-                recorded.add((device, envelope["id"]))
-                outcome.replies.append(self.desk.record(conn, device, envelope, now, phones[device, envelope["id"]]))
-        for message, at in gathered:
+                new_requests[device, envelope["id"]] = envelope, now
+        for message, at in gathered:  # every copy is answered: the first of a new one goes on the desk
             if message.body["kind"] != "assist":
                 continue
             key = (message.device, message.body["id"])
-            if key in recorded:  # its first copy in this batch: answered above; a second copy is a redelivery
-                recorded.discard(key)
-                continue
-            answer = self.desk.answer(conn, message.device, message.body["id"], at)
-            outcome.replies += [answer] if answer is not None else []
+            if key in new_requests:
+                envelope, now = new_requests.pop(key)
+                outcome.replies.append(self.desk.record(conn, message.device, envelope, now, phones[key]))
+            elif (answer := self.desk.answer(conn, message.device, message.body["id"], at)) is not None:
+                outcome.replies.append(answer)
 
     def _record_cmd_result(self, conn: Connection, message: Message, now: float, outcome: Outcome) -> None:
         known = self.db.record_command_result(conn, message.device, message.body, now)
