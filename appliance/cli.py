@@ -13,12 +13,12 @@ import sys
 import threading
 from pathlib import Path
 
-from appliance.catalog import CatalogError
-from appliance.catalog_cli import add_catalog_commands
+from appliance.catalog.command import add_catalog_commands
+from appliance.catalog.model import CatalogError
 from appliance.config import ConfigError, load_config
-from appliance.sealing import SealError
-from appliance.sim_cli import add_sim_commands
-from appliance.store import StoreError
+from appliance.devices.sim_command import add_sim_commands
+from appliance.state.sealing import SealError
+from appliance.state.store import StoreError
 from central.cli import add_central_commands
 from provisioning.init import add_provision_commands
 
@@ -60,7 +60,7 @@ def _config_check(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     """The running service's health, from the file it rewrites every few seconds."""
-    from appliance.status_file import describe
+    from appliance.monitor.status_file import describe
 
     alive, text = describe(load_config(args.config).storage.dir)
     print(text)

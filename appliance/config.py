@@ -195,7 +195,7 @@ class CatalogSection(_Section):
     @classmethod
     def _usable_key(cls, value: str | None) -> str | None:
         if value is not None:
-            from appliance.catalog_signing import load_public_key
+            from appliance.catalog.signing import load_public_key
 
             load_public_key(value)
         return value

@@ -19,12 +19,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from appliance import __version__
-from appliance.admin_pin import Attempt, PinGuard
-from appliance.assist import AssistCall, AssistView, MalformedAnswer, parse_answer
-from appliance.catalog import CatalogError, CatalogStore, FormProblem, Item
-from appliance.catalog_signing import CatalogRejected, load_public_key, open_message
+from appliance.catalog.model import CatalogError, CatalogStore, FormProblem, Item
+from appliance.catalog.signing import CatalogRejected, load_public_key, open_message
 from appliance.clock import clock_synchronised
-from appliance.commands import CommandCenter, CommandError
 from appliance.config import KioskConfig
 from appliance.contract import (
     ASSIST_SCREEN,
@@ -47,25 +44,28 @@ from appliance.contract import (
     progress_request_topic,
     stamped,
 )
+from appliance.delivery.link import MqttLink
+from appliance.delivery.outbox import Accepted, Outbox, OutboxRefused
+from appliance.delivery.pump import Pump
+from appliance.devices.hardware import Hardware, build_hardware
 from appliance.errors import CodedError
-from appliance.filed_here import FiledHere, FiledNote
-from appliance.hardware import Hardware, build_hardware
-from appliance.link import MqttLink
-from appliance.outbox import Accepted, Outbox, OutboxRefused
-from appliance.pi_health import pi_health, service_restarts
+from appliance.monitor.pi_health import pi_health, service_restarts
+from appliance.monitor.status_file import WRITE_EVERY_S as STATUS_EVERY_S
+from appliance.monitor.status_file import snapshot_lines, write_status
+from appliance.monitor.system import readings
+from appliance.monitor.usage import Action, UsageLedger
+from appliance.monitor.watchdog import Liveness, Notifier, Watchdog
 from appliance.privacy import mask_id_number, mask_name
-from appliance.progress import CASE_REF, ProgressQueries
-from appliance.progress import TIMEOUT_S as PROGRESS_TIMEOUT_S
-from appliance.pump import Pump
+from appliance.remote.command_center import CommandCenter, CommandError
 from appliance.root_actions import request_action
-from appliance.sealing import Sealer, load_or_create_key
-from appliance.session import CitizenSession
-from appliance.status_file import WRITE_EVERY_S as STATUS_EVERY_S
-from appliance.status_file import snapshot_lines, write_status
-from appliance.store import Store
-from appliance.system import readings
-from appliance.usage import Action, UsageLedger
-from appliance.watchdog import Liveness, Notifier, Watchdog
+from appliance.services.assist import AssistCall, AssistView, MalformedAnswer, parse_answer
+from appliance.services.progress import CASE_REF, ProgressQueries
+from appliance.services.progress import TIMEOUT_S as PROGRESS_TIMEOUT_S
+from appliance.services.session import CitizenSession
+from appliance.state.admin_pin import Attempt, PinGuard
+from appliance.state.filed_here import FiledHere, FiledNote
+from appliance.state.sealing import Sealer, load_or_create_key
+from appliance.state.store import Store
 from drivers.card_reader import CardEvent, CardEventKind, IdCard
 from drivers.health import NOT_OPENED, SEVERITY, Health, HealthState
 from drivers.leds import LedPattern
@@ -380,7 +380,7 @@ class Kiosk:
                        code: str | None = None) -> AssistView:
         """帮办代办: ask for a person — someone coming to the booth (where staff are on duty) or a call back
         at `phone` — from `screen`, about item `code` if any. Returns what the screen may truthfully say
-        (appliance/assist.py); while a call is still open, a second press returns it instead of another."""
+        (appliance/services/assist.py); while a call is still open, a second press returns it instead of another."""
         mode = AssistMode(mode)
         if not ASSIST_SCREEN.fullmatch(screen):
             raise CitizenError("bad_screen", f"{screen!r} is not a screen name")
@@ -726,7 +726,7 @@ class Kiosk:
             session = self.session
             if session is None:
                 return
-            if self._assist.holds_session():  # waiting for help is activity (appliance/assist.py)
+            if self._assist.holds_session():  # waiting for help is activity (appliance/services/assist.py)
                 session.touch()
             remaining = session.remaining_s()
             if remaining <= 0:

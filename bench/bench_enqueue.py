@@ -22,9 +22,9 @@ from persistqueue import SQLiteAckQueue
 
 from appliance.config import OutboxSection
 from appliance.contract import EventKind
-from appliance.outbox import Outbox
-from appliance.sealing import Sealer, load_or_create_key
-from appliance.store import Store
+from appliance.delivery.outbox import Outbox
+from appliance.state.sealing import Sealer, load_or_create_key
+from appliance.state.store import Store
 
 BLOCKS = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 BLOCK = 100

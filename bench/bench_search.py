@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
-from appliance.catalog import bundled_text, parse_catalog
-from appliance.search import SearchIndex
+from appliance.catalog.model import bundled_text, parse_catalog
+from appliance.catalog.search import SearchIndex
 
 EVAL = Path(__file__).resolve().parent.parent / "tests" / "search_eval.yaml"
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from appliance.config import KioskConfig
 from appliance.contract import EventKind
-from appliance.outbox import Outbox
-from appliance.sealing import Sealer, load_or_create_key
-from appliance.store import Store
+from appliance.delivery.outbox import Outbox
+from appliance.state.sealing import Sealer, load_or_create_key
+from appliance.state.store import Store
 
 PAYLOAD = {"item": "GA-001", "level": 5, "label": "非常满意", "channel": "self-service-terminal",
            "session": "a1b2c3d4e5f6", "comment": ""}

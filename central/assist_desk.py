@@ -39,7 +39,7 @@ from appliance.contract import (
     iso,
 )
 from appliance.privacy import mask_phone
-from appliance.sealing import Sealer, SealError, load_or_create_key
+from appliance.state.sealing import Sealer, SealError, load_or_create_key
 from central import audit
 from central.accounts import User
 from central.alerts import desk_conditions

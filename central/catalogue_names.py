@@ -1,7 +1,7 @@
 """The names of the catalogue central publishes, so that every view names items, not codes.
 
 The catalogue's source is a folder of department YAML files plus `bundles.yaml` (central/catalog in the
-package, or the folder `CentralSettings.catalogue` names); `appliance.catalog_source.build_catalog` turns it
+package, or the folder `CentralSettings.catalogue` names); `appliance.catalog.source.build_catalog` turns it
 into the checked catalogue the booths load, and the names here are taken from that same catalogue, so a
 view never names an item differently from the booth. Loading takes a few tenths of a second: load once (at
 start, or when the catalogue changes) and look names up per row (a dict lookup each).
@@ -21,8 +21,8 @@ from typing import Any
 
 import yaml
 
-from appliance.catalog import CatalogError
-from appliance.catalog_source import build_catalog
+from appliance.catalog.model import CatalogError
+from appliance.catalog.source import build_catalog
 
 UNKNOWN = "（目录中无此事项）"  # after a code the catalogue does not know: GA-001（目录中无此事项）
 BUNDLE_DEPARTMENT_SEPARATOR = "、"

@@ -23,7 +23,7 @@ from paho.mqtt.properties import Properties
 
 from appliance.config import ConfigError, KioskConfig, load_config
 from appliance.contract import command_result_topic, encode, stamped
-from appliance.hardware import Hardware, build_hardware
+from appliance.devices.hardware import Hardware, build_hardware
 from appliance.privacy import mask_name
 from drivers.card_reader import CardEvent, CardEventKind
 from drivers.health import NOT_OPENED

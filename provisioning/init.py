@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-from appliance.admin_pin import PinError, hash_pin
 from appliance.config import ConfigError, KioskConfig
+from appliance.state.admin_pin import PinError, hash_pin
 from provisioning.check import add_check_command
 from provisioning.toml_file import toml_text, write_atomically
 

@@ -20,8 +20,8 @@ from kivy.metrics import mm
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
+from appliance.catalog.search import SearchIndex
 from appliance.kiosk import CitizenError, Kiosk
-from appliance.search import SearchIndex
 from screens import theme
 from screens.apply import ApplyScreen, IdentifyScreen, ReceiptScreen
 from screens.assist import AssistScreen, AssistStatusScreen, PhoneScreen

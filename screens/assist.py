@@ -1,6 +1,6 @@
 """帮办代办 on the screen: how the citizen wants to be helped (someone coming to the booth where staff
 are on duty, or a call back at a number keyed in on a digit pad), then the call's live status — only
-what the core knows to be true (appliance/assist.py), the waited time, the 12345 hotline whenever no
+what the core knows to be true (appliance/services/assist.py), the waited time, the 12345 hotline whenever no
 one can help in time, and always a way back or out."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from kivy.clock import Clock
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
-from appliance.assist import AssistCode, AssistView
 from appliance.contract import AssistMode
 from appliance.kiosk import CitizenError
+from appliance.services.assist import AssistCode, AssistView
 from screens import theme
 from screens.keyboard import digit_pad
 from screens.strings import LANGUAGE, t

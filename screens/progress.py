@@ -9,7 +9,7 @@ from typing import ClassVar
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
-from appliance.catalog import CatalogError
+from appliance.catalog.model import CatalogError
 from appliance.kiosk import CitizenError
 from screens import theme
 from screens.keyboard import keyboard

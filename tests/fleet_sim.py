@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import paho.mqtt.client as mqtt
 
 from appliance.contract import encode, event_topic, heartbeat_topic, iso, stamped, status_topic
-from appliance.ids import UlidGenerator
+from appliance.state.ids import UlidGenerator
 
 ITEMS = ["GA-001", "GA-002", "RS-002", "RS-005", "YB-001", "GJJ-002", "SW-003", "BDC-001", "MZ-004", "JY-001"]
 

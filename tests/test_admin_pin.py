@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from appliance.admin_pin import LOCKOUT_S, MAX_FAILURES, MIN_INTERVAL_S, PinError, PinGuard, hash_pin, pin_matches
 from appliance.config import ConfigError, parse_config
-from appliance.store import Store
+from appliance.state.admin_pin import LOCKOUT_S, MAX_FAILURES, MIN_INTERVAL_S, PinError, PinGuard, hash_pin, pin_matches
+from appliance.state.store import Store
 from tests.support import kiosk_config_data
 
 

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from appliance.assist import AssistCode
 from appliance.contract import (
     QOS_ASSIST_ANSWERS,
     AssistMode,
@@ -23,6 +22,7 @@ from appliance.contract import (
 )
 from appliance.kiosk import CitizenError, Kiosk
 from appliance.privacy import mask_phone
+from appliance.services.assist import AssistCode
 from tests.support import Collector, Confirmer, Mosquitto, TlsFiles, wait_until
 
 DEVICE = "test-kiosk-0001"

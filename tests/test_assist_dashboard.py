@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
-from appliance.ids import UlidGenerator
+from appliance.state.ids import UlidGenerator
 from central.assist_desk import OUTCOME_NAMES
 from central.tables import audit_log
 from tests.browser import open_page as open_browser_page

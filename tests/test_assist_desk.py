@@ -27,8 +27,8 @@ from sqlalchemy import func, select, text, update
 
 from appliance import cli
 from appliance.contract import assist_answer_topic, encode, event_topic, stamped, status_topic
-from appliance.ids import UlidGenerator
-from appliance.sealing import SealError
+from appliance.state.ids import UlidGenerator
+from appliance.state.sealing import SealError
 from central.assist_desk import PhoneSeal, asked_at
 from central.settings import SettingsError
 from central.tables import alerts, assists, audit_log, dead_letters, events, users

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 from appliance.contract import EventKind
-from appliance.outbox import DELIVERED
+from appliance.delivery.outbox import DELIVERED
 from tests.support import Confirmer, wait_until
 
 EVENTS = 4000

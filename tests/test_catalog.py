@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from appliance.catalog import CatalogError, CatalogStore, FormProblem, parse_catalog
-from appliance.catalog_cli import catalog_json
-from appliance.catalog_source import build_catalog
+from appliance.catalog.command import catalog_json
+from appliance.catalog.model import CatalogError, CatalogStore, FormProblem, parse_catalog
+from appliance.catalog.source import build_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED = ROOT / "appliance" / "data" / "catalog.json"
+BUNDLED = ROOT / "appliance" / "catalog" / "data" / "catalog.json"
 
 # The services a Chinese service hall offers that the booth must know, by the names citizens see.
 REQUIRED = ["居民身份证到期换领", "居民身份证挂失补领", "户口迁移", "居住证申领", "无犯罪记录证明", "社会保障卡申领",
@@ -46,7 +46,7 @@ def test_the_catalogue_is_big_enough_and_has_every_required_service(catalog) -> 
 def test_the_bundled_file_is_exactly_what_the_sources_build(catalog) -> None:
     rebuilt = build_catalog(ROOT / "central" / "catalog", catalog.version)
     assert catalog_json(rebuilt.model_dump(mode="json")) == BUNDLED.read_text(encoding="utf-8"), \
-        "run: kiosk catalog build central/catalog --version VERSION -o appliance/data/catalog.json"
+        "run: kiosk catalog build central/catalog --version VERSION -o appliance/catalog/data/catalog.json"
 
 
 @pytest.mark.parametrize(("change", "expected"), [

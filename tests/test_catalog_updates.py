@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from appliance.catalog import bundled_text
-from appliance.catalog_signing import generate_key, load_private_key, sign
+from appliance.catalog.model import bundled_text
+from appliance.catalog.signing import generate_key, load_private_key, sign
 from appliance.contract import catalog_topic
 from tests.support import wait_until
 

@@ -24,7 +24,7 @@ from appliance.contract import (
     stamped,
     status_topic,
 )
-from appliance.ids import UlidGenerator
+from appliance.state.ids import UlidGenerator
 from central.database import Database
 from central.intake import Intake
 from central.settings import build_settings

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from appliance.contract import confirmation_topic, encode, event_topic, heartbeat_topic, stamped, status_topic
-from appliance.ids import UlidGenerator
+from appliance.state.ids import UlidGenerator
 from central.catalogue_names import CatalogueNames
 from central.database import Database
 from central.fleet import FleetSnapshot

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from appliance.ids import UlidGenerator
+from appliance.state.ids import UlidGenerator
 from central import accounts
 from central.tables import audit_log, cases, commands, follow_ups, ratings, web_sessions
 from central.workdays import add_working_days

@@ -10,8 +10,8 @@ import logging
 from collections import Counter
 
 from appliance.contract import QOS_CONFIRMATIONS, EventKind, confirmation, confirmation_topic
-from appliance.pump import parse_confirmation
-from appliance.status_file import snapshot_lines
+from appliance.delivery.pump import parse_confirmation
+from appliance.monitor.status_file import snapshot_lines
 from tests.support import Confirmer, wait_until
 
 DEVICE = "test-kiosk-0001"

@@ -172,9 +172,9 @@ def test_assist_answers_as_central_makes_them_match_the_contract() -> None:
 
 def test_outbox_file_holds_no_personal_data_in_the_clear(busy_day, tmp_path) -> None:
     from appliance.contract import EventKind
-    from appliance.outbox import Outbox
-    from appliance.sealing import Sealer, load_or_create_key
-    from appliance.store import Store
+    from appliance.delivery.outbox import Outbox
+    from appliance.state.sealing import Sealer, load_or_create_key
+    from appliance.state.store import Store
     from tests.support import kiosk_config as cfg
 
     # Keep a submission on disk (no broker) and look at the raw bytes of every state file.

@@ -186,7 +186,7 @@ def test_a_lifted_card_is_known_again_and_another_is_not(make_kiosk) -> None:
 def test_personal_data_held_without_tls_is_said_not_hidden(make_kiosk, broker, caplog) -> None:
     """Without TLS a submission waits on the booth: the log says so once, the status lines name it and the
     LEDs go amber — while a rating (no personal data) is delivered over the same link."""
-    from appliance.status_file import snapshot_lines
+    from appliance.monitor.status_file import snapshot_lines
     from drivers.leds import LedPattern
 
     kiosk = make_kiosk(broker.port)

@@ -14,7 +14,7 @@ import openpyxl
 import pytest
 from sqlalchemy import select, update
 
-from appliance.ids import UlidGenerator
+from appliance.state.ids import UlidGenerator
 from central.accounts import User
 from central.assist_desk import NO_ITEM, OUTCOME_NAMES, AssistDesk, take_s
 from central.catalogue_names import UNKNOWN, CatalogueNames, CatalogueNamesError

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import insert, update
 
 from appliance.contract import encode, event_topic, heartbeat_topic, stamped, status_topic
-from appliance.ids import UlidGenerator
+from appliance.state.ids import UlidGenerator
 from central.alerts import Condition
 from central.assist_desk import AssistDesk
 from central.database import Database

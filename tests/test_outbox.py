@@ -10,10 +10,10 @@ import pytest
 
 from appliance.config import OutboxSection
 from appliance.contract import EventKind
-from appliance.outbox import Outbox, OutboxRefused
-from appliance.sealing import Sealer, SealError, load_or_create_key
-from appliance.store import Store
-from appliance.usage import Action, UsageLedger
+from appliance.delivery.outbox import Outbox, OutboxRefused
+from appliance.monitor.usage import Action, UsageLedger
+from appliance.state.sealing import Sealer, SealError, load_or_create_key
+from appliance.state.store import Store
 from tests.support import Mosquitto, wait_until
 
 
@@ -133,7 +133,7 @@ def test_a_state_database_from_the_previous_version_is_upgraded_in_place(tmp_pat
     assert outbox.stats()["depth"] == 3 and outbox.confirm([(p.seq, p.id) for p in taken]).freed == 2
 
 
-# The state database as the version before confirmations created it (git show f085c5a:appliance/store.py).
+# The state database as the version before confirmations created it (git show f085c5a:appliance/state/store.py).
 PREVIOUS_SCHEMA = """
 PRAGMA journal_mode=WAL;
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.pi_health import filesystem_errors, pi_health, throttling
+from appliance.monitor.pi_health import filesystem_errors, pi_health, throttling
 from central.alerts import heartbeat_conditions
 from central.settings import Thresholds
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-from appliance.admin_pin import pin_matches
 from appliance.config import load_config
+from appliance.state.admin_pin import pin_matches
 from tests.support import make_test_ca
 
 KIOSK = [sys.executable, "-m", "appliance.cli", "provision", "init"]
@@ -164,7 +164,7 @@ def _check_config(tmp_path: Path, broker, tls=None):
 def test_check_passes_a_well_provisioned_booth(tmp_path: Path) -> None:
     import threading
 
-    from appliance.hardware import build_hardware
+    from appliance.devices.hardware import build_hardware
     from provisioning.check import run_check
     from tests.support import Mosquitto, citizen_card
 
@@ -188,7 +188,7 @@ def test_check_passes_a_well_provisioned_booth(tmp_path: Path) -> None:
 
 
 def test_check_fails_when_the_broker_lets_a_booth_write_as_another(tmp_path: Path, broker) -> None:
-    from appliance.hardware import build_hardware
+    from appliance.devices.hardware import build_hardware
     from provisioning.check import run_check
 
     config = _check_config(tmp_path, broker)  # the test broker: anonymous, no ACL

@@ -17,7 +17,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, insert, select, update
 
 from appliance.contract import encode, event_topic, stamped
-from appliance.ids import UlidGenerator
+from appliance.state.ids import UlidGenerator
 from central import audit, intake, retention
 from central.database import Database
 from central.intake import Intake

@@ -225,7 +225,7 @@ def _pin(digits: str) -> list:
 
 
 def test_maintenance_behind_a_corner_hold_and_the_admin_pin(play, collector, tmp_path) -> None:
-    from appliance.admin_pin import hash_pin
+    from appliance.state.admin_pin import hash_pin
 
     played = play([["hold", 1.0], ["look"], ["hold", 3.5], ["look"], *_pin("999999"), ["look"], ["wait", 2.2],
                    *_pin("246810"), ["wait", 1.0], ["look"], ["tap", "maint_print"], ["wait", 2.0], ["look"],
@@ -247,7 +247,7 @@ def test_maintenance_behind_a_corner_hold_and_the_admin_pin(play, collector, tmp
 
 
 def test_the_admin_pin_locks_out_after_five_failures(play) -> None:
-    from appliance.admin_pin import hash_pin
+    from appliance.state.admin_pin import hash_pin
 
     tries = [step for _ in range(5) for step in [*_pin("111111"), ["wait", 2.1]]]
     played = play([["hold", 3.5], *tries, ["look"], *_pin("246810"), ["look"]], admin={"pin_hash": hash_pin("246810")})

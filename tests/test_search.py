@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from appliance.catalog import bundled_text, parse_catalog
-from appliance.search import SearchIndex
+from appliance.catalog.model import bundled_text, parse_catalog
+from appliance.catalog.search import SearchIndex
 
 EVAL = Path(__file__).with_name("search_eval.yaml")
 

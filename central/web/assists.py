@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import Connection
 
 from appliance.contract import ASSIST_OUTCOMES
-from appliance.sealing import SealError
+from appliance.state.sealing import SealError
 from central.assist_desk import MAX_NOTE, Answer, DeskConflict, shown
 from central.web.auth import Operator, Viewer, client_address
 from central.web.context import WebContext, context

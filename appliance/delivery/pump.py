@@ -37,8 +37,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from appliance.clock import clock_synchronised
 from appliance.contract import MAX_CONFIRMED, PERSONAL_KINDS, QOS_EVENTS, EventKind, event_topic, now_iso
-from appliance.link import MqttLink
-from appliance.outbox import Outbox, Pending
+from appliance.delivery.link import MqttLink
+from appliance.delivery.outbox import Outbox, Pending
 
 log = logging.getLogger("kiosk.pump")
 

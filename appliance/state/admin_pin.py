@@ -13,7 +13,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from appliance.store import Store
+from appliance.state.store import Store
 
 PIN = re.compile(r"^[0-9]{6,12}$")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}

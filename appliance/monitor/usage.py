@@ -13,8 +13,8 @@ from collections import Counter
 from enum import StrEnum
 
 from appliance.contract import EventKind, iso
-from appliance.outbox import Outbox, OutboxRefused
-from appliance.store import Store
+from appliance.delivery.outbox import Outbox, OutboxRefused
+from appliance.state.store import Store
 
 log = logging.getLogger("kiosk.usage")
 

@@ -7,11 +7,11 @@ import json
 import os
 from pathlib import Path
 
-from appliance.catalog import CatalogError, bundled_text, parse_catalog
+from appliance.catalog.model import CatalogError, bundled_text, parse_catalog
 
 
 def _build(args: argparse.Namespace) -> int:
-    from appliance.catalog_source import build_catalog
+    from appliance.catalog.source import build_catalog
 
     catalog = build_catalog(args.source, args.version)
     try:
@@ -39,7 +39,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from appliance.catalog_signing import generate_key
+    from appliance.catalog.signing import generate_key
 
     pem, public = generate_key()
     if args.key.exists():
@@ -54,7 +54,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
-    from appliance.catalog_signing import load_private_key, sign
+    from appliance.catalog.signing import load_private_key, sign
 
     text = args.file.read_bytes()
     catalog = parse_catalog(json.loads(text))  # never sign what a device would refuse
@@ -65,8 +65,8 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from appliance.catalog import CatalogStore
-    from appliance.search import SearchIndex
+    from appliance.catalog.model import CatalogStore
+    from appliance.catalog.search import SearchIndex
 
     catalog = CatalogStore(args.file).load() if args.file else parse_catalog(json.loads(bundled_text()))
     hits = SearchIndex(catalog).search(args.query, limit=args.limit)

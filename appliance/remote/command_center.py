@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from appliance.errors import CodedError
-from appliance.store import Store
+from appliance.state.store import Store
 
 log = logging.getLogger("kiosk.commands")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from appliance.store import Store
+from appliance.state.store import Store
 
 KEEP_DAYS = 90
 SCHEMA = """

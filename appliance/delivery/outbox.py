@@ -28,9 +28,9 @@ from typing import Any, NamedTuple
 from appliance.config import OutboxSection
 from appliance.contract import CITIZEN_KINDS, EventKind, event_envelope
 from appliance.errors import CodedError
-from appliance.ids import UlidGenerator
-from appliance.sealing import CANNOT_OPEN, Sealer
-from appliance.store import UNCONFIRMED_INDEX, Store
+from appliance.state.ids import UlidGenerator
+from appliance.state.sealing import CANNOT_OPEN, Sealer
+from appliance.state.store import UNCONFIRMED_INDEX, Store
 
 READY, IN_FLIGHT, SET_ASIDE, DELIVERED = 0, 1, 2, 3  # DELIVERED: PUBACK received, central's confirmation not yet
 ALERT_RESERVE = 0.02  # alerts may use 2 % over capacity, so "outbox full" itself gets through

@@ -1,7 +1,7 @@
 """Building a catalogue from the files its editors write: one YAML file per department.
 
 The editors' form is short on purpose — a material is one line, a question and its answer are one
-line — and this module expands it into the JSON the devices load (`appliance.catalog`):
+line — and this module expands it into the JSON the devices load (`appliance.catalog.model`):
 
     materials:
       - 户口簿 | 原件                       name | form [| copies [| source [| optional]]]
@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from appliance.catalog import Catalog, CatalogError, Item, parse_catalog
+from appliance.catalog.model import Catalog, CatalogError, Item, parse_catalog
 
 CHANNEL_NAMES = {"self_service": "本自助机", "online": "网上（政务服务网或“爱山东”App）", "window": "政务服务大厅窗口"}
 

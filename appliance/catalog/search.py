@@ -19,7 +19,7 @@ from functools import lru_cache
 from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
 
-from appliance.catalog import Catalog
+from appliance.catalog.model import Catalog
 
 # How much a match in each kind of text counts: the name says most, a FAQ question least.
 WEIGHTS = {"name": 1.0, "alias": 0.95, "bundle": 0.8, "faq": 0.75, "department": 0.45}

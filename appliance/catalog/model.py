@@ -267,4 +267,4 @@ class CatalogStore:
 
 
 def bundled_text() -> str:
-    return resources.files("appliance").joinpath(BUNDLED).read_text(encoding="utf-8")
+    return resources.files("appliance.catalog").joinpath(BUNDLED).read_text(encoding="utf-8")

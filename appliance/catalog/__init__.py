@@ -1,0 +1,2 @@
+"""The service catalogue: its model and validation, the holder that loads and swaps it, signed updates
+from central, citizen search, the YAML sources it is built from and the `kiosk catalog` command."""
