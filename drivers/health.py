@@ -29,3 +29,8 @@ class Health:
 
 OK = Health(HealthState.OK)
 NOT_OPENED = Health(HealthState.ABSENT, "not_opened")  # until a driver has first tried its device
+
+
+class DeviceAbsent(RuntimeError):
+    """A capability asked of a device that is not fitted (or cannot be driven here, like LEDs without
+    GPIO): the booth carries on without it, and the maintainer reads why."""
