@@ -76,7 +76,7 @@ def drain(config) -> tuple[float, float | None, float, float]:
         acked, acked_cpu = time.perf_counter() - start, cpu_s() - cpu
         per_event = acked_cpu / EVENTS * 1e6
         try:
-            wait_until(lambda: kiosk.outbox.depth == 0, timeout=600 if kiosk.pump.confirmed else 3, interval=0.005)
+            wait_until(lambda: kiosk.outbox.held == 0, timeout=600 if kiosk.pump.confirmed else 3, interval=0.005)
         except AssertionError:
             return EVENTS / acked, None, per_event, 0.0
         return EVENTS / acked, EVENTS / (time.perf_counter() - start), per_event, confirming[0] / EVENTS * 1e6

@@ -139,6 +139,8 @@ class Player:
 
         from kivy.clock import Clock
 
+        from appliance.events import SessionEnded, UiEvent
+
         self.app, self.mode, self.seconds, self.diag, self.trace, self.emit = app, mode, seconds, diag, trace, emit
         self.rng = random.Random(seed)
         self.began = time.monotonic()
@@ -156,10 +158,10 @@ class Player:
         app.manager.bind(current=lambda _m, name: self.screens.update([name]))
         notify = app.notify
 
-        def counting_notify(name: str, data: dict) -> None:  # the core's notifications, from its threads
-            if name == "session_ended":
-                self.sessions.update([data.get("reason", "?")])
-            notify(name, data)
+        def counting_notify(event: UiEvent) -> None:  # the core's events, from its threads
+            if isinstance(event, SessionEnded):
+                self.sessions.update([event.reason])
+            notify(event)
 
         app.notify = counting_notify  # run_app's holder calls app.notify: this instance's attribute
         Clock.schedule_interval(self._frame, 0)

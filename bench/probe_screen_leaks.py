@@ -49,14 +49,15 @@ def child(config: str, repeats: int) -> None:
     from kivy.clock import Clock
 
     from appliance.config import load_config
-    from appliance.kiosk import SubmissionReceipt
+    from appliance.events import CardRemoved, CardUnreadable
+    from appliance.services.citizen import FiledReceipt
     from screens.app import run_app
 
     def probes(app):
         item = next(i for i in app.kiosk.catalog.current.items if "apply" in i.actions)
 
         def receipt(n):
-            app.open("receipt", receipt=SubmissionReceipt(f"01JD{n:022d}", item.code, printed=True))
+            app.open("receipt", receipt=FiledReceipt(f"01JD{n:022d}", item.code, printed=True))
 
         def elder(_n):
             app.toggle_elder()
@@ -64,8 +65,8 @@ def child(config: str, repeats: int) -> None:
         def identify_error_removed(n):
             if n == 0:
                 app.open("identify", code=item.code, message="", then="apply")
-            app._on_core_event("card_error", {"reason": "read"})
-            app._on_core_event("card_removed", {})
+            app.on_event(CardUnreadable("read"))
+            app.on_event(CardRemoved())
 
         def apply_lifted_twice(n):
             if n == 0:

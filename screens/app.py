@@ -11,7 +11,7 @@ import gc
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -21,7 +21,21 @@ from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
 from appliance.catalog.search import SearchIndex
-from appliance.kiosk import CitizenError, Kiosk
+from appliance.errors import CodedError
+from appliance.events import (
+    AssistChanged,
+    BoothStatus,
+    CardRead,
+    CardRemoved,
+    CardUnreadable,
+    CatalogChanged,
+    Scanned,
+    ScanUnusable,
+    SessionCountdown,
+    SessionEnded,
+    UiEvent,
+)
+from appliance.kiosk import Kiosk
 from screens import theme
 from screens.apply import ApplyScreen, IdentifyScreen, ReceiptScreen
 from screens.assist import AssistScreen, AssistStatusScreen, PhoneScreen
@@ -56,7 +70,6 @@ SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentS
            "apply": ApplyScreen, "receipt": ReceiptScreen, "rate": RateScreen, "bundle": BundleScreen,
            "book": BookScreen, "progress": ProgressScreen, "pin": PinScreen, "maintenance": MaintenanceScreen,
            "assist": AssistScreen, "assist_phone": PhoneScreen, "assist_status": AssistStatusScreen}
-NOT_YET: set[str] = set()  # flows of the screens still being built: their tiles show "coming soon"
 
 
 class KioskApp(App):
@@ -67,6 +80,7 @@ class KioskApp(App):
         self.kiosk = kiosk
         self.site = kiosk.config.device.site
         self.search_index = SearchIndex(kiosk.catalog.current)
+        self.booth: BoothStatus = kiosk.status()  # pushed by the core as it changes (BoothStatus events)
         self.history: list[str] = []
         self.countdown: ModalView | None = None
         self.identity: dict[str, str] = {}  # the masked name and ID number of the card in this session
@@ -89,10 +103,10 @@ class KioskApp(App):
         self.manager = ScreenManager(transition=NoTransition())
         for name, cls in SCREENS.items():
             self.manager.add_widget(cls(self, name=name))
-        Clock.schedule_interval(lambda _dt: self._tick(), 2)
+        Clock.schedule_interval(lambda _dt: self.manager.current_screen.header.tick(), 2)
         # The UI's own loop is watched too: a frozen Kivy thread stops the watchdog's pings.
-        self.kiosk.liveness.expect("ui", within_s=10)
-        Clock.schedule_interval(lambda _dt: self.kiosk.liveness.beat("ui"), 1)
+        beat = self.kiosk.watch_loop("ui", within_s=10)
+        Clock.schedule_interval(lambda _dt: beat(), 1)
         return self.manager
 
     def on_start(self) -> None:
@@ -125,12 +139,7 @@ class KioskApp(App):
         return key in (27, 282, 1073741882)  # Escape, F1 (SDL2 codes): never leave the kiosk
 
     # -- navigation -----------------------------------------------------------------------------------
-    def available(self, name: str) -> bool:
-        return name not in NOT_YET
-
     def open(self, name: str, **params: Any) -> None:
-        if not self.available(name):
-            return
         self.manager.get_screen(name).set_params(**params)  # from the defaults: nothing of an earlier opening
         self.kiosk.begin_session(elder=SCALE.elder)
         self._show(name, remember=True)
@@ -202,11 +211,12 @@ class KioskApp(App):
 
     def in_background(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
         """Run `work` (a print, a query to central) off Kivy's thread so the screen stays alive;
-        `done(result)` runs back on Kivy's thread with the result or the `CitizenError` raised."""
+        `done(result)` runs back on Kivy's thread with the result or the `CitizenError` (a maintainer's
+        action: `MaintenanceError`) raised."""
         def run() -> None:
             try:
                 outcome = work()
-            except CitizenError as exc:
+            except CodedError as exc:
                 outcome = exc
             Clock.schedule_once(lambda _dt: done(outcome), 0)
 
@@ -215,56 +225,76 @@ class KioskApp(App):
     # -- what the screens show about the device --------------------------------------------------------
     def banners(self) -> list[tuple[str, tuple]]:
         shown = []
-        if not self.kiosk.link.connected:
+        if not self.booth.online:
             shown.append((t("offline"), theme.WARNING))
-        if not self.kiosk.can_print():
-            reason = LANGUAGE.reason(self.kiosk.hardware.printer.health().reason)
-            shown.append((t("printer_out", reason=reason), theme.DANGER))
+        if not self.booth.can_print:
+            shown.append((t("printer_out", reason=LANGUAGE.reason(self.booth.printer.reason)), theme.DANGER))
         return shown
 
-    def _tick(self) -> None:
-        screen = self.manager.current_screen
-        screen.header.tick()
-        if [m for m, _ in self.banners()] != [c.children[0].text for c in reversed(screen.banner.children)]:
-            screen._show_banners()
+    # -- the core's events (from its threads) ----------------------------------------------------------
+    def notify(self, event: UiEvent) -> None:
+        Clock.schedule_once(lambda _dt: self.on_event(event), 0)
 
-    # -- the core's notifications (from its threads) ---------------------------------------------------
-    def notify(self, name: str, data: dict[str, Any]) -> None:
-        Clock.schedule_once(lambda _dt: self._on_core_event(name, data), 0)
+    def on_event(self, event: UiEvent) -> None:
+        """On Kivy's thread: the handler for the event's class (events nobody here shows are dropped)."""
+        handler = self._handlers.get(type(event))
+        if handler is not None:
+            handler(self, event, self.manager.current_screen)
 
-    def _on_core_event(self, name: str, data: dict[str, Any]) -> None:
-        screen = self.manager.current_screen
-        if name == "session_countdown":
-            self._show_countdown(int(data["remaining_s"]))
-        elif name == "session_ended":
-            self._hide_countdown()
-            self._reset_to_home()
-        elif name == "card_read":
-            self.identity = {"name": data["name"], "id_number": data["id_number"]}
-            if screen.name == "identify":
-                screen.show_identity(self.identity)
-            elif screen.name == "apply" and screen.waiting_for_card:
-                screen.card_back(returning=data["returning"])
-        elif name == "assist_changed" and screen.name == "assist_status":
-            screen.refresh()  # the call moved on (central's answer, the link, the booth's own wait)
-        elif name == "catalog_changed":  # a signed update arrived: search the new catalogue from now on
-            self.search_index = SearchIndex(self.kiosk.catalog.current)
-        elif name == "scanned":
-            self.kiosk.touch()
-            if screen.name != "progress":
-                self.open("progress")
-            self.manager.get_screen("progress").scanned(data["text"])
-        elif name == "scan_error" and screen.name == "progress":
-            screen.answer.text = t("scan_error")
-        elif name == "card_error" and screen.name == "identify":
-            screen.status.text = t("card_error")
-            screen.status.color = theme.DANGER
-        elif name == "card_removed" and screen.name == "apply":
+    def _countdown(self, event: SessionCountdown, screen) -> None:
+        self._show_countdown(event.remaining_s)
+
+    def _session_ended(self, event: SessionEnded, screen) -> None:
+        self._hide_countdown()
+        self._reset_to_home()
+
+    def _card_read(self, event: CardRead, screen) -> None:
+        self.identity = {"name": event.name, "id_number": event.id_number}
+        if screen.name == "identify":
+            screen.show_identity(self.identity)
+        elif screen.name == "apply" and screen.waiting_for_card:
+            screen.card_back(returning=event.returning)
+
+    def _card_removed(self, event: CardRemoved, screen) -> None:
+        if screen.name == "apply":
             screen.card_lifted()  # warned, and the form kept for a grace period
-        elif name == "card_removed" and screen.name in ("identify", "book") and screen.code and not (
+        elif screen.name in ("identify", "book") and screen.code and not (
                 screen.name == "book" and screen.booked):  # a booking made stays on screen with its number
             self.card_gone(screen.code, then="book" if screen.name == "book" else screen.then,
                            message=t("card_removed"))
+
+    def _card_unreadable(self, event: CardUnreadable, screen) -> None:
+        if screen.name == "identify":
+            screen.status.text = t("card_error")
+            screen.status.color = theme.DANGER
+
+    def _scanned(self, event: Scanned, screen) -> None:
+        self.kiosk.touch()
+        if screen.name != "progress":
+            self.open("progress")
+        self.manager.get_screen("progress").scanned(event.text)
+
+    def _scan_unusable(self, event: ScanUnusable, screen) -> None:
+        if screen.name == "progress":
+            screen.answer.text = t("scan_error")
+
+    def _assist_changed(self, event: AssistChanged, screen) -> None:
+        if screen.name == "assist_status":
+            screen.refresh()  # the call moved on (central's answer, the link, the booth's own wait)
+
+    def _catalog_changed(self, event: CatalogChanged, screen) -> None:
+        self.search_index = SearchIndex(self.kiosk.catalog.current)  # search the new catalogue from now on
+
+    def _booth_changed(self, event: BoothStatus, screen) -> None:
+        self.booth = event
+        screen.show_banners()
+
+    _handlers: ClassVar[dict[type, Callable[..., None]]] = {
+        SessionCountdown: _countdown, SessionEnded: _session_ended, CardRead: _card_read,
+        CardRemoved: _card_removed, CardUnreadable: _card_unreadable, Scanned: _scanned,
+        ScanUnusable: _scan_unusable, AssistChanged: _assist_changed, CatalogChanged: _catalog_changed,
+        BoothStatus: _booth_changed,
+    }
 
     def card_gone(self, code: str, then: str, message: str) -> None:
         """The citizen's card is no longer theirs to use here: back to "place your card" for `then`."""
@@ -300,7 +330,7 @@ def run_app(config, then: Callable[[KioskApp], None] | None = None) -> int:
     import signal
 
     holder: dict[str, KioskApp] = {}
-    kiosk = Kiosk(config, notify=lambda name, data: holder["app"].notify(name, data))
+    kiosk = Kiosk(config, notify=lambda event: holder["app"].notify(event))
     kiosk.start()
     app = KioskApp(kiosk)
     holder["app"] = app

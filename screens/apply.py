@@ -17,7 +17,8 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
 
-from appliance.kiosk import CitizenError, SubmissionReceipt
+from appliance.services.citizen import FiledReceipt
+from appliance.services.errors import CitizenError
 from drivers.health import HealthState
 from screens import theme
 from screens.strings import LANGUAGE, t
@@ -38,9 +39,9 @@ class IdentifyScreen(KioskScreen):
     def build(self) -> None:
         if self.hint is not None:  # rebuilt in place (the card taken away): stop the old pulse
             Animation.cancel_all(self.hint)
-        card = self.app.kiosk.session.card if self.app.kiosk.session else None
-        health = self.app.kiosk.hardware.card_reader.health()
-        if card is None and health.state in (HealthState.FAULT, HealthState.ABSENT):
+        card_present = self.app.kiosk.card_present()
+        health = self.app.booth.card_reader
+        if not card_present and health.state in (HealthState.FAULT, HealthState.ABSENT):
             text, colour = t("reader_down", reason=LANGUAGE.reason(health.reason)), theme.DANGER
         else:
             text, colour = self.message or t("identify_hint"), theme.TEXT
@@ -53,7 +54,7 @@ class IdentifyScreen(KioskScreen):
         pulse = Animation(opacity=0.35, duration=0.8) + Animation(opacity=1, duration=0.8)
         pulse.repeat = True
         pulse.start(self.hint)
-        if card is not None:
+        if card_present:
             self.show_identity(self.app.identity)
 
     def on_leave(self, *_args) -> None:
@@ -222,7 +223,7 @@ class ReceiptScreen(KioskScreen):
     title_key = "receipt_title"
     can_go_back = False
     params: ClassVar[dict[str, object]] = {"receipt": None}
-    receipt: SubmissionReceipt | None
+    receipt: FiledReceipt | None
 
     def help_item(self) -> str | None:
         return self.receipt.item if self.receipt is not None else None

@@ -13,8 +13,8 @@ from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
 from appliance.contract import AssistMode
-from appliance.kiosk import CitizenError
 from appliance.services.assist import AssistCode, AssistView
+from appliance.services.errors import CitizenError
 from screens import theme
 from screens.keyboard import digit_pad
 from screens.strings import LANGUAGE, t

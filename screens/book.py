@@ -10,7 +10,7 @@ from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
-from appliance.kiosk import CitizenError
+from appliance.services.errors import CitizenError
 from screens import theme
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE

@@ -9,7 +9,7 @@ from kivy.clock import Clock
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
-from appliance.kiosk import CitizenError
+from appliance.services.errors import CitizenError
 from screens import theme
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
@@ -65,7 +65,7 @@ class GuideScreen(KioskScreen):
         actions = BoxLayout(size_hint_y=None, height=SCALE.touch() * 1.1, spacing=mm(3))
         if "print_notice" in item.actions:
             can = self.app.kiosk.can_print()
-            reason = LANGUAGE.reason(self.app.kiosk.hardware.printer.health().reason)
+            reason = LANGUAGE.reason(self.app.kiosk.status().printer.reason)
             self.print_button = BigButton(t("print_notice") if can else t("cannot_print", reason=reason),
                                           self.print_notice, name="print_notice")
             self.print_button.disabled = not can
@@ -102,7 +102,7 @@ class GuideScreen(KioskScreen):
     def _print_again(self) -> None:
         can = self.app.kiosk.can_print()
         self.print_button.text = t("print_again") if can else t(
-            "cannot_print", reason=LANGUAGE.reason(self.app.kiosk.hardware.printer.health().reason))
+            "cannot_print", reason=LANGUAGE.reason(self.app.kiosk.status().printer.reason))
         self.print_button.disabled = not can
 
     def on_leave(self, *_args) -> None:

@@ -21,12 +21,10 @@ class HomeScreen(KioskScreen):
         portrait = self.app.portrait
         grid = GridLayout(cols=2 if portrait else 3, spacing=mm(3))
         for key, target in TILES:
-            ready = self.app.available(target)
-            hint = t(HINTS.get(key, key + "_hint")) if ready else t("not_yet")
+            hint = t(HINTS.get(key, key + "_hint"))
             tile = BigButton(f"[b]{t(key)}[/b]\n[size={int(SCALE.font(15))}]{hint}[/size]",
                              lambda target=target: self.app.open(target), points=26, name=f"tile_{target}",
                              size_hint_y=1, markup=True)
-            tile.disabled = not ready
             grid.add_widget(tile)
         self.body.add_widget(grid)
         switches = BoxLayout(size_hint_y=None, height=SCALE.touch(),

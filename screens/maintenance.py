@@ -12,7 +12,7 @@ from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
-from appliance.kiosk import CitizenError
+from appliance.errors import CodedError
 from screens import theme
 from screens.keyboard import digit_pad
 from screens.strings import t
@@ -73,7 +73,7 @@ class PinScreen(KioskScreen):
         self.field.text = t("pin_hint")
         try:
             attempt = self.app.kiosk.enter_maintenance(pin)
-        except CitizenError:
+        except CodedError:
             self.message.text = t("pin_none")
             return
         if attempt.outcome == "ok":
@@ -128,7 +128,7 @@ class MaintenanceScreen(KioskScreen):
 
         def done(outcome) -> None:
             what = t(key)
-            if isinstance(outcome, CitizenError):
+            if isinstance(outcome, CodedError):
                 self.result.text = t("maint_failed", what=f"{what}: {outcome}")
             else:
                 self.result.text = t("maint_done", what=f"{what} {outcome}")

@@ -10,7 +10,7 @@ from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 
 from appliance.catalog.model import CatalogError
-from appliance.kiosk import CitizenError
+from appliance.services.errors import CitizenError
 from screens import theme
 from screens.keyboard import keyboard
 from screens.strings import LANGUAGE, t

@@ -10,7 +10,8 @@ from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
-from appliance.kiosk import RATING_REASONS, CitizenError
+from appliance.services.citizen import RATING_REASONS
+from appliance.services.errors import CitizenError
 from screens import theme
 from screens.strings import LANGUAGE, LEVELS, t
 from screens.strings import RATING_REASONS as REASON_WORDS

@@ -45,7 +45,6 @@ STRINGS: dict[str, tuple[str, str]] = {
     "print_again": ("再打印一份", "Print another copy"),
     "printing": ("正在打印……", "Printing…"),
     "cannot_print": ("打印机暂不可用：{reason}", "Printer unavailable: {reason}"),
-    "not_yet": ("暂未开通", "coming soon"),
     "identify_title": ("请刷居民身份证", "Place your ID card"),
     "identify_hint": ("请将居民身份证平放在下方读卡区，不要移动，直到听到提示。",
                       "Lay your ID card flat on the reader below and keep it still."),

@@ -126,7 +126,7 @@ class KioskScreen(Screen):
 
     def refresh(self) -> None:
         self.header.update(self.heading())
-        self._show_banners()
+        self.show_banners()
         self.body.clear_widgets()
         self.footer.clear_widgets()
         self.build()
@@ -168,7 +168,7 @@ class KioskScreen(Screen):
     def build(self) -> None:
         raise NotImplementedError
 
-    def _show_banners(self) -> None:
+    def show_banners(self) -> None:
         self.banner.clear_widgets()
         for message, colour in self.app.banners():
             box = Panel(colour=colour, size_hint_y=None, padding=(mm(3), mm(1)))

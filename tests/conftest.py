@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from appliance.events import Notify, nobody_listens
 from appliance.kiosk import Kiosk
 from tests.support import Collector, Confirmer, Mosquitto, Postgres, TlsFiles, kiosk_config, make_test_ca
 
@@ -52,8 +54,9 @@ def make_kiosk(tmp_path: Path):
     """Build (and afterwards stop) in-process kiosks: make_kiosk(port, **config sections)."""
     made: list[Kiosk] = []
 
-    def make(port: int, storage: Path | None = None, start: bool = True, **sections) -> Kiosk:
-        kiosk = Kiosk(kiosk_config(storage or tmp_path / "state", port, **sections))
+    def make(port: int, storage: Path | None = None, start: bool = True, notify: Notify = nobody_listens,
+             clock: Callable[[], float] = time.monotonic, **sections) -> Kiosk:
+        kiosk = Kiosk(kiosk_config(storage or tmp_path / "state", port, **sections), notify=notify, clock=clock)
         if start:
             kiosk.start()
         made.append(kiosk)
@@ -61,12 +64,7 @@ def make_kiosk(tmp_path: Path):
 
     yield make
     for kiosk in made:
-        started = kiosk._ticker.ident is not None  # by make() or by the test itself
-        if started and not kiosk._stopping.is_set():
-            kiosk.stop()
-        elif not started:  # never started: its devices (simulators, LED threads) still need closing
-            kiosk.hardware.close()
-            kiosk.store.close()
+        kiosk.stop()  # once only, and a kiosk never started still closes its devices (simulators, LED threads)
 
 
 @pytest.fixture(scope="module")

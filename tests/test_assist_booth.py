@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -20,9 +21,11 @@ from appliance.contract import (
     confirmation,
     confirmation_topic,
 )
-from appliance.kiosk import CitizenError, Kiosk
+from appliance.events import AssistChanged, SessionEnded, UiEvent
+from appliance.kiosk import Kiosk
 from appliance.privacy import mask_phone
 from appliance.services.assist import AssistCode
+from appliance.services.errors import CitizenError
 from tests.support import Collector, Confirmer, Mosquitto, TlsFiles, wait_until
 
 DEVICE = "test-kiosk-0001"
@@ -53,26 +56,37 @@ def desk(tls_broker: Mosquitto) -> Iterator[Desk]:
 def booth(make_kiosk, tls_broker: Mosquitto, tls: TlsFiles):
     """A started booth on the TLS broker, its UI notifications recorded: booth(**config sections)."""
 
-    def make(**sections) -> tuple[Kiosk, list[tuple[str, dict]]]:
-        seen: list[tuple[str, dict]] = []
+    def make(**sections) -> tuple[Kiosk, list[UiEvent]]:
+        seen: list[UiEvent] = []
         broker = {"tls": {"ca_file": str(tls.ca), "cert_file": str(tls.client_cert),
                           "key_file": str(tls.client_key)}, **sections.pop("broker", {})}
-        kiosk = make_kiosk(tls_broker.port, start=False, broker=broker, **sections)
-        kiosk._notify = lambda name, data: seen.append((name, data))
-        kiosk.start()
-        return kiosk, seen
+        return make_kiosk(tls_broker.port, notify=seen.append, clock=clock, broker=broker, **sections), seen
 
     return make
 
 
-def shown(seen: list[tuple[str, dict]]) -> list[AssistCode]:
+class MovableClock:
+    """The booth's monotonic clock for calls for help, which a test moves on (as the UI driver's `idle`
+    ages a session's last touch)."""
+
+    def __init__(self) -> None:
+        self.ahead_s = 0.0
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.ahead_s
+
+
+clock = MovableClock()  # one per test process: only ever moved forward, as time is
+
+
+def shown(seen: list[UiEvent]) -> list[AssistCode]:
     """The codes the UI was told, in order."""
-    return [data["view"].code for name, data in seen if name == "assist_changed"]
+    return [event.view.code for event in seen if isinstance(event, AssistChanged)]
 
 
 def age(kiosk: Kiosk, seconds: float) -> None:
-    """The call was made `seconds` earlier (as the UI driver's `idle` ages a session's last touch)."""
-    kiosk._assist._created -= seconds
+    """The call was made `seconds` earlier: the booth's clock moves on."""
+    clock.ahead_s += seconds
 
 
 def test_on_site_is_told_truthfully_from_sending_to_taken_and_closed(booth, desk) -> None:
@@ -199,7 +213,7 @@ def test_malformed_and_foreign_answers_change_nothing_beside_the_one_that_does(b
     desk.answer(view.request, AssistState.QUEUED, escalate_after_s=180)  # the good one, sent after them all
     wait_until(lambda: kiosk.assist_status().code is AssistCode.QUEUED)
     assert kiosk.assist_status().operator is None and shown(seen) == [AssistCode.SENDING, AssistCode.QUEUED]
-    assert kiosk.assist_answers_ignored == 3
+    assert kiosk.help.answers_ignored == 3
     warnings = [r.getMessage() for r in caplog.records if "assist answer ignored" in r.getMessage()]
     assert len(warnings) == 1 and "not json" not in warnings[0], "the first is logged, never its payload"
 
@@ -280,9 +294,9 @@ def test_waiting_for_help_holds_the_idle_timeout_for_a_bounded_while(booth, desk
     session.last_touch -= 100
     wait_until(lambda: session.remaining_s() > 10, timeout=5)
     assert kiosk.session is session, "staff are on their way: the citizen is kept"
-    kiosk._assist._taken_at -= kiosk.config.assist.answer_timeout_s  # the helper's walk took the whole bound
+    age(kiosk, kiosk.config.assist.answer_timeout_s)  # the helper's walk took the whole bound
     session.last_touch -= 100
-    wait_until(lambda: ("session_ended", {"reason": "timeout"}) in seen, timeout=5)  # told after it ended
+    wait_until(lambda: SessionEnded(reason="timeout") in seen, timeout=5)  # told after it ended
     assert kiosk.session is None and kiosk.assist_status() is None
 
     kiosk.request_assist("help")
@@ -322,7 +336,7 @@ def test_the_phone_is_only_in_the_assist_event(booth, desk, tls_broker, tmp_path
             if not message.topic.endswith("/events/assist"):
                 assert PHONE not in message.payload.decode(), message.topic
         assert records and not [line for line in records if PHONE in line or PHONE[-8:] in line]
-        assert not [data for name, data in seen if PHONE in repr(data)], "the UI hears only the masked number"
+        assert not [event for event in seen if PHONE in repr(event)], "the UI hears only the masked number"
         kiosk.stop()
         for path in (p for p in (tmp_path / "state").rglob("*") if p.is_file()):
             assert PHONE.encode() not in path.read_bytes(), f"{path.name} holds the number in the clear"

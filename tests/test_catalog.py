@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from appliance.catalog.command import catalog_json
-from appliance.catalog.model import CatalogError, CatalogStore, FormProblem, parse_catalog
+from appliance.catalog.holder import CatalogHolder
+from appliance.catalog.model import CatalogError, FormProblem, parse_catalog
 from appliance.catalog.source import build_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,7 +68,7 @@ def test_a_broken_catalogue_names_item_and_field(catalog, change, expected: str)
 
 
 def test_the_last_good_catalogue_stays_in_use(tmp_path: Path) -> None:
-    store = CatalogStore(tmp_path / "catalog.json")
+    store = CatalogHolder(tmp_path / "catalog.json")
     assert store.load().version == json.loads(BUNDLED.read_text(encoding="utf-8"))["version"]
     (tmp_path / "catalog.json").write_text('{"version": "x", "items": [', encoding="utf-8")
     with pytest.raises(CatalogError):

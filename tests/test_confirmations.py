@@ -32,7 +32,7 @@ def test_unconfirmed_events_are_held_shown_and_sent_again_until_confirmed(broker
     assert any(line.startswith("  unconfirmed by central: 30, oldest ") for line in lines), lines
     # Overdue: every one is sent again (more than once while central stays silent, at a growing wait).
     confirmer.wait_for(lambda c: min(Counter(c.received_ids()).values()) >= 2 and len(set(c.received_ids())) == 30)
-    assert kiosk.pump.resent >= 30 and kiosk.outbox.depth == 30
+    assert kiosk.pump.resent >= 30 and kiosk.outbox.held == 30
     confirmer.confirming.set()
     wait_until(lambda: kiosk.outbox.stats()["depth"] == 0)
     assert kiosk.pump.confirmed == 30 and set(confirmer.received_ids()) == {a.id for a in accepted}

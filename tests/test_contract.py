@@ -13,7 +13,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from appliance.contract import AssistMode, AssistState, assist_answer
-from appliance.kiosk import CitizenError, Kiosk
+from appliance.kiosk import Kiosk
+from appliance.services.errors import CitizenError
 from tests.support import (
     TEST_ID_NUMBER,
     TEST_NAME,
@@ -75,9 +76,9 @@ def busy_day(tmp_path_factory):
     kiosk.request_assist("help")  # the next citizen asks for someone to come, from the help screen
     kiosk.end_session()
     set_printer(kiosk, "paper_end")
-    kiosk._refresh_health()
+    kiosk.refresh_health()
     set_printer(kiosk, None)
-    kiosk._refresh_health()
+    kiosk.refresh_health()
     kiosk.ledger.flush()
     kiosk.publish_heartbeat()
     for name, payload in [

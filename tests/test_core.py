@@ -8,26 +8,25 @@ from datetime import timedelta
 import pytest
 
 from appliance.contract import EventKind
-from appliance.kiosk import CitizenError
+from appliance.events import CardRead, CardRemoved, SessionCountdown, SessionEnded, UiEvent
+from appliance.services.errors import CitizenError
 from tests.support import TEST_ID_NUMBER, free_port, place_card, printed, set_printer, wait_until
 
 LOSS_REPORT = {"reason": "遗失", "phone": "13800000000"}  # RS-002, social security card loss report
 
 
 def test_idle_session_times_out_and_forgets_the_card(make_kiosk) -> None:
-    seen: list[tuple[str, dict]] = []
-    kiosk = make_kiosk(free_port(), start=False, session={"idle_timeout_s": 15, "countdown_s": 5})
-    kiosk._notify = lambda name, data: seen.append((name, data))
-    kiosk.start()
+    seen: list[UiEvent] = []
+    kiosk = make_kiosk(free_port(), notify=seen.append, session={"idle_timeout_s": 15, "countdown_s": 5})
     place_card(kiosk)
     session = kiosk.session
     assert session is not None and session.card is not None
-    read = ("card_read", {"name": "欧**娜", "id_number": "3702**********" + TEST_ID_NUMBER[-4:], "returning": False})
+    read = CardRead(name="欧**娜", id_number="3702**********" + TEST_ID_NUMBER[-4:], returning=False)
     wait_until(lambda: read in seen, timeout=5)
     session.last_touch -= 12  # 3 s left: the countdown shows
-    wait_until(lambda: any(name == "session_countdown" for name, _ in seen), timeout=5)
+    wait_until(lambda: any(isinstance(event, SessionCountdown) for event in seen), timeout=5)
     session.last_touch -= 10
-    wait_until(lambda: ("session_ended", {"reason": "timeout"}) in seen, timeout=5)
+    wait_until(lambda: SessionEnded(reason="timeout") in seen, timeout=5)
     assert kiosk.session is None and session.card is None, "the citizen's card data must go with the session"
     assert kiosk.ledger.since_boot["timeout"] == 1 and kiosk.ledger.since_boot["session_end"] == 1
     with pytest.raises(CitizenError) as refused:
@@ -162,25 +161,23 @@ def test_a_rating_names_only_a_receipt_of_this_visit(make_kiosk) -> None:
 def test_a_lifted_card_is_known_again_and_another_is_not(make_kiosk) -> None:
     from drivers.card_reader_pty_sim import TEST_CITIZENS
 
-    seen: list[tuple[str, dict]] = []
-    kiosk = make_kiosk(free_port(), start=False)
-    kiosk._notify = lambda name, data: seen.append((name, data))
-    kiosk.start()
+    seen: list[UiEvent] = []
+    kiosk = make_kiosk(free_port(), notify=seen.append)
     place_card(kiosk)
     kiosk.lift_card()  # the screens' grace period begins: nothing can be filed meanwhile
     with pytest.raises(CitizenError) as waiting:
         kiosk.submit_application("RS-002", LOSS_REPORT)
     assert waiting.value.code == "not_identified"
     kiosk.hardware.card_reader_sim.remove()
-    wait_until(lambda: [n for n, _ in seen].count("card_removed") == 1, timeout=5)
+    wait_until(lambda: seen.count(CardRemoved()) == 1, timeout=5)
     place_card(kiosk)
-    wait_until(lambda: [d["returning"] for n, d in seen if n == "card_read"] == [False, True], timeout=5)
+    wait_until(lambda: [e.returning for e in seen if isinstance(e, CardRead)] == [False, True], timeout=5)
     kiosk.submit_application("RS-002", LOSS_REPORT)  # the same card back: the form files
     kiosk.lift_card()
     kiosk.hardware.card_reader_sim.remove()
-    wait_until(lambda: [n for n, _ in seen].count("card_removed") == 2, timeout=5)
+    wait_until(lambda: seen.count(CardRemoved()) == 2, timeout=5)
     place_card(kiosk, TEST_CITIZENS[1])
-    wait_until(lambda: [d["returning"] for n, d in seen if n == "card_read"] == [False, True, False], timeout=5)
+    wait_until(lambda: [e.returning for e in seen if isinstance(e, CardRead)] == [False, True, False], timeout=5)
 
 
 def test_personal_data_held_without_tls_is_said_not_hidden(make_kiosk, broker, caplog) -> None:

@@ -48,7 +48,7 @@ def test_broker_crashes_between_a_real_booth_and_real_central_lose_nothing(tmp_p
             broker.kill()
             time.sleep(0.2)
             broker.start()
-        wait_until(lambda: kiosk.outbox.depth == 0, timeout=60)
+        wait_until(lambda: kiosk.outbox.held == 0, timeout=60)
 
         with central.db.read() as conn:
             stored = list(conn.execute(select(events.c.id).where(events.c.device == DEVICE)).scalars())

@@ -11,17 +11,21 @@ import pytest
 from appliance.config import OutboxSection
 from appliance.contract import EventKind
 from appliance.delivery.outbox import Outbox, OutboxRefused
-from appliance.monitor.usage import Action, UsageLedger
+from appliance.monitor.usage import Counted, UsageLedger
 from appliance.state.sealing import Sealer, SealError, load_or_create_key
 from appliance.state.store import Store
 from tests.support import Mosquitto, wait_until
 
 
-def open_outbox(state: Path, **limits) -> Outbox:
+def open_store_and_outbox(state: Path, **limits) -> tuple[Store, Outbox]:
     store = Store(state / "outbox.sqlite3")
     boot = store.next_boot()
-    return Outbox(store, Sealer(load_or_create_key(state / "device.key")), OutboxSection(**limits), boot=boot,
-                  clock_synced=lambda: True)
+    return store, Outbox(store, Sealer(load_or_create_key(state / "device.key")), OutboxSection(**limits), boot=boot,
+                         clock_synced=lambda: True)
+
+
+def open_outbox(state: Path, **limits) -> Outbox:
+    return open_store_and_outbox(state, **limits)[1]
 
 
 def confirm_all(outbox: Outbox, taken) -> None:
@@ -57,7 +61,7 @@ def test_a_puback_frees_nothing_only_central_s_confirmation_does(tmp_path: Path)
     assert outbox.mark_delivered([p.seq for p in taken]) == 6
     stats = outbox.stats()
     assert (stats["depth"], stats["in_flight"], stats["unconfirmed"]) == (6, 0, 6)
-    assert stats["oldest_unconfirmed_age_s"] == 0 and outbox.depth == 6
+    assert stats["oldest_unconfirmed_age_s"] == 0 and outbox.held == 6
     assert outbox.take(10) == [], "delivered events are not sent again before their confirmation is overdue"
     # A stale or forged confirmation: right seq, another id (or the other way round) frees nothing.
     other = accepted[1].id
@@ -67,7 +71,7 @@ def test_a_puback_frees_nothing_only_central_s_confirmation_does(tmp_path: Path)
     done = outbox.confirm([(a.seq, a.id) for a in accepted[:4]] + [(accepted[0].seq, accepted[0].id)])
     assert (done.freed, done.mismatched) == (4, 0), "a repeated pair (a redelivery confirmed twice) is harmless"
     stats = outbox.stats()
-    assert (stats["depth"], stats["unconfirmed"]) == (2, 2) and outbox.depth == 2
+    assert (stats["depth"], stats["unconfirmed"]) == (2, 2) and outbox.held == 2
     # Unconfirmed rows go out again: overdue ones, all of them at a reconnect, and every one at a start.
     assert outbox.redeliver(delivered_before=time.monotonic() - 60) == 0
     assert outbox.redeliver() == 2
@@ -119,8 +123,8 @@ def test_a_state_database_from_the_previous_version_is_upgraded_in_place(tmp_pat
                          "VALUES (?, ?, 'rating', ?, 1, 1, ?, ?)",
                          (seq, event_id, time.time(), state_, old.seal(b'{"n":1}', event_id.encode())))
         conn.execute("INSERT INTO meta VALUES ('seq_high', '3'), ('boot', '4')")
-    outbox = open_outbox(state)
-    assert outbox._store.meta_get("boot") == "5"
+    store, outbox = open_store_and_outbox(state)
+    assert store.meta_get("boot") == "5"
     stats = outbox.stats()
     assert (stats["depth"], stats["set_aside"], stats["unconfirmed"]) == (2, 1, 0)
     taken = outbox.take(10)
@@ -128,7 +132,7 @@ def test_a_state_database_from_the_previous_version_is_upgraded_in_place(tmp_pat
     outbox.mark_delivered([p.seq for p in taken])
     assert outbox.stats()["unconfirmed"] == 2
     assert outbox.enqueue(EventKind.RATING, {}).seq == 4
-    outbox._store.close()
+    store.close()
     outbox = open_outbox(state)  # opening an upgraded file again changes nothing
     assert outbox.stats()["depth"] == 3 and outbox.confirm([(p.seq, p.id) for p in taken]).freed == 2
 
@@ -216,14 +220,14 @@ def test_device_key_is_private_and_checked(tmp_path: Path) -> None:
 
 
 def test_usage_counts_wait_in_the_ledger_while_the_outbox_is_full(tmp_path: Path) -> None:
-    outbox = open_outbox(tmp_path, capacity=100)
-    ledger = UsageLedger(outbox._store, outbox, interval_s=900)
-    ledger.count(Action.GUIDE_VIEWED, "GA-001")
-    ledger.count(Action.GUIDE_VIEWED, "GA-001")
+    store, outbox = open_store_and_outbox(tmp_path, capacity=100)
+    ledger = UsageLedger(store, outbox, interval_s=900)
+    ledger.count(Counted.GUIDE_VIEWED, "GA-001")
+    ledger.count(Counted.GUIDE_VIEWED, "GA-001")
     for n in range(100):
         outbox.enqueue(EventKind.USAGE, {"n": n})
     assert ledger.flush() is False  # refused: the counts stay
-    ledger.count(Action.RATING, "GA-001")
+    ledger.count(Counted.RATING, "GA-001")
     confirm_all(outbox, outbox.take(50))
     assert ledger.flush() is True
     last = outbox.take(100)[-1]
@@ -232,7 +236,7 @@ def test_usage_counts_wait_in_the_ledger_while_the_outbox_is_full(tmp_path: Path
 
     counts = {(c["action"], c["item"]): c["count"] for c in json.loads(last.envelope)["payload"]["counts"]}
     assert counts == {("guide_viewed", "GA-001"): 2, ("rating", "GA-001"): 1}
-    with outbox._store.read() as conn:
+    with store.read() as conn:
         assert conn.execute("SELECT count(*) FROM usage_counts").fetchone()[0] == 0
 
 
@@ -252,7 +256,7 @@ def test_poison_event_is_set_aside_and_the_rest_flows(tmp_path: Path, make_kiosk
                           == ["before", "after"])
         wait_until(lambda: kiosk.outbox.stats()["set_aside"] == 1)
         wait_until(lambda: kiosk.outbox.stats()["depth"] == 0)  # the last confirmation is settled
-        assert kiosk.pump.set_aside == 1
+        assert kiosk.pump.set_aside_events == 1
         listener.close()
     finally:
         small.stop()

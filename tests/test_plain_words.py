@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.kiosk import CitizenError
+from appliance.services.errors import CitizenError
 from screens.strings import ERRORS, LEVELS, RATING_REASONS, REASONS, STRINGS, UNKNOWN_ERROR, UNKNOWN_REASON, Language
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ def _found(pattern: str, *folders: str) -> set[str]:
             for code in re.findall(pattern, path.read_text(encoding="utf-8"))}
 
 
-CITIZEN_CODES = _found(r'(?:CitizenError|FormProblem)\(\s*"([a-z_]+)"', "appliance")
+CITIZEN_CODES = _found(r'(?:CitizenError|MaintenanceError|FormProblem)\(\s*"([a-z_]+)"', "appliance")
 HEALTH_REASONS = _found(r'Health\(HealthState\.[A-Z]+,\s*"([a-z_]+)"', "drivers", "appliance")
 PRINT_REASONS = _found(r'PrintError\(\s*"([a-z_]+)"', "drivers")
 INTERNAL = CITIZEN_CODES | HEALTH_REASONS | PRINT_REASONS

@@ -44,18 +44,17 @@ def test_no_pings_while_a_core_loop_hangs_or_the_network_thread_is_gone(broker, 
                                                                          monkeypatch) -> None:
     monkeypatch.setenv("NOTIFY_SOCKET", str(systemd.path))
     monkeypatch.setenv("WATCHDOG_USEC", "400000")
-    monkeypatch.setattr("appliance.kiosk.LOOP_ALLOWANCE_S", 2.0)
+    monkeypatch.setattr("appliance.monitor.ticker.LOOP_ALLOWANCE_S", 2.0)
     kiosk = make_kiosk(broker.port)
     wait_until(lambda: kiosk.watchdog.pings >= 3)
 
     hang = threading.Event()
-    kiosk._check_session_timeout = hang.wait  # the core's ticker blocks in its next pass
+    kiosk.ticker.every(1, "hang", hang.wait)  # the core's ticker blocks in its next pass
     wait_until(lambda: "STATUS=not alive: core-ticker" in systemd.lines(), timeout=10)
     stalled_at = time.monotonic()
     time.sleep(1.5)
     assert "WATCHDOG=1" not in systemd.lines(stalled_at)  # systemd would restart the service now
     hang.set()
-    del kiosk._check_session_timeout
     wait_until(lambda: "WATCHDOG=1" in systemd.lines(time.monotonic() - 0.5), timeout=10)
 
     kiosk.link._client.loop_stop()  # paho's network thread ends: nothing would reconnect any more

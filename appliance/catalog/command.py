@@ -65,10 +65,10 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from appliance.catalog.model import CatalogStore
+    from appliance.catalog.holder import CatalogHolder
     from appliance.catalog.search import SearchIndex
 
-    catalog = CatalogStore(args.file).load() if args.file else parse_catalog(json.loads(bundled_text()))
+    catalog = CatalogHolder(args.file).load() if args.file else parse_catalog(json.loads(bundled_text()))
     hits = SearchIndex(catalog).search(args.query, limit=args.limit)
     if args.json:
         print(json.dumps([{"code": h.code, "name": h.name, "score": h.score, "matched": h.matched} for h in hits],

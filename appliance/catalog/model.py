@@ -8,11 +8,7 @@ before stays in use. Without a file of its own the device uses the catalogue shi
 
 from __future__ import annotations
 
-import json
-import os
-import threading
 from importlib import resources
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -218,52 +214,6 @@ def _describe(error: dict, data: Any) -> str:
         message = "is not a known field"
     field = ".".join(str(part) for part in loc)
     return f"{where}: field {field} {message}" if field else f"{where}: {message}"
-
-
-class CatalogStore:
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._lock = threading.Lock()
-        self.current: Catalog | None = None
-
-    def load(self) -> Catalog:
-        """(Re)load the catalogue; on any problem raise `CatalogError` and keep the current one."""
-        try:
-            text = self._path.read_text(encoding="utf-8") if self._path.exists() else bundled_text()
-            catalog = parse_catalog(json.loads(text))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CatalogError(f"catalogue {self._path} cannot be read: {exc}") from None
-        self.install(catalog)
-        return catalog
-
-    def replace(self, text: bytes) -> Catalog:
-        """Take a new catalogue file's bytes: check them, write them durably in place of the old file,
-        then use them. A `CatalogError` leaves both the file and the catalogue in use as they were."""
-        try:
-            catalog = parse_catalog(json.loads(text))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise CatalogError(f"catalogue cannot be read: {exc}") from None
-        staged = self._path.with_name(self._path.name + ".new")
-        with open(staged, "wb") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staged, self._path)
-        self.install(catalog)
-        return catalog
-
-    def install(self, catalog: Catalog) -> None:
-        with self._lock:
-            self.current = catalog
-
-    @property
-    def version(self) -> str | None:
-        return self.current.version if self.current else None
-
-    def item(self, code: str) -> Item:
-        if self.current is None:
-            raise CatalogError("no catalogue loaded")
-        return self.current.item(code)
 
 
 def bundled_text() -> str:

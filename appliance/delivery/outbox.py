@@ -98,7 +98,7 @@ class Outbox:
             conn.execute(f"UPDATE outbox SET state = {READY} WHERE state IN ({IN_FLIGHT}, {DELIVERED})")
             highest = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
             self._next_seq = max(highest, int(store.meta_get("seq_high", "0"))) + 1
-            self._depth = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+            self._held = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
         self._disk_checked_at = 0.0
 
     # -- putting events in ---------------------------------------------------------------------
@@ -135,7 +135,7 @@ class Outbox:
                 if also is not None:
                     also(conn)
             self._next_seq += 1
-            self._depth += 1
+            self._held += 1
         self._on_change()
         return Accepted(event_id, seq)
 
@@ -156,20 +156,20 @@ class Outbox:
             return
         capacity = self._limits.capacity
         limit = capacity if kind != EventKind.ALERT else capacity + max(1, int(capacity * ALERT_RESERVE))
-        if self._depth >= limit:
+        if self._held >= limit:
             self.refused += 1
             raise OutboxRefused(
-                "outbox_full", f"outbox holds {self._depth} events (capacity {capacity}); {kind} refused"
+                "outbox_full", f"outbox holds {self._held} events (capacity {capacity}); {kind} refused"
             )
 
     def needs_full_alert(self) -> bool:
         """True once each time the outbox reaches capacity (the caller raises the alert)."""
         with self._lock:
-            full = self._depth >= self._limits.capacity
+            full = self._held >= self._limits.capacity
             if full and not self._full_alerted:
                 self._full_alerted = True
                 return True
-            if self._depth < self._limits.capacity * 0.9:
+            if self._held < self._limits.capacity * 0.9:
                 self._full_alerted = False
             return False
 
@@ -255,7 +255,7 @@ class Outbox:
                         f"SELECT count(*) FROM outbox WHERE seq IN ({','.join('?' * len(chunk))})", chunk).fetchone()[0]
             if freed:
                 self._remember_seq_high(conn)
-                self._depth -= freed
+                self._held -= freed
         return Confirmed(freed, mismatched)
 
     def redeliver(self, delivered_before: float = math.inf) -> int:
@@ -310,15 +310,16 @@ class Outbox:
                 (cutoff, *EXPIRING_KINDS),
             )
             self._remember_seq_high(conn)
-            self._depth -= cursor.rowcount
+            self._held -= cursor.rowcount
             self.expired += cursor.rowcount
         return cursor.rowcount
 
     # -- what the heartbeat reports ------------------------------------------------------------
     @property
-    def depth(self) -> int:
-        """Every row held, set-aside and unconfirmed ones included (what the bounds count)."""
-        return self._depth
+    def held(self) -> int:
+        """Every row held, set-aside and unconfirmed ones included: what the capacity counts (the
+        heartbeat's `depth` leaves the set-aside ones out)."""
+        return self._held
 
     def oldest_age_s(self) -> int | None:
         """Age of the oldest event still held, unconfirmed ones included (cheap: only set-aside rows are skipped)."""

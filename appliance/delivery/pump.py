@@ -113,11 +113,17 @@ class Pump(threading.Thread):
         self._next_overdue_check = 0.0
         self.delivered = 0  # PUBACKs settled (the broker has them; central may have confirmed some first)
         self.confirmed = 0  # rows freed by central's confirmation
-        self.set_aside = 0
+        self.set_aside_events = 0  # events the broker refused for good (the outbox keeps them aside)
         self.resent = 0  # unconfirmed events made ready again (overdue or at a reconnect)
         self.mismatched = 0  # rows whose seq a confirmation named with another id (stale or forged)
         self.malformed = 0  # messages on the confirmation topic that were not confirmations
         link.on_puback(self._on_puback)
+
+    def counters(self) -> dict[str, int]:
+        """The heartbeat's delivery counters since boot."""
+        return {"delivered": self.delivered, "confirmed": self.confirmed, "resent": self.resent,
+                "confirmations_malformed": self.malformed, "confirmations_mismatched": self.mismatched,
+                "set_aside": self.set_aside_events}
 
     def notify(self) -> None:
         """Something changed (new event, connection up): look again now."""
@@ -315,5 +321,5 @@ class Pump(threading.Thread):
     def _put_aside(self, pending: Pending, reason: str) -> None:
         log.error("event seq %d (%s) set aside: %s", pending.seq, pending.kind, reason)
         self._outbox.set_aside(pending.seq, reason)
-        self.set_aside += 1
+        self.set_aside_events += 1
 

@@ -19,7 +19,9 @@ from appliance.state.store import Store
 log = logging.getLogger("kiosk.usage")
 
 
-class Action(StrEnum):
+class Counted(StrEnum):
+    """A step of a citizen's visit the usage ledger counts (its value is the heartbeat's counter key)."""
+
     SESSION_START = "session_start"
     SESSION_END = "session_end"
     GUIDE_VIEWED = "guide_viewed"
@@ -43,7 +45,7 @@ class UsageLedger:
             with store.transaction() as conn:
                 store.meta_set(conn, "usage_window_start", repr(self._window_start))
 
-    def count(self, action: Action, item: str = "") -> None:
+    def count(self, action: Counted, item: str = "") -> None:
         with self._store.transaction() as conn:
             conn.execute(
                 "INSERT INTO usage_counts (action, item, count) VALUES (?, ?, 1) "

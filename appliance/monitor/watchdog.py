@@ -60,10 +60,6 @@ class Liveness:
     def beat(self, name: str) -> None:
         self._last[name] = time.monotonic()  # one dict store: safe without the lock
 
-    def forget(self, name: str) -> None:
-        with self._lock:
-            self._allowance.pop(name, None)
-
     def stuck(self) -> list[str]:
         now = time.monotonic()
         with self._lock:

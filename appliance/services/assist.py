@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -123,8 +124,10 @@ class AssistCall:
     """The citizen's open call and what central said of it. Thread-safe: the request comes from the
     screens, answers from paho's thread, the time-outs from the core's ticker."""
 
-    def __init__(self, answer_timeout_s: int) -> None:
+    def __init__(self, answer_timeout_s: int, clock: Callable[[], float] = time.monotonic) -> None:
+        """`clock`: the monotonic clock waits are measured by (a test passes one it can move on)."""
         self._timeout_s = answer_timeout_s
+        self._clock = clock
         self._lock = threading.Lock()
         self._asked: AssistView | None = None  # the call as made (code unset until looked at)
         self._created = 0.0
@@ -138,7 +141,7 @@ class AssistCall:
         with self._lock:
             self._asked = AssistView(AssistCode.SENDING, request, mode, screen, item, 0,
                                      phone=mask_phone(phone) if phone else None)
-            self._created = time.monotonic()
+            self._created = self._clock()
             self._state, self._taken_at, self._answer, self._committed = None, None, {}, False
 
     def forget(self) -> None:
@@ -170,14 +173,14 @@ class AssistCall:
             if self._state is not None and _RANK[state] < _RANK[self._state]:
                 return False
             if state is AssistState.TAKEN and self._state is not AssistState.TAKEN:
-                self._taken_at = time.monotonic()
+                self._taken_at = self._clock()
             self._state, self._answer = state, answer
             return True
 
     def view(self, deliverable: bool, now: float | None = None, held: bool = False) -> AssistView | None:
         """The call as the screens show it; `deliverable`: the link is up and TLS (the call can leave);
         `held`: the link is up but not TLS (it cannot leave until someone configures TLS)."""
-        now = time.monotonic() if now is None else now
+        now = self._clock() if now is None else now
         with self._lock:
             if self._asked is None:
                 return None
@@ -211,7 +214,7 @@ class AssistCall:
 
     def holds_session(self, now: float | None = None) -> bool:
         """Whether the citizen counts as active because they wait for help (module docstring)."""
-        now = time.monotonic() if now is None else now
+        now = self._clock() if now is None else now
         with self._lock:
             if self._asked is None:
                 return False

@@ -5,22 +5,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import datetime
 
 from appliance.privacy import mask_name
+from appliance.services.documents import paper_time
 from drivers.card_reader import CardEvent, CardEventKind
 from drivers.health import Health
-from drivers.printer import Document, Printer
 from drivers.leds import Leds
+from drivers.printer import Document
 
 TEST_PAGE = "打印测试 / Test page"
 PROVISIONING_SLIP = "设备开通单 / Provisioning slip"
-
-
-def paper_time() -> str:
-    """Now as a citizen reads it on paper: local time (the device's time zone), to the minute. Events carry
-    local time with its UTC offset (`contract.iso`); paper is for people at the booth."""
-    return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")
 
 
 def test_page(device_id: str, site: str, title: str = TEST_PAGE, region: str | None = None) -> Document:

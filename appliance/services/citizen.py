@@ -1,0 +1,168 @@
+"""The citizen's use-cases at the booth: read a guide, print the notice of what to bring, file an
+application, book a half-day at the hall, rate a service. Each is safe once it returns: what was filed is
+in the outbox before the screen says so, whether or not its paper could be printed."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from appliance.catalog.holder import CatalogHolder
+from appliance.catalog.model import CatalogError, FormProblem, Item
+from appliance.contract import EventKind
+from appliance.delivery.outbox import Accepted, Outbox, OutboxRefused
+from appliance.monitor.usage import Counted, UsageLedger
+from appliance.services import documents
+from appliance.services.errors import CitizenError
+from appliance.services.printing import Printing
+from appliance.services.session import CitizenSession
+from appliance.services.visits import Visits
+from appliance.state.filed_here import FiledHere
+from drivers.printer import Document, PrintError
+
+log = logging.getLogger("kiosk.citizen")
+
+RATING_LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
+RATING_REASONS = ("排队等候时间长", "办事指南不清楚", "材料要求多", "操作步骤复杂", "设备故障", "服务态度不好",
+                  "未能办结")
+BOOKING_HORIZON_DAYS = 14
+
+
+@dataclass(frozen=True)
+class FiledReceipt:
+    """What the citizen takes away for an application or a booking: its number, and whether the paper came."""
+
+    case_ref: str  # the event id: what central files it under
+    item: str
+    printed: bool
+    print_problem: str | None = None
+
+
+class CitizenServices:
+    def __init__(self, catalog: CatalogHolder, visits: Visits, outbox: Outbox, filed_here: FiledHere,
+                 ledger: UsageLedger, printing: Printing) -> None:
+        self._catalog = catalog
+        self._visits = visits
+        self._outbox = outbox
+        self._filed_here = filed_here
+        self._ledger = ledger
+        self._printing = printing
+
+    def item(self, code: str) -> Item:
+        try:
+            return self._catalog.item(code)
+        except CatalogError as exc:
+            raise CitizenError("unknown_item", str(exc)) from exc
+
+    def view_guide(self, code: str) -> Item:
+        item = self.item(code)
+        self._visits.begin()
+        self._ledger.count(Counted.GUIDE_VIEWED, code)
+        return item
+
+    def can_print(self) -> bool:
+        """The screens offer "print" only when it would work, and say why not otherwise."""
+        return self._printing.ready()
+
+    def print_notice(self, code: str) -> None:
+        """Print the one-time notice (一次性告知单) of everything to bring for an item."""
+        item = self.item(code)
+        self._visits.begin()
+        self._print(documents.notice(item))
+        self._ledger.count(Counted.NOTICE_PRINTED, code)
+
+    def submit_application(self, code: str, form: dict[str, Any]) -> FiledReceipt:
+        """File an application for the identified citizen and print its receipt."""
+        item = self.item(code)
+        try:
+            form = item.check_form(form)
+        except FormProblem as exc:
+            raise CitizenError(exc.code, str(exc)) from exc
+        session, card = self._visits.identified()
+        accepted = self.file(EventKind.SUBMISSION, {
+            "item": code,
+            "session": session.id,
+            "applicant": {
+                "name": card.name, "id_number": card.id_number, "sex": card.sex, "nation": card.nation,
+                "birth_date": card.birth_date, "address": card.address,
+            },
+            "form": form,
+        })
+        self._note_filed(session, accepted, EventKind.SUBMISSION, code)
+        self._ledger.count(Counted.SUBMISSION, code)
+        return self._print_receipt(accepted.id, code, documents.application_receipt(item, card, accepted.id))
+
+    def bookable_days(self, today: date | None = None) -> list[date]:
+        """The days a citizen may book: the next working days (Monday–Friday), two weeks ahead."""
+        today = today or date.today()
+        days = (today + timedelta(days=n) for n in range(1, BOOKING_HORIZON_DAYS + 1))
+        return [day for day in days if day.weekday() < 5]
+
+    def book_appointment(self, code: str, day: date, half: str) -> FiledReceipt:
+        """预约: a half-day at the service hall for an item that takes bookings; the slip is printed.
+        Like an application it needs the citizen's card."""
+        item = self.item(code)
+        if "book" not in item.actions:
+            raise CitizenError("not_bookable", f"{item.name} takes no appointments")
+        if day not in self.bookable_days() or half not in documents.HALF_DAYS:
+            raise CitizenError("bad_slot", f"{day} {half} is not a bookable half-day")
+        session, card = self._visits.identified()
+        accepted = self.file(EventKind.APPOINTMENT, {
+            "item": code, "day": day.isoformat(), "half": half, "session": session.id,
+            "applicant": {"name": card.name, "id_number": card.id_number}})
+        self._note_filed(session, accepted, EventKind.APPOINTMENT, code)
+        self._ledger.count(Counted.APPOINTMENT, code)
+        return self._print_receipt(accepted.id, code, documents.booking_slip(item, card, day, half, accepted.id))
+
+    def rate(self, code: str, level: int, comment: str = "", reasons: tuple[str, ...] = (),
+             case_ref: str | None = None) -> None:
+        """好差评: five levels, 5 = 非常满意 … 1 = 非常不满意; the two lowest may say why (from a fixed
+        list, so no free text reaches central), and a rating after an application names its receipt."""
+        if level not in RATING_LEVELS:
+            raise CitizenError("bad_level", f"rating level must be 1 to 5, not {level!r}")
+        unknown = [reason for reason in reasons if reason not in RATING_REASONS]
+        if unknown or (reasons and level > 2):
+            raise CitizenError("bad_reasons", f"reasons {list(reasons)} do not fit level {level}")
+        self.item(code)
+        session = self._visits.begin()
+        payload = {"item": code, "level": level, "label": RATING_LEVELS[level], "channel": "self-service-terminal",
+                   "session": session.id, "comment": comment[:200], "reasons": list(dict.fromkeys(reasons))}
+        if case_ref:
+            if case_ref not in session.filed:  # a receipt of another visit is not this citizen's to rate
+                raise CitizenError("not_your_case", f"receipt {case_ref} was not filed in this session")
+            payload["case"] = case_ref
+        self.file(EventKind.RATING, payload)
+        self._ledger.count(Counted.RATING, code)
+
+    def file(self, kind: EventKind, payload: dict[str, Any]) -> Accepted:
+        """Put a citizen's event in the outbox, or tell them plainly the booth cannot take it now."""
+        try:
+            return self._outbox.enqueue(kind, payload)
+        except OutboxRefused as exc:
+            log.error("%s event not stored: %s", kind, exc)
+            raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
+
+    def _note_filed(self, session: CitizenSession, accepted: Accepted, kind: EventKind, code: str) -> None:
+        """A receipt number was issued: this visit may rate it, and the booth can answer for it offline."""
+        session.filed.add(accepted.id)
+        try:
+            self._filed_here.note(accepted.id, kind.value, code)
+        except sqlite3.Error as exc:  # the event itself is safe in the outbox; only the local note is missing
+            log.error("note of a filed %s not kept: %s", kind, exc)
+
+    def _print_receipt(self, case_ref: str, code: str, document: Document) -> FiledReceipt:
+        """Print what the citizen takes away for a filed event; the event stays filed if printing fails."""
+        try:
+            self._print(document)
+        except CitizenError as exc:
+            return FiledReceipt(case_ref, code, printed=False, print_problem=exc.reason or exc.code)
+        return FiledReceipt(case_ref, code, printed=True)
+
+    def _print(self, document: Document) -> None:
+        try:
+            self._printing.print(document)
+        except PrintError as exc:
+            raise CitizenError("print_failed", f"print failed: {exc}", reason=exc.reason) from exc
