@@ -98,7 +98,7 @@ class Kiosk:
         self.catalog = CatalogHolder(config.catalog_file)
         self.hardware = hardware or build_hardware(config)
         self.health = HealthCoordinator(self._read_health)
-        self.alerts = Alerts(self.outbox)
+        self.alerts = Alerts(self.outbox, config.outbox.capacity)
         self.visits = Visits(config.session, self.ledger, notify)
         printing = Printing(self.hardware.printer, on_failure=self.health.refresh)
         filed_here = FiledHere(self.store)
@@ -130,26 +130,11 @@ class Kiosk:
             "restart": handlers.ask_root(storage / "actions", "restart-kiosk"),
         }), config.commands.max_payload_bytes, clock_synchronised)
         key = load_public_key(config.catalog.public_key) if config.catalog.public_key else None
-        updates = CatalogUpdates(self.catalog, key, self.alerts, notify)
-        inbox.route(confirmation_topic(device), lambda topic, payload: self.pump.confirmation(payload))
-        inbox.route(assist_answer_topic(device), lambda topic, payload: self.help.answer(payload))
-        inbox.route(progress_answer_topic(device), lambda topic, payload: self.progress.answer(payload))
-        inbox.route(catalog_topic(config.device.region), updates.receive, slow=True)
-        inbox.route_prefix(device_topic(device, "cmd/"), self._run_command, slow=True)
+        _route_messages(inbox, self, CatalogUpdates(self.catalog, key, self.alerts, notify))
         for listener in (self.alerts.on_health, warn_held_for_tls, self._show_health):
             self.health.add_listener(listener)
         self.ticker = ticking.Ticker(self.liveness)
-        for interval_s, name, job in (
-                (1, "session-idle", self.visits.check_idle),
-                (1, "assist-committed", self.help.note_committed),
-                (1, "assist", self.help.check),
-                (config.heartbeat.interval_s, "heartbeat", self.heartbeat.publish),
-                (STATUS_EVERY_S, "status-file", self.heartbeat.write_status),
-                (1, "usage", self.ledger.flush_if_due),
-                (EXPIRE_EVERY_S, "outbox-expiry", self.outbox.expire),
-                (1, "outbox-full", self.alerts.check_outbox_full),
-                (1, "health", self.health.refresh)):
-            self.ticker.every(interval_s, name, job)
+        _schedule_jobs(self.ticker, self)
         alive = {"mqtt-network": self.link.network_alive}
         touch = self.hardware.touchscreen
         if touch.fitted:  # a vanished touch device comes back only with a restart
@@ -337,3 +322,28 @@ class Kiosk:
 
     def retry_delivery(self) -> str:
         return self.maintainer.retry_delivery()
+
+
+def _route_messages(inbox: Inbox, kiosk: Kiosk, updates: CatalogUpdates) -> None:
+    """Which part hears which of central's messages; commands and catalogue updates take the core worker."""
+    device = kiosk.device_id
+    inbox.route(confirmation_topic(device), lambda topic, payload: kiosk.pump.confirmation(payload))
+    inbox.route(assist_answer_topic(device), lambda topic, payload: kiosk.help.answer(payload))
+    inbox.route(progress_answer_topic(device), lambda topic, payload: kiosk.progress.answer(payload))
+    inbox.route(catalog_topic(kiosk.config.device.region), updates.receive, slow=True)
+    inbox.route_prefix(device_topic(device, "cmd/"), kiosk._run_command, slow=True)
+
+
+def _schedule_jobs(ticker: ticking.Ticker, kiosk: Kiosk) -> None:
+    """The core ticker's table: every how many seconds, what (in this order within a pass)."""
+    for interval_s, name, job in (
+            (1, "session-idle", kiosk.visits.check_idle),
+            (1, "assist-committed", kiosk.help.note_committed),
+            (1, "assist", kiosk.help.check),
+            (kiosk.config.heartbeat.interval_s, "heartbeat", kiosk.heartbeat.publish),
+            (STATUS_EVERY_S, "status-file", kiosk.heartbeat.write_status),
+            (1, "usage", kiosk.ledger.flush_if_due),
+            (EXPIRE_EVERY_S, "outbox-expiry", kiosk.outbox.expire),
+            (1, "outbox-full", kiosk.alerts.check_outbox_full),
+            (1, "health", kiosk.health.refresh)):
+        ticker.every(interval_s, name, job)

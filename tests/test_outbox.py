@@ -10,7 +10,8 @@ import pytest
 
 from appliance.config import OutboxSection
 from appliance.contract import EventKind
-from appliance.delivery.outbox import Outbox, OutboxRefused
+from appliance.delivery.admission import OutboxRefused
+from appliance.delivery.outbox import Outbox
 from appliance.monitor.usage import Counted, UsageLedger
 from appliance.state.sealing import Sealer, SealError, load_or_create_key
 from appliance.state.store import Store

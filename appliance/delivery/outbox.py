@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sqlite3
 import threading
 import time
@@ -26,20 +25,13 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from appliance.config import OutboxSection
-from appliance.contract import CITIZEN_KINDS, EventKind, event_envelope
-from appliance.errors import CodedError
+from appliance.contract import EventKind, event_envelope
+from appliance.delivery.admission import EXPIRING_KINDS, Admission
 from appliance.state.ids import UlidGenerator
 from appliance.state.sealing import CANNOT_OPEN, Sealer
 from appliance.state.store import UNCONFIRMED_INDEX, Store
 
 READY, IN_FLIGHT, SET_ASIDE, DELIVERED = 0, 1, 2, 3  # DELIVERED: PUBACK received, central's confirmation not yet
-ALERT_RESERVE = 0.02  # alerts may use 2 % over capacity, so "outbox full" itself gets through
-EXPIRING_KINDS = (EventKind.USAGE.value, EventKind.ALERT.value)
-ENVELOPE_BYTES = 300  # what the envelope and stamp add around a payload, generously
-
-
-class OutboxRefused(CodedError):
-    """`enqueue` did not store the event; `code` says why (outbox_full, disk_full, too_large)."""
 
 
 class Pending(NamedTuple):
@@ -68,16 +60,8 @@ class Confirmed:
 
 
 class Outbox:
-    def __init__(
-        self,
-        store: Store,
-        sealer: Sealer,
-        limits: OutboxSection,
-        *,
-        boot: int,
-        clock_synced: Callable[[], bool],
-        on_change: Callable[[], None] = lambda: None,
-    ) -> None:
+    def __init__(self, store: Store, sealer: Sealer, limits: OutboxSection, *, boot: int,
+                 clock_synced: Callable[[], bool], on_change: Callable[[], None] = lambda: None) -> None:
         self._store = store
         self._sealer = sealer
         self._limits = limits
@@ -86,9 +70,8 @@ class Outbox:
         self._on_change = on_change
         self._ids = UlidGenerator()
         self._lock = threading.Lock()
-        self.refused = 0
+        self._admission = Admission(limits, store.path.parent)
         self.expired = 0
-        self._full_alerted = False
         # The lowest seq that may be ready, per set of kinds `take` skips: `take` walks seq order from
         # there instead of from the start, past rows that wait for central's confirmation. Changed
         # only inside store transactions, which the store serialises.
@@ -99,31 +82,18 @@ class Outbox:
             highest = conn.execute("SELECT max(seq) FROM outbox").fetchone()[0] or 0
             self._next_seq = max(highest, int(store.meta_get("seq_high", "0"))) + 1
             self._held = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
-        self._disk_checked_at = 0.0
 
     # -- putting events in ---------------------------------------------------------------------
-    def enqueue(
-        self,
-        kind: EventKind,
-        payload: dict[str, Any],
-        *,
-        also: Callable[[sqlite3.Connection], None] | None = None,
-    ) -> Accepted:
+    def enqueue(self, kind: EventKind, payload: dict[str, Any], *,
+                also: Callable[[sqlite3.Connection], None] | None = None) -> Accepted:
         """Store an event durably and return its id and seq; `also` runs in the same transaction.
 
         Raises `OutboxRefused` when the bounds refuse this kind; nothing is stored then.
         """
         kind = EventKind(kind)
         payload_json = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        size = len(payload_json) + ENVELOPE_BYTES
         with self._lock:
-            self._admit(kind)
-            if size > self._limits.max_event_bytes:
-                self.refused += 1
-                raise OutboxRefused(
-                    "too_large",
-                    f"{kind} event of {size} bytes exceeds outbox.max_event_bytes ({self._limits.max_event_bytes})",
-                )
+            self._admission.admit(kind, len(payload_json), self._held)
             event_id = self._ids.new()
             seq = self._next_seq
             body = self._sealer.seal(payload_json, event_id.encode())
@@ -139,39 +109,10 @@ class Outbox:
         self._on_change()
         return Accepted(event_id, seq)
 
-    def _admit(self, kind: EventKind) -> None:
-        now = time.monotonic()
-        if now - self._disk_checked_at >= 1.0:  # a statvfs per event would cost more than it tells
-            self._free_mb = shutil.disk_usage(self._store.path.parent).free // (1024 * 1024)
-            self._disk_checked_at = now
-        free_mb = self._free_mb
-        if free_mb < self._limits.min_free_disk_mb:
-            self.refused += 1
-            raise OutboxRefused(
-                "disk_full",
-                f"only {free_mb} MB free on the storage disk (outbox.min_free_disk_mb = "
-                f"{self._limits.min_free_disk_mb}); {kind} event not stored",
-            )
-        if kind in CITIZEN_KINDS:
-            return
-        capacity = self._limits.capacity
-        limit = capacity if kind != EventKind.ALERT else capacity + max(1, int(capacity * ALERT_RESERVE))
-        if self._held >= limit:
-            self.refused += 1
-            raise OutboxRefused(
-                "outbox_full", f"outbox holds {self._held} events (capacity {capacity}); {kind} refused"
-            )
-
     def needs_full_alert(self) -> bool:
         """True once each time the outbox reaches capacity (the caller raises the alert)."""
         with self._lock:
-            full = self._held >= self._limits.capacity
-            if full and not self._full_alerted:
-                self._full_alerted = True
-                return True
-            if self._held < self._limits.capacity * 0.9:
-                self._full_alerted = False
-            return False
+            return self._admission.needs_full_alert(self._held)
 
     # -- taking them out -----------------------------------------------------------------------
     def take(self, limit: int, skip_kinds: Iterable[str] = ()) -> list[Pending]:
@@ -323,19 +264,16 @@ class Outbox:
 
     def oldest_age_s(self) -> int | None:
         """Age of the oldest event still held, unconfirmed ones included (cheap: only set-aside rows are skipped)."""
-        with self._store.read() as conn:
-            row = conn.execute(
-                f"SELECT created FROM outbox WHERE state != {SET_ASIDE} ORDER BY seq LIMIT 1"
-            ).fetchone()
-        return None if row is None else max(0, round(time.time() - row[0]))
+        return self._age(f"SELECT created FROM outbox WHERE state != {SET_ASIDE} ORDER BY seq LIMIT 1")
 
     def oldest_unconfirmed_age_s(self) -> int | None:
         """Age (since it was created) of the oldest event the broker has but central has not confirmed."""
+        return self._age(f"SELECT created FROM outbox WHERE seq = "
+                         f"(SELECT min(seq) FROM outbox INDEXED BY {UNCONFIRMED_INDEX} WHERE state = {DELIVERED})")
+
+    def _age(self, query: str) -> int | None:
         with self._store.read() as conn:
-            row = conn.execute(
-                f"SELECT created FROM outbox WHERE seq = "
-                f"(SELECT min(seq) FROM outbox INDEXED BY {UNCONFIRMED_INDEX} WHERE state = {DELIVERED})"
-            ).fetchone()
+            row = conn.execute(query).fetchone()
         return None if row is None else max(0, round(time.time() - row[0]))
 
     def holds(self, event_id: str) -> bool:
@@ -361,20 +299,9 @@ class Outbox:
             "set_aside": counts.get(SET_ASIDE, 0),
             "oldest_age_s": self.oldest_age_s(),
             "oldest_unconfirmed_age_s": self.oldest_unconfirmed_age_s(),
-            "refused_since_boot": self.refused,
+            "refused_since_boot": self._admission.refused,
             "expired_since_boot": self.expired,
-            "policy": self.policy(),
-        }
-
-    def policy(self) -> dict[str, Any]:
-        limits = self._limits
-        return {
-            "capacity": limits.capacity,
-            "max_age_days": limits.max_age_days,
-            "when_full": "refuse_low_value_first",  # usage at capacity, alerts past a 2 % reserve, citizens never
-            "expiring_kinds": list(EXPIRING_KINDS),
-            "min_free_disk_mb": limits.min_free_disk_mb,
-            "confirm_timeout_s": limits.confirm_timeout_s,  # unconfirmed this long after the PUBACK: sent again
+            "policy": self._admission.policy(),
         }
 
 

@@ -7,7 +7,8 @@ import logging
 from typing import Any
 
 from appliance.contract import EventKind
-from appliance.delivery.outbox import Outbox, OutboxRefused
+from appliance.delivery.admission import OutboxRefused
+from appliance.delivery.outbox import Outbox
 from appliance.monitor.health import BoothHealth
 from drivers.health import NOT_OPENED, HealthState
 
@@ -15,8 +16,9 @@ log = logging.getLogger("kiosk.alerts")
 
 
 class Alerts:
-    def __init__(self, outbox: Outbox) -> None:
+    def __init__(self, outbox: Outbox, capacity: int) -> None:
         self._outbox = outbox
+        self._capacity = capacity
 
     def raise_alert(self, code: str, severity: str, message: str, **details: Any) -> None:
         try:
@@ -45,4 +47,4 @@ class Alerts:
         """The ticker's job: say once when the outbox reaches capacity (usage reports are then held back)."""
         if self._outbox.needs_full_alert():
             self.raise_alert("outbox_full", "warning", "outbox at capacity: usage reports are held back",
-                             depth=self._outbox.held, capacity=self._outbox.policy()["capacity"])
+                             depth=self._outbox.held, capacity=self._capacity)

@@ -13,7 +13,8 @@ from collections import Counter
 from enum import StrEnum
 
 from appliance.contract import EventKind, iso
-from appliance.delivery.outbox import Outbox, OutboxRefused
+from appliance.delivery.admission import OutboxRefused
+from appliance.delivery.outbox import Outbox
 from appliance.state.store import Store
 
 log = logging.getLogger("kiosk.usage")

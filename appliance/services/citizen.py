@@ -13,7 +13,8 @@ from typing import Any
 from appliance.catalog.holder import CatalogHolder
 from appliance.catalog.model import CatalogError, FormProblem, Item
 from appliance.contract import EventKind
-from appliance.delivery.outbox import Accepted, Outbox, OutboxRefused
+from appliance.delivery.admission import OutboxRefused
+from appliance.delivery.outbox import Accepted, Outbox
 from appliance.monitor.usage import Counted, UsageLedger
 from appliance.services import documents
 from appliance.services.errors import CitizenError
