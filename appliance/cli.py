@@ -1,4 +1,9 @@
-"""The `kiosk` command: run the booth, check a config file, run a simulated device, work on catalogues.
+"""The `kiosk` command: run the booth, check a config file, show the running kiosk's status.
+
+Everything else (`catalog`, `sim`, `central`, `provision`) and the touchscreen are found through entry
+points (the `kiosk.commands` and `kiosk.touchscreen` groups in pyproject.toml), so the core imports none
+of the layers above it. A subcommand whose extra is not installed still shows in `kiosk --help`, and
+using it says in one line which extra to install.
 
 Errors a maintainer can fix (bad config, unusable state directory) end with one clear message and
 exit status 2, never a traceback.
@@ -8,36 +13,34 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 import threading
+from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
 from pathlib import Path
 
-from appliance.catalog.command import add_catalog_commands
 from appliance.catalog.model import CatalogError
-from appliance.config import ConfigError, load_config
-from appliance.devices.sim_command import add_sim_commands
+from appliance.config import ConfigError, KioskConfig, load_config
+from appliance.errors import friendly, operator_error
 from appliance.state.sealing import SealError
 from appliance.state.store import StoreError
-from central.cli import add_central_commands
-from provisioning.init import add_provision_commands
 
 log = logging.getLogger("kiosk")
+
+COMMANDS = "kiosk.commands"  # entry point: a function that adds its subcommand to the `kiosk` parser
+TOUCHSCREEN = "kiosk.touchscreen"  # entry point: run(config, width, height, fullscreen) -> exit status
+REQUIREMENT_NAME = re.compile(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     if args.headless:
         return _run_headless(config)
-    from screens.theme import configure_kivy
-
-    configure_kivy(args.width, args.height, fullscreen=args.fullscreen)
-    from screens.app import run_app
-
-    return run_app(config)
+    return _run_touchscreen(config, args)
 
 
-def _run_headless(config) -> int:
+def _run_headless(config: KioskConfig) -> int:
     from appliance.kiosk import Kiosk
 
     kiosk = Kiosk(config)
@@ -49,6 +52,24 @@ def _run_headless(config) -> int:
     log.info("stopping")
     kiosk.stop()
     return 0
+
+
+def _run_touchscreen(config: KioskConfig, args: argparse.Namespace) -> int:
+    """The touchscreen is whichever `kiosk.touchscreen` entry point is installed (the `screens` extra)."""
+    found = sorted(entry_points(group=TOUCHSCREEN), key=lambda ep: ep.name)
+    if not found:
+        return operator_error("kiosk", "no touchscreen is installed: pip install 'kiosk-appliance[screens]' "
+                                       "(or run the core alone with --headless)")
+    entry = found[0]
+    problem = _missing_extra(entry)
+    if problem is None:
+        try:
+            run = entry.load()
+        except ImportError as exc:
+            problem = _needs(entry, exc)
+    if problem is not None:
+        return operator_error("kiosk", f"the touchscreen {problem} (or run the core alone with --headless)")
+    return run(config, width=args.width, height=args.height, fullscreen=args.fullscreen)
 
 
 def _config_check(args: argparse.Namespace) -> int:
@@ -65,6 +86,61 @@ def _status(args: argparse.Namespace) -> int:
     alive, text = describe(load_config(args.config).storage.dir)
     print(text)
     return 0 if alive else 1
+
+
+# -- subcommands found by entry points ------------------------------------------------------------------
+def _missing_extra(entry: EntryPoint) -> str | None:
+    """What to install when one of the extras the entry point names is not (fully) installed, else None.
+    Only a requirement that depends on nothing but its extra is looked for (`lgpio` is for a Pi only)."""
+    dist = entry.dist
+    if dist is None or not entry.extras:
+        return None
+    for extra in entry.extras:
+        for requirement in dist.requires or ():
+            spec, _, marker = requirement.partition(";")
+            if marker.strip().replace("'", '"') != f'extra == "{extra}"':
+                continue
+            name = REQUIREMENT_NAME.match(spec)
+            try:
+                distribution(name[1] if name else spec.strip())
+            except PackageNotFoundError:
+                return f"needs pip install '{dist.name}[{extra}]'"
+    return None
+
+
+def _needs(entry: EntryPoint, exc: ImportError) -> str:
+    """Why an entry point could not be loaded, naming the extra it declares when it declares one."""
+    dist = entry.dist.name if entry.dist is not None else "kiosk-appliance"
+    if entry.extras:
+        return f"needs pip install '{dist}[{entry.extras[0]}]' ({exc})"
+    return f"cannot be loaded ({exc}): reinstall {dist}"
+
+
+def _add_unavailable(commands: argparse._SubParsersAction, name: str, problem: str) -> None:
+    """A subcommand that is listed but cannot run here: whatever is given, it says what to install."""
+    parser = commands.add_parser(name, help=f"(not installed here: {problem.removeprefix('needs ')})",
+                                 add_help=False)
+    parser.set_defaults(func=lambda _args: operator_error("kiosk", f"`kiosk {name}` {problem}"),
+                        unavailable=True)
+
+
+def add_plugin_commands(commands: argparse._SubParsersAction) -> None:
+    """Each `kiosk.commands` entry point adds its subcommand; one whose extra is missing still shows."""
+    seen: set[str] = set()
+    for entry in sorted(entry_points(group=COMMANDS), key=lambda ep: ep.name):
+        if entry.name in seen:  # the same distribution found twice on the path
+            continue
+        seen.add(entry.name)
+        problem = _missing_extra(entry)
+        if problem is None:
+            try:
+                add = entry.load()
+            except ImportError as exc:
+                problem = _needs(entry, exc)
+        if problem is not None:
+            _add_unavailable(commands, entry.name, problem)
+            continue
+        add(commands)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,15 +165,15 @@ def build_parser() -> argparse.ArgumentParser:
     check = config_commands.add_parser("check", help="validate a config file and say what is wrong")
     check.add_argument("--config", type=Path)
     check.set_defaults(func=_config_check)
-    add_sim_commands(commands)
-    add_catalog_commands(commands)
-    add_central_commands(commands)
-    add_provision_commands(commands)
+    add_plugin_commands(commands)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown and not getattr(args, "unavailable", False):  # as parse_args; a missing extra's flags are moot
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -106,11 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     # paho logs every failed reconnect at ERROR; the link reports connection problems once itself.
     logging.getLogger("kiosk.paho").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
-    try:
-        return args.func(args)
-    except (ConfigError, StoreError, SealError, CatalogError) as exc:
-        print(f"kiosk: {exc}", file=sys.stderr)
-        return 2
+    return friendly("kiosk", (ConfigError, StoreError, SealError, CatalogError))(args.func)(args)
 
 
 if __name__ == "__main__":
