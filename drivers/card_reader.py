@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from drivers.health import Health
+from drivers.health import NOT_FITTED, DeviceAbsent, Health
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,11 @@ CardListener = Callable[[CardEvent], None]
 
 
 class CardReader(ABC):
-    """A card reader. Subclasses must implement all four methods; `open` starts any thread they need
-    and must not raise because the device is missing (report that through `health` instead)."""
+    """A card reader. An implementation must override all four methods: `open` starts any thread it
+    needs and must not raise because the device is missing (it reports that through `health`, which
+    answers at once from the last known state). `fitted` is False only for `NullCardReader`."""
+
+    fitted: bool = True
 
     @abstractmethod
     def open(self, listener: CardListener) -> None: ...
@@ -67,3 +70,22 @@ class CardReader(ABC):
     @abstractmethod
     def self_test(self) -> str:
         """Check the reader answers (e.g. read the SAM id); return a short result, raise on failure."""
+
+
+class NullCardReader(CardReader):
+    """The reader of a booth without one: never reads a card, reports `absent/not_fitted`, and its
+    self-test raises `DeviceAbsent` (there is nothing to test, which is not the same as a failing reader)."""
+
+    fitted = False
+
+    def open(self, listener: CardListener) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def health(self) -> Health:
+        return NOT_FITTED
+
+    def self_test(self) -> str:
+        raise DeviceAbsent("no card reader is fitted")

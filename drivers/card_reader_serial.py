@@ -2,7 +2,8 @@
 
 It polls for a card, reads it once per placement, and reports `CardEvent`s; a card must leave the
 field before it is read again. Garbage, bad checksums, silence and answers cut off mid-frame become
-health changes or `ERROR` events; a vanished adapter is reopened by `SerialDevice`.
+health changes or `ERROR` events; a vanished adapter is reopened by the reader's `PortThread`, which
+calls the reader back as its `PortProtocol`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from drivers import idcard_protocol as proto
 from drivers.card_reader import CardEvent, CardEventKind, CardListener, CardReader
 from drivers.health import Health, HealthState
 from drivers.idcard_data import CardDataError, decode_base_message
-from drivers.serial_device import SerialDevice
+from drivers.serial_device import PortProtocol, PortThread
 
 log = logging.getLogger("kiosk.card_reader")
 
@@ -31,11 +32,11 @@ class ReaderTimeout(Exception):
     """No complete answer within the command's time."""
 
 
-class SerialCardReader(SerialDevice, CardReader):
-    name = "card reader"
+class SerialCardReader(CardReader, PortProtocol):
+    """The reader's protocol (poll, read once per placement, report); its port thread is a `PortThread`."""
 
     def __init__(self, port: str, baud: int = 115200) -> None:
-        super().__init__(port, baud, idle_s=POLL_S)
+        self._link = PortThread("card reader", port, baud, self, idle_s=POLL_S)
         self._splitter = proto.FrameSplitter(minimum=4)
         self._listener: CardListener | None = None
         self._lock = threading.Lock()  # one transaction on the wire at a time
@@ -46,19 +47,26 @@ class SerialCardReader(SerialDevice, CardReader):
     # -- CardReader -------------------------------------------------------------------------------------
     def open(self, listener: CardListener) -> None:
         self._listener = listener
-        self._start()
+        self._link.start()
+
+    def close(self) -> None:
+        self._link.close()
+
+    def health(self) -> Health:
+        return self._link.health()
 
     def self_test(self) -> str:
-        port = self._serial
+        port = self._link.port
         if port is None:
-            raise RuntimeError(f"card reader is {self._health.state}: {self._health.reason}")
+            health = self._link.health()
+            raise RuntimeError(f"card reader is {health.state}: {health.reason}")
         answer = self._transact(port, proto.SAM_ID)
         if answer.status != proto.OK:
             raise RuntimeError(f"SAM id not readable: {answer.meaning}")
         return f"SAM {answer.data.hex().upper()}"
 
-    # -- SerialDevice -------------------------------------------------------------------------------------
-    def _on_open(self, port: serial.Serial) -> Health:
+    # -- PortProtocol -------------------------------------------------------------------------------------
+    def connection_made(self, port: serial.SerialBase) -> Health:
         self._silent = 0
         try:
             status = self._transact(port, proto.SAM_STATUS)
@@ -66,13 +74,13 @@ class SerialCardReader(SerialDevice, CardReader):
             return Health(HealthState.FAULT, "no_answer")
         return OK_HEALTH if status.status == proto.OK else Health(HealthState.FAULT, f"sam_{status.status:02x}")
 
-    def _work(self, port: serial.Serial) -> None:
+    def poll(self, port: serial.SerialBase) -> None:
         try:
             found = self._transact(port, proto.FIND_CARD)
         except ReaderTimeout:
             return
         except proto.FrameError as exc:
-            self._set_health(Health(HealthState.DEGRADED, f"bad_frame_{exc.code}"))
+            self._link.set_health(Health(HealthState.DEGRADED, f"bad_frame_{exc.code}"))
             return
         if found.status == proto.NO_CARD:
             if self._card_in_field:
@@ -83,7 +91,7 @@ class SerialCardReader(SerialDevice, CardReader):
         if found.status == proto.CARD_FOUND and not self._card_in_field:
             self._read_card(port)
 
-    def _read_card(self, port: serial.Serial) -> None:
+    def _read_card(self, port: serial.SerialBase) -> None:
         try:
             selected = self._transact(port, proto.SELECT_CARD)
             if selected.status != proto.OK:
@@ -105,10 +113,10 @@ class SerialCardReader(SerialDevice, CardReader):
         self._emit(CardEvent(CardEventKind.READ, card=card))
 
     # -- one request, one answer --------------------------------------------------------------------------
-    def _transact(self, port: serial.Serial, command: tuple[int, int]) -> proto.Answer:
+    def _transact(self, port: serial.SerialBase, command: tuple[int, int]) -> proto.Answer:
         """Send a request and wait for its answer frame, within a time that fits the baud rate."""
         expected = 1400 if command == proto.READ_BASE else 64
-        deadline = time.monotonic() + 0.3 + expected * 10 / self._baud
+        deadline = time.monotonic() + 0.3 + expected * 10 / self._link.baud
         with self._lock:
             port.reset_input_buffer()
             self._splitter.clear()
@@ -120,13 +128,14 @@ class SerialCardReader(SerialDevice, CardReader):
                 frames, _damage = self._splitter.feed(chunk)
                 if frames:
                     self._silent = 0
-                    if self._health.state in (HealthState.FAULT, HealthState.DEGRADED) and (
-                            self._health.reason == "no_answer" or self._health.reason.startswith("bad_frame")):
-                        self._set_health(OK_HEALTH)
+                    health = self._link.health()
+                    if health.state in (HealthState.FAULT, HealthState.DEGRADED) and (
+                            health.reason == "no_answer" or health.reason.startswith("bad_frame")):
+                        self._link.set_health(OK_HEALTH)
                     return proto.decode_answer(frames[0])
         self._silent += 1
         if self._silent >= SILENT_LIMIT:
-            self._set_health(Health(HealthState.FAULT, "no_answer"))
+            self._link.set_health(Health(HealthState.FAULT, "no_answer"))
         raise ReaderTimeout(f"no answer to {command[0]:02X} {command[1]:02X}")
 
     def _emit(self, event: CardEvent) -> None:

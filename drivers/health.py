@@ -29,6 +29,7 @@ class Health:
 
 OK = Health(HealthState.OK)
 NOT_OPENED = Health(HealthState.ABSENT, "not_opened")  # until a driver has first tried its device
+NOT_FITTED = Health(HealthState.ABSENT, "not_fitted")  # a null device: this booth has none of the kind
 
 
 class DeviceAbsent(RuntimeError):

@@ -1,7 +1,8 @@
-"""Status LEDs (green / amber / red) on GPIO through gpiozero.
+"""Status LEDs (green / amber / red): the `Leds` interface, `StatusLeds` on GPIO through gpiozero, and
+`NullLeds` for a booth without any.
 
-There is one implementation: off a Pi, gpiozero's own mock pin factory stands in for the pins, so
-the same code runs in simulation and under test (the tests read the mock pins' state history).
+Off a Pi, gpiozero's own mock pin factory stands in for the pins, so `StatusLeds` runs the same code
+in simulation and under test (the tests read the mock pins' state history).
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from abc import ABC, abstractmethod
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from drivers.health import OK, Health, HealthState
+from drivers.health import NOT_FITTED, OK, DeviceAbsent, Health, HealthState
+
+if TYPE_CHECKING:
+    from gpiozero.pins.mock import MockFactory
 
 log = logging.getLogger("kiosk.leds")
 
@@ -28,10 +34,56 @@ class LedPattern(StrEnum):
 BLINK_S = {LedPattern.WORKING: 0.25, LedPattern.MAINTENANCE: 0.5}  # on = off time of each blink
 
 
-class StatusLeds:
-    """Shows one `LedPattern` at a time on three LEDs."""
+class Leds(ABC):
+    """The booth's status lights: one `LedPattern` at a time.
 
-    def __init__(self, green: int, amber: int, red: int, active_high: bool = True, pin_factory=None) -> None:
+    An implementation must override `show` (light `pattern` and remember it in `pattern`; showing the
+    current one again changes nothing), `cycle` (light each LED alone in turn for a maintainer's check,
+    then restore the pattern; return the LEDs' names in the order lit, or raise `DeviceAbsent` when
+    there are none to light), `health` (at once, without blocking) and `close` (free the pins). `fitted`
+    is False only for `NullLeds`.
+    """
+
+    fitted: bool = True
+    pattern: LedPattern = LedPattern.OFF  # the pattern last shown (or remembered, where nothing lights)
+
+    @abstractmethod
+    def show(self, pattern: LedPattern) -> None: ...
+
+    @abstractmethod
+    def cycle(self, step_s: float = 0.3) -> list[str]: ...
+
+    @abstractmethod
+    def health(self) -> Health: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class NullLeds(Leds):
+    """The LEDs of a booth without any: remembers the pattern it was asked to show (the heartbeat reports
+    it), reports `absent/not_fitted`, and `cycle` raises `DeviceAbsent`."""
+
+    fitted = False
+
+    def show(self, pattern: LedPattern) -> None:
+        self.pattern = pattern
+
+    def cycle(self, step_s: float = 0.3) -> list[str]:
+        raise DeviceAbsent("no status LEDs are fitted")
+
+    def health(self) -> Health:
+        return NOT_FITTED
+
+    def close(self) -> None:
+        pass
+
+
+class StatusLeds(Leds):
+    """Shows one `LedPattern` at a time on three LEDs on GPIO."""
+
+    def __init__(self, green: int, amber: int, red: int, active_high: bool = True,
+                 pin_factory: object | None = None) -> None:
         """Without usable GPIO (no pin library on a Pi, or not a Pi) the kiosk still serves citizens:
         the LEDs report ABSENT/no_gpio and only remember the pattern they would show."""
         from gpiozero import LED, GPIOZeroError
@@ -82,7 +134,7 @@ class StatusLeds:
         with self._lock:
             order = list(self._leds)
             if not order:
-                raise RuntimeError("status LEDs unavailable: no GPIO")
+                raise DeviceAbsent("status LEDs unavailable: no GPIO")
             for name in order:
                 for led in self._leds.values():
                     led.off()
@@ -103,7 +155,7 @@ class StatusLeds:
             led.close()
 
 
-def mock_pin_factory():
+def mock_pin_factory() -> MockFactory:
     """gpiozero's mock pins, for simulated hardware and tests."""
     from gpiozero.pins.mock import MockFactory
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from drivers.health import Health
+from drivers.health import NOT_FITTED, DeviceAbsent, Health
 
 
 @dataclass(frozen=True)
@@ -88,9 +88,21 @@ class PrintError(Exception):
         self.reason = reason
 
 
+class PrinterAbsent(PrintError, DeviceAbsent):
+    """A print asked of a booth without a printer: a `PrintError` (reason `not_fitted`) for the callers
+    that handle failed prints, and a `DeviceAbsent` for those that tell "not fitted" apart."""
+
+    def __init__(self) -> None:
+        super().__init__(NOT_FITTED.reason, "no printer is fitted")
+
+
 class Printer(ABC):
-    """A receipt printer. `print` blocks until the document is out (then cuts) or raises
-    `PrintError`; `health` must answer from the last known status without blocking."""
+    """A receipt printer. An implementation must override all four methods: `open` starts any thread it
+    needs and must not raise because the device is missing; `print` blocks until the document is out
+    (then cuts) or raises `PrintError`; `health` answers at once from the last known status. `fitted`
+    is False only for `NullPrinter`."""
+
+    fitted: bool = True
 
     @abstractmethod
     def open(self) -> None: ...
@@ -103,3 +115,22 @@ class Printer(ABC):
 
     @abstractmethod
     def print(self, document: Document) -> None: ...
+
+
+class NullPrinter(Printer):
+    """The printer of a booth without one: reports `absent/not_fitted`; printing raises `PrinterAbsent`,
+    a `PrintError`, so every print path already says "cannot print" instead of pretending it did."""
+
+    fitted = False
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def health(self) -> Health:
+        return NOT_FITTED
+
+    def print(self, document: Document) -> None:
+        raise PrinterAbsent()

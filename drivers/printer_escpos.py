@@ -6,7 +6,8 @@ sends the document followed by `GS r 1`, and counts as done only when that query
 which a printer does after everything before it has come out. If the paper runs out or the cover
 opens halfway, the status says so and the print fails with that reason; silence fails it as
 `no_answer`. The port is python-escpos-free on purpose: its Serial defaults to 9600 baud with DSR/DTR
-flow control and has no reconnect; the one here is `SerialDevice`'s, with every setting explicit.
+flow control and has no reconnect; the one here is a `PortThread`, with every setting explicit, and the
+printer is the `PortProtocol` it polls with.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from drivers.escpos_encoder import ReceiptEncoder
 from drivers.escpos_status import END_OF_JOB_QUERY, QUERIES, PrinterStatus, StatusByteError, is_end_of_job, query
 from drivers.health import Health, HealthState
 from drivers.printer import Document, Printer, PrintError
-from drivers.serial_device import PORT_ERRORS, SerialDevice
+from drivers.serial_device import PORT_ERRORS, PortProtocol, PortThread
 
 log = logging.getLogger("kiosk.printer")
 
@@ -32,41 +33,46 @@ JOB_BASE_S = 15.0  # paper feed, cut and a slow head, on top of the transfer tim
 NOT_READY = (HealthState.FAULT, HealthState.ABSENT)
 
 
-class EscposPrinter(SerialDevice, Printer):
-    name = "printer"
+class EscposPrinter(Printer, PortProtocol):
+    """Prints and polls through one port; the port's thread and reconnects are its `PortThread`'s."""
 
     def __init__(self, port: str, baud: int, encoder: ReceiptEncoder, flow_control: str = "none",
                  poll_s: float = POLL_S) -> None:
-        super().__init__(port, baud, idle_s=poll_s, flow_control=flow_control)
+        self._link = PortThread("printer", port, baud, self, idle_s=poll_s, flow_control=flow_control)
         self._encoder = encoder
         self._io = threading.Lock()  # the poll and a print never talk over each other
-        self.jobs_printed = 0
 
     # -- Printer --------------------------------------------------------------------------------------
     def open(self) -> None:
-        self._start()
+        self._link.start()
+
+    def close(self) -> None:
+        self._link.close()
+
+    def health(self) -> Health:
+        return self._link.health()
 
     def print(self, document: Document) -> None:
         data = self._encoder.encode(document) + END_OF_JOB_QUERY
         with self._io:
-            port = self._serial
+            port = self._link.port
             if port is None:
-                raise PrintError(self._health.reason, f"printer is {self._health.state}: {self._health.reason}")
+                health = self._link.health()
+                raise PrintError(health.reason, f"printer is {health.state}: {health.reason}")
             try:
-                self._set_health(self._read_status(port))
-                if self._health.state in NOT_READY:
-                    raise PrintError(self._health.reason, f"printer cannot print: {self._health.reason}")
+                health = self._read_status(port)
+                self._link.set_health(health)
+                if health.state in NOT_READY:
+                    raise PrintError(health.reason, f"printer cannot print: {health.reason}")
                 port.reset_input_buffer()
                 port.write(data)
-                self._await_end_of_job(port, JOB_BASE_S + len(data) * 10 / self._baud)
+                self._await_end_of_job(port, JOB_BASE_S + len(data) * 10 / self._link.baud)
             except serial.SerialTimeoutException as exc:
                 raise PrintError("not_accepting", "the printer takes no data (flow control held, buffer full)") \
                     from exc
             except PORT_ERRORS as exc:
-                self._close_port()
-                self._set_health(Health(HealthState.ABSENT, "port_lost"))
+                self._link.drop()
                 raise PrintError("port_lost", f"printer connection lost while printing: {exc}") from exc
-        self.jobs_printed += 1
         log.info("printed %d bytes (%d raster lines)", len(data), self._encoder.raster_lines)
 
     def _await_end_of_job(self, port: serial.SerialBase, timeout_s: float) -> None:
@@ -78,21 +84,21 @@ class EscposPrinter(SerialDevice, Printer):
                 return
             if time.monotonic() >= next_check:
                 health = self._read_status(port)
-                self._set_health(health)
+                self._link.set_health(health)
                 if health.state in NOT_READY:
                     raise PrintError(health.reason, f"printing stopped halfway: {health.reason}")
                 next_check = time.monotonic() + CHECK_DURING_JOB_S
         raise PrintError("no_answer", f"the printer did not confirm the job within {timeout_s:.0f} s")
 
-    # -- SerialDevice ---------------------------------------------------------------------------------
-    def _on_open(self, port: serial.SerialBase) -> Health:
+    # -- PortProtocol ---------------------------------------------------------------------------------
+    def connection_made(self, port: serial.SerialBase) -> Health:
         with self._io:
             return self._read_status(port)
 
-    def _work(self, port: serial.SerialBase) -> None:
+    def poll(self, port: serial.SerialBase) -> None:
         with self._io:
-            if port is self._serial:  # a print may have dropped a dead port meanwhile
-                self._set_health(self._read_status(port))
+            if port is self._link.port:  # a print may have dropped a dead port meanwhile
+                self._link.set_health(self._read_status(port))
 
     def _read_status(self, port: serial.SerialBase) -> Health:
         """Ask DLE EOT 1–4, one byte each; silence is `absent/no_answer`, nonsense `degraded`."""

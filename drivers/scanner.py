@@ -2,19 +2,21 @@
 
 Citizens scan an e-certificate code or a receipt's QR. Lines in, `ScanEvent`s out; a line that is
 too long, undecodable, or full of control bytes is an `error` event, never an exception, and the
-port is reopened when a USB adapter comes back (`SerialDevice`).
+port is reopened when a USB adapter comes back (`PortThread`). A booth without a scanner has a
+`NullScanner`.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 import serial
 
-from drivers.health import Health, HealthState
-from drivers.serial_device import SerialDevice
+from drivers.health import NOT_FITTED, NOT_OPENED, OK, Health
+from drivers.serial_device import PortProtocol, PortThread
 
 MAX_LINE = 2048
 ENCODINGS = ("utf-8", "gb18030")  # scanners sold here send one or the other
@@ -76,26 +78,74 @@ class LineSplitter:
         return [e for e in events if e.kind is ScanEventKind.ERROR or e.text]
 
 
-class SerialLineScanner(SerialDevice):
-    name = "scanner"
+class Scanner(ABC):
+    """A code scanner. An implementation must override `open` (start delivering `ScanEvent`s to the
+    listener; never raise because the device is missing — say so through `health`), `close` and
+    `health` (answer at once from the last known state). `fitted` is False only for `NullScanner`."""
 
-    def __init__(self, port: str, baud: int = 9600) -> None:
-        super().__init__(port, baud, idle_s=0)
-        self._splitter = LineSplitter()
-        self._listener: ScanListener | None = None
+    fitted: bool = True
+
+    @abstractmethod
+    def open(self, listener: ScanListener) -> None: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def health(self) -> Health: ...
+
+
+class NullScanner(Scanner):
+    """The scanner of a booth that has none: opens and closes without a thread, never scans, and
+    reports itself `absent/not_fitted` (the heartbeat leaves it out, as it is not `fitted`)."""
+
+    fitted = False
 
     def open(self, listener: ScanListener) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def health(self) -> Health:
+        return NOT_FITTED
+
+
+class ScanLines(PortProtocol):
+    """The line-mode protocol: bytes from the port → `ScanEvent`s to the listener. A scanner only talks
+    when it scans, so an open port is all its health needs."""
+
+    def __init__(self, listener: ScanListener) -> None:
         self._listener = listener
-        self._start()
+        self._splitter = LineSplitter()
 
-    def _on_open(self, port: serial.Serial) -> Health:
+    def connection_made(self, port: serial.SerialBase) -> Health:
         self._splitter = LineSplitter()  # half a line from before the unplug is gone
-        return Health(HealthState.OK, "ok")  # a scanner only talks when it scans
+        return OK
 
-    def _work(self, port: serial.Serial) -> None:
+    def poll(self, port: serial.SerialBase) -> None:
         data = port.read(port.in_waiting or 1)  # waits up to the port's 50 ms timeout
         if not data and not port.is_open:
             raise serial.SerialException("port closed")
         for event in self._splitter.feed(data):
-            if self._listener is not None:
-                self._listener(event)
+            self._listener(event)
+
+
+class SerialLineScanner(Scanner):
+    """The real scanner: `ScanLines` on a `PortThread`, which reopens the port when the adapter returns."""
+
+    def __init__(self, port: str, baud: int = 9600) -> None:
+        self._url = port
+        self._baud = baud
+        self._link: PortThread | None = None
+
+    def open(self, listener: ScanListener) -> None:
+        self._link = PortThread("scanner", self._url, self._baud, ScanLines(listener), idle_s=0)
+        self._link.start()
+
+    def close(self) -> None:
+        if self._link is not None:
+            self._link.close()
+
+    def health(self) -> Health:
+        return self._link.health() if self._link is not None else NOT_OPENED

@@ -4,17 +4,53 @@ Kivy's input providers open `/dev/input/eventN` once; when the device goes away 
 resets after days, a loose cable) and comes back, the node is new and the old handle stays dead: the
 screen shows, but no touch arrives. The booth notices by comparing the node with the one that was
 there at start (gone, or a different device node now) — then only a restart brings touch back.
+A booth that names no touch device (`hardware.touchscreen`) has a `NullTouchscreen`.
 """
 
 from __future__ import annotations
 
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
 
-from drivers.health import OK, Health, HealthState
+from drivers.health import NOT_FITTED, OK, Health, HealthState
 
 
-class Touchscreen:
+class Touchscreen(ABC):
+    """The watched touch input. An implementation must override `health` (at once, without blocking),
+    `needs_restart` (True once touch cannot come back without restarting the UI) and `close`. `fitted`
+    is False only for `NullTouchscreen`."""
+
+    fitted: bool = True
+
+    @abstractmethod
+    def health(self) -> Health: ...
+
+    @abstractmethod
+    def needs_restart(self) -> bool: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class NullTouchscreen(Touchscreen):
+    """No touch device is watched: `absent/not_fitted`, and never a reason to restart."""
+
+    fitted = False
+
+    def health(self) -> Health:
+        return NOT_FITTED
+
+    def needs_restart(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+class InputDeviceTouchscreen(Touchscreen):
+    """Watches one input device node (a `/dev/input/by-path` link or `eventN`) for going or being replaced."""
+
     def __init__(self, device: Path) -> None:
         self.device = device
         self._identity = self._current()  # what the UI's input provider opened at start
@@ -41,3 +77,6 @@ class Touchscreen:
     def needs_restart(self) -> bool:
         """True once the device that was there at start has gone or been replaced: the UI's handle is dead."""
         return self._identity is not None and self._current() != self._identity
+
+    def close(self) -> None:
+        pass  # a stat now and then holds nothing open

@@ -1,42 +1,51 @@
 """Choosing the device's hardware from the config: the real drivers on real ports, or the very same
 drivers talking to simulators at the far end of pseudo-terminals (the printer's also over TCP when
-so configured) and gpiozero's mock pins for the LEDs."""
+so configured) and gpiozero's mock pins for the LEDs. A device the booth does not have is a null device
+(`fitted` False, health `absent/not_fitted`), never None."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from appliance.config import KioskConfig, PrinterSection
 from drivers.card_reader import CardReader
 from drivers.card_reader_pty_sim import PtyCardReaderSimulator
 from drivers.card_reader_serial import SerialCardReader
 from drivers.escpos_encoder import EncoderSettings, ReceiptEncoder
-from drivers.leds import StatusLeds, mock_pin_factory
+from drivers.leds import Leds, StatusLeds, mock_pin_factory
 from drivers.printer import Printer
 from drivers.printer_escpos import EscposPrinter
 from drivers.printer_pty_sim import PtyPrinterSimulator
-from drivers.scanner import SerialLineScanner
+from drivers.scanner import NullScanner, Scanner, SerialLineScanner
 from drivers.scanner_pty_sim import PtyScannerSimulator
-from drivers.touchscreen import Touchscreen
+from drivers.touchscreen import InputDeviceTouchscreen, NullTouchscreen, Touchscreen
+
+Device = CardReader | Printer | Leds | Scanner | Touchscreen
 
 
 @dataclass
 class Hardware:
     card_reader: CardReader
     printer: Printer
-    leds: StatusLeds
-    scanner: SerialLineScanner | None = None  # None: this booth has no scanner
-    touchscreen: Touchscreen | None = None  # None: not watched (no `hardware.touchscreen` configured)
+    leds: Leds
+    scanner: Scanner = field(default_factory=NullScanner)  # null: this booth has no scanner
+    touchscreen: Touchscreen = field(default_factory=NullTouchscreen)  # null: no `hardware.touchscreen`
     card_reader_sim: PtyCardReaderSimulator | None = None  # set when simulated
     printer_sim: PtyPrinterSimulator | None = None
     scanner_sim: PtyScannerSimulator | None = None
 
+    def devices(self) -> dict[str, Device]:
+        """Every device by the name the heartbeat knows it by, fitted or not."""
+        return {"card_reader": self.card_reader, "printer": self.printer, "leds": self.leds,
+                "scanner": self.scanner, "touchscreen": self.touchscreen}
+
+    def fitted(self) -> dict[str, Device]:
+        """The devices this booth has, by name: what its health and heartbeat report on."""
+        return {name: device for name, device in self.devices().items() if device.fitted}
+
     def close(self) -> None:
-        self.card_reader.close()
-        self.printer.close()
-        if self.scanner is not None:
-            self.scanner.close()
-        self.leds.close()
+        for device in self.devices().values():
+            device.close()
         for sim in (self.card_reader_sim, self.printer_sim, self.scanner_sim):
             if sim is not None:
                 sim.stop()
@@ -49,13 +58,14 @@ def build_printer(section: PrinterSection, url: str | None = None) -> EscposPrin
 
 def build_hardware(config: KioskConfig) -> Hardware:
     hw = config.hardware
-    touchscreen = Touchscreen(hw.touchscreen) if hw.touchscreen else None  # a real input device even when simulated
+    # a real input device even when simulated
+    touchscreen = InputDeviceTouchscreen(hw.touchscreen) if hw.touchscreen else NullTouchscreen()
     if not hw.simulated:
         return Hardware(
             card_reader=SerialCardReader(hw.card_reader.port, hw.card_reader.baud),
             printer=build_printer(hw.printer),
             leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high),
-            scanner=SerialLineScanner(hw.scanner.port, hw.scanner.baud) if hw.scanner.enabled else None,
+            scanner=SerialLineScanner(hw.scanner.port, hw.scanner.baud) if hw.scanner.enabled else NullScanner(),
             touchscreen=touchscreen,
         )
     sim_dir = config.storage.dir / "sim"
@@ -72,7 +82,7 @@ def build_hardware(config: KioskConfig) -> Hardware:
         printer=build_printer(hw.printer, printer_url),
         leds=StatusLeds(hw.leds.green, hw.leds.amber, hw.leds.red, hw.leds.active_high,
                         pin_factory=mock_pin_factory()),
-        scanner=SerialLineScanner(str(scanner_sim.port), hw.scanner.baud) if scanner_sim else None,
+        scanner=SerialLineScanner(str(scanner_sim.port), hw.scanner.baud) if scanner_sim else NullScanner(),
         touchscreen=touchscreen,
         card_reader_sim=card_reader_sim,
         printer_sim=printer_sim,
