@@ -208,6 +208,7 @@ REASONS: dict[str, tuple[str, str]] = {
     "print_failed": ("打印失败", "print failed"),
     "not_opened": ("正在启动", "starting"),
     "no_gpio": ("无指示灯", "no LEDs"),
+    "not_fitted": ("本机未配备", "not fitted on this booth"),
     "paper_near_end": ("纸将用完", "paper low"),
     "status_unreadable": ("状态未知", "status unknown"),
     "device_gone": ("已断开", "disconnected"),

@@ -57,7 +57,7 @@ def test_no_pings_while_a_core_loop_hangs_or_the_network_thread_is_gone(broker, 
     hang.set()
     wait_until(lambda: "WATCHDOG=1" in systemd.lines(time.monotonic() - 0.5), timeout=10)
 
-    kiosk.link._client.loop_stop()  # paho's network thread ends: nothing would reconnect any more
+    kiosk.link.stop()  # paho's network thread ends: nothing would reconnect any more
     wait_until(lambda: "STATUS=not alive: mqtt-network" in systemd.lines(), timeout=10)
     gone_at = time.monotonic()
     time.sleep(1.0)
