@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from appliance.contract import DEVICE_ID
+from appliance.validation import listed
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 
@@ -30,6 +31,9 @@ class _Section(BaseModel):
 
 Seconds = Annotated[int, Field(ge=1, le=86_400)]
 BcmPin = Annotated[int, Field(ge=0, le=27, description="BCM GPIO number")]
+Baud = Literal[9600, 19200, 38400, 57600, 115200]  # the rates every serial device here is offered
+FlowControl = Literal["none", "rtscts", "dsrdtr", "xonxoff"]  # as pyserial names its three kinds
+UNKNOWN_KEY = "is not a known setting (check the spelling against examples/kiosk.toml)"
 
 
 PLAIN_FORMATS = {  # field → the form it must have, and that form in words a maintainer reads
@@ -124,7 +128,7 @@ class AssistSection(_Section):
 
 class CardReaderSection(_Section):
     port: str = Field(default="/dev/ttyUSB0", min_length=1)
-    baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
+    baud: Baud = 115200
 
 
 class ScannerSection(_Section):
@@ -132,15 +136,15 @@ class ScannerSection(_Section):
 
     enabled: bool = True
     port: str = Field(default="/dev/ttyACM0", min_length=1)
-    baud: Literal[9600, 19200, 38400, 57600, 115200] = 9600
+    baud: Baud = 9600
 
 
 class PrinterSection(_Section):
     connection: Literal["serial", "usb", "tcp"] = "serial"
     port: str | None = Field(default=None, min_length=1,
                              description="serial: /dev/ttyUSB1; usb: /dev/usb/lp0 (usblp device)")
-    baud: Literal[9600, 19200, 38400, 57600, 115200] = 115200
-    flow_control: Literal["none", "rtscts", "dsrdtr", "xonxoff"] = "none"
+    baud: Baud = 115200
+    flow_control: FlowControl = "none"
     host: str | None = None
     tcp_port: int = Field(default=9100, ge=1, le=65535)
     paper_width_mm: Literal[58, 80] = 80
@@ -239,20 +243,6 @@ class KioskConfig(_Section):
         return self.catalog.file or self.storage.dir / "catalog.json"
 
 
-def _describe(error: dict) -> str:
-    key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    kind = error["type"]
-    if kind == "missing":
-        return f"{key} is missing (required)"
-    if kind == "extra_forbidden":
-        return f"{key} is not a known setting (check the spelling against examples/kiosk.toml)"
-    value = error.get("input")
-    message = error["msg"].removeprefix("Value error, ")
-    if isinstance(value, dict):
-        return f"{key}: {message}"
-    return f"{key} = {value!r}: {message}"
-
-
 def _check_files(config: KioskConfig) -> list[str]:
     problems = []
     broker = config.broker
@@ -291,8 +281,7 @@ def parse_config(data: dict, source: str = "config") -> KioskConfig:
     try:
         config = KioskConfig.model_validate(data)
     except ValidationError as exc:
-        lines = "\n".join(f"  - {_describe(e)}" for e in exc.errors())
-        raise ConfigError(f"{source} is invalid:\n{lines}") from None
+        raise ConfigError(f"{source} is invalid:\n{listed(exc, unknown=UNKNOWN_KEY)}") from None
     problems = _check_files(config)
     if problems:
         raise ConfigError(f"{source} is invalid:\n" + "\n".join(f"  - {p}" for p in problems))

@@ -11,10 +11,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from appliance.errors import friendly
 from central.settings import CentralSettings, SettingsError, Thresholds, build_settings
 
 DEFAULT_DATABASE = "sqlite:///central.sqlite3"
@@ -355,18 +355,16 @@ def _await_results(db, sent: dict[str, str], wait_s: float) -> int:
     return 1 if failed or pending else 0
 
 
-def _friendly(func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """Errors an operator can fix end with one line and exit status 2, not a traceback."""
-    def run(args: argparse.Namespace) -> int:
-        from central.commands import CommandError
-        from central.database import DatabaseError
+def _operator_errors() -> tuple[type[Exception], ...]:
+    """What an operator can fix: the subcommand ends with one line and exit status 2, not a traceback.
+    Imported when a subcommand runs: the database's modules need the central extra."""
+    from central.commands import CommandError
+    from central.database import DatabaseError
 
-        try:
-            return func(args)
-        except (SettingsError, CommandError, DatabaseError) as exc:
-            print(f"kiosk central: {exc}", file=sys.stderr)
-            return 2
-    return run
+    return SettingsError, CommandError, DatabaseError
+
+
+_friendly = friendly("kiosk central", _operator_errors)
 
 
 def _connection_flags(parser: argparse.ArgumentParser) -> None:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from appliance.validation import listed
+
 MAX_ESCALATION_S = 86_400
 STAFF_HOURS = re.compile(r"([0-9]{1,2}):([0-9]{2})-([0-9]{1,2}):([0-9]{2})")
 
@@ -125,6 +127,4 @@ def build_settings(**values: object) -> CentralSettings:
     try:
         return CentralSettings.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as exc:
-        problems = "\n".join(f"  - {'.'.join(map(str, e['loc']))} = {e.get('input')!r}: {e['msg']}"
-                             for e in exc.errors())
-        raise SettingsError(f"central settings are invalid:\n{problems}") from None
+        raise SettingsError(f"central settings are invalid:\n{listed(exc)}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,10 +25,10 @@ from paho.mqtt.properties import Properties
 from appliance.config import ConfigError, KioskConfig, load_config
 from appliance.contract import command_result_topic, encode, stamped
 from appliance.devices.hardware import Hardware, build_hardware
-from appliance.privacy import mask_name
-from drivers.card_reader import CardEvent, CardEventKind
-from drivers.health import NOT_OPENED
-from drivers.printer import Document, PrintError
+from appliance.errors import operator_error
+from appliance.services.self_test import PROVISIONING_SLIP, CardProbe, cycle_leds, test_page
+from drivers.health import NOT_OPENED, DeviceAbsent
+from drivers.printer import PrintError
 
 NOT_AUTHORISED = 135  # MQTT 5 reason code in the PUBACK
 PROBE_DEVICE = "provision-check-probe"  # "another device": no booth is called this
@@ -95,42 +96,35 @@ def broker_checks(config: KioskConfig, timeout_s: float = 10.0) -> list[Check]:
 
 
 def slip_check(config: KioskConfig, hardware: Hardware, wait_s: float = 10.0) -> Check:
+    """The core's test page titled as the provisioning slip, with the region: what the booth is called."""
     deadline = time.monotonic() + wait_s
     while hardware.printer.health() == NOT_OPENED and time.monotonic() < deadline:
         time.sleep(0.1)  # its first status poll is under way
-    slip = (Document().title("设备开通单 / Provisioning slip").row("设备", config.device.id)
-            .row("网点", config.device.site).row("区划", config.device.region).separator().qr(config.device.id))
+    device = config.device
     try:
-        hardware.printer.print(slip)
+        hardware.printer.print(test_page(device.id, device.site, title=PROVISIONING_SLIP, region=device.region))
     except PrintError as exc:
         return Check("printer", False, f"slip not printed: {exc}")
     return Check("printer", True, "provisioning slip printed")
 
 
 def card_check(hardware: Hardware, timeout_s: float, say: Callable[[str], None]) -> Check:
-    read: list[CardEvent] = []
-    done = threading.Event()
-
-    def on_card(event: CardEvent) -> None:
-        if event.kind in (CardEventKind.READ, CardEventKind.ERROR):
-            read.append(event)
-            done.set()
-
-    hardware.card_reader.open(on_card)
+    """A card placed by the maintainer, read as the maintenance screen's card test reads it."""
+    probe = CardProbe()
+    probe.arm()
+    hardware.card_reader.open(probe.offer)
     say(f"place an ID card on the reader (waiting {timeout_s:.0f} s) …")
-    if not done.wait(timeout_s):
-        health = hardware.card_reader.health()
-        return Check("card reader", False, f"no card read ({health.state}: {health.reason})")
-    event = read[0]
-    if event.kind is CardEventKind.ERROR or event.card is None:
-        return Check("card reader", False, f"the card could not be read: {event.reason}")
-    return Check("card reader", True, f"read {mask_name(event.card.name)}")
+    passed, detail = probe.wait(timeout_s, hardware.card_reader.health)
+    return Check("card reader", passed, detail)
 
 
 def led_check(hardware: Hardware) -> Check:
+    """Each LED lit alone in turn, as the maintenance screen and central's `led-test` do."""
     try:
-        return Check("LEDs", True, "cycled " + ", ".join(hardware.leds.cycle()))
-    except RuntimeError as exc:
+        return Check("LEDs", True, "cycled " + ", ".join(cycle_leds(hardware.leds)))
+    except DeviceAbsent as exc:
+        return Check("LEDs", False, f"none to light: {exc}")
+    except RuntimeError as exc:  # LEDs without GPIO, until they raise DeviceAbsent like every device
         return Check("LEDs", False, str(exc))
 
 
@@ -153,8 +147,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)
     except ConfigError as exc:
-        print(f"FAIL  config: {exc}")
-        return 2
+        return operator_error("FAIL  config", exc, stream=sys.stdout)  # the report's first line, on its stream
     config.storage.dir.mkdir(parents=True, exist_ok=True)
     hardware = build_hardware(config)
     try:

@@ -30,7 +30,9 @@ from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
 from appliance.config import ConfigError, KioskConfig
+from appliance.errors import operator_error
 from appliance.state.admin_pin import PinError, hash_pin
+from appliance.validation import problems as refused
 from provisioning.check import add_check_command
 from provisioning.toml_file import toml_text, write_atomically
 
@@ -109,11 +111,11 @@ def problems(data: dict, answers: dict[str, Any]) -> dict[str, str]:
     try:
         KioskConfig.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
-            loc = tuple(str(p) for p in error["loc"])
+        for problem in refused(exc):
+            loc = tuple(str(p) for p in problem.loc)
             question = next((q for q in QUESTIONS if q.where and loc[:len(q.where)] == q.where), None)
-            key = question.key if question else ".".join(loc)
-            message = error["msg"].removeprefix("Value error, ")
+            key = question.key if question else problem.key
+            message = problem.message
             if question is not None and answers.get(key, question.default) is None:
                 message = f"missing (give --{key.replace('_', '-')} or `{key} = …` in the provisioning file)"
             found.setdefault(key, message)
@@ -281,8 +283,6 @@ def _run(args: argparse.Namespace) -> int:
     try:
         return provision(args)
     except (ProvisionError, ConfigError) as exc:
-        print(f"kiosk provision: {exc}", file=sys.stderr)
-        return 2
+        return operator_error("kiosk provision", exc)
     except EOFError:
-        print("kiosk provision: input ended before every value was given; nothing written", file=sys.stderr)
-        return 2
+        return operator_error("kiosk provision", "input ended before every value was given; nothing written")

@@ -8,6 +8,9 @@ import os
 from pathlib import Path
 
 from appliance.catalog.model import CatalogError, bundled_text, parse_catalog
+from appliance.errors import friendly
+
+_friendly = friendly("kiosk", (CatalogError,))  # a refused catalogue or key: one line, exit status 2
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -86,21 +89,21 @@ def add_catalog_commands(commands: argparse._SubParsersAction) -> None:
     build.add_argument("source", type=Path, help="directory with departments/*.yaml and bundles.yaml")
     build.add_argument("--version", required=True, help="catalogue version, e.g. 2026.11-1")
     build.add_argument("-o", "--output", type=Path, required=True)
-    build.set_defaults(func=_build)
+    build.set_defaults(func=_friendly(_build))
     check = tools.add_parser("check", help="validate a catalogue file and say what is wrong")
     check.add_argument("file", type=Path)
-    check.set_defaults(func=_check)
+    check.set_defaults(func=_friendly(_check))
     keygen = tools.add_parser("keygen", help="make the Ed25519 key pair that signs catalogue updates")
     keygen.add_argument("--key", type=Path, required=True, help="where the private key goes (0600)")
-    keygen.set_defaults(func=_keygen)
+    keygen.set_defaults(func=_friendly(_keygen))
     signer = tools.add_parser("sign", help="sign a catalogue file into the message devices accept")
     signer.add_argument("file", type=Path)
     signer.add_argument("--key", type=Path, required=True, help="the private key from keygen")
     signer.add_argument("-o", "--output", type=Path, required=True, help="the message to publish")
-    signer.set_defaults(func=_sign)
+    signer.set_defaults(func=_friendly(_sign))
     search = tools.add_parser("search", help="rank the catalogue's items for a query, as the booth does")
     search.add_argument("query", help="Chinese, pinyin, initials or a mix: 身份证丢了, gjj tiqu, sbk")
     search.add_argument("--file", type=Path, help="catalogue file (default: the bundled one)")
     search.add_argument("--limit", type=int, default=10)
     search.add_argument("--json", action="store_true", help="print code, name, score and matched text as JSON")
-    search.set_defaults(func=_search)
+    search.set_defaults(func=_friendly(_search))

@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from appliance.validation import Problem, problems
+
 BUNDLED = "data/catalog.json"
 
 
@@ -193,12 +195,13 @@ def parse_catalog(data: Any) -> Catalog:
     try:
         return Catalog.model_validate(data)
     except ValidationError as exc:
-        problems = [_describe(error, data) for error in exc.errors()[:10]]
-        raise CatalogError("catalogue refused: " + "; ".join(problems)) from None
+        found = [_describe(problem, data) for problem in problems(exc)[:10]]
+        raise CatalogError("catalogue refused: " + "; ".join(found)) from None
 
 
-def _describe(error: dict, data: Any) -> str:
-    loc = list(error["loc"])
+def _describe(problem: Problem, data: Any) -> str:
+    """The item, bundle or question by its code, as its publisher knows it, then the field and what is wrong."""
+    loc = list(problem.loc)
     where = "catalogue"
     if len(loc) >= 2 and loc[0] in ("items", "bundles", "faq") and isinstance(loc[1], int):
         kind = {"items": "item", "bundles": "bundle", "faq": "faq"}[loc[0]]
@@ -209,11 +212,10 @@ def _describe(error: dict, data: Any) -> str:
             name = f"#{loc[1] + 1}"
         where = f"{kind} {name!r}"
         loc = loc[2:]
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "is not a known field"
-    field = ".".join(str(part) for part in loc)
-    return f"{where}: field {field} {message}" if field else f"{where}: {message}"
+    if not loc:  # the item's (or the whole catalogue's) own check
+        return f"{where}: {problem.message}"
+    field = "field " + ".".join(str(part) for part in loc)
+    return f"{where}: {problem.describe(field, unknown='is not a known field', missing=problem.message)}"
 
 
 def bundled_text() -> str:
