@@ -31,6 +31,7 @@ class PrinterState:
     cutter_error: bool = False
     silent: bool = False  # no answers at all
     garbled: bool = False  # answers that are no status bytes (a wrong baud rate looks like this)
+    busy: bool = False  # still working through what it holds (a long receipt, a slow head): status says ready
 
     @property
     def stopped(self) -> bool:
@@ -187,7 +188,7 @@ class PtyPrinterSimulator:
     def _process(self, channel: _Channel) -> None:
         with self._lock:
             state = self.state
-            if state.stopped:
+            if state.stopped or state.busy:
                 for n in channel.decoder.take_realtime_queries():
                     self._answer(channel, state.answer(n))
                 return

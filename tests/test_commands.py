@@ -95,3 +95,27 @@ def test_each_command_does_its_job(remote, tmp_path: Path) -> None:
     assert kiosk.catalog.version == "2026.11-1", "the last good catalogue stays in use"
 
     assert remote("retry-set-aside", {"id": "rs-1"})["result"] == {"retried": 0}
+
+
+def test_a_command_that_takes_long_holds_up_no_other_message(broker, collector, confirmer, make_kiosk) -> None:
+    """A print-test on a printer still busy with the page holds the core worker until the printer is done
+    (up to the job's bound, 15 s and more); meanwhile paho's network thread goes on taking central's
+    confirmations (and with them the keepalive and every other message). Were the command on the network
+    thread, the confirmation of the event filed meanwhile would wait for the printer."""
+    kiosk = make_kiosk(broker.port)
+    wait_until(lambda: kiosk.link.connected)
+    wait_until(lambda: kiosk.outbox.held == 0, timeout=10)  # what the start filed (alerts) is confirmed
+    kiosk.hardware.printer_sim.set_state(busy=True)
+    handled = kiosk.commands.handled
+    collector.client.publish(f"kiosk/v1/{DEVICE}/cmd/print-test", json.dumps({"id": "slow-1"}), qos=1)
+    wait_until(lambda: kiosk.commands.handled > handled)  # the worker is printing
+
+    def result() -> dict | None:
+        return next((r.json() for r in collector.on("/cmd-result") if r.json()["id"] == "slow-1"), None)
+
+    kiosk.rate("GA-001", 5)
+    wait_until(lambda: kiosk.outbox.held == 0, timeout=10)
+    assert result() is None, "the page is still printing"
+    kiosk.hardware.printer_sim.set_state(busy=False)
+    collector.wait_for(lambda c: result() is not None, timeout=20)
+    assert result()["ok"] and result()["result"] == {"printed": True} and len(printed(kiosk)) == 1
