@@ -39,6 +39,7 @@ from appliance.clock import clock_synchronised
 from appliance.contract import MAX_CONFIRMED, PERSONAL_KINDS, QOS_EVENTS, EventKind, event_topic, now_iso
 from appliance.delivery.link import MqttLink
 from appliance.delivery.outbox import Outbox, Pending
+from appliance.repeated import RepeatedProblem
 
 log = logging.getLogger("kiosk.pump")
 
@@ -116,8 +117,12 @@ class Pump(threading.Thread):
         self.set_aside_events = 0  # events the broker refused for good (the outbox keeps them aside)
         self.resent = 0  # unconfirmed events made ready again (overdue or at a reconnect)
         self.mismatched = 0  # rows whose seq a confirmation named with another id (stale or forged)
-        self.malformed = 0  # messages on the confirmation topic that were not confirmations
+        self._malformed = RepeatedProblem(log, "confirmation")  # messages on its topic that were not confirmations
         link.on_puback(self._on_puback)
+
+    @property
+    def malformed(self) -> int:
+        return self._malformed.count
 
     def counters(self) -> dict[str, int]:
         """The heartbeat's delivery counters since boot."""
@@ -152,9 +157,7 @@ class Pump(threading.Thread):
         try:
             pairs = parse_confirmation(payload)
         except MalformedConfirmation as exc:
-            self.malformed += 1
-            if self.malformed == 1:
-                log.warning("confirmation ignored: %s (further malformed confirmations are only counted)", exc)
+            self._malformed.note(exc)
             return
         if pairs:
             self._confirmations.put(pairs)

@@ -16,6 +16,7 @@ from appliance.delivery.link import MqttLink
 from appliance.delivery.outbox import Outbox
 from appliance.events import AssistChanged, Notify
 from appliance.monitor.usage import Counted, UsageLedger
+from appliance.repeated import RepeatedProblem
 from appliance.services.assist import AssistCall, AssistView, MalformedAnswer, parse_answer
 from appliance.services.citizen import CitizenServices
 from appliance.services.errors import CitizenError
@@ -43,7 +44,7 @@ class HelpCalls:
         self._call = AssistCall(config.answer_timeout_s, clock)
         self._lock = threading.Lock()
         self._shown: AssistView | None = None  # the call as the UI was last told (its waited time aside)
-        self.answers_ignored = 0  # malformed answers (foreign or stale ones are normal and not counted)
+        self._malformed = RepeatedProblem(log, "assist answer")  # foreign or stale answers are normal, not counted
         visits.on_end(self._forget)
         visits.keep_alive_while(self._call.holds_session)
 
@@ -77,6 +78,11 @@ class HelpCalls:
         assert view is not None
         return view
 
+    @property
+    def answers_ignored(self) -> int:
+        """Malformed answers since boot (the heartbeat's `assist_answers_ignored`)."""
+        return self._malformed.count
+
     def status(self) -> AssistView | None:
         """The call as it stands now (None without one)."""
         return self._call.view(deliverable=self._link.connected and self._link.tls,
@@ -106,9 +112,7 @@ class HelpCalls:
         try:
             answer = parse_answer(payload)
         except MalformedAnswer as exc:
-            self.answers_ignored += 1
-            if self.answers_ignored == 1:
-                log.warning("assist answer ignored: %s (further ones are only counted)", exc)
+            self._malformed.note(exc)
             return
         if self._call.answer(answer):
             self.check()
