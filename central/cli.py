@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from appliance.delivery.mqtt_client import mqtt_client
 from appliance.errors import friendly
 from central.settings import CentralSettings, SettingsError, Thresholds, build_settings
 
@@ -290,8 +291,6 @@ def _width(text: str) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    import paho.mqtt.client as mqtt
-    from paho.mqtt.enums import CallbackAPIVersion
     from sqlalchemy import select
 
     from central.commands import send_commands
@@ -310,11 +309,8 @@ def _send(args: argparse.Namespace) -> int:
     if not args.region and args.device not in known:
         print(f"kiosk central: note: central has never heard from {args.device!r}; the command waits at the broker "
               "for it until it expires (check the name with `kiosk central devices`)", file=sys.stderr)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{settings.client_id}-send-{int(time.time())}",
-                         protocol=mqtt.MQTTv5)
-    if settings.ca_file is not None:
-        client.tls_set(ca_certs=str(settings.ca_file), certfile=str(settings.cert_file) if settings.cert_file else None,
-                       keyfile=str(settings.key_file) if settings.key_file else None)
+    client = mqtt_client(f"{settings.client_id}-send-{int(time.time())}", ca_file=settings.ca_file,
+                         cert_file=settings.cert_file, key_file=settings.key_file)
     accepted, answer = threading.Event(), []
     client.on_connect = lambda _c, _u, _f, reason, _p: (answer.append(reason), accepted.set())
     where = f"{settings.broker_host}:{settings.broker_port}"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import ssl
 import threading
 import time
 from collections import Counter, defaultdict
@@ -28,9 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from sqlalchemy import Connection, select
 
 from appliance.contract import (
@@ -45,6 +41,7 @@ from appliance.contract import (
     iso,
     progress_answer_topic,
 )
+from appliance.delivery.mqtt_client import mqtt_client, session
 from central.alerts import clock_conditions, event_condition, heartbeat_conditions
 from central.assist_desk import AssistDesk
 from central.commands import send_commands
@@ -115,17 +112,12 @@ class Intake:
 
     def _make_client(self) -> mqtt.Client:
         s = self.settings
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id, protocol=mqtt.MQTTv5,
-                             manual_ack=True)
         # paho logs every failed reconnect at ERROR ("Client is not connected"): the intake says when the
         # broker goes and comes back itself, once each.
         paho_log = logging.getLogger("central.paho")
         paho_log.setLevel(logging.CRITICAL)
-        client.enable_logger(paho_log)
-        if s.ca_file is not None:
-            client.tls_set(ca_certs=str(s.ca_file), certfile=str(s.cert_file) if s.cert_file else None,
-                           keyfile=str(s.key_file) if s.key_file else None, tls_version=ssl.PROTOCOL_TLS_CLIENT)
-        client.reconnect_delay_set(1, 30)
+        client = mqtt_client(s.client_id, ca_file=s.ca_file, cert_file=s.cert_file, key_file=s.key_file,
+                             manual_ack=True, reconnect_s=(1, 30), logger=paho_log)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -133,15 +125,13 @@ class Intake:
 
     # -- lifecycle ------------------------------------------------------------------------------------
     def start(self) -> None:
-        properties = Properties(PacketTypes.CONNECT)
-        # Short on purpose: with shared subscriptions Mosquitto keeps dealing a stopped instance its share
-        # of the booths' messages into its session; when the session expires they are dropped, and the
-        # booths resend them (nothing is freed at a booth before central's confirmation). A restart within
-        # this time resumes the session and loses nothing either.
-        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        # The session's expiry is short on purpose: with shared subscriptions Mosquitto keeps dealing a stopped
+        # instance its share of the booths' messages into its session; when the session expires they are
+        # dropped, and the booths resend them (nothing is freed at a booth before central's confirmation). A
+        # restart within this time resumes the session and loses nothing either.
         self._writer.start()
         self._client.connect_async(self.settings.broker_host, self.settings.broker_port, 30, clean_start=False,
-                                   properties=properties)
+                                   properties=session(self.settings.session_expiry_s))
         self._client.loop_start()
 
     def stop(self) -> None:

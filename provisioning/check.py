@@ -17,13 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
 from appliance.config import ConfigError, KioskConfig, load_config
 from appliance.contract import command_result_topic, encode, stamped
+from appliance.delivery.mqtt_client import booth_client, session
 from appliance.devices.hardware import Hardware, build_hardware
 from appliance.errors import operator_error
 from appliance.services.self_test import PROVISIONING_SLIP, CardProbe, cycle_leds, test_page
@@ -47,25 +43,14 @@ def broker_checks(config: KioskConfig, timeout_s: float = 10.0) -> list[Check]:
     for the booth (a command sent while it was away) is left unacknowledged, so the broker gives it to
     the booth at its next connection."""
     broker = config.broker
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=config.device.id, protocol=mqtt.MQTTv5,
-                         manual_ack=True)
-    if broker.tls is not None:
-        client.tls_set(ca_certs=str(broker.tls.ca_file),
-                       certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
-                       keyfile=str(broker.tls.key_file) if broker.tls.key_file else None,
-                       tls_version=ssl.PROTOCOL_TLS_CLIENT)
-    if broker.username is not None:
-        client.username_pw_set(broker.username,
-                               broker.password_file.read_text().strip() if broker.password_file else None)
+    client = booth_client(broker, config.device.id, manual_ack=True)
     connected, acks, refused = threading.Event(), {}, []
     client.on_connect = lambda _c, _u, _f, reason, _p: (refused.append(str(reason)) if reason.is_failure
                                                         else connected.set())
     client.on_publish = lambda _c, _u, mid, reason, _p: acks.__setitem__(mid, reason.value)
     where = f"{broker.host}:{broker.port}"
-    keep = Properties(PacketTypes.CONNECT)
-    keep.SessionExpiryInterval = broker.session_expiry_s
     try:
-        client.connect(broker.host, broker.port, 30, clean_start=False, properties=keep)
+        client.connect(broker.host, broker.port, 30, clean_start=False, properties=session(broker.session_expiry_s))
     except (OSError, ssl.SSLError) as exc:
         return [Check("broker", False, f"cannot connect to {where}: {exc}")]
     client.loop_start()

@@ -16,9 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from appliance import __version__
 from appliance.config import KioskConfig
@@ -37,6 +34,7 @@ from appliance.contract import (
     stamped,
     status_topic,
 )
+from appliance.delivery.mqtt_client import booth_client, session
 
 log = logging.getLogger("kiosk.link")
 
@@ -77,24 +75,13 @@ class MqttLink:
 
     def _make_client(self) -> mqtt.Client:
         broker = self._broker
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self._device, protocol=mqtt.MQTTv5, reconnect_on_failure=True
+        client = booth_client(  # the TLS files were checked when the config was loaded
+            broker, self._device, reconnect_s=(broker.reconnect_min_s, broker.reconnect_max_s),
+            logger=logging.getLogger("kiosk.paho"),
         )
-        client.enable_logger(logging.getLogger("kiosk.paho"))
         # paho keeps a quarter of the pump's window on the wire and queues the rest, sending the next
         # one itself as each PUBACK comes in: far fewer hand-overs between the pump's thread and paho's.
         client.max_inflight_messages_set(max(1, self._config.outbox.inflight_window // 4))
-        client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
-        if broker.tls is not None:
-            client.tls_set(  # the files were checked when the config was loaded
-                ca_certs=str(broker.tls.ca_file),
-                certfile=str(broker.tls.cert_file) if broker.tls.cert_file else None,
-                keyfile=str(broker.tls.key_file) if broker.tls.key_file else None,
-                tls_version=ssl.PROTOCOL_TLS_CLIENT,
-            )
-        if broker.username is not None:
-            password = broker.password_file.read_text().strip() if broker.password_file else None
-            client.username_pw_set(broker.username, password)
         client.will_set(
             status_topic(self._device), self._status_payload(DeviceStatus.OFFLINE, "connection_lost"),
             qos=QOS_STATUS, retain=True,
@@ -128,11 +115,9 @@ class MqttLink:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self._broker.session_expiry_s
         self._client.connect_async(
             self._broker.host, self._broker.port, self._broker.keepalive_s,
-            clean_start=False, properties=properties,
+            clean_start=False, properties=session(self._broker.session_expiry_s),
         )
         self._client.loop_start()
 
