@@ -137,6 +137,9 @@ def test_good_config_check_and_example_config(tmp_path: Path) -> None:
 def test_unreachable_broker_is_reported_once_and_the_kiosk_keeps_running(tmp_path: Path) -> None:
     config = write_toml(tmp_path / "kiosk.toml", kiosk_config_data(tmp_path / "state", free_port()))
     process = _start(config)
+    # started (its status file is written once the core runs, after SIGTERM is handled), then several
+    # reconnect attempts: the unreachable broker must still be reported once
+    wait_until(lambda: (tmp_path / "state" / "status.json").exists() or process.poll() is not None, timeout=30)
     time.sleep(4)
     assert process.poll() is None, "the kiosk must keep running without a broker"
     process.send_signal(signal.SIGTERM)
