@@ -109,3 +109,42 @@ def test_a_subcommand_that_cannot_be_imported_names_its_extra(tmp_path: Path) ->
     fine = subprocess.run([*KIOSK, "catalog", "search", "身份证", "--limit", "1"], capture_output=True, text=True,
                           timeout=60, env=env)
     assert fine.returncode == 0 and fine.stdout.startswith(" 1."), fine.stderr
+
+
+def test_kiosk_run_shows_the_touchscreen_found_by_its_entry_point(display: str, tmp_path: Path) -> None:
+    """Without --headless, `kiosk run` runs the `kiosk.touchscreen` entry point: the core and the screens
+    until SIGTERM, then exit status 0."""
+    import signal
+    import threading
+
+    from tests.support import free_port, kiosk_config_data, wait_until, write_toml
+
+    config = write_toml(tmp_path / "kiosk.toml", kiosk_config_data(tmp_path / "state", free_port()))
+    booth = subprocess.Popen([*KIOSK, "run", "--config", str(config)], env={**os.environ, "DISPLAY": display},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    said: list[str] = []
+    reader = threading.Thread(target=lambda: said.extend(booth.stderr), daemon=True)
+    reader.start()
+    try:  # Kivy's own loop running: the touchscreen, not the core alone
+        wait_until(lambda: booth.poll() is not None or any("Start application main loop" in s for s in said),
+                   timeout=90)
+        assert booth.poll() is None, "".join(said)
+    finally:
+        booth.send_signal(signal.SIGTERM)
+        booth.wait(timeout=30)
+        reader.join(timeout=10)
+    assert booth.returncode == 0, "".join(said)
+
+
+def test_kiosk_run_without_its_touchscreen_says_what_to_install(tmp_path: Path) -> None:
+    from tests.support import free_port, kiosk_config_data, write_toml
+
+    site = tmp_path / "site"
+    env = _plugin(site, "", 'Requires-Dist: no-such-dist-for-kiosk-tests; extra == "absent"\n')
+    info = site / "kiosk_test_plugin-1.0.dist-info" / "entry_points.txt"
+    info.write_text("[kiosk.touchscreen]\naaa-first = kiosk_test_plugin_nowhere:run [absent]\n", encoding="utf-8")
+    config = write_toml(tmp_path / "kiosk.toml", kiosk_config_data(tmp_path / "state", free_port()))
+    refused = subprocess.run([*KIOSK, "run", "--config", str(config)], capture_output=True, text=True, timeout=60,
+                             env=env)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1, refused.stderr
+    assert "pip install 'kiosk-test-plugin[absent]'" in refused.stderr and "--headless" in refused.stderr
