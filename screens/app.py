@@ -85,6 +85,7 @@ class KioskApp(App):
         self.countdown: ModalView | None = None
         self.identity: dict[str, str] = {}  # the masked name and ID number of the card in this session
         self.visited: list[str] = []  # items whose guide this session opened: what it may rate
+        self.stop_asked = threading.Event()  # SIGTERM or Ctrl-C, perhaps before Kivy's loop runs
 
     @property
     def portrait(self) -> bool:
@@ -110,6 +111,8 @@ class KioskApp(App):
         return self.manager
 
     def on_start(self) -> None:
+        if self.stop_asked.is_set():
+            Clock.schedule_once(lambda _dt: self.stop(), 0)
         self.manager.current_screen.refresh()
         self._collect_left_screens()
 
@@ -330,12 +333,19 @@ def run_app(config, then: Callable[[KioskApp], None] | None = None) -> int:
     import signal
 
     holder: dict[str, KioskApp] = {}
-    kiosk = Kiosk(config, notify=lambda event: holder["app"].notify(event))
+    # The core speaks from its first moment (its health at start); Kivy's clock keeps what comes before
+    # the app exists and hands it over once the app runs.
+    kiosk = Kiosk(config, notify=lambda event: Clock.schedule_once(lambda _dt: holder["app"].notify(event), -1))
     kiosk.start()
     app = KioskApp(kiosk)
     holder["app"] = app
+
+    def stop(*_args) -> None:
+        app.stop_asked.set()  # asked before the loop runs: on_start stops it
+        Clock.schedule_once(lambda _dt: app.stop(), 0)
+
     for sig in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C too: a clean stop, not a traceback
-        signal.signal(sig, lambda *_args: Clock.schedule_once(lambda _dt: app.stop(), 0))
+        signal.signal(sig, stop)
     if then is not None:
         Clock.schedule_once(lambda _dt: then(app), 0)
     try:
