@@ -19,6 +19,7 @@ import sys
 import threading
 from importlib.metadata import EntryPoint, PackageNotFoundError, distribution, entry_points
 from pathlib import Path
+from typing import Any
 
 from appliance.catalog.model import CatalogError
 from appliance.config import ConfigError, KioskConfig, load_config
@@ -60,14 +61,8 @@ def _run_touchscreen(config: KioskConfig, args: argparse.Namespace) -> int:
     if not found:
         return operator_error("kiosk", "no touchscreen is installed: pip install 'kiosk-appliance[screens]' "
                                        "(or run the core alone with --headless)")
-    entry = found[0]
-    problem = _missing_extra(entry)
-    if problem is None:
-        try:
-            run = entry.load()
-        except ImportError as exc:
-            problem = _needs(entry, exc)
-    if problem is not None:
+    run, problem = _load(found[0])
+    if run is None:
         return operator_error("kiosk", f"the touchscreen {problem} (or run the core alone with --headless)")
     return run(config, width=args.width, height=args.height, fullscreen=args.fullscreen)
 
@@ -89,6 +84,17 @@ def _status(args: argparse.Namespace) -> int:
 
 
 # -- subcommands found by entry points ------------------------------------------------------------------
+def _load(entry: EntryPoint) -> tuple[Any, str]:
+    """(what the entry point names, "") when it can run here, else (None, what to install)."""
+    problem = _missing_extra(entry)
+    if problem is not None:
+        return None, problem
+    try:
+        return entry.load(), ""
+    except ImportError as exc:
+        return None, _needs(entry, exc)
+
+
 def _missing_extra(entry: EntryPoint) -> str | None:
     """What to install when one of the extras the entry point names is not (fully) installed, else None.
     Only a requirement that depends on nothing but its extra is looked for (`lgpio` is for a Pi only)."""
@@ -131,13 +137,8 @@ def add_plugin_commands(commands: argparse._SubParsersAction) -> None:
         if entry.name in seen:  # the same distribution found twice on the path
             continue
         seen.add(entry.name)
-        problem = _missing_extra(entry)
-        if problem is None:
-            try:
-                add = entry.load()
-            except ImportError as exc:
-                problem = _needs(entry, exc)
-        if problem is not None:
+        add, problem = _load(entry)
+        if add is None:
             _add_unavailable(commands, entry.name, problem)
             continue
         add(commands)

@@ -72,6 +72,26 @@ SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentS
            "assist": AssistScreen, "assist_phone": PhoneScreen, "assist_status": AssistStatusScreen}
 
 
+def collect_left_screens(manager: ScreenManager) -> None:
+    """Free each screen's old widgets right after a screen change, not at the cyclic GC's whim.
+
+    Every entry rebuilds a screen, and Kivy widgets hold reference cycles, so the old ones wait for
+    a full collection; letting several screens' garbage pile up first raised the heap's high-water
+    mark by ~30 MiB in a booth's first sessions (bench/bench_screens.py). The catalogue, search index
+    and screens live as long as the app, so they are frozen out of collections first: a collection
+    then walks only what the session made (tens of ms, on the clock tick after the change). When a
+    session has ended (home again), the freed heap is handed back to the system too."""
+    gc.collect()
+    gc.freeze()
+
+    def after_change(_dt: float) -> None:
+        gc.collect()
+        if manager.current == "home":
+            return_free_heap()
+
+    manager.bind(current=lambda *_args: Clock.schedule_once(after_change, 0))
+
+
 class KioskApp(App):
     title = "kiosk"
 
@@ -114,26 +134,7 @@ class KioskApp(App):
         if self.stop_asked.is_set():
             Clock.schedule_once(lambda _dt: self.stop(), 0)
         self.manager.current_screen.refresh()
-        self._collect_left_screens()
-
-    def _collect_left_screens(self) -> None:
-        """Free each screen's old widgets right after a screen change, not at the cyclic GC's whim.
-
-        Every entry rebuilds a screen, and Kivy widgets hold reference cycles, so the old ones wait for
-        a full collection; letting several screens' garbage pile up first raised the heap's high-water
-        mark by ~30 MiB in a booth's first sessions (bench/bench_screens.py). The catalogue, search index
-        and screens live as long as the app, so they are frozen out of collections first: a collection
-        then walks only what the session made (tens of ms, on the clock tick after the change). When a
-        session has ended (home again), the freed heap is handed back to the system too."""
-        gc.collect()
-        gc.freeze()
-
-        def after_change(_dt: float) -> None:
-            gc.collect()
-            if self.manager.current == "home":
-                return_free_heap()
-
-        self.manager.bind(current=lambda *_args: Clock.schedule_once(after_change, 0))
+        collect_left_screens(self.manager)
 
     def open_settings(self, *_args) -> bool:
         return False  # F1 opens nothing
