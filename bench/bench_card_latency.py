@@ -51,7 +51,7 @@ def main() -> None:
         exchanges = []
         for _ in range(200):  # the floor: one request and its answer, taken while no card is there
             start = time.perf_counter()
-            reader._transact(reader._serial, proto.SAM_STATUS)
+            reader.self_test()  # one SAM request and its answer
             exchanges.append(time.perf_counter() - start)
 
         latencies, work = [], []
