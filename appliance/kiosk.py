@@ -130,7 +130,7 @@ class Kiosk:
             "restart": handlers.ask_root(storage / "actions", "restart-kiosk"),
         }), config.commands.max_payload_bytes, clock_synchronised)
         key = load_public_key(config.catalog.public_key) if config.catalog.public_key else None
-        _route_messages(inbox, self, CatalogUpdates(self.catalog, key, self.alerts, notify))
+        _route_messages(inbox, self, CatalogUpdates(self.catalog, key, self.alerts, notify, self.store))
         for listener in (self.alerts.on_health, warn_held_for_tls, self._show_health):
             self.health.add_listener(listener)
         self.ticker = ticking.Ticker(self.liveness)

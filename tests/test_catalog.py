@@ -45,9 +45,9 @@ def test_the_catalogue_is_big_enough_and_has_every_required_service(catalog) -> 
 
 
 def test_the_bundled_file_is_exactly_what_the_sources_build(catalog) -> None:
-    rebuilt = build_catalog(ROOT / "central" / "catalog", catalog.version)
+    rebuilt = build_catalog(ROOT / "central" / "catalog", catalog.version, catalog.sequence)
     assert catalog_json(rebuilt.model_dump(mode="json")) == BUNDLED.read_text(encoding="utf-8"), \
-        "run: kiosk catalog build central/catalog --version VERSION -o appliance/catalog/data/catalog.json"
+        "run: kiosk catalog build central/catalog --version VERSION --sequence N -o appliance/catalog/data/catalog.json"
 
 
 @pytest.mark.parametrize(("change", "expected"), [

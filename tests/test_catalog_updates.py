@@ -11,9 +11,10 @@ from appliance.contract import catalog_topic
 from tests.support import wait_until
 
 
-def _catalog(version: str, drop: int = 0) -> bytes:
+def _catalog(version: str, drop: int = 0, sequence: int = 2) -> bytes:
+    """The bundled catalogue (sequence 1) as a publisher's later one: `drop` items fewer."""
     data = json.loads(bundled_text())
-    data["version"] = version
+    data["version"], data["sequence"] = version, sequence
     data["items"] = data["items"][drop:]
     dropped = {item["code"] for item in json.loads(bundled_text())["items"][:drop]}
     data["faq"] = [entry for entry in data["faq"] if entry["item"] not in dropped]
@@ -63,4 +64,45 @@ def test_only_a_catalogue_signed_with_the_configured_key_is_used(broker, collect
 
     again = make_kiosk(broker.port, catalog={"public_key": public})
     assert again.catalog.version == "2026.12-1", "the installed catalogue survives a restart"
+    collector.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained message
+
+
+def test_an_older_or_conflicting_catalogue_is_refused_and_stays_refused_after_a_restart(
+        broker, collector, make_kiosk, tmp_path) -> None:
+    """A replayed message from last year, or another catalogue under a sequence already installed, is
+    refused with an alert naming it; the highest sequence installed survives a restart; the same message
+    again (the retained one at a reconnect) changes nothing and raises nothing; a newer one installs."""
+    pem, public = generate_key()
+    key = load_private_key(pem)
+    state = tmp_path / "booth"
+    kiosk = make_kiosk(broker.port, storage=state, catalog={"public_key": public})
+    wait_until(lambda: kiosk.link.connected)
+    topic = catalog_topic(kiosk.config.device.region)
+
+    def publish(payload: bytes) -> None:
+        collector.client.publish(topic, payload, qos=1, retain=True).wait_for_publish(5)
+
+    def refusals(reason: str) -> list[dict]:
+        return [a for a in _alerts(collector) if a["code"] == "catalog_rejected" and a["details"]["reason"] == reason]
+
+    publish(sign(_catalog("2026.12-1", drop=1, sequence=3), "2026.12-1", key))
+    wait_until(lambda: kiosk.catalog.version == "2026.12-1", timeout=10)
+    kiosk.stop()
+
+    again = make_kiosk(broker.port, storage=state, catalog={"public_key": public})  # the retained one again
+    wait_until(lambda: again.link.connected)
+    publish(sign(_catalog("2026.10-1", drop=2, sequence=2), "2026.10-1", key))  # last month's, replayed
+    collector.wait_for(lambda c: refusals("replayed"), timeout=10)
+    assert "2026.10-1 (sequence 2)" in refusals("replayed")[0]["message"]
+    publish(sign(_catalog("2026.12-x", drop=3, sequence=3), "2026.12-x", key))  # same sequence, other content
+    collector.wait_for(lambda c: refusals("conflict"), timeout=10)
+    publish(sign(b"{" + b" " * (3 * 1024 * 1024) + b"}", "huge", key))
+    collector.wait_for(lambda c: refusals("oversized"), timeout=10)
+    assert again.catalog.version == "2026.12-1" and len(again.catalog.current.items) == 120, "nothing refused is used"
+    assert json.loads(again.config.catalog_file.read_text(encoding="utf-8"))["version"] == "2026.12-1"
+    assert len(refusals("replayed")) == len(refusals("conflict")) == 1, "the retained repeat raised nothing"
+
+    publish(sign(_catalog("2027.01-1", drop=0, sequence=4), "2027.01-1", key))  # a deliberate return: newer
+    wait_until(lambda: again.catalog.version == "2027.01-1", timeout=10)
+    assert len(again.catalog.current.items) == 121
     collector.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained message

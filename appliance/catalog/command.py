@@ -16,13 +16,13 @@ _friendly = friendly("kiosk", (CatalogError,))  # a refused catalogue or key: on
 def _build(args: argparse.Namespace) -> int:
     from appliance.catalog.source import build_catalog
 
-    catalog = build_catalog(args.source, args.version)
+    catalog = build_catalog(args.source, args.version, args.sequence)
     try:
         args.output.write_text(catalog_json(catalog.model_dump(mode="json")), encoding="utf-8")
     except OSError as exc:
         raise CatalogError(f"{args.output} cannot be written: {exc.strerror}") from None
-    print(f"{args.output}: catalogue {catalog.version}: {len(catalog.items)} items in {len(catalog.departments)} "
-          f"departments, {len(catalog.bundles)} bundles, {len(catalog.faq)} questions")
+    print(f"{args.output}: catalogue {catalog.version} (sequence {catalog.sequence}): {len(catalog.items)} items "
+          f"in {len(catalog.departments)} departments, {len(catalog.bundles)} bundles, {len(catalog.faq)} questions")
     return 0
 
 
@@ -61,9 +61,13 @@ def _sign(args: argparse.Namespace) -> int:
 
     text = args.file.read_bytes()
     catalog = parse_catalog(json.loads(text))  # never sign what a device would refuse
+    if catalog.sequence < 1:
+        raise CatalogError(f"{args.file} has no sequence: booths install only a higher sequence than they hold, "
+                           "so build it with --sequence N (one more than the last published)")
     message = sign(text, catalog.version, load_private_key(args.key.read_bytes()))
     args.output.write_bytes(message)
-    print(f"{args.output}: catalogue {catalog.version} signed; publish it retained on kiosk/v1/catalog/<region>")
+    print(f"{args.output}: catalogue {catalog.version} (sequence {catalog.sequence}) signed; "
+          "publish it retained on kiosk/v1/catalog/<region>")
     return 0
 
 
@@ -88,6 +92,9 @@ def add_catalog_commands(commands: argparse._SubParsersAction) -> None:
     build = tools.add_parser("build", help="build the catalogue JSON from its YAML sources")
     build.add_argument("source", type=Path, help="directory with departments/*.yaml and bundles.yaml")
     build.add_argument("--version", required=True, help="catalogue version, e.g. 2026.11-1")
+    build.add_argument("--sequence", type=int, default=0,
+                       help="the publisher's order, one more than the last published: booths install only a "
+                            "higher one (0: unordered, which `sign` refuses)")
     build.add_argument("-o", "--output", type=Path, required=True)
     build.set_defaults(func=_friendly(_build))
     check = tools.add_parser("check", help="validate a catalogue file and say what is wrong")

@@ -155,6 +155,9 @@ class Faq(_Model):
 
 class Catalog(_Model):
     version: str = Field(min_length=1, max_length=40)
+    # The publisher's ordering, inside the signed bytes: a booth installs only a higher one than it has
+    # (catalog/updates.py), so a replayed old catalogue is refused; 0 = not ordered (built before it existed).
+    sequence: int = Field(default=0, ge=0)
     items: tuple[Item, ...] = Field(min_length=1)
     bundles: tuple[Bundle, ...] = ()
     faq: tuple[Faq, ...] = ()

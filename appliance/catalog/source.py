@@ -25,7 +25,7 @@ from appliance.catalog.model import Catalog, CatalogError, Item, parse_catalog
 CHANNEL_NAMES = {"self_service": "本自助机", "online": "网上（政务服务网或“爱山东”App）", "window": "政务服务大厅窗口"}
 
 
-def build_catalog(source: Path, version: str) -> Catalog:
+def build_catalog(source: Path, version: str, sequence: int = 0) -> Catalog:
     """The checked catalogue from a source directory (departments/*.yaml and bundles.yaml)."""
     items: list[dict[str, Any]] = []
     faq: list[dict[str, str]] = []
@@ -36,11 +36,12 @@ def build_catalog(source: Path, version: str) -> Catalog:
             items.append(item)
             faq.extend({"item": item["code"], "question": q, "answer": a} for q, a in questions)
     bundles = _load(source / "bundles.yaml").get("bundles", [])
-    catalog = parse_catalog({"version": version, "items": items, "bundles": bundles, "faq": []})
+    catalog = parse_catalog({"version": version, "sequence": sequence, "items": items, "bundles": bundles, "faq": []})
     for entry in _common_questions(catalog.items):
         faq.append(entry)
     numbered = [{"id": f"Q-{n:04d}", **entry} for n, entry in enumerate(faq, 1)]
-    return parse_catalog({"version": version, "items": items, "bundles": bundles, "faq": numbered})
+    return parse_catalog({"version": version, "sequence": sequence, "items": items, "bundles": bundles,
+                          "faq": numbered})
 
 
 def _load(path: Path) -> dict[str, Any]:
