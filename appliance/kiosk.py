@@ -113,8 +113,8 @@ class Kiosk:
                                       self.hardware.card_reader, card_probe, self.hardware.leds, self.visits,
                                       self.outbox, self.pump, on_change=self.health.refresh)
         self.heartbeat = Heartbeat(
-            device, self.boot, storage, self.link, self.outbox, self.catalog, self.hardware.leds, self.driver_health,
-            self.health, lambda: self.maintainer.on,
+            device, self.boot, storage, self.link, self.outbox, lambda: self.catalog.version, self.hardware.leds,
+            self.driver_health, self.health, lambda: self.maintainer.on,
             lambda: {**{c.value: self.ledger.since_boot.get(c.value, 0) for c in Counted}, **self.pump.counters(),
                      "commands": self.commands.handled, "print_failures": printing.failures,
                      "assist_answers_ignored": self.help.answers_ignored})
@@ -130,7 +130,7 @@ class Kiosk:
             "restart": handlers.ask_root(storage / "actions", "restart-kiosk"),
         }), config.commands.max_payload_bytes, clock_synchronised)
         key = load_public_key(config.catalog.public_key) if config.catalog.public_key else None
-        _route_messages(inbox, self, CatalogUpdates(self.catalog, key, self.alerts, notify, self.store))
+        _route_messages(inbox, self, CatalogUpdates(self.catalog, key, self.alerts.raise_alert, notify, self.store))
         for listener in (self.alerts.on_health, warn_held_for_tls, self._show_health):
             self.health.add_listener(listener)
         self.ticker = ticking.Ticker(self.liveness)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -18,7 +19,6 @@ from appliance.catalog.holder import CatalogHolder
 from appliance.catalog.model import CatalogError, parse_catalog
 from appliance.catalog.signing import CatalogRejected, open_message
 from appliance.events import CatalogChanged, Notify
-from appliance.monitor.alerts import Alerts
 from appliance.state.store import Store
 
 log = logging.getLogger("kiosk.catalog")
@@ -28,11 +28,12 @@ HIGHEST_KEY = "catalog_sequence"
 
 
 class CatalogUpdates:
-    def __init__(self, holder: CatalogHolder, public_key: Ed25519PublicKey | None, alerts: Alerts,
+    def __init__(self, holder: CatalogHolder, public_key: Ed25519PublicKey | None, alert: Callable[..., None],
                  notify: Notify, store: Store) -> None:
+        """`alert(code, severity, message, **details)`: how a refusal reaches central (monitor/alerts.py)."""
         self._holder = holder
         self._key = public_key
-        self._alerts = alerts
+        self._alert = alert
         self._notify = notify
         self._store = store
 
@@ -55,11 +56,11 @@ class CatalogUpdates:
                 self._store.meta_set(conn, HIGHEST_KEY, str(catalog.sequence))
         except CatalogRejected as exc:
             log.warning("catalogue update refused: %s", exc)
-            self._alerts.raise_alert("catalog_rejected", "warning", str(exc), reason=exc.reason)
+            self._alert("catalog_rejected", "warning", str(exc), reason=exc.reason)
             return
         except (CatalogError, ValueError, AttributeError, OSError) as exc:
             log.warning("catalogue update unusable: %s; still using %s", exc, self._holder.version)
-            self._alerts.raise_alert("catalog_invalid", "warning", f"{exc}; still using {self._holder.version}")
+            self._alert("catalog_invalid", "warning", f"{exc}; still using {self._holder.version}")
             return
         log.info("catalogue %s (sequence %d) installed (%d items)", catalog.version, catalog.sequence,
                  len(catalog.items))

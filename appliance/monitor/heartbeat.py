@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from appliance import __version__
-from appliance.catalog.holder import CatalogHolder
 from appliance.clock import clock_synchronised
 from appliance.contract import QOS_HEARTBEAT, DeviceStatus, encode, heartbeat_topic, stamped
 from appliance.delivery.link import MqttLink
@@ -25,7 +24,7 @@ from drivers.leds import Leds
 
 class Heartbeat:
     def __init__(self, device_id: str, boot: int, storage_dir: Path, link: MqttLink, outbox: Outbox,
-                 catalog: CatalogHolder, leds: Leds, drivers: Callable[[], dict[str, Health]],
+                 catalog_version: Callable[[], str | None], leds: Leds, drivers: Callable[[], dict[str, Health]],
                  health: HealthCoordinator, maintenance: Callable[[], bool],
                  counters: Callable[[], dict[str, int]]) -> None:
         self._device_id = device_id
@@ -33,7 +32,7 @@ class Heartbeat:
         self._storage_dir = storage_dir
         self._link = link
         self._outbox = outbox
-        self._catalog = catalog
+        self._catalog_version = catalog_version
         self._leds = leds
         self._drivers = drivers
         self._health = health
@@ -54,7 +53,7 @@ class Heartbeat:
             "boot": self._boot,
             "uptime_s": self.uptime_s(),
             "software": __version__,
-            "catalog_version": self._catalog.version,
+            "catalog_version": self._catalog_version(),
             "mode": DeviceStatus.MAINTENANCE.value if self._maintenance() else DeviceStatus.ONLINE.value,
             "outbox": self._outbox.stats(),
             "drivers": {name: health.as_dict() for name, health in self._drivers().items()},
