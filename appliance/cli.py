@@ -42,7 +42,10 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _run_headless(config: KioskConfig) -> int:
-    from appliance.kiosk import Kiosk
+    try:
+        from appliance.kiosk import Kiosk  # the booth's drivers: the `kiosk` extra
+    except ModuleNotFoundError as exc:
+        return operator_error("kiosk", f"the booth's core needs pip install 'kiosk-appliance[kiosk]' ({exc})")
 
     kiosk = Kiosk(config)
     stop = threading.Event()
@@ -118,7 +121,7 @@ def _needs(entry: EntryPoint, exc: ImportError) -> str:
     """Why an entry point could not be loaded, naming the extra it declares when it declares one."""
     dist = entry.dist.name if entry.dist is not None else "kiosk-appliance"
     if entry.extras:
-        return f"needs pip install '{dist}[{entry.extras[0]}]' ({exc})"
+        return f"needs pip install '{dist}[{','.join(entry.extras)}]' ({exc})"
     return f"cannot be loaded ({exc}): reinstall {dist}"
 
 
