@@ -43,6 +43,8 @@ class CatalogUpdates:
         return max(int(self._store.meta_get(HIGHEST_KEY, "0")), current)
 
     def receive(self, topic: str, payload: bytes) -> None:
+        if not payload:
+            return  # the publisher cleared the retained message: nothing was offered
         try:
             if len(payload) > MAX_MESSAGE_BYTES:
                 raise CatalogRejected("oversized", f"catalogue message of {len(payload)} bytes exceeds "

@@ -60,8 +60,10 @@ def snapshot_lines(snapshot: dict[str, Any]) -> list[str]:
              f"  LEDs: {snapshot.get('leds')}"]
     for name, health in sorted((snapshot.get("drivers") or {}).items()):
         lines.append(f"  {name}: {health.get('state')} ({health.get('reason')})")
+    temperature = system.get("cpu_temp_c")
     lines.append(f"  disk {system.get('disk_free_mb')} MB free of {system.get('disk_total_mb')}, "
-                 f"CPU {system.get('cpu_temp_c')} °C, load {system.get('load_1m')}")
+                 + (f"CPU {temperature} °C, " if temperature is not None else "CPU temperature not readable, ")
+                 + f"load {system.get('load_1m')}")
     pi = system.get("pi") or {}
     throttling, errors = pi.get("throttling"), pi.get("filesystem_errors")
     lines.append("  power: " + ("unknown" if throttling is None else
