@@ -99,7 +99,7 @@ class Intake:
         self._inbox: queue.Queue[Received] = queue.Queue()
         self._stopping = threading.Event()
         self._next_sweep = 0.0
-        self._next_erasure = time.time() + ERASE_FIRST_S
+        self.next_erasure_at = time.time() + ERASE_FIRST_S
         self._erasure_failing = False  # said once per outage
         self._connection = 0  # generation: +1 at every connect and disconnect
         self._connects = 0
@@ -413,8 +413,8 @@ class Intake:
         if now < self._next_sweep:
             return
         self._next_sweep = now + self.sweep_s
-        if now >= self._next_erasure:
-            self._erase_personal_data(now)
+        if now >= self.next_erasure_at:
+            self.erase_personal_data(now)
         try:
             answers = self._sweep(now)
         except Exception as exc:
@@ -443,11 +443,11 @@ class Intake:
             self.db.prune_heartbeats(conn, now - retention)
             return self.desk.escalate(conn, now)
 
-    def _erase_personal_data(self, now: float) -> None:
+    def erase_personal_data(self, now: float) -> None:
         """Erase personal data past its retention (central.retention), in a transaction of its own. A
         failure is said once until it works again, and retried at the next hour; a call that hit its
         bound comes back at the next sweep."""
-        self._next_erasure = now + ERASE_EVERY_S
+        self.next_erasure_at = now + ERASE_EVERY_S
         try:
             with self.db.transaction() as conn:
                 erased = erase_expired(self.db, conn, now, self.settings.personal_data_days)
@@ -466,7 +466,7 @@ class Intake:
             log.info("erased expired personal data: %d cases, %d appointments, %d dead letters",
                      len(erased.cases), erased.appointments, erased.dead_letters)
         if erased.more:
-            self._next_erasure = now
+            self.next_erasure_at = now
 
     def publish(self, topic: str, body: dict[str, Any]) -> None:
         """A reply to a booth (a progress or assist answer), QoS 1, not retained; only ever after the commit

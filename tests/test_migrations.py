@@ -236,7 +236,7 @@ def test_the_baseline_is_0_1_and_the_frozen_copies_agree(url: str) -> None:
     """Revision 0001 alone makes 0.1's schema: the same as 0.1's create_all (central.migrations.legacy, the
     frozen copy the way in from before Alembic uses)."""
     engine = create_engine(url)
-    with migrations._transaction(engine) as conn:
+    with migrations.transaction(engine) as conn:
         command.upgrade(migrations.config(conn), "0001")
     assert differences(engine, v0_1.metadata) == []
     other = create_engine(beside(url))  # to the constraint names, as 0.1's create_all made it
@@ -250,7 +250,7 @@ def test_a_downgrade_returns_to_0_1_and_the_upgrade_comes_back(url: str) -> None
     make_v0_1(url)
     db = Database(url)
     upgraded = schema(db.engine)
-    with migrations._transaction(db.engine) as conn:
+    with migrations.transaction(db.engine) as conn:
         command.downgrade(migrations.config(conn), "0001")
     assert differences(db.engine, v0_1.metadata) == []
     assert schema(db.engine)["triggers"] == []
@@ -349,7 +349,7 @@ def test_the_quick_reading_of_the_revisions_is_alembics() -> None:
     from alembic.script import ScriptDirectory
 
     scripts = ScriptDirectory.from_config(migrations.config())
-    assert migrations._scripts() == (scripts.get_current_head(), {s.revision for s in scripts.walk_revisions()})
+    assert migrations.revisions() == (scripts.get_current_head(), {s.revision for s in scripts.walk_revisions()})
 
 
 def test_migrations_log_one_line_and_alembic_nothing(url: str) -> None:

@@ -279,13 +279,13 @@ def test_a_failing_erasure_is_said_once_and_tried_again_next_hour(tmp_path: Path
     caplog.set_level(logging.INFO, logger="central.intake")
     now = time.time()
     for hour in range(3):
-        central._erase_personal_data(now + hour * 3600)
+        central.erase_personal_data(now + hour * 3600)
     assert central.counts["erasure_failures"] == 3
-    assert central._next_erasure == now + 2 * 3600 + intake.ERASE_EVERY_S  # retried hourly
+    assert central.next_erasure_at == now + 2 * 3600 + intake.ERASE_EVERY_S  # retried hourly
     failures = [r.getMessage() for r in caplog.records if "could not erase" in r.getMessage()]
     assert len(failures) == 1 and "RuntimeError" in failures[0]
     assert TEST_ID_NUMBER not in caplog.text
 
     monkeypatch.setattr(intake, "erase_expired", retention.erase_expired)
-    central._erase_personal_data(now + 3 * 3600)
+    central.erase_personal_data(now + 3 * 3600)
     assert "works again" in caplog.text

@@ -62,7 +62,7 @@ _REVISION_LINE = re.compile(r"""^(revision|down_revision)\s*(?::[^=\n]*)?=\s*["'
 
 
 @cache
-def _scripts() -> tuple[str, frozenset[str]]:
+def revisions() -> tuple[str, frozenset[str]]:
     """The newest revision and all of them (versions/ is read once per process). Read from the files'
     `revision = ...` and `down_revision = ...` lines: importing Alembic costs a process ~0.2 s, and a
     database at the newest revision needs nothing else of it. A history that is not one line (a merge)
@@ -83,7 +83,7 @@ def _scripts() -> tuple[str, frozenset[str]]:
 
 def head() -> str:
     """The newest revision."""
-    return _scripts()[0]
+    return revisions()[0]
 
 
 def current(conn: Connection) -> str | None:
@@ -112,11 +112,11 @@ def _upgrade(engine: Engine) -> None:
             from central.database import upgrade_event_keys  # central.database imports this module
 
             upgrade_event_keys(engine)  # in its own transaction: on SQLite it cannot run inside another
-        with _transaction(engine) as conn:
+        with transaction(engine) as conn:
             before = current(conn)  # read again inside: another instance may have upgraded meanwhile
             if before == head():
                 return
-            if before is not None and before not in _scripts()[1]:
+            if before is not None and before not in revisions()[1]:
                 raise SchemaError(f"its schema is at revision {before}, which this version of central does not "
                                   f"know (it knows up to {head()}): made by a newer version?")
             cfg = config(conn)
@@ -152,7 +152,7 @@ def _one_at_a_time(engine: Engine) -> Iterator[None]:
 
 
 @contextmanager
-def _transaction(engine: Engine) -> Iterator[Connection]:
+def transaction(engine: Engine) -> Iterator[Connection]:
     """One transaction, DDL included. Python's sqlite3 would commit before DDL by itself: there the
     connection is put in autocommit and the transaction begun explicitly, taking the write lock at once so
     a second instance waits here (its busy timeout) rather than reading a revision that is changing."""
