@@ -83,7 +83,9 @@ class EscposPrinter(Printer, PortProtocol):
             if answer and is_end_of_job(answer):
                 return
             if time.monotonic() >= next_check:
-                health = self._read_status(port)
+                health = self._status_mid_job(port)
+                if health is None:
+                    return  # the job's end was answered while the status was asked
                 self._link.set_health(health)
                 if health.state in NOT_READY:
                     raise PrintError(health.reason, f"printing stopped halfway: {health.reason}")
@@ -102,11 +104,23 @@ class EscposPrinter(Printer, PortProtocol):
 
     def _read_status(self, port: serial.SerialBase) -> Health:
         """Ask DLE EOT 1–4, one byte each; silence is `absent/no_answer`, nonsense `degraded`."""
+        return self._status(port, mid_job=False) or Health(HealthState.ABSENT, "no_answer")
+
+    def _status_mid_job(self, port: serial.SerialBase) -> Health | None:
+        """The status while a job runs, or None when the job's end is answered meanwhile. Both answers share
+        the line, so nothing is discarded: an end-of-job byte is told from a status byte by its fixed bits
+        (discarding it, as before a fresh question, lost it now and then and the job "never" ended)."""
+        return self._status(port, mid_job=True)
+
+    def _status(self, port: serial.SerialBase, mid_job: bool) -> Health | None:
         answers = {}
         for n in QUERIES:
-            port.reset_input_buffer()
+            if not mid_job:
+                port.reset_input_buffer()
             port.write(query(n))
             answers[n] = _read_byte(port, ANSWER_S)
+            if mid_job and is_end_of_job(answers[n]):
+                return None
             if not answers[n]:
                 return Health(HealthState.ABSENT, "no_answer")
         try:
