@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 from appliance.catalog.model import CatalogError, bundled_text, parse_catalog
@@ -42,15 +41,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from appliance.catalog.signing import generate_key
+    from appliance.catalog.signing import write_new_key
 
-    pem, public = generate_key()
-    if args.key.exists():
-        raise CatalogError(f"{args.key} exists; refusing to overwrite a signing key")
-    args.key.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(args.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as out:
-        out.write(pem)
+    public = write_new_key(args.key)
     print(f"signing key written to {args.key} (keep it with the publisher, never on a device)")
     print(f"public key for every device's config:\n[catalog]\npublic_key = \"{public}\"")
     return 0

@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -38,6 +40,18 @@ def generate_key() -> tuple[bytes, str]:
     pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
     return pem, public_key_text(private.public_key())
+
+
+def write_new_key(path: Path) -> str:
+    """Make a signing key, write its private half to `path` (0600, never over an existing file) and
+    return the public half as text (catalogues and releases each have their own)."""
+    if path.exists():
+        raise CatalogError(f"{path} exists; refusing to overwrite a signing key")
+    pem, public = generate_key()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+        out.write(pem)
+    return public
 
 
 def public_key_text(key: Ed25519PublicKey) -> str:

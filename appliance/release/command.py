@@ -4,11 +4,10 @@ catalogue's, but its own: a catalogue key must not be able to change a booth's s
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from appliance.catalog.model import CatalogError
-from appliance.catalog.signing import generate_key, load_private_key, load_public_key
+from appliance.catalog.signing import load_private_key, load_public_key, write_new_key
 from appliance.errors import friendly, operator_error
 from appliance.release.build import PLATFORM_TAGS, BuildError, build_release
 from appliance.release.bundle import BundleRejected, sign_bundle, verify_bundle
@@ -23,12 +22,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    if args.key.exists():
-        return operator_error("kiosk release", f"{args.key} exists; refusing to overwrite a signing key")
-    pem, public = generate_key()
-    args.key.parent.mkdir(parents=True, exist_ok=True)
-    with os.fdopen(os.open(args.key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
-        out.write(pem)
+    public = write_new_key(args.key)
     print(f"release signing key written to {args.key} (keep it with the publisher, never on a booth)")
     print("public key for the booths (kiosk release verify --public-key, and the root side's release key):")
     print(public)
