@@ -209,6 +209,19 @@ class CommandsSection(_Section):
     max_payload_bytes: int = Field(default=16 * 1024, ge=256, le=1024 * 1024)
 
 
+class UpdatesSection(_Section):
+    """Software releases (docs/architecture.md, "Releases"): where they live, the key that signs them,
+    how fast a booth may fetch one, and how long a new release is on trial before it commits."""
+
+    release_root: Path = Field(default=Path("/opt/kiosk"), description="releases/, wheels/, current, committed")
+    public_key_file: Path = Field(default=Path("/etc/kiosk/release.pub"),
+                                  description="the release key `kiosk release keygen` printed (root reads it too)")
+    max_bytes_per_s: int = Field(default=256 * 1024, ge=4096, le=100 * 1024 * 1024,
+                                 description="the most a booth fetches per second (shared links in villages)")
+    commit_window_s: int = Field(default=300, ge=30, le=86_400,
+                                 description="healthy this long after a switch before a release commits")
+
+
 SCRYPT_HASH = r"^scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
 
 
@@ -230,6 +243,7 @@ class KioskConfig(_Section):
     catalog: CatalogSection = CatalogSection()
     commands: CommandsSection = CommandsSection()
     admin: AdminSection = AdminSection()
+    updates: UpdatesSection = UpdatesSection()
 
     @field_validator("storage")
     @classmethod

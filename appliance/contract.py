@@ -131,6 +131,39 @@ def confirmation(committed: list[tuple[int, str]]) -> dict[str, Any]:
 MAX_CONFIRMED = 1000  # events one confirmation names at most (central splits larger batches)
 
 
+def release_offer_topic(device_id: str) -> str:
+    """Central → device, retained: the release this booth should run (docs/asyncapi.yaml, ReleaseOffer);
+    an empty retained message withdraws it."""
+    return device_topic(device_id, "release/offer")
+
+
+def release_request_topic(device_id: str) -> str:
+    """Device → central: one chunk of one file of an offered release, please (ReleaseChunkRequest)."""
+    return device_topic(device_id, "release/request")
+
+
+def release_chunk_topic(device_id: str) -> str:
+    """Central → device: the chunk asked for, or why not (ReleaseChunk)."""
+    return device_topic(device_id, "release/chunk")
+
+
+QOS_RELEASE = 1
+MAX_RELEASE_CHUNK = 64 * 1024  # bytes of file one chunk carries at most (base64 in JSON: ~87 KiB on the wire)
+
+
+class UpdateState(StrEnum):
+    """Where a booth stands with a software release (the heartbeat's `update.state`)."""
+
+    IDLE = "idle"  # running a committed release, nothing offered beyond it
+    DOWNLOADING = "downloading"  # fetching the wheels it lacks, chunk by chunk
+    STAGED = "staged"  # everything fetched and verified; waiting for no citizen in a session
+    INSTALLING = "installing"  # the root side verifies and builds the release's environment
+    TRIAL = "trial"  # running the new release, not yet healthy for the whole commit window
+    COMMITTED = "committed"  # the new release passed its trial
+    ROLLED_BACK = "rolled_back"  # the new release failed its trial; the previous one runs again (`reason`)
+    REFUSED = "refused"  # the offer or bundle failed verification, or does not fit (`reason`)
+
+
 def catalog_topic(region: str) -> str:
     return f"{TOPIC_ROOT}/catalog/{region}"
 
