@@ -47,9 +47,12 @@ from appliance.monitor.heartbeat import Heartbeat
 from appliance.monitor.status_file import WRITE_EVERY_S as STATUS_EVERY_S
 from appliance.monitor.usage import Counted, UsageLedger
 from appliance.monitor.watchdog import Liveness, Notifier, Watchdog
+from appliance.release.layout import ReleaseLayout
+from appliance.release.trial_watch import TrialWatch, update_block
 from appliance.remote import handlers
 from appliance.remote.command_center import CommandCenter
 from appliance.remote.inbox import CoreWorker, Inbox
+from appliance.root_actions import request_action
 from appliance.services.assist import AssistView
 from appliance.services.citizen import CitizenServices, FiledReceipt
 from appliance.services.help_calls import HelpCalls
@@ -117,7 +120,12 @@ class Kiosk:
             self.driver_health, self.health, lambda: self.maintainer.on,
             lambda: {**{c.value: self.ledger.since_boot.get(c.value, 0) for c in Counted}, **self.pump.counters(),
                      "commands": self.commands.handled, "print_failures": printing.failures,
-                     "assist_answers_ignored": self.help.answers_ignored})
+                     "assist_answers_ignored": self.help.answers_ignored},
+            lambda: update_block(self.trial.record, __version__, None))
+        self.trial = TrialWatch(ReleaseLayout(config.updates.release_root), __version__,
+                                config.updates.commit_window_s, self._healthy_on_trial,
+                                lambda: request_action(storage / "actions", f"commit-{int(time.time())}",
+                                                       "commit-release"))
         self.commands = CommandCenter(self.store, handlers.checked({
             "ping": handlers.ping(self.heartbeat, self.boot),
             "status": handlers.status(self.heartbeat),
@@ -194,6 +202,12 @@ class Kiosk:
         held = 0 if self.link.tls else self.outbox.waiting(PERSONAL_KINDS)
         return BoothHealth(self.driver_health(), self.link.connected, held, self.outbox.oldest_age_s() or 0,
                            self.maintainer.on, self.visits.current is not None)
+
+    def _healthy_on_trial(self) -> bool:
+        """What a release on trial must show for its whole commit window: every watched loop alive, and
+        the broker connected or unreachable for network reasons (a refused login is this release's fault)."""
+        link = self.link
+        return not self.liveness.stuck() and link.network_alive() and (link.connected or not link.refused)
 
     def _show_health(self, before: BoothHealth | None, now: BoothHealth) -> None:
         """A health listener: the LEDs show the reading; the screens hear when what they show changed."""
@@ -345,5 +359,6 @@ def _schedule_jobs(ticker: ticking.Ticker, kiosk: Kiosk) -> None:
             (1, "usage", kiosk.ledger.flush_if_due),
             (EXPIRE_EVERY_S, "outbox-expiry", kiosk.outbox.expire),
             (1, "outbox-full", kiosk.alerts.check_outbox_full),
-            (1, "health", kiosk.health.refresh)):
+            (1, "health", kiosk.health.refresh),
+            (1, "release-trial", kiosk.trial.tick)):
         ticker.every(interval_s, name, job)

@@ -20,6 +20,10 @@ from pathlib import Path
 ACTIONS: Mapping[str, Sequence[str]] = {
     "reboot": ("systemctl", "reboot"),
     "restart-kiosk": ("systemctl", "restart", "kiosk.service"),
+    # The release the kiosk staged (appliance/release/guard.py verifies it all again itself) and the
+    # commit of a release on trial; both run in kiosk-update@.service, not in this sandbox.
+    "install-release": ("systemctl", "start", "--no-block", "kiosk-update@install-staged.service"),
+    "commit-release": ("systemctl", "start", "--no-block", "kiosk-update@commit.service"),
 }
 REQUEST_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 MAX_REQUEST_BYTES = 1024

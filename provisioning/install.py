@@ -11,8 +11,9 @@ next one. What it sets up:
 - `/etc/kiosk` (root:kiosk 0750: the config and keys are read, never written, by the booth),
   `/var/lib/kiosk` (kiosk:kiosk 0750) and its `actions/` request directory (0770: the root-actions unit,
   which has no capabilities, writes its results there through the group);
-- the product in `/opt/kiosk/.venv`, from a copy of this checkout in `/opt/kiosk/src`, with `kiosk`
-  on the maintainer's PATH;
+- the product in `/opt/kiosk/.venv`, from a copy of this checkout in `/opt/kiosk/src`: the first
+  release, which `/opt/kiosk/current` and `/opt/kiosk/committed` point at until a release bundle
+  replaces it (appliance/release/), with `kiosk` on the maintainer's PATH;
 - the systemd units, a hardware watchdog for the whole Pi, a persistent journal;
 - the display: no desktop (multi-user.target), no login prompt on the screen, Kivy drawing straight to
   KMS/DRM (see the README for why not a compositor); on a Pi, the KMS overlay and a quiet console.
@@ -40,12 +41,14 @@ ETC = Path("/etc/kiosk")
 STATE = Path("/var/lib/kiosk")
 OPT = Path("/opt/kiosk")
 VENV = OPT / ".venv"
+CURRENT, COMMITTED = OPT / "current", OPT / "committed"  # appliance/release/layout.py
 EXTRAS = "kiosk,screens"
 SOURCE_ITEMS = ("pyproject.toml", "README.md", "appliance", "drivers", "screens", "provisioning", "central",
                 "systemd")
 SYSTEMD = Path("/etc/systemd/system")
-UNITS = ("kiosk.service", "kiosk-actions.service", "kiosk-actions.path")
-ENABLED = ("kiosk.service", "kiosk-actions.path")
+UNITS = ("kiosk.service", "kiosk-actions.service", "kiosk-actions.path", "kiosk-update@.service",
+         "kiosk-update-check.timer")
+ENABLED = ("kiosk.service", "kiosk-actions.path", "kiosk-update-check.timer")
 BOOT = Path("/boot/firmware")
 
 PACKAGES = {
@@ -171,7 +174,14 @@ class Installer:
             self.pip_install()
             stamp.write_text(fingerprint)
             self.changed(f"product installed in {VENV}")
-        self.ensure_symlink(Path("/usr/local/bin/kiosk"), VENV / "bin" / "kiosk")
+        # The first release: kiosk.service runs `current`, the root side's guard runs from `committed`.
+        # Once a release from central or a USB stick has switched them, they are the releases' to move.
+        for link in (CURRENT, COMMITTED):
+            if link.is_symlink():
+                self.ok(f"{link} → {os.readlink(link)}")
+            else:
+                self.ensure_symlink(link, VENV)
+        self.ensure_symlink(Path("/usr/local/bin/kiosk"), CURRENT / "bin" / "kiosk")
 
     def pip_install(self) -> None:
         """The product and its dependencies; offline from a wheelhouse when one is given (which then
@@ -256,7 +266,7 @@ class Installer:
         if not (ETC / "kiosk.toml").exists():
             self.skipped("starting the kiosk", f"no {ETC / 'kiosk.toml'} yet")
         elif self.changes or systemctl_answer("is-active", "kiosk.service") != "active":
-            command(["systemctl", "restart", "kiosk.service", "kiosk-actions.path"])
+            command(["systemctl", "restart", "kiosk.service", "kiosk-actions.path", "kiosk-update-check.timer"])
             self.changed("kiosk.service (re)started")
         else:
             self.ok("kiosk.service running")

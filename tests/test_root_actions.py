@@ -39,8 +39,9 @@ def test_a_request_is_claimed_before_it_runs_so_a_reboot_does_not_repeat_it(tmp_
 
 
 def test_only_the_fixed_actions_exist(tmp_path: Path, harmless: dict) -> None:
-    assert set(ACTIONS) == {"reboot", "restart-kiosk"}
-    with pytest.raises(ActionError, match="allowed: reboot, restart-kiosk"):
+    assert set(ACTIONS) == {"reboot", "restart-kiosk", "install-release", "commit-release"}
+    assert ACTIONS["install-release"][-1] == "kiosk-update@install-staged.service"  # which verifies it all itself
+    with pytest.raises(ActionError, match="allowed: reboot, restart-kiosk, install-release, commit-release"):
         request_action(tmp_path / "actions", "x-1", "rm -rf /")
     with pytest.raises(ActionError):
         request_action(tmp_path / "actions", "../../etc/passwd", "reboot")

@@ -66,6 +66,7 @@ class MqttLink:
         self.connected = False
         self.connects = 0
         self.last_error: str | None = None
+        self.refused = False  # the broker answered and said no (credentials, authorisation): not the network
         self.max_packet_size: int | None = None
         self._client = self._make_client()
 
@@ -156,6 +157,7 @@ class MqttLink:
 
     # -- paho callbacks (network thread) -------------------------------------------------------------
     def _handle_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        self.refused = bool(reason_code.is_failure)
         if reason_code.is_failure:
             meaning = AUTH_REFUSALS.get(reason_code.value)
             if meaning:

@@ -26,7 +26,9 @@ class Heartbeat:
     def __init__(self, device_id: str, boot: int, storage_dir: Path, link: MqttLink, outbox: Outbox,
                  catalog_version: Callable[[], str | None], leds: Leds, drivers: Callable[[], dict[str, Health]],
                  health: HealthCoordinator, maintenance: Callable[[], bool],
-                 counters: Callable[[], dict[str, int]]) -> None:
+                 counters: Callable[[], dict[str, int]],
+                 update: Callable[[], dict[str, Any]] = lambda: {"state": "idle"}) -> None:
+        """`update`: where the booth stands with its software (appliance/release/trial_watch.py, update_block)."""
         self._device_id = device_id
         self._boot = boot
         self._storage_dir = storage_dir
@@ -38,6 +40,7 @@ class Heartbeat:
         self._health = health
         self._maintenance = maintenance
         self._counters = counters
+        self._update = update
         self._service_restarts = service_restarts()
         self._started = time.monotonic()
         self.sent = 0
@@ -61,6 +64,7 @@ class Heartbeat:
             "link": {**self._link.state(), "held_for_tls": now.held_for_tls if now else 0},
             "system": {**readings(self._storage_dir), "pi": pi_health(self._service_restarts)},
             "counters": {**self._counters(), "heartbeats": self.sent},
+            "update": self._update(),
         }
 
     def publish(self, snapshot: dict[str, Any] | None = None) -> bool:

@@ -91,7 +91,7 @@ def write_bundle(path: Path, manifest: Manifest, files: dict[str, Path]) -> None
 
 def sign_bundle(path: Path, key: Ed25519PrivateKey) -> Manifest:
     """Put the signature over the manifest into the bundle itself (the bundle is rewritten atomically)."""
-    manifest_bytes, _ = _read_manifest(path)
+    manifest_bytes, _ = read_manifest(path)
     manifest = parse_manifest(manifest_bytes)
     staged = path.with_name(path.name + ".part")
     with tarfile.open(path, "r") as source, tarfile.open(staged, "w", format=tarfile.PAX_FORMAT) as tar:
@@ -107,16 +107,10 @@ def sign_bundle(path: Path, key: Ed25519PrivateKey) -> Manifest:
 def verify_bundle(path: Path, public_key: Ed25519PublicKey) -> Manifest:
     """The manifest of a bundle whose signature and every hash hold; `BundleRejected` with the reason
     otherwise. Nothing is extracted."""
-    manifest_bytes, signature = _read_manifest(path)
-    if signature is None:
-        raise BundleRejected("unsigned", f"{path.name} carries no signature (kiosk release sign)")
-    try:
-        public_key.verify(base64.b64decode(signature.strip(), validate=True), manifest_bytes)
-    except (InvalidSignature, binascii.Error, ValueError):
-        raise BundleRejected("bad_signature", f"{path.name}: the signature does not match the release key") from None
-    manifest = parse_manifest(manifest_bytes)
+    manifest_bytes, signature = read_manifest(path)
+    manifest = verify_manifest(manifest_bytes, signature, public_key, path.name)
     seen: set[str] = set()
-    with _open(path) as tar:
+    with open_bundle(path) as tar:
         for member in tar.getmembers():
             if member.name in (MANIFEST, SIGNATURE):
                 continue
@@ -132,6 +126,19 @@ def verify_bundle(path: Path, public_key: Ed25519PublicKey) -> Manifest:
     if missing:
         raise BundleRejected("missing_file", f"{path.name}: {', '.join(missing)} listed but not in the bundle")
     return manifest
+
+
+def verify_manifest(manifest_bytes: bytes, signature: bytes | None, public_key: Ed25519PublicKey,
+                    where: str) -> Manifest:
+    """The manifest, once its signature (base64 text, as in `manifest.sig`) holds for these exact bytes;
+    `BundleRejected` otherwise. `where` names the source in the message."""
+    if signature is None:
+        raise BundleRejected("unsigned", f"{where} carries no signature (kiosk release sign)")
+    try:
+        public_key.verify(base64.b64decode(signature.strip(), validate=True), manifest_bytes)
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise BundleRejected("bad_signature", f"{where}: the signature does not match the release key") from None
+    return parse_manifest(manifest_bytes)
 
 
 def parse_manifest(raw: bytes) -> Manifest:
@@ -151,8 +158,8 @@ def parse_manifest(raw: bytes) -> Manifest:
     return manifest
 
 
-def _read_manifest(path: Path) -> tuple[bytes, bytes | None]:
-    with _open(path) as tar:
+def read_manifest(path: Path) -> tuple[bytes, bytes | None]:
+    with open_bundle(path) as tar:
         found: dict[str, bytes] = {}
         for name in (MANIFEST, SIGNATURE):
             try:
@@ -169,7 +176,7 @@ def _read_manifest(path: Path) -> tuple[bytes, bytes | None]:
     return found[MANIFEST], found.get(SIGNATURE)
 
 
-def _open(path: Path) -> tarfile.TarFile:
+def open_bundle(path: Path) -> tarfile.TarFile:
     try:
         return tarfile.open(path, "r:")  # uncompressed only: nothing is unpacked to look inside
     except (OSError, tarfile.TarError) as exc:

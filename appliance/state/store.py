@@ -3,6 +3,12 @@
 One SQLite file holds the outbox, the usage ledger, command results and small counters, so that
 moving usage counts into the outbox, for instance, is a single transaction. WAL with
 `synchronous=FULL`: a commit that returned is on disk and survives a power cut.
+
+Versioned, because a software update can be rolled back: `PRAGMA user_version` is the schema a
+release wrote, and meta `readable_from` the oldest schema that can still read it. A release opens a
+database from a newer one when that database says it may (changes so far only add, so older code
+reads it as it was) and leaves its marks alone; otherwise it refuses with the reason and changes
+nothing, so the rows wait for a release that can read them.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ UPGRADES = (
     # central's confirmation frees an event; the broker's PUBACK only marks it delivered (state 3)
     ("outbox", "delivered", "ALTER TABLE outbox ADD COLUMN delivered REAL"),
 )
+SCHEMA_VERSION = 1  # raise with every change to SCHEMA or UPGRADES
+READABLE_FROM = 1  # the oldest schema whose code reads what this one writes (raise it for a change old code misreads)
 UNCONFIRMED_INDEX = "outbox_unconfirmed"
 INDEXES = f"""
 CREATE INDEX IF NOT EXISTS {UNCONFIRMED_INDEX} ON outbox (delivered, state) WHERE state = 3;  -- covering
@@ -77,11 +85,27 @@ class Store:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._full = True  # the synchronous setting in force (switched only when a transaction needs the other)
-            self._conn.executescript(SCHEMA)
-            self._upgrade()
+            self._open_schema()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"state database {path} cannot be opened: {exc}") from exc
         self._lock = threading.RLock()
+
+    def _open_schema(self) -> None:
+        """Create or upgrade the schema, or read a newer one that allows it; `StoreError` when it does not."""
+        found = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if found > SCHEMA_VERSION:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = 'readable_from'").fetchone()
+            oldest = int(row[0]) if row else found
+            if oldest > SCHEMA_VERSION:
+                raise StoreError(f"it was written by a newer release (schema {found}, readable from schema "
+                                 f"{oldest}) and this release reads schema {SCHEMA_VERSION} at most; it is kept "
+                                 "unchanged for a release that can read it")
+            return
+        self._conn.executescript(SCHEMA)
+        self._upgrade()
+        self._conn.execute("INSERT INTO meta (key, value) VALUES ('readable_from', ?) "
+                           "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (str(READABLE_FROM),))
+        self._conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _upgrade(self) -> None:
         """Bring a database from an earlier version up to this one, keeping its rows."""
