@@ -103,6 +103,9 @@ class Central:
         self.releases[release.version] = release
         self.publish_offer(release.offer())
 
+    def send_chunk(self, payload: bytes) -> None:
+        self._client.publish(release_chunk_topic(DEVICE), payload, qos=QOS_RELEASE).wait_for_publish(5)
+
     def asked(self, name: str) -> list[dict]:
         with self._lock:
             return [request for request in self.requests if request["file"] == name]
@@ -179,12 +182,13 @@ class Booth:
     def state(self) -> dict:
         return self.fetcher.state()
 
-    def wait_for(self, state: str, reason: str = "") -> dict:
+    def wait_for(self, state: str, reason: str = "", version: str | None = None) -> dict:
         """Wait for the offer just published to be judged (it arrives on paho's thread)."""
 
         def judged() -> dict | None:
             now = self.state()
-            return now if now["state"] == state and (now["reason"] or "").startswith(reason) else None
+            return now if (now["state"] == state and (now["reason"] or "").startswith(reason)
+                           and version in (None, now["version"])) else None
 
         return wait_until(judged, 5)
 
@@ -258,6 +262,8 @@ def test_only_missing_wheels_travel_and_the_staged_files_are_the_bundles(booth, 
     assert kiosk.wait_for("downloading")["version"] == "1.0.0"
     kiosk.run(kiosk.fetched_all)
     assert kiosk.staged("1.0.0") == first.files
+    assert set(central.requests[0]) == {"device", "ts", "clock_synced", "request", "version", "file", "offset",
+                                        "length"}
     assert kiosk.state()["needed"] == kiosk.state()["fetched"] == sum(map(len, first.files.values()))
     staging = kiosk.staging / "1.0.0"
     assert (staging / "manifest.json").read_bytes() == first.manifest_bytes
@@ -413,6 +419,9 @@ def test_unanswered_mismatched_and_refused_requests(booth, central, key, tmp_pat
     first, again = central.requests[0], central.requests[1]
     assert (again["file"], again["offset"]) == (first["file"], first["offset"]) and again["request"] != first["request"]
     wait_until(lambda: kiosk.fetcher.counters()["chunks_mismatched"] == 4)
+    central.send_chunk(b"{not json")
+    central.send_chunk(json.dumps({"request": 1}).encode())
+    wait_until(lambda: kiosk.fetcher.counters()["chunks_malformed"] == 2)
     assert kiosk.fetcher.counters()["timeouts"] == 1
     kiosk.step()  # the third request: central cannot serve it
     wait_until(lambda: kiosk.fetcher.counters()["chunk_errors"] == 1)
@@ -453,7 +462,7 @@ def test_an_older_or_equal_sequence_is_refused(booth, central, key, tmp_path) ->
     kiosk = booth(installed=2_001_000)
     for version, sequence in (("2.0.9", 2_000_009), ("2.1.0", 2_001_000)):
         central.offer(make_release(tmp_path, key, version, sequence))
-        assert kiosk.wait_for("refused", "not_newer")["version"] == version
+        assert "not newer" in kiosk.wait_for("refused", "not_newer", version)["reason"]
     central.offer(make_release(tmp_path, key, "2.1.1", 2_001_001))
     assert kiosk.wait_for("downloading")["version"] == "2.1.1"
 

@@ -20,22 +20,19 @@ restarts the kiosk, and a new fetcher reads the retained offer again. Nothing he
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import platform
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from appliance.clock import clock_synchronised
 from appliance.config import UpdatesSection
 from appliance.contract import MAX_RELEASE_CHUNK, QOS_RELEASE, UpdateState, encode, release_request_topic, stamped
+from appliance.release.chunks import Asked, ChunkIgnored, read_answer
 from appliance.release.offer import Offer, OfferRefused, read_offer, read_public_key
 from appliance.release.pacing import Pacer
 from appliance.release.staging import Download, Staging, StagingError, wheels_held
@@ -48,16 +45,6 @@ Publish = Callable[[str, bytes, int], object]  # (topic, payload, qos), as MqttL
 CHUNK_TIMEOUT_S = 30.0  # an unanswered chunk request is asked again after this long (also after central's error)
 MAX_FAILURES = 3  # a file that arrives with another sha256 this often is given up on (state refused)
 SPACE_MARGIN_BYTES = 64 * 1024 * 1024  # free space kept beyond what the download needs
-MAX_CHUNK_MESSAGE = MAX_RELEASE_CHUNK * 4 // 3 + 4096  # base64 of a full chunk plus its JSON fields
-
-
-@dataclass(frozen=True)
-class _Asked:
-    request: str
-    download: Download
-    offset: int
-    length: int
-    at: float
 
 
 class ReleaseFetcher:
@@ -86,7 +73,7 @@ class ReleaseFetcher:
         self._lock = threading.Lock()
         self._offer: Offer | None = None
         self._downloads: list[Download] | None = None  # None: to prepare at the next tick
-        self._asked: _Asked | None = None
+        self._asked: Asked | None = None
         self._not_before = 0.0  # after central's error: no request before this
         self._busy = True  # until the first tick has asked
         self._clean = False  # the staging is to be removed at the next tick
@@ -175,10 +162,10 @@ class ReleaseFetcher:
         try:
             offer = read_offer(payload, self._key, self._key_problem, self._installed_sequence(), self._machine)
         except OfferRefused as refused:
-            self._refused.setdefault(refused.code, RepeatedProblem(log, f"release offer ({refused.code})")) \
-                .note(refused)
             with self._lock:
                 self._stop(UpdateState.REFUSED, refused.version, f"{refused.code}: {refused}")
+            self._refused.setdefault(refused.code, RepeatedProblem(log, f"release offer ({refused.code})")) \
+                .note(refused)
             return
         with self._lock:
             current = self._offer
@@ -203,55 +190,31 @@ class ReleaseFetcher:
 
     # -- chunks --------------------------------------------------------------------------------------
     def _on_chunk(self, payload: bytes) -> bytes | None:
-        if len(payload) > MAX_CHUNK_MESSAGE:
-            self._malformed.note(f"{len(payload)} bytes, more than {MAX_CHUNK_MESSAGE}")
-            return None
+        asked = self._asked
         try:
-            body = json.loads(payload)
-        except (ValueError, RecursionError):
-            self._malformed.note("not JSON")
-            return None
-        if not isinstance(body, dict) or not all(isinstance(body.get(k), str) for k in ("request", "version", "file")):
-            self._malformed.note("request, version or file missing")
+            answer = read_answer(payload, asked)
+        except ChunkIgnored as ignored:
+            (self._malformed if ignored.code == "malformed" else self._mismatched).note(ignored)
             return None
         with self._lock:
-            asked, offer = self._asked, self._offer
-            if asked is None or offer is None or (body["request"], body["version"], body["file"]) != (
-                    asked.request, offer.version, asked.download.name):
-                self._mismatched.note("request, version or file differs from the one outstanding")
+            if asked is None or self._asked is not asked:
+                self._mismatched.note("an answer to a request given up meanwhile")
                 return None
-            if "error" in body:
+            self._asked = None
+            if answer.error is not None:
                 self.chunk_errors += 1
-                self._central_error.note(str(body["error"])[:80])
-                self._asked, self._not_before = None, self._clock() + self._timeout_s
-                self._reason = f"central: {str(body['error'])[:80]}"
+                self._central_error.note(answer.error)
+                self._not_before, self._reason = self._clock() + self._timeout_s, f"central: {answer.error}"
                 return None
-            data = self._chunk_data(body, asked)
-            if data is None:
-                return None
-            self._asked, self._reason = None, None
             self.chunks += 1
+            self._reason = None
             try:
-                self._staging.append(offer.version, asked.download, asked.offset, data)
+                self._staging.append(asked.version, asked.download, asked.offset, answer.data)
             except (OSError, StagingError) as exc:
-                log.warning("release %s: %s; preparing the staging again", offer.version, exc)
+                log.warning("release %s: %s; preparing the staging again", asked.version, exc)
                 self._downloads = None
                 return None
             return self._next_request()
-
-    def _chunk_data(self, body: dict, asked: _Asked) -> bytes | None:
-        if body.get("offset") != asked.offset or body.get("total") != asked.download.size:
-            self._mismatched.note("offset or total differs from the one asked for")
-            return None
-        try:
-            data = base64.b64decode(body.get("data"), validate=True)
-        except (binascii.Error, ValueError, TypeError):
-            self._malformed.note("data is not base64")
-            return None
-        if not 0 < len(data) <= asked.length:
-            self._mismatched.note(f"{len(data)} bytes where 1..{asked.length} were asked for")
-            return None
-        return data
 
     def _next_request(self) -> bytes | None:
         """The next chunk request if one may go now (under the lock), counted and paced."""
@@ -265,11 +228,9 @@ class ReleaseFetcher:
         if not self._pacer.allows(length):
             return None
         self._pacer.spend(length)
-        self._asked = _Asked(secrets.token_hex(8), download, download.have, length, self._clock())
+        self._asked = Asked(secrets.token_hex(8), self._offer.version, download, download.have, length, self._clock())
         self.requests += 1
-        return encode(stamped(self._device, self._clock_synced(), {
-            "request": self._asked.request, "version": self._offer.version, "file": download.name,
-            "offset": download.have, "length": length}))
+        return encode(stamped(self._device, self._clock_synced(), self._asked.body()))
 
     # -- the slow part, on the ticker -------------------------------------------------------------------
     def _prepare(self, offer: Offer) -> None:
@@ -297,35 +258,29 @@ class ReleaseFetcher:
     def _finish(self, offer: Offer, downloads: list[Download]) -> None:
         """Sync and rename every fully fetched file whose sha256 holds; fetch a wrong one again, three times
         at most; when all are here, mark the release staged."""
-        for download in downloads:
-            if download.complete or download.have < download.size:
-                continue
-            try:
-                if self._staging.finish(offer.version, download):
+        try:
+            for download in downloads:
+                if download.complete or download.have < download.size or self._staging.finish(offer.version, download):
                     continue
-            except OSError as exc:
-                with self._lock:
-                    self._refuse(offer, "disk", f"cannot stage {download.name}: {exc}")
+                self.hash_failures += 1
+                log.warning("release %s: %s arrived with another sha256 (%d of %d), fetching it again",
+                            offer.version, download.name, download.failures, MAX_FAILURES)
+                if download.failures >= MAX_FAILURES:
+                    with self._lock:
+                        self._refuse(offer, "hash_mismatch", f"{download.name} arrived with another sha256 "
+                                                             f"{download.failures} times")
+                    return
+            if not all(d.complete for d in downloads):
                 return
-            self.hash_failures += 1
-            log.warning("release %s: %s arrived with another sha256 (%d of %d), fetching it again", offer.version,
-                        download.name, download.failures, MAX_FAILURES)
-            if download.failures >= MAX_FAILURES:
-                with self._lock:
-                    self._refuse(offer, "hash_mismatch", f"{download.name} arrived with another sha256 "
-                                                         f"{download.failures} times")
-                return
-        if all(d.complete for d in downloads):
-            try:
-                self._staging.mark_staged(offer)
-            except OSError as exc:
-                with self._lock:
-                    self._refuse(offer, "disk", f"cannot mark release {offer.version} staged: {exc}")
-                return
+            self._staging.mark_staged(offer)
+        except OSError as exc:
             with self._lock:
-                if self._offer is offer and self._state is UpdateState.DOWNLOADING:
-                    log.info("release %s staged", offer.version)
-                    self._state = UpdateState.STAGED
+                self._refuse(offer, "disk", f"cannot stage release {offer.version} in {self._staging.root}: {exc}")
+            return
+        with self._lock:
+            if self._offer is offer and self._state is UpdateState.DOWNLOADING:
+                log.info("release %s staged", offer.version)
+                self._state = UpdateState.STAGED
 
     def _install_when_ready(self) -> None:
         with self._lock:

@@ -145,8 +145,9 @@ class Staging:
             download.complete = True
             return True
         _remove(part)
-        download.have, download.hasher = 0, hashlib.sha256()
         download.failures += 1
+        download.hasher = hashlib.sha256()
+        download.have = 0  # last: from here on the network thread may ask for it again
         return False
 
     def mark_staged(self, offer: Offer) -> None:
