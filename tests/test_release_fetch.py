@@ -247,6 +247,8 @@ def _index(booth: Booth, release: Release) -> None:
     """What the root-side installer leaves after installing `release`: its wheels in the booth's store."""
     store = booth.staging.parents[1] / "opt" / "wheels"
     store.mkdir(parents=True, exist_ok=True)
+    for name, data in release.files.items():
+        (store / name.removeprefix("wheels/")).write_bytes(data)
     index = {name.removeprefix("wheels/"): json.loads(release.manifest_bytes)["files"][name]["sha256"]
              for name in release.files}
     (store / "index.json").write_text(json.dumps(index))
@@ -483,6 +485,7 @@ def test_malformed_offers_are_refused_and_logged_once(booth, central, key, tmp_p
     malformed = [b"not json", b"[1, 2]", json.dumps({**signed, "sequence": "2003000"}).encode(),
                  json.dumps({k: v for k, v in signed.items() if k != "manifest"}).encode(),
                  json.dumps({**signed, "version": "2.3"}).encode(),
+                 json.dumps({**signed, "manifest": "not base64!"}).encode(),
                  json.dumps({**signed, "padding": "x" * (1024 * 1024)}).encode()]
     for count, payload in enumerate(malformed, start=1):
         central.publish_offer(payload)

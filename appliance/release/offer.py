@@ -22,13 +22,12 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from appliance.catalog.signing import load_public_key
 from appliance.errors import CodedError
 from appliance.release.build import BuildError, sequence_of
-from appliance.release.bundle import BundleRejected, Manifest, parse_manifest
+from appliance.release.bundle import BundleRejected, Manifest, verify_manifest
 
 MAX_OFFER_BYTES = 1024 * 1024
 VERSION = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}")  # use fullmatch
@@ -81,13 +80,12 @@ def read_offer(payload: bytes, key: Ed25519PublicKey | None, key_problem: str | 
         raise OfferRefused("no_key", key_problem or "no release key configured", offered)
     try:
         manifest_bytes = base64.b64decode(body["manifest"], validate=True)
-        key.verify(base64.b64decode(body["signature"].strip(), validate=True), manifest_bytes)
-    except (InvalidSignature, binascii.Error, ValueError):
-        raise OfferRefused("bad_signature", "the offer's signature does not match the release key", offered) from None
+    except (binascii.Error, ValueError):
+        raise OfferRefused("malformed", "the offer's manifest is not base64", offered) from None
     try:
-        manifest = parse_manifest(manifest_bytes)
+        manifest = verify_manifest(manifest_bytes, body["signature"].encode(), key, "release offer")
     except BundleRejected as exc:
-        raise OfferRefused("bad_manifest", str(exc), offered) from None
+        raise OfferRefused(exc.code, str(exc), offered) from None
     if (manifest.version, manifest.sequence) != (offered, body["sequence"]):
         raise OfferRefused("mismatch", f"offer says {offered} (sequence {body['sequence']}), its signed manifest "
                                        f"{manifest.version} (sequence {manifest.sequence})", offered)

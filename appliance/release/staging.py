@@ -7,8 +7,8 @@ installer (which verifies everything again and never trusts the kiosk):
                                 /wheels/<name>.whl.part   a download in progress (resumed from its size)
                                 /staged.json       {"version", "sequence"}, written last: "complete"
 
-The wheels the booth has are those whose sha256 is among the values of `<release_root>/wheels/index.json`
-(root-owned, `{"<wheel file name>": "<sha256>"}`; missing means none yet). One version is staged at a
+The wheels the booth has are those `<release_root>/wheels/index.json` names with their sha256 and that are in
+that directory (root-owned, `{"<wheel file name>": "<sha256>"}`; missing means none yet). One version is staged at a
 time: preparing one removes every other."""
 
 from __future__ import annotations
@@ -50,21 +50,23 @@ class Download:
     hasher: Any = field(default_factory=hashlib.sha256, repr=False)
 
 
-def wheels_held(release_root: Path) -> set[str]:
-    """The sha256 of every wheel the booth's store holds; none when there is no index (yet), or when it
-    cannot be read (then everything is fetched: wasteful, never wrong)."""
-    index = release_root / "wheels" / INDEX
+def wheels_held(release_root: Path) -> dict[str, str]:
+    """The wheels the booth's store holds, file name → sha256: those its index names and that are there, as
+    the root side counts them (appliance/release/installer.py). None when there is no index (yet), or when
+    it cannot be read (then everything is fetched: wasteful, never wrong)."""
+    store = release_root / "wheels"
     try:
-        body = json.loads(index.read_bytes())
+        body = json.loads((store / INDEX).read_bytes())
     except FileNotFoundError:
-        return set()
+        return {}
     except (OSError, ValueError) as exc:
-        log.warning("wheel index %s unreadable, fetching every wheel: %s", index, exc)
-        return set()
+        log.warning("wheel index %s unreadable, fetching every wheel: %s", store / INDEX, exc)
+        return {}
     if not isinstance(body, dict):
-        log.warning("wheel index %s is not a JSON object, fetching every wheel", index)
-        return set()
-    return {value for value in body.values() if isinstance(value, str) and SHA256.fullmatch(value)}
+        log.warning("wheel index %s is not a JSON object, fetching every wheel", store / INDEX)
+        return {}
+    return {name: digest for name, digest in body.items() if isinstance(digest, str) and SHA256.fullmatch(digest)
+            and "/" not in name and (store / name).is_file()}
 
 
 class Staging:
@@ -85,7 +87,7 @@ class Staging:
                 else:
                     entry.unlink(missing_ok=True)
 
-    def prepare(self, offer: Offer, held: set[str]) -> list[Download]:
+    def prepare(self, offer: Offer, held: dict[str, str]) -> list[Download]:
         """Make `offer`'s staging directory the only one and say what is still to fetch: complete wheels
         are checked again, a .part is resumed from its size, anything else in `wheels/` is removed."""
         self.remove(keep=offer.version)
@@ -97,7 +99,8 @@ class Staging:
             _write_atomically(manifest, offer.manifest_bytes)
         _write_atomically(directory / "manifest.sig", offer.signature.encode() + b"\n")
         downloads = [Download(name, str(entry["sha256"]), int(entry["bytes"]))
-                     for name, entry in sorted(offer.manifest.files.items()) if entry["sha256"] not in held]
+                     for name, entry in sorted(offer.manifest.files.items())
+                     if held.get(name.removeprefix("wheels/")) != entry["sha256"]]
         wanted = {d.name for d in downloads} | {d.name + PART for d in downloads}
         for path in (directory / "wheels").iterdir():
             if f"wheels/{path.name}" not in wanted:
