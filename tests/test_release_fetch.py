@@ -21,7 +21,9 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jsonschema import Draft202012Validator
 from paho.mqtt.enums import CallbackAPIVersion
 
 from appliance.catalog.signing import public_key_text
@@ -38,6 +40,11 @@ DEPENDENCIES = {"wheels/kivy-2.3.1-cp311-cp311-manylinux_2_17_aarch64.whl": 50_0
                 "wheels/pydantic_core-2.27.2-cp311-cp311-manylinux_2_17_aarch64.whl": 40_000,
                 "wheels/six-1.17.0-py2.py3-none-any.whl": 100}
 RATE = 16 * 1024  # bytes a second in most tests: one 16 KiB chunk per second
+ASYNCAPI = yaml.safe_load((Path(__file__).resolve().parent.parent / "docs" / "asyncapi.yaml").read_text())
+
+
+def schema(name: str) -> Draft202012Validator:
+    return Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": ASYNCAPI["components"]})
 
 
 # -- bundles -------------------------------------------------------------------------------------------------
@@ -54,7 +61,7 @@ class Release:
         return PRODUCT.format(self.version)
 
     def offer(self, **changes: object) -> bytes:
-        body = {"ts": now_iso(), "rollout": "r-1", "version": self.version, "sequence": self.sequence,
+        body = {"ts": now_iso(), "rollout": 1, "version": self.version, "sequence": self.sequence,
                 "manifest": base64.b64encode(self.manifest_bytes).decode(), "signature": self.signature, **changes}
         return json.dumps(body).encode()
 
@@ -118,6 +125,7 @@ class Central:
         right = {"ts": now_iso(), "request": request["request"], "version": request["version"],
                  "file": request["file"], "offset": request["offset"], "total": len(data),
                  "data": base64.b64encode(data[request["offset"]:request["offset"] + request["length"]]).decode()}
+        schema("ReleaseChunk").validate(right)
         for reply in self.replies(request, right):
             self._client.publish(release_chunk_topic(request["device"]), encode(reply), qos=QOS_RELEASE)
 
@@ -180,7 +188,10 @@ class Booth:
         self.installs += 1
 
     def state(self) -> dict:
-        return self.fetcher.state()
+        """The heartbeat's `update` block, checked against the contract every time it is read."""
+        block = self.fetcher.state()
+        schema("UpdateReport").validate(block)
+        return block
 
     def wait_for(self, state: str, reason: str = "", version: str | None = None) -> dict:
         """Wait for the offer just published to be judged (it arrives on paho's thread)."""
@@ -264,8 +275,9 @@ def test_only_missing_wheels_travel_and_the_staged_files_are_the_bundles(booth, 
     assert kiosk.wait_for("downloading")["version"] == "1.0.0"
     kiosk.run(kiosk.fetched_all)
     assert kiosk.staged("1.0.0") == first.files
-    assert set(central.requests[0]) == {"device", "ts", "clock_synced", "request", "version", "file", "offset",
-                                        "length"}
+    for request in central.requests:
+        schema("ReleaseChunkRequest").validate(request)
+    schema("ReleaseOffer").validate(json.loads(first.offer()))  # the stand-in speaks central's contract
     assert kiosk.state()["needed"] == kiosk.state()["fetched"] == sum(map(len, first.files.values()))
     staging = kiosk.staging / "1.0.0"
     assert (staging / "manifest.json").read_bytes() == first.manifest_bytes
@@ -405,7 +417,7 @@ def test_unanswered_mismatched_and_refused_requests(booth, central, key, tmp_pat
         2: lambda request, right: [{**right, "offset": right["offset"] + 1}, {**right, "file": release.product},
                                    {**right, "request": "0" * 16}, {**right, "version": "9.9.9"}, right],
         3: lambda request, right: [{key_: right[key_] for key_ in ("ts", "request", "version", "file")}
-                                   | {"error": "release not held"}],
+                                   | {"error": "unavailable: central cannot read its copy"}],
     }
     central.replies = lambda request, right: script.get(len(central.requests), lambda r, ok: [ok])(request, right)
     kiosk = booth(chunk_timeout_s=10.0)
@@ -427,7 +439,7 @@ def test_unanswered_mismatched_and_refused_requests(booth, central, key, tmp_pat
     assert kiosk.fetcher.counters()["timeouts"] == 1
     kiosk.step()  # the third request: central cannot serve it
     wait_until(lambda: kiosk.fetcher.counters()["chunk_errors"] == 1)
-    assert kiosk.state()["reason"] == "central: release not held"
+    assert kiosk.state()["reason"] == "central: unavailable: central cannot read its copy"
     for _ in range(9):
         kiosk.step()
     assert len(central.requests) == 3, "after central's error, the next request waits a timeout"

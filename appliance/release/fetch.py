@@ -45,6 +45,7 @@ Publish = Callable[[str, bytes, int], object]  # (topic, payload, qos), as MqttL
 CHUNK_TIMEOUT_S = 30.0  # an unanswered chunk request is asked again after this long (also after central's error)
 MAX_FAILURES = 3  # a file that arrives with another sha256 this often is given up on (state refused)
 SPACE_MARGIN_BYTES = 64 * 1024 * 1024  # free space kept beyond what the download needs
+MAX_REASON = 200  # characters of `reason` in the heartbeat (docs/asyncapi.yaml, UpdateReport)
 
 
 class ReleaseFetcher:
@@ -134,7 +135,8 @@ class ReleaseFetcher:
         """The heartbeat's `update` block; `needed` is the bytes this release moves (only missing wheels)."""
         with self._lock:
             downloads = self._downloads or []
-            return {"state": self._state.value, "version": self._version, "reason": self._reason,
+            reason = self._reason[:MAX_REASON] if self._reason else None
+            return {"state": self._state.value, "version": self._version, "reason": reason,
                     "fetched": sum(d.have for d in downloads), "needed": sum(d.size for d in downloads)}
 
     def counters(self) -> dict[str, int]:
@@ -168,9 +170,7 @@ class ReleaseFetcher:
                 .note(refused)
             return
         with self._lock:
-            current = self._offer
-            if current is not None and (current.manifest_bytes, current.signature) == (offer.manifest_bytes,
-                                                                                       offer.signature):
+            if offer == self._offer:
                 return  # the same offer again (the retained message at a reconnect)
             log.info("release %s (sequence %d) offered", offer.version, offer.manifest.sequence)
             self._stop(UpdateState.DOWNLOADING, offer.version, None)
