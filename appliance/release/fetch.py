@@ -14,9 +14,10 @@ Two threads touch it, and neither waits on the other for long:
 
 One request is outstanding at a time; an unanswered one is asked again after `chunk_timeout_s`; a chunk
 that does not match what was asked (request, version, file, offset, size) is ignored and counted.
-A new offer supersedes the current one; an empty (withdrawn) or refused one stops the fetching and
-removes the staging. Once the install is asked for, the fetcher holds still: the root side installs and
-restarts the kiosk, and a new fetcher reads the retained offer again. Nothing here logs a payload."""
+A new offer supersedes the current one; an empty (withdrawn) or refused offer stops the fetching and
+removes the staging (a download refused for space or hashes keeps it until the next offer). Once the
+install is asked for, the fetcher holds still: the root side installs and restarts the kiosk, and a new
+fetcher reads the retained offer again. Nothing here logs a payload."""
 
 from __future__ import annotations
 
@@ -54,10 +55,11 @@ class ReleaseFetcher:
                  request_install: Callable[[], object], *, clock: Callable[[], float] = time.monotonic,
                  clock_synced: Callable[[], bool] = clock_synchronised, machine: str | None = None,
                  chunk_timeout_s: float = CHUNK_TIMEOUT_S, space_margin_bytes: int = SPACE_MARGIN_BYTES) -> None:
-        """`staging_root`: `<storage dir>/updates`. `installed_sequence`: the running release's manifest
-        sequence (offers must be higher). `citizen_busy` is called on the ticker's thread only;
-        `request_install` once per staged version, from `tick()`. `machine`: the booth's platform
-        (default `platform.machine()`)."""
+        """`staging_root`: `<storage dir>/updates`. `installed_sequence`: the highest release sequence this
+        booth installed (the root side's record, rolled-back ones included; offers must be higher), asked on
+        paho's thread for each offer, so quick. `citizen_busy` is called on the ticker's thread only;
+        `request_install` once per staged version, from `tick()`. `machine`: the booth's platform (default
+        `platform.machine()`)."""
         self._device = device_id
         self._topic = release_request_topic(device_id)
         self._release_root = updates.release_root
