@@ -82,11 +82,15 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"state database {path} cannot be opened: {exc}") from exc
+        try:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=FULL")
             self._full = True  # the synchronous setting in force (switched only when a transaction needs the other)
             self._open_schema()
-        except (sqlite3.Error, OSError) as exc:
+        except (sqlite3.Error, OSError, StoreError) as exc:
+            self._conn.close()
             raise StoreError(f"state database {path} cannot be opened: {exc}") from exc
         self._lock = threading.RLock()
 
