@@ -18,7 +18,8 @@ SYSTEM = "central"  # the actor of what central does by itself (personal data er
 
 ACTIONS = ("login", "login_failed", "logout", "command", "case_status", "case_opened", "follow_up_closed",
            "user_added", "user_changed", "user_disabled", "user_enabled", "user_password", "personal_data_erased",
-           "export", "assist_take", "assist_close", "assist_phone_viewed")
+           "export", "assist_take", "assist_close", "assist_phone_viewed", "release_added", "rollout_started",
+           "rollout_paused", "rollout_resumed", "rollout_halted")
 
 
 def record(conn: Connection, actor: str, action: str, target: str = "", *, address: str = "", ok: bool = True,

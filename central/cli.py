@@ -1,5 +1,5 @@
-"""`kiosk central serve | devices | send | case | health | dead-letters | user | audit`: run central, and
-what an operator or an administrator does from a shell."""
+"""`kiosk central serve | devices | send | case | health | dead-letters | user | audit | release`: run central,
+and what an operator or an administrator does from a shell (`release`: central.releases.command)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from typing import Any
 
 from appliance.delivery.mqtt_client import mqtt_client
 from appliance.errors import friendly
+from central.releases.command import add_release_commands
 from central.settings import CentralSettings, SettingsError, Thresholds, build_settings
 
 DEFAULT_DATABASE = "sqlite:///central.sqlite3"
@@ -35,6 +36,7 @@ def _settings(args: argparse.Namespace) -> CentralSettings:
         holidays=getattr(args, "holiday", None), personal_data_days=getattr(args, "personal_data_days", None),
         catalogue=getattr(args, "catalogue", None), assist_escalation_s=getattr(args, "assist_escalation_s", None),
         staff_hours=getattr(args, "staff_hours", None), personal_data_key=getattr(args, "personal_data_key", None),
+        release_dir=getattr(args, "release_dir", None), release_bytes_per_s=getattr(args, "release_bytes_per_s", None),
         thresholds={k: v for k, v in thresholds.items() if v is not None})
 
 
@@ -86,7 +88,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _database(url: str):
+def existing_database(url: str):
     """The database a shell command works on: it must exist (a mistyped path would otherwise be a new,
     empty database that answers "0 devices")."""
     from central.database import Database, sqlite_path
@@ -116,7 +118,7 @@ def _password(confirm: bool) -> str:
     return first
 
 
-def _shell_actor() -> str:
+def shell_actor() -> str:
     """The audit log's name for a change made from the shell: the login that made it."""
     try:
         return f"shell:{getpass.getuser()}"[:64]
@@ -129,7 +131,7 @@ def _user(args: argparse.Namespace) -> int:
     from central.database import Database
 
     accounts = _accounts()
-    db = Database(args.database) if args.user_command == "add" else _database(args.database)
+    db = Database(args.database) if args.user_command == "add" else existing_database(args.database)
     try:
         if args.user_command == "list":
             with db.read() as conn:
@@ -147,7 +149,7 @@ def _user(args: argparse.Namespace) -> int:
                 print(f"{row['name']:<20} {shown:<12} {row['role']:<9} {regions:<24} {state}".rstrip())
             print(f"{len(found)} users")
             return 0
-        actor, name = _shell_actor(), args.name
+        actor, name = shell_actor(), args.name
         with db.transaction() as conn:
             if args.user_command == "add":
                 user = accounts.add_user(conn, name, args.role, args.region or [], _password(confirm=True),
@@ -178,7 +180,7 @@ def _audit(args: argparse.Namespace) -> int:
     """The audit log, newest first."""
     from central import audit
 
-    db = _database(args.database)
+    db = existing_database(args.database)
     with db.read() as conn:
         found = audit.lines(conn, args.limit, args.actor, args.action)
     if args.json:
@@ -196,7 +198,7 @@ def _audit(args: argparse.Namespace) -> int:
 def _devices(args: argparse.Namespace) -> int:
     from central.fleet import fleet_rows
 
-    db = _database(args.database)
+    db = existing_database(args.database)
     with db.read() as conn:
         rows = fleet_rows(db, conn, time.time())
     if args.json:
@@ -217,10 +219,10 @@ def _case(args: argparse.Namespace) -> int:
     from central.accounts import User
     from central.backoffice import CaseError, set_status
 
-    db = _database(args.database)
+    db = existing_database(args.database)
     try:
         with db.transaction() as conn:
-            set_status(conn, User(_shell_actor(), "admin", ()), args.case_no, args.status, args.note, "")
+            set_status(conn, User(shell_actor(), "admin", ()), args.case_no, args.status, args.note, "")
     except CaseError as exc:
         raise SettingsError(str(exc)) from None
     except LookupError:
@@ -232,7 +234,7 @@ def _case(args: argparse.Namespace) -> int:
 def _dead_letters(args: argparse.Namespace) -> int:
     """What central could never record, newest first: when, which booth, which event, and why."""
 
-    db = _database(args.database)
+    db = existing_database(args.database)
     with db.read() as conn:
         found = db.dead_letters(conn, args.limit, args.device)
     if args.json:
@@ -298,7 +300,7 @@ def _send(args: argparse.Namespace) -> int:
     from central.tables import devices
 
     settings = _settings(args)
-    db = _database(settings.database)
+    db = existing_database(settings.database)
     try:
         command_args = json.loads(args.args) if args.args else None
     except ValueError:
@@ -323,7 +325,7 @@ def _send(args: argparse.Namespace) -> int:
         client.loop_stop()
         raise SettingsError(f"the broker at {where} did not accept us ({answer[0] if answer else 'no answer'}): "
                             "give central's certificate with --cert-file and --key-file")
-    sent = send_commands(client, db, targets, args.command, command_args, args.expires, sent_by=_shell_actor())
+    sent = send_commands(client, db, targets, args.command, command_args, args.expires, sent_by=shell_actor())
     client.disconnect()
     client.loop_stop()
     for device, request_id in sent.items():
@@ -356,8 +358,9 @@ def _operator_errors() -> tuple[type[Exception], ...]:
     Imported when a subcommand runs: the database's modules need the central extra."""
     from central.commands import CommandError
     from central.database import DatabaseError
+    from central.releases.store import ReleaseError
 
-    return SettingsError, CommandError, DatabaseError
+    return SettingsError, CommandError, DatabaseError, ReleaseError
 
 
 _friendly = friendly("kiosk central", _operator_errors)
@@ -409,6 +412,12 @@ def add_central_commands(commands: Any) -> None:
     desk.add_argument("--personal-data-key", type=Path, metavar="PATH",
                       help="the key file sealing call-back numbers (made, 0600, when missing; default "
                            "central-personal-data.key); every instance on one database needs the same file")
+    releases = serve.add_argument_group("software releases")
+    releases.add_argument("--release-dir", type=Path, metavar="PATH",
+                          help="where `kiosk central release add` keeps bundles (default central-releases); booths "
+                               "fetch their files from here, so every instance needs the same folder")
+    releases.add_argument("--release-bytes-per-s", type=int, metavar="N",
+                          help="the most one booth may fetch per second (default 524288)")
     for name, field in Thresholds.model_fields.items():
         serve.add_argument(f"--{name.replace('_', '-')}", dest=name, type=field.annotation,
                            help=f"{field.description} (default {field.default})")
@@ -471,6 +480,8 @@ def add_central_commands(commands: Any) -> None:
     case.add_argument("--note", default="", help="one line for the citizen, e.g. where to collect the result")
     case.add_argument("--database", default=DEFAULT_DATABASE)
     case.set_defaults(func=_friendly(_case))
+
+    add_release_commands(sub, _friendly, DEFAULT_DATABASE)
 
     send = sub.add_parser("send", help="send a remote command to a device (or a region's devices)")
     _connection_flags(send)

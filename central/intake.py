@@ -23,6 +23,7 @@ import queue
 import threading
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from appliance.contract import (
     QOS_ASSIST_ANSWERS,
     QOS_COMMANDS,
     QOS_CONFIRMATIONS,
+    QOS_RELEASE,
     TOPIC_ROOT,
     confirmation,
     confirmation_topic,
@@ -47,13 +49,16 @@ from central.assist_desk import AssistDesk
 from central.commands import send_commands
 from central.database import Database, describe, is_transient
 from central.messages import BadMessage, Message, read_message
+from central.releases.chunks import ChunkServer
+from central.releases.reports import record_update_reports
+from central.releases.rollouts import RolloutRunner
 from central.retention import erase_expired
 from central.settings import CentralSettings
 from central.tables import devices
 
 log = logging.getLogger("central.intake")
 
-SUBSCRIPTIONS = ("status", "heartbeat", "events/#", "cmd-result", "progress/request")
+SUBSCRIPTIONS = ("status", "heartbeat", "events/#", "cmd-result", "progress/request", "release/request")
 BATCH = 500
 SWEEP_S = 5.0
 ERASE_FIRST_S = 60.0  # personal data past its retention is erased this long after start, then hourly
@@ -86,6 +91,7 @@ class Outcome:
     confirmed: dict[str, list[tuple[int, str]]] = field(default_factory=lambda: defaultdict(list))
     counts: Counter[str] = field(default_factory=Counter)  # added to the intake's once committed
     dead: list[tuple[str, str]] = field(default_factory=list)  # (topic, reason) of the dead letters
+    chunks: list[Callable[[], Reply]] = field(default_factory=list)  # release chunks: read when published
 
 
 class Intake:
@@ -108,6 +114,8 @@ class Intake:
         self._failing_since: float | None = None
         self._last_failure = ""
         self._client = self._make_client()
+        self.chunks = ChunkServer(settings.release_dir, settings.release_bytes_per_s)
+        self.rollouts = RolloutRunner(database, self.publish_retained)
         self._writer = threading.Thread(target=self._write_loop, name="central-writer", daemon=True)
 
     def _make_client(self) -> mqtt.Client:
@@ -296,6 +304,8 @@ class Intake:
                 self.counts["confirmed"] += len(chunk)
         for topic, body in outcome.replies:
             self.publish(topic, body)
+        for chunk in outcome.chunks:
+            self.publish(*chunk())
         with self._ack_lock:
             for received in batch:
                 if not received.qos:
@@ -358,6 +368,8 @@ class Intake:
                                 open_now)
             self.db.sync_alerts(conn, device, "clock", clock_conditions(row, now, self.settings.thresholds), now,
                                 open_now)
+        if record_update_reports(conn, [(device, beat, at) for device, (beat, at) in latest.items()]):
+            self._next_sweep = 0  # a booth said something new of an update: judge the rollouts after this batch
         outcome.counts["heartbeat"] += len(beats)
 
     def _record_events(self, conn: Connection, gathered: list[tuple[Message, float]], outcome: Outcome) -> None:
@@ -401,6 +413,10 @@ class Intake:
         outcome.counts["progress"] += 1
         return [(progress_answer_topic(message.device), answer)]
 
+    def _record_release_request(self, conn: Connection, message: Message, _now: float, outcome: Outcome) -> None:
+        outcome.chunks.append(self.chunks.decide(conn, message.device, message.body))
+        outcome.counts["release_request"] += 1
+
     # -- conditions judged on central's clock -------------------------------------------------------------
     def _judge_clock(self, conn: Connection, device: str, now: float) -> None:
         self.db.sync_alerts(conn, device, "clock", clock_conditions(
@@ -425,6 +441,12 @@ class Intake:
         self._database_recovered()
         for topic, body in answers:
             self.publish(topic, body)
+        try:
+            self.rollouts.run(now)  # the rollouts judged, their offers put on the broker
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            self._database_failed(exc)
 
     def _sweep(self, now: float) -> list[Reply]:
         """One transaction; the booths' answers for the assist requests it escalated, to publish after it."""
@@ -472,6 +494,13 @@ class Intake:
         """A reply to a booth (a progress or assist answer), QoS 1, not retained; only ever after the commit
         of what it reports. The web layer publishes assist answers through it too."""
         self._client.publish(topic, encode(body), qos=QOS_REPLIES)
+
+    def publish_retained(self, topic: str, payload: bytes) -> bool:
+        """A release offer (or its withdrawal: empty), retained, QoS 1; False when there is no broker to take it
+        now (the rollouts' runner tries again at the next sweep)."""
+        if not self.connected.is_set():
+            return False
+        return self._client.publish(topic, payload, qos=QOS_RELEASE, retain=True).rc == mqtt.MQTT_ERR_SUCCESS
 
     def send_command(self, targets: list[str], name: str, args: dict[str, Any] | None = None,
                      expires_in_s: float = 600, sent_by: str | None = None, address: str = "") -> dict[str, str]:

@@ -27,7 +27,9 @@ from appliance.contract import (
     AssistMode,
     DeviceStatus,
     EventKind,
+    UpdateState,
 )
+from appliance.release.build import VERSION
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 MAX_PAYLOAD_BYTES = 256 * 1024
@@ -38,6 +40,7 @@ MAX_USAGE_COUNTS = 5_000  # (action, item) pairs in one usage window: ~10 action
 MAX_LIST = 100  # any other list central reads (rating reasons)
 NAME = re.compile(r"^[A-Za-z0-9_.-]{1,31}$")  # a driver's name and its health reason: an alert code ≤ 64
 HEALTH_STATES = frozenset({"ok", "degraded", "fault", "absent"})
+MAX_RELEASE_REQUEST_BYTES = 2048  # a chunk request is a few short fields: refused before it is parsed beyond this
 
 
 class BadMessage(ValueError):
@@ -55,7 +58,7 @@ class BadMessage(ValueError):
 @dataclass(frozen=True)
 class Message:
     device: str
-    kind: str  # status, heartbeat, event, cmd-result, progress
+    kind: str  # status, heartbeat, event, cmd-result, progress, release-request
     body: dict[str, Any]
 
 
@@ -75,8 +78,9 @@ def read_message(topic: str, payload: bytes) -> Message:
 
 
 def _read(topic: str, device: str, suffix: str, payload: bytes) -> Message:
-    if len(payload) > MAX_PAYLOAD_BYTES:
-        raise BadMessage(f"{topic}: {len(payload)} bytes is over the {MAX_PAYLOAD_BYTES} byte limit")
+    limit = MAX_RELEASE_REQUEST_BYTES if suffix == "release/request" else MAX_PAYLOAD_BYTES
+    if len(payload) > limit:
+        raise BadMessage(f"{topic}: {len(payload)} bytes is over the {limit} byte limit")
     try:
         text = payload.decode("utf-8")  # strict: no other encoding, no encoded surrogates
     except UnicodeDecodeError:
@@ -114,6 +118,9 @@ def _read(topic: str, device: str, suffix: str, payload: bytes) -> Message:
     if suffix == "progress/request":
         _check(body, topic, **PROGRESS_REQUEST)
         return Message(device, "progress", body)
+    if suffix == "release/request":  # the rest is judged by central.releases.chunks, which answers why not
+        _check(body, topic, **RELEASE_REQUEST)
+        return Message(device, "release-request", body)
     raise BadMessage(f"{topic}: central does not consume '{_shown(suffix)}'")
 
 
@@ -123,6 +130,16 @@ def _check_heartbeat(body: dict[str, Any], topic: str) -> None:
     system = body.get("system") or {}
     _check(system, f"{topic} system", **HEARTBEAT_SYSTEM)
     _check(system.get("pi") or {}, f"{topic} system.pi", **HEARTBEAT_PI)
+
+
+def read_update(block: Any, where: str) -> dict[str, Any]:
+    """A heartbeat's `update` block (what the booth says of its software updates), its known fields only;
+    `BadMessage` with the reason otherwise. Checked apart from the heartbeat: a bad block is refused alone
+    (central.releases.reports keeps why), the heartbeat and the fleet view go on."""
+    if not _map(block):
+        raise BadMessage(f"{where}: is not an object")
+    _check(block, where, **HEARTBEAT_UPDATE)
+    return {key: block.get(key) for key in HEARTBEAT_UPDATE}
 
 
 def _check_event(body: dict[str, Any], topic: str, kind: str) -> None:
@@ -328,3 +345,8 @@ ASSIST = {**ASSIST_LEGACY, "screen": lambda v: isinstance(v, str) and ASSIST_SCR
 ASSIST_KEPT = ("item", "screen", "mode", "phone", "session", "site")
 COMMAND_RESULT = {"id": lambda v: v is None or _text_upto(64)(v), "ok": _bool}
 PROGRESS_REQUEST = {"id": _text_upto(64), "case": _text_upto(64)}
+RELEASE_REQUEST = {"request": _text_upto(64)}  # what the answer must carry back; the rest is answered with reasons
+UPDATE_STATES = frozenset(s.value for s in UpdateState)
+HEARTBEAT_UPDATE = {"state": lambda v: v in UPDATE_STATES,
+                    "version": _optional(lambda v: isinstance(v, str) and VERSION.fullmatch(v) is not None),
+                    "reason": _optional(_text_upto(200), empty=True), "fetched": _count, "needed": _count}

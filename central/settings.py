@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from appliance.contract import MAX_RELEASE_CHUNK
 from appliance.validation import listed
 
 MAX_ESCALATION_S = 86_400
@@ -81,6 +82,16 @@ class CentralSettings(BaseModel):
     personal_data_key: Path = Field(default=Path("central-personal-data.key"), description=(
         "the AES key file that seals call-back numbers at rest (made, 0600, when missing); every instance "
         "on one database needs the same file"))
+    # -- software releases (central.releases) --
+    release_dir: Path = Field(default=Path("central-releases"), description=(
+        "where `kiosk central release add` keeps the bundles booths fetch their files from; every instance "
+        "on one database needs the same folder (shared, or a copy)"))
+    release_key: str | None = Field(default=None, description=(
+        "the release public key `kiosk release keygen` printed, or a file holding it: "
+        "`kiosk central release add` refuses a bundle it did not sign"))
+    release_bytes_per_s: int = Field(default=512 * 1024, ge=MAX_RELEASE_CHUNK, le=1024**3, description=(
+        "the most one booth may fetch per second (a booth keeps to its own, lower bound; this stops one that "
+        "does not)"))
 
     @field_validator("metrics_from")
     @classmethod
@@ -113,6 +124,28 @@ class CentralSettings(BaseModel):
         if start is None or end is None or not start < end:
             raise ValueError("--staff-hours takes HH:MM-HH:MM on one day, the start before the end, e.g. 08:30-17:30")
         return start, end
+
+    @field_validator("release_key", mode="before")
+    @classmethod
+    def _release_key(cls, given: object) -> object:
+        """The key as `kiosk release keygen` printed it, read from a file when given one (its last line)."""
+        if not isinstance(given, str | Path):
+            return given
+        from appliance.catalog.signing import load_public_key  # only when given: the catalogue's model is big
+
+        text = str(given).strip()
+        try:
+            if text and Path(text).is_file():
+                lines = Path(text).read_text(encoding="utf-8").split()
+                text = lines[-1] if lines else ""
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"--release-key: cannot read {text[:100]!r}: {exc}") from None
+        try:
+            load_public_key(text)
+        except ValueError:
+            raise ValueError("--release-key takes the key `kiosk release keygen` printed (the base64 of 32 bytes), "
+                             "or a file holding it") from None
+        return text
 
     @field_validator("database")
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -282,4 +283,76 @@ usage_daily_booth = Table(
     Column("device", String(64), primary_key=True),
     Column("region", String(16), nullable=False),
     Column("served", Integer, nullable=False),
+)
+
+# -- software releases (issue 17, central.releases): the signed bundles central holds, rollouts of one to a part
+# of the fleet in waves, and what each booth says of its updates -------------------------------------------
+
+# A release as `kiosk central release add` verified it: its manifest's exact signed bytes and signature (what
+# an offer carries), and each file's place in the bundle kept in --release-dir (what chunks are read from).
+releases = Table(
+    "releases", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("version", String(16), nullable=False),  # X.Y.Z
+    Column("sequence", Integer, nullable=False),  # orders releases, inside the signed manifest
+    Column("platform", String(16), nullable=False),  # aarch64, x86_64
+    Column("manifest", LargeBinary, nullable=False),  # manifest.json, byte for byte
+    Column("signature", Text, nullable=False),  # manifest.sig's base64 text, stripped
+    Column("files", JSON, nullable=False),  # name → {sha256, bytes, at}: `at` is where its bytes start in the bundle
+    Column("bundle", String(255), nullable=False),  # the bundle's file name in --release-dir
+    Column("bundle_bytes", BigInteger, nullable=False),
+    Column("added_at", Float, nullable=False),
+    Column("added_by", String(64), nullable=False),  # shell:LOGIN
+    UniqueConstraint("platform", "version", name="releases_platform_version"),
+    UniqueConstraint("platform", "sequence", name="releases_platform_sequence"),
+)
+
+# A release offered to booths wave by wave (central.releases.rollouts).
+rollouts = Table(
+    "rollouts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("release", Integer, ForeignKey("releases.id"), nullable=False),
+    Column("target", JSON, nullable=False),  # {"region": P} | {"region": P, "percent": N} | {"devices": [...]}
+    Column("waves", JSON, nullable=False),  # wave sizes in % of the rollout's booths, e.g. [10, 30, 60]
+    Column("halt_above", Float, nullable=False),  # halts when more than this share (0..1) of a wave rolled back
+    Column("state", String(16), nullable=False),  # running, paused, halted, completed
+    Column("wave", Integer, nullable=False),  # the wave offered last (1-based)
+    Column("reason", Text),  # why it halted
+    Column("created_at", Float, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("changed_at", Float, nullable=False),
+    Column("changed_by", String(64), nullable=False),  # a user, or "central" (a wave moved on, a halt by itself)
+    Index("rollouts_state", "state"),
+)
+
+# Each booth of a rollout: its wave, when it was offered the release, what became of it. `published_at` is
+# None while the broker does not yet hold the booth's retained offer (or its withdrawal) as this row says.
+rollout_booths = Table(
+    "rollout_booths", metadata,
+    Column("rollout", Integer, ForeignKey("rollouts.id"), primary_key=True),
+    Column("device", String(64), ForeignKey("devices.id"), primary_key=True),
+    Column("wave", Integer, nullable=False),
+    Column("offered_at", Float),
+    Column("acted_at", Float),  # the booth began on it: a chunk served, or a report of this version
+    Column("outcome", String(16)),  # committed, rolled_back, refused, withdrawn
+    Column("outcome_at", Float),
+    Column("reason", String(200)),  # the booth's, with rolled_back or refused
+    Column("published_at", Float),
+    Index("rollout_booths_device", "device", "rollout"),
+    Index("rollout_booths_unpublished", "published_at"),
+)
+
+# What each booth last said of its updates (the heartbeat's `update` block); `problem` says why the last
+# block was refused (the heartbeat itself is recorded all the same).
+device_updates = Table(
+    "device_updates", metadata,
+    Column("device", String(64), ForeignKey("devices.id"), primary_key=True),
+    Column("state", String(16)),  # appliance.contract.UpdateState; None before a good block came
+    Column("version", String(16)),
+    Column("reason", String(200)),
+    Column("fetched", BigInteger),
+    Column("needed", BigInteger),
+    Column("since", Float),  # when it first said this state, version and reason
+    Column("reported_at", Float, nullable=False),
+    Column("problem", String(300)),
 )

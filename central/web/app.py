@@ -29,7 +29,7 @@ from starsessions import SessionAutoloadMiddleware, SessionMiddleware
 from appliance import __version__
 from central.database import Database, describe
 from central.tables import central_secrets
-from central.web import api, assists, auth, office, pages
+from central.web import api, assists, auth, office, pages, releases
 from central.web.context import WebContext
 from central.web.guard import BodyLimit, SameOriginWrites, SecurityHeaders, SessionGate
 from central.web.session_store import DatabaseSessionStore
@@ -79,7 +79,8 @@ def build_app(ctx: WebContext) -> FastAPI:
                   description="The fleet's and the back office's JSON API. Log in with POST /api/login; "
                               "send GET /api/session's csrf_token as X-CSRF-Token with every POST.")
     app.state.context = ctx
-    for router in (auth.router, api.router, api.metrics_router, office.router, assists.router, pages.router):
+    for router in (auth.router, api.router, api.metrics_router, office.router, assists.router, releases.router,
+                   pages.router):
         app.include_router(router)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -16,7 +16,8 @@ from fastapi.responses import Response
 
 STATIC = resources.files("central") / "static"
 PAGES = {"/": "index.html", "/device": "device.html", "/assists": "assists.html", "/usage": "usage.html",
-         "/cases": "cases.html", "/case": "case.html", "/audit": "audit.html", "/login": "login.html"}
+         "/cases": "cases.html", "/case": "case.html", "/audit": "audit.html", "/releases": "releases.html",
+         "/login": "login.html"}
 ASSET = re.compile(r"[a-z0-9_-]+\.(js|css|svg|png)")
 
 router = APIRouter(include_in_schema=False)
