@@ -23,6 +23,7 @@ GLIBC_MINORS = range(17, 37)  # Bookworm's glibc is 2.36: any manylinux wheel up
 PLATFORM_TAGS = {arch: (f"manylinux2014_{arch}", *(f"manylinux_2_{minor}_{arch}" for minor in GLIBC_MINORS))
                  for arch in ("aarch64", "x86_64")}
 TARGET_ONLY = {"aarch64": ("lgpio>=0.2.2",), "x86_64": ()}
+INSTALLER = ("pip>=23",)  # each release's pip builds the next release's environment (release/installer.py)
 VERSION = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})$")
 SOURCE_SKIP = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".hypothesis",
                                      "tests", "bench", "docs", "node_modules", ".pytest_cache")
@@ -54,7 +55,7 @@ def build_release(version: str, platform: str, out_dir: Path, min_upgrade_from: 
         product = _product_wheel(version, source, work_dir)
         wheels = work_dir / "wheels"
         platforms = [arg for tag in PLATFORM_TAGS[platform] for arg in ("--platform", tag)]
-        _pip("download", f"{product}[{BOOTH_EXTRAS}]", *TARGET_ONLY[platform], "--only-binary=:all:",
+        _pip("download", f"{product}[{BOOTH_EXTRAS}]", *TARGET_ONLY[platform], *INSTALLER, "--only-binary=:all:",
              "--python-version", "3.11", "--implementation", "cp", "--abi", PYTHON, *platforms, "-d", str(wheels))
         files = {f"wheels/{path.name}": path for path in sorted(wheels.glob("*.whl"))}
         manifest = Manifest(version, sequence, min_upgrade_from, platform, PYTHON, f"wheels/{product.name}",

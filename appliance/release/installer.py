@@ -11,6 +11,7 @@ does not fit or fails to build leaves the booth exactly as it was.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import platform
@@ -182,10 +183,17 @@ class ReleaseInstaller:
             for name in manifest.files:
                 os.link(self._layout.wheels / Path(name).name, Path(links) / Path(name).name)
             product = Path(links) / Path(manifest.product).name
-            for step in ([str(self._python), "-m", "venv", str(release)],
-                         [str(release / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
-                          "--no-cache-dir", "--disable-pip-version-check", "--find-links", links,
-                          f"{product}[{BOOTH_EXTRAS}]"]):
+            # The running release's pip installs into the new environment (ensurepip is the slow half of
+            # a build); releases carry pip's wheel (appliance/release/build.py), so each one has it.
+            if importlib.util.find_spec("pip") is not None:
+                steps = [[str(self._python), "-m", "venv", "--without-pip", str(release)],
+                         [sys.executable, "-m", "pip", "--python", str(release / "bin" / "python"), "install"]]
+            else:
+                steps = [[str(self._python), "-m", "venv", str(release)],
+                         [str(release / "bin" / "python"), "-m", "pip", "install"]]
+            steps[1] += ["--quiet", "--no-index", "--no-cache-dir", "--disable-pip-version-check",
+                         "--find-links", links, f"{product}[{BOOTH_EXTRAS}]"]
+            for step in steps:
                 try:
                     done = subprocess.run(step, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
                 except subprocess.TimeoutExpired:
@@ -193,8 +201,8 @@ class ReleaseInstaller:
                 if done.returncode != 0:
                     shutil.rmtree(release, ignore_errors=True)
                     tail = " / ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-                    raise self._refused("build_failed", f"release {manifest.version}: {Path(step[0]).name} "
-                                                        f"{step[2]} failed: {tail}", manifest.version)
+                    raise self._refused("build_failed", f"release {manifest.version}: `{' '.join(step[:5])} …` "
+                                                        f"failed: {tail}", manifest.version)
         write_atomically(release / MANIFEST_COPY, manifest_bytes)
         write_atomically(release / SIGNATURE, signature)
         write_atomically(release / COMPLETE, b"")
