@@ -166,6 +166,10 @@ class ReleaseFetcher:
         try:
             offer = read_offer(payload, self._key, self._key_problem, self._installed_sequence(), self._machine)
         except OfferRefused as refused:
+            if refused.code == "installed":  # the retained offer of what runs (or was rolled back): nothing to do
+                with self._lock:
+                    self._stop(UpdateState.IDLE, None, None)
+                return
             with self._lock:
                 self._stop(UpdateState.REFUSED, refused.version, f"{refused.code}: {refused}")
             self._refused.setdefault(refused.code, RepeatedProblem(log, f"release offer ({refused.code})")) \

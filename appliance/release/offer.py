@@ -117,7 +117,9 @@ def _fields(payload: bytes) -> dict:
 
 def _judge(manifest: Manifest, installed_sequence: int, machine: str) -> None:
     version = manifest.version
-    if manifest.sequence <= installed_sequence:
+    if manifest.sequence == installed_sequence:
+        raise OfferRefused("installed", f"release {version} is the one installed: nothing to fetch", version)
+    if manifest.sequence < installed_sequence:
         raise OfferRefused("not_newer", f"release {version} (sequence {manifest.sequence}) is not newer than the "
                                         f"installed release (sequence {installed_sequence})", version)
     if manifest.platform != machine:
