@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from appliance import __version__
@@ -33,6 +34,8 @@ from appliance.contract import (
     device_topic,
     encode,
     progress_answer_topic,
+    release_chunk_topic,
+    release_offer_topic,
     stamped,
 )
 from appliance.delivery.link import MqttLink
@@ -47,6 +50,7 @@ from appliance.monitor.heartbeat import Heartbeat
 from appliance.monitor.status_file import WRITE_EVERY_S as STATUS_EVERY_S
 from appliance.monitor.usage import Counted, UsageLedger
 from appliance.monitor.watchdog import Liveness, Notifier, Watchdog
+from appliance.release.fetch import ReleaseFetcher
 from appliance.release.layout import ReleaseLayout
 from appliance.release.trial_watch import TrialWatch, update_block
 from appliance.remote import handlers
@@ -121,11 +125,15 @@ class Kiosk:
             lambda: {**{c.value: self.ledger.since_boot.get(c.value, 0) for c in Counted}, **self.pump.counters(),
                      "commands": self.commands.handled, "print_failures": printing.failures,
                      "assist_answers_ignored": self.help.answers_ignored},
-            lambda: update_block(self.trial.record, __version__, None))
+            lambda: update_block(self.trial.record, __version__, self.fetcher.state()))
         self.trial = TrialWatch(ReleaseLayout(config.updates.release_root), __version__,
                                 config.updates.commit_window_s, self._healthy_on_trial,
-                                lambda: request_action(storage / "actions", f"commit-{int(time.time())}",
-                                                       "commit-release"))
+                                lambda: _ask_root(storage, "commit-release"))
+        # A release is fetched only while no citizen is in a session and none is on trial.
+        self.fetcher = ReleaseFetcher(device, config.updates, storage / "updates", self.link.publish,
+                                      self.trial.highest_sequence,
+                                      lambda: self.visits.current is not None or self.trial.on_trial,
+                                      lambda: _ask_root(storage, "install-release"))
         self.commands = CommandCenter(self.store, handlers.checked({
             "ping": handlers.ping(self.heartbeat, self.boot),
             "status": handlers.status(self.heartbeat),
@@ -338,6 +346,10 @@ class Kiosk:
         return self.maintainer.retry_delivery()
 
 
+def _ask_root(storage: Path, action: str) -> None:
+    request_action(storage / "actions", f"{action}-{time.time_ns()}", action)
+
+
 def _route_messages(inbox: Inbox, kiosk: Kiosk, updates: CatalogUpdates) -> None:
     """Which part hears which of central's messages; commands and catalogue updates take the core worker."""
     device = kiosk.device_id
@@ -345,6 +357,8 @@ def _route_messages(inbox: Inbox, kiosk: Kiosk, updates: CatalogUpdates) -> None
     inbox.route(assist_answer_topic(device), lambda topic, payload: kiosk.help.answer(payload))
     inbox.route(progress_answer_topic(device), lambda topic, payload: kiosk.progress.answer(payload))
     inbox.route(catalog_topic(kiosk.config.device.region), updates.receive, slow=True)
+    inbox.route(release_offer_topic(device), lambda topic, payload: kiosk.fetcher.offer(payload))
+    inbox.route(release_chunk_topic(device), lambda topic, payload: kiosk.fetcher.chunk(payload))
     inbox.route_prefix(device_topic(device, "cmd/"), kiosk._run_command, slow=True)
 
 
@@ -360,5 +374,6 @@ def _schedule_jobs(ticker: ticking.Ticker, kiosk: Kiosk) -> None:
             (EXPIRE_EVERY_S, "outbox-expiry", kiosk.outbox.expire),
             (1, "outbox-full", kiosk.alerts.check_outbox_full),
             (1, "health", kiosk.health.refresh),
-            (1, "release-trial", kiosk.trial.tick)):
+            (1, "release-trial", kiosk.trial.tick),
+            (1, "release-fetch", kiosk.fetcher.tick)):
         ticker.every(interval_s, name, job)

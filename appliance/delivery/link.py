@@ -23,6 +23,7 @@ from appliance.contract import (
     QOS_ASSIST_ANSWERS,
     QOS_COMMANDS,
     QOS_CONFIRMATIONS,
+    QOS_RELEASE,
     QOS_STATUS,
     DeviceStatus,
     assist_answer_topic,
@@ -31,6 +32,8 @@ from appliance.contract import (
     confirmation_topic,
     encode,
     progress_answer_topic,
+    release_chunk_topic,
+    release_offer_topic,
     stamped,
     status_topic,
 )
@@ -184,7 +187,9 @@ class MqttLink:
                           (progress_answer_topic(self._device), QOS_COMMANDS),
                           (confirmation_topic(self._device), QOS_CONFIRMATIONS),
                           (assist_answer_topic(self._device), QOS_ASSIST_ANSWERS),
-                          (catalog_topic(self._config.device.region), QOS_COMMANDS)])
+                          (catalog_topic(self._config.device.region), QOS_COMMANDS),
+                          (release_offer_topic(self._device), QOS_RELEASE),
+                          (release_chunk_topic(self._device), QOS_RELEASE)])
         self.publish(status_topic(self._device), self._status_payload(self._status), QOS_STATUS, retain=True)
         self._on_connection_change(True)
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.contract import UpdateState
+from appliance.release.build import BuildError, sequence_of
 from appliance.release.layout import ReleaseLayout, UpdateRecord
 
 log = logging.getLogger("kiosk.release")
@@ -34,12 +35,29 @@ class TrialWatch:
         self._clock = clock
         self._record = UpdateRecord()
         self._read_at = -READ_EVERY_S
+        self._read(clock())
         self._healthy_since: float | None = None
         self._asked_at: float | None = None
 
     @property
     def record(self) -> UpdateRecord:
         return self._record
+
+    def highest_sequence(self) -> int:
+        """The highest release this booth has installed, rolled-back ones included, or the running one's:
+        an offer must be newer (asked on paho's thread: from the record last read, no file access)."""
+        try:
+            running = sequence_of(self._version)
+        except BuildError:  # a development build's version: any signed release is newer
+            running = 0
+        return max(self._record.highest_sequence, running)
+
+    def _read(self, now: float) -> None:
+        self._read_at = now
+        try:
+            self._record = self._layout.read_record()
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("update record %s unreadable: %s", self._layout.state_file, exc)
 
     @property
     def on_trial(self) -> bool:
@@ -49,11 +67,7 @@ class TrialWatch:
         """Once a second from the core ticker."""
         now = self._clock()
         if now - self._read_at >= READ_EVERY_S:
-            self._read_at = now
-            try:
-                self._record = self._layout.read_record()
-            except (OSError, ValueError, TypeError) as exc:
-                log.warning("update record %s unreadable: %s", self._layout.state_file, exc)
+            self._read(now)
         if not self.on_trial:
             self._healthy_since = None
             return
