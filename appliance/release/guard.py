@@ -45,6 +45,9 @@ STAGED_MARKER = "staged.json"  # the fetcher writes it last (appliance/release/f
 
 
 def restart_kiosk() -> None:
+    """Into the release just switched to. The unit's start counter is reset first: a trial spends up to
+    `MAX_TRIAL_STARTS` + 1 starts, and kiosk.service reboots the booth at its StartLimitBurst."""
+    subprocess.run(["systemctl", "reset-failed", KIOSK_UNIT], check=False, timeout=60)
     subprocess.run(["systemctl", "restart", "--no-block", KIOSK_UNIT], check=False, timeout=60)
 
 

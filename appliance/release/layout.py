@@ -152,7 +152,7 @@ class ReleaseLayout:
         staged.unlink(missing_ok=True)
         staged.symlink_to(release)
         os.replace(staged, link)
-        _sync_directory(link.parent)
+        sync(link.parent)
 
 
 def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -164,11 +164,12 @@ def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.fsync(out.fileno())
     os.chmod(temporary, mode)
     os.replace(temporary, path)
-    _sync_directory(path.parent)
+    sync(path.parent)
 
 
-def _sync_directory(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+def sync(path: Path) -> None:
+    """Flush a file's data, or a directory's entries (a rename is durable only once its directory is)."""
+    descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
     finally:

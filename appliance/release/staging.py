@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance.release.layout import sync, write_atomically
 from appliance.release.offer import Offer
 
 log = logging.getLogger("kiosk.release")
@@ -96,8 +97,8 @@ class Staging:
         manifest = directory / "manifest.json"
         if not manifest.is_file() or manifest.read_bytes() != offer.manifest_bytes:
             (directory / STAGED).unlink(missing_ok=True)
-            _write_atomically(manifest, offer.manifest_bytes)
-        _write_atomically(directory / "manifest.sig", offer.signature.encode() + b"\n")
+            write_atomically(manifest, offer.manifest_bytes)
+        write_atomically(directory / "manifest.sig", offer.signature.encode() + b"\n")
         downloads = [Download(name, str(entry["sha256"]), int(entry["bytes"]))
                      for name, entry in sorted(offer.manifest.files.items())
                      if held.get(name.removeprefix("wheels/")) != entry["sha256"]]
@@ -142,9 +143,9 @@ class Staging:
         directory = self.directory(version)
         part = directory / (download.name + PART)
         if download.have == download.size and download.hasher.hexdigest() == download.sha256:
-            _fsync(part)
+            sync(part)
             os.replace(part, directory / download.name)
-            _fsync(part.parent)
+            sync(part.parent)
             download.complete = True
             return True
         _remove(part)
@@ -156,7 +157,7 @@ class Staging:
     def mark_staged(self, offer: Offer) -> None:
         """Everything is here: say so, last, atomically and durably."""
         body = {"version": offer.version, "sequence": offer.manifest.sequence}
-        _write_atomically(self.directory(offer.version) / STAGED, json.dumps(body).encode() + b"\n")
+        write_atomically(self.directory(offer.version) / STAGED, json.dumps(body).encode() + b"\n")
 
     def free_bytes(self) -> int:
         return shutil.disk_usage(self.root).free
@@ -168,24 +169,6 @@ def _sha256(path: Path) -> Any:
         for block in iter(lambda: source.read(1 << 20), b""):
             digest.update(block)
     return digest
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(temporary, path)
-    _fsync(path.parent)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove(path: Path) -> None:
