@@ -225,7 +225,8 @@ class Collector:
     """A persistent-session QoS 1 subscriber, like central: nothing is lost across broker restarts."""
 
     def __init__(self, broker: Mosquitto, topic: str = "kiosk/v1/#", client_id: str = "test-collector",
-                 user: tuple[str, str] | None = None) -> None:
+                 user: tuple[str, str] | None = None, cert: tuple[Path, Path] | None = None) -> None:
+        """`cert`: a client certificate and key (`TlsFiles.issue`), for a broker that requires one."""
         self.messages: list[Received] = []
         self._lock = threading.Lock()
         self.connected = threading.Event()
@@ -233,7 +234,7 @@ class Collector:
         client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
         client.max_inflight_messages_set(100)
         if broker.tls:
-            client.tls_set(ca_certs=str(broker.tls.ca))
+            client.tls_set(ca_certs=str(broker.tls.ca), certfile=cert and str(cert[0]), keyfile=cert and str(cert[1]))
         if user:
             client.username_pw_set(*user)
         client.on_connect = self._on_connect

@@ -129,8 +129,11 @@ def test_the_install_makes_a_booth_and_a_second_run_changes_nothing(installed: I
                         ("var/lib/kiosk/actions", (kiosk_uid, kiosk_gid, 0o770)), ("opt/kiosk", (0, 0, 0o755))):
         status = (root / path).stat()
         assert (status.st_uid, status.st_gid, status.st_mode & 0o7777) == owner, path
-    for unit in ("kiosk.service", "kiosk-actions.service", "kiosk-actions.path"):
+    for unit in ("kiosk.service", "kiosk-actions.service", "kiosk-actions.path", "kiosk-update@.service",
+                 "kiosk-update-check.timer"):
         assert (root / "etc/systemd/system" / unit).read_bytes() == (REPO / "systemd" / unit).read_bytes()
+    assert os.readlink(root / "opt/kiosk/current") == os.readlink(root / "opt/kiosk/committed") == "/opt/kiosk/.venv"
+    assert (root / "etc/systemd/system/timers.target.wants/kiosk-update-check.timer").is_symlink()
     assert (root / "etc/systemd/system/multi-user.target.wants/kiosk.service").is_symlink()
     assert (root / "etc/systemd/system/multi-user.target.wants/kiosk-actions.path").is_symlink()
     assert os.readlink(root / "etc/systemd/system/default.target").endswith("/multi-user.target")
@@ -140,7 +143,8 @@ def test_the_install_makes_a_booth_and_a_second_run_changes_nothing(installed: I
 def test_the_installed_units_verify_and_the_display_stack_is_complete(installed: Installed) -> None:
     root = installed.root
     verify = in_root(root, "systemd-analyze", "verify", "--man=no", "/etc/systemd/system/kiosk.service",
-                     "/etc/systemd/system/kiosk-actions.service", "/etc/systemd/system/kiosk-actions.path")
+                     "/etc/systemd/system/kiosk-actions.service", "/etc/systemd/system/kiosk-actions.path",
+                     "/etc/systemd/system/kiosk-update@commit.service", "/etc/systemd/system/kiosk-update-check.timer")
     assert verify.returncode == 0 and verify.stderr == "", verify.stderr  # ExecStart= exists, user known
     libraries = in_root(root, "ldconfig", "-p").stdout
     for needed in ("libgbm.so.1", "libEGL.so.1", "libGLESv2.so.2", "libdrm.so.2", "libmtdev.so.1", "libudev.so.1"):
@@ -279,7 +283,7 @@ def test_booted_under_systemd_the_booth_is_ready_restarted_when_hung_and_restart
     # 6 s watchdog instead of 30 s so that a hang is seen quickly.
     drop_in = root / "etc/systemd/system/kiosk.service.d/test.conf"
     drop_in.parent.mkdir(exist_ok=True)
-    drop_in.write_text("[Service]\nExecStart=\nExecStart=/opt/kiosk/.venv/bin/kiosk run --headless\nWatchdogSec=6\n")
+    drop_in.write_text("[Service]\nExecStart=\nExecStart=/opt/kiosk/current/bin/kiosk run --headless\nWatchdogSec=6\n")
     booted = BootedRoot(root, tmp_path / "console.log")
     try:
         wait_until(lambda: booted.show("kiosk.service", "ActiveState") == "active", timeout=60, interval=0.5)
@@ -306,3 +310,173 @@ def test_booted_under_systemd_the_booth_is_ready_restarted_when_hung_and_restart
     finally:
         booted.power_off()
         drop_in.unlink()
+
+
+@dataclass
+class Releases:
+    """Release bundles of this checkout for the booted root (x86_64, like the test machine), signed with a
+    release key whose public half the root's /etc/kiosk holds, and the ways a bundle can be wrong."""
+
+    good: Path  # 0.2.0
+    crashing: Path  # 0.3.0: `kiosk run` dies at start (its core cannot be imported)
+    flipped: Path  # 0.4.0 with one byte of its product wheel flipped after signing
+    foreign: Path  # 0.4.0 signed with another key
+    later: Path  # 0.5.0, for the power cut during its install
+
+
+@pytest.fixture(scope="module")
+def releases(provisioned: Site, tmp_path_factory: pytest.TempPathFactory) -> Releases:
+    import io
+    import tarfile
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from appliance.catalog.signing import write_new_key
+    from appliance.release.build import SOURCE_SKIP, build_release
+    from appliance.release.bundle import sign_bundle
+
+    work = tmp_path_factory.mktemp("releases")
+    public = write_new_key(work / "release.pem")
+    (provisioned.root / "etc/kiosk/release.pub").write_text(public + "\n")
+    key = load_key(work / "release.pem")
+    broken = work / "broken-source"
+    shutil.copytree(REPO, broken, ignore=SOURCE_SKIP)
+    core = broken / "appliance" / "kiosk.py"
+    core.write_text('raise SystemExit("release 0.3.0 is broken on purpose: its core cannot start")\n'
+                    + core.read_text())
+    built = {}
+    for version, source in (("0.2.0", REPO), ("0.3.0", broken), ("0.4.0", REPO), ("0.5.0", REPO)):
+        built[version] = build_release(version, "x86_64", work / version, source=source)
+        sign_bundle(built[version], key)
+    flipped = work / "flipped.bundle"
+    with tarfile.open(built["0.4.0"]) as source, tarfile.open(flipped, "w") as out:
+        for member in source.getmembers():
+            data = source.extractfile(member).read()
+            if member.name.startswith("wheels/kiosk_appliance"):
+                data = data[:1000] + bytes([data[1000] ^ 1]) + data[1001:]
+            out.addfile(member, io.BytesIO(data))
+    foreign = work / "foreign.bundle"
+    shutil.copy(built["0.4.0"], foreign)
+    sign_bundle(foreign, Ed25519PrivateKey.generate())
+    bundles = provisioned.root / "root" / "bundles"
+    bundles.mkdir(exist_ok=True)
+    for path in (built["0.2.0"], built["0.3.0"], flipped, foreign, built["0.5.0"]):
+        shutil.copy(path, bundles / path.name)
+    return Releases(*(Path("/root/bundles") / p.name for p in (built["0.2.0"], built["0.3.0"], flipped, foreign,
+                                                               built["0.5.0"])))
+
+
+def load_key(path: Path):
+    from appliance.catalog.signing import load_private_key
+
+    return load_private_key(path.read_bytes())
+
+
+def test_releases_install_commit_roll_back_by_themselves_and_refuse_what_is_not_signed(
+        provisioned: Site, releases: Releases, tmp_path: Path) -> None:
+    """v1 (the checkout's install) → v2 commits; v3, which cannot start, comes back to v2 by itself with the
+    reason in `kiosk update status` and in the heartbeat, and the events queued under v2 are delivered
+    after it; a flipped byte and a foreign key are refused with nothing changed; a power cut during an
+    install boots into a working release."""
+    from tests.support import Collector
+
+    root, broker = provisioned.root, provisioned.broker
+    config = root / "etc/kiosk/kiosk.toml"
+    original_config = config.read_text()
+    config.write_text(original_config + "\n[updates]\ncommit_window_s = 30\n")
+    drop_in = root / "etc/systemd/system/kiosk.service.d/test.conf"
+    drop_in.parent.mkdir(exist_ok=True)
+    drop_in.write_text("[Service]\nExecStart=\nExecStart=/opt/kiosk/current/bin/kiosk run --headless\n")
+    central = Collector(broker, topic=f"kiosk/v1/{DEVICE}/#", client_id="central-1",
+                        cert=broker.tls.issue("central-1"))
+    booted = BootedRoot(root, tmp_path / "console.log")
+
+    def status() -> str:
+        return booted.run("kiosk", "update", "status").stdout
+
+    def running_release() -> str:
+        pid = booted.show("kiosk.service", "MainPID")
+        return booted.run("readlink", f"/proc/{pid}/exe").stdout.strip() if pid not in ("", "0") else ""
+
+    try:
+        wait_until(lambda: booted.show("kiosk.service", "ActiveState") == "active", timeout=60, interval=0.5)
+        assert "committed: 0.1.0 (/opt/kiosk/.venv)" in status()
+
+        # v1 → v2: installed beside it, on trial, committed after 30 s of health.
+        installed = booted.run("kiosk", "update", "install", str(releases.good))
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        wait_until(lambda: "trial:     0.2.0" in status(), timeout=30, interval=0.5)
+        wait_until(lambda: "last:      committed 0.2.0" in status(), timeout=180, interval=1)
+        said = status()
+        assert "current:   0.2.0 (/opt/kiosk/releases/0.2.0)" in said and "committed: 0.2.0" in said, said
+        assert "previous:  0.1.0 (/opt/kiosk/.venv)" in said, said
+        assert running_release().startswith("/usr/bin/python3"), "the release's venv runs the system's Python"
+        assert booted.run("sh", "-c", "tr '\\0' ' ' < /proc/$(systemctl show -p MainPID --value kiosk)/cmdline"
+                          ).stdout.startswith("/opt/kiosk/releases/0.2.0/bin/python")
+
+        # Events queued under v2 while it is stopped (as a power cut would leave them).
+        booted.run("systemctl", "stop", "kiosk.service")
+        queued = booted.run(
+            "runuser", "-u", "kiosk", "--", "/opt/kiosk/current/bin/python", "-c",
+            "from appliance.config import load_config\n"
+            "from appliance.delivery.outbox import Outbox\n"
+            "from appliance.state.sealing import Sealer, load_or_create_key\n"
+            "from appliance.state.store import Store\n"
+            "config = load_config(); where = config.storage.dir; store = Store(where / 'outbox.sqlite3')\n"
+            "outbox = Outbox(store, Sealer(load_or_create_key(where / 'device.key')), config.outbox,\n"
+            "                boot=int(store.meta_get('boot', '0')), clock_synced=lambda: True)\n"
+            "for n in range(5): outbox.enqueue('rating', {'item': 'GA-001', 'level': 5, 'n': n})\n"
+            "store.close()\n",
+        )
+        assert queued.returncode == 0, queued.stderr[-2000:]
+
+        # v3 cannot start: three starts on trial, then the previous release by itself.
+        installed = booted.run("kiosk", "update", "install", str(releases.crashing))
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        wait_until(lambda: "last:      rolled_back 0.3.0" in status(), timeout=180, interval=1)
+        said = status()
+        assert "stopped 3 times during its trial (crashed or failed the watchdog)" in said, said
+        assert "current:   0.2.0" in said and "trial:     none" in said, said
+        wait_until(lambda: booted.show("kiosk.service", "ActiveState") == "active", timeout=60, interval=0.5)
+        journal = booted.run("journalctl", "-u", "kiosk.service", "--no-pager").stdout
+        assert "release 0.3.0 is broken on purpose" in journal and "rolled back to 0.2.0" in journal
+        # Central hears why, in the heartbeat; and gets what was queued under v2.
+        wait_until(lambda: any(json.loads(m.payload).get("update", {}).get("state") == "rolled_back"
+                               for m in central.on("/heartbeat")), timeout=60, interval=0.5)
+        update = [json.loads(m.payload)["update"] for m in central.on("/heartbeat")][-1]
+        assert update["version"] == "0.3.0" and "stopped 3 times" in update["reason"], update
+        wait_until(lambda: sum(1 for e in central.events("rating") if e["payload"].get("item") == "GA-001") >= 5,
+                   timeout=60, interval=0.5)
+
+        # Not what the key signed: refused, and nothing changes.
+        listing = "ls -la --time-style=full-iso /opt/kiosk /opt/kiosk/releases; cat /opt/kiosk/wheels/index.json"
+        before = booted.run("sh", "-c", listing).stdout
+        for bundle, reason in ((releases.flipped, "refused (hash_mismatch)"),
+                               (releases.foreign, "refused (bad_signature)")):
+            refused = booted.run("kiosk", "update", "install", str(bundle))
+            assert refused.returncode == 2 and reason in refused.stderr, refused.stdout + refused.stderr
+        assert booted.run("sh", "-c", listing).stdout == before
+
+        # A power cut in the middle of installing v5: the booth boots into a working release.
+        cut = subprocess.Popen(["nsenter", "--target", str(booted.init_pid), "--all", "env", "-i",
+                                "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "kiosk", "update", "install",
+                                str(releases.later)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(lambda: (root / "opt/kiosk/releases/0.5.0/bin").is_dir(), timeout=120, interval=0.2)
+        booted._kill()  # the whole container at once, mid-build
+        cut.wait(30)
+    finally:
+        booted.power_off()
+    booted = BootedRoot(root, tmp_path / "console-after-cut.log")
+    try:
+        wait_until(lambda: booted.show("kiosk.service", "ActiveState") == "active", timeout=90, interval=0.5)
+        wait_until(lambda: "broker: connected" in booted.run("kiosk", "status").stdout, timeout=60, interval=0.5)
+        said = status()
+        assert "current:   0.2.0" in said and "trial:     none" in said, said  # the half-built 0.5.0 never ran
+        installed = booted.run("kiosk", "update", "install", str(releases.later))  # and installs when asked again
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        wait_until(lambda: "trial:     0.5.0" in status(), timeout=30, interval=0.5)
+    finally:
+        booted.power_off()
+        central.close()
+        drop_in.unlink()
+        config.write_text(original_config)
