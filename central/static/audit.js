@@ -9,6 +9,8 @@ const ACTION_NAMES = {
   personal_data_erased: "删除个人信息 personal data erased",
   assist_take: "帮办接单 assist taken", assist_close: "帮办结束 assist closed",
   assist_phone_viewed: "查看回拨电话 call-back number viewed",
+  release_added: "新增版本 release added", rollout_started: "开始推送 rollout started", rollout_paused: "暂停推送 rollout paused",
+  rollout_resumed: "继续推送 rollout resumed", rollout_halted: "停止推送 rollout halted",
 };
 
 const LOGIN_REASONS = {unknown_user: "用户名不存在", wrong_password: "密码错误", locked: "账号已暂时锁定", disabled: "账号已停用"};
@@ -60,6 +62,24 @@ function describe(action, details) {
     if (within) parts.push(`${within} 分钟内回电`);
     if (outcome) parts.push(`结果：${ASSIST_OUTCOMES[outcome] || outcome}`);
     if (note) parts.push(`备注：${note}`);
+  } else if (action === "release_added") {
+    const platform = take("platform"), sequence = take("sequence"), files = take("files"), bytes = take("bytes");
+    if (platform) parts.push(platform);
+    if (sequence) parts.push(`序号 sequence ${sequence}`);
+    if (files) parts.push(`${files} 个文件` + (bytes ? ` ${(bytes / 2 ** 20).toFixed(1)} MB` : ""));
+  } else if (action.startsWith("rollout_")) {
+    const version = take("version"), platform = take("platform"), booths = take("booths"), waves = take("waves");
+    const halt = take("halt_above_pct"), reason = take("reason"), withdrawn = take("withdrawn"), target = take("target");
+    const from = take("from"), failed = take("failed"), wave = take("wave");
+    take("booths_failed");  // booth by booth: the Releases page lists them
+    if (version) parts.push(`版本 ${version}` + (platform ? ` ${platform}` : ""));
+    if (target) parts.push(targetWords(target));
+    if (booths !== undefined) parts.push(failed !== undefined ? `第 ${wave} 批 ${booths} 台中 ${failed} 台回退` : `${booths} 台终端`);
+    if (Array.isArray(waves)) parts.push(`分批 ${waves.join("/")} %`);
+    if (halt !== undefined) parts.push(`回退超过 ${halt}% 自动停止`);
+    if (from) parts.push(`原为 ${ROLLOUT_STATES[from] || from}`);
+    if (reason && failed === undefined) parts.push(`原因：${reason}`);
+    if (withdrawn) parts.push(`撤回 ${withdrawn} 台的推送`);
   } else if (action === "personal_data_erased") {
     const count = take("cases"), numbers = take("case_numbers"), appointments = take("appointments");
     const letters = take("dead_letters"), days = take("days");
@@ -81,6 +101,8 @@ function target(line) {
   if (line.action === "case_status" || line.action === "case_opened") return el("a", {href: "case?no=" + encodeURIComponent(line.target)}, line.target);
   if (line.action === "follow_up_closed") return `差评回访 #${line.target}`;
   if (line.action.startsWith("assist_")) return el("a", {href: "assists"}, `帮办求助 #${line.target}`);
+  if (line.action.startsWith("rollout_")) return el("a", {href: "releases#rollout-" + line.target}, `推送 #${line.target}`);
+  if (line.action === "release_added") return el("a", {href: "releases"}, `版本 ${line.target}`);
   return line.target;
 }
 

@@ -4,7 +4,7 @@
 
 const STATE_NAMES = {fault: "故障", offline: "离线", degraded: "告警", maintenance: "维护中", ok: "正常", unknown: "未知"};
 const ROLE_NAMES = {viewer: "查看员 viewer", operator: "操作员 operator", admin: "管理员 admin"};
-const PAGES = ["", "device", "assists", "usage", "cases", "case", "audit"];  // what `next` may name after a login
+const PAGES = ["", "device", "assists", "usage", "cases", "case", "releases", "audit"];  // what `next` may name after a login
 
 class ApiError extends Error {
   constructor(status, message) { super(message); this.status = status; }
@@ -284,7 +284,7 @@ function buildHeader(me, here) {
   const header = document.querySelector("header");
   const title = header.dataset.title || "";
   const links = [["./", "fleet", "总览 Fleet"], ["assists", "assists", "帮办代办 Assist"], ["usage", "usage", "使用与评价 Usage"],
-                 ["cases", "cases", "办件 Cases"]];
+                 ["cases", "cases", "办件 Cases"], ["releases", "releases", "发布 Releases"]];
   if (may(me, "admin")) links.push(["audit", "audit", "审计 Audit"]);
   const logout = el("button", {type: "button", id: "logout", onclick: async () => {
     logout.disabled = true;
@@ -297,8 +297,10 @@ function buildHeader(me, here) {
     el("nav", {}, links.map(([href, key, name]) => el("a", {href, class: key === here ? "here" : null, "data-nav": key}, name,
       key === "assists" ? el("span", {class: "badge", id: "assist-badge", hidden: true}) : null))),
     el("div", {class: "who"},
-       el("span", {}, el("b", {id: "user-name"}, me.username), " · ", el("span", {id: "user-role", "data-role": me.role}, ROLE_NAMES[me.role] || me.role),
-          " · ", el("span", {class: "small", title: "管辖地区 regions"}, regions)),
+       el("span", {}, el("b", {id: "user-name"}, me.username), " · ",
+          el("span", {id: "user-role", "data-role": me.role, title: regions}, ROLE_NAMES[me.role] || me.role),
+          // an admin sees every region, always (central.accounts): said in the role's tooltip, the line stays short
+          me.role === "admin" ? null : [" · ", el("span", {class: "small", title: "管辖地区 regions"}, regions)]),
        logout));
 }
 
@@ -351,6 +353,19 @@ function watchAssists() {
   setInterval(ask, 10_000);
   document.addEventListener("visibilitychange", ask);
   ask();
+}
+
+// -- software releases: words shared by the Releases page and the audit page ------------------------------------------
+const ROLLOUT_STATES = {running: "推送中", paused: "已暂停", halted: "已停止", completed: "已完成"};
+
+// A rollout's booths in words: a region ({"region": "110102"}), a share of one ("percent"), or named booths.
+function targetWords(target) {
+  if (!target) return "";
+  if (Array.isArray(target.devices)) {
+    const shown = target.devices.slice(0, 3).join("、");
+    return `指定终端 ${shown}` + (target.devices.length > 3 ? ` 等 ${target.devices.length} 台` : "");
+  }
+  return `地区 ${target.region}` + (target.percent ? ` 的 ${target.percent}%` : " 全部");
 }
 
 // Seconds as a duration in words: "45 秒", "3 分 05 秒", "2 小时 04 分".
