@@ -347,6 +347,11 @@ def test_requests_outside_the_offer_the_manifest_or_the_bounds_are_refused_with_
     assert refused(offset="0").startswith("bad_offset:")
     last = booth.ask(**(good | {"offset": 8_999}))
     assert base64.b64decode(last["data"]) == bundle.files[DEPENDENCY][8_999:], "the last byte, beside the refusal"
+    kept = fleet.release_dir / "kiosk-1.5.0-aarch64.bundle"
+    kept.rename(kept.with_suffix(".away"))  # an instance whose --release-dir lacks the bundle
+    assert refused().startswith("unavailable:")
+    kept.with_suffix(".away").rename(kept)
+    assert base64.b64decode(booth.ask(**good)["data"]) == bundle.files[DEPENDENCY][:1024]
 
     oversized = stamped(booth.device, True, {"request": "big", **good, "pad": "x" * 4096})
     booth.client.publish(release_request_topic(booth.device), encode(oversized), qos=1).wait_for_publish(10)
