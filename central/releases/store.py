@@ -22,7 +22,7 @@ from sqlalchemy import Connection, insert, or_, select
 
 from appliance.contract import now_iso
 from appliance.release.build import VERSION
-from appliance.release.bundle import MANIFEST, SIGNATURE, BundleRejected, Manifest, verify_bundle
+from appliance.release.bundle import MANIFEST, SIGNATURE, BundleRejected, Manifest, parse_manifest, verify_bundle
 from central import audit
 from central.database import Database
 from central.settings import CentralSettings
@@ -125,8 +125,6 @@ def release_rows(conn: Connection) -> list[dict[str, Any]]:
 
 
 def _manifest_facts(raw: bytes) -> dict[str, str]:
-    from appliance.release.bundle import parse_manifest
-
     manifest = parse_manifest(raw)
     return {"min_upgrade_from": manifest.min_upgrade_from, "product": manifest.product.removeprefix("wheels/")}
 
