@@ -1,0 +1,1 @@
+"""Developer tools run from a checkout (`./dev`); not part of the installed product."""

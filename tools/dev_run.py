@@ -1,0 +1,551 @@
+"""`./dev run`: the whole product on one machine, wired together, until Ctrl-C.
+
+It starts, in this order, and each as its own process with its own command:
+
+1. **a broker**: Debian's `mosquitto` with the production config (`central/mosquitto/kiosk.conf` and its
+   ACL: TLS only, a client certificate per booth, the certificate's name as the user) on a free
+   loopback port, its certificates from a throwaway CA made at the first run. So everything works as
+   in production, calls for help and applications included (they carry personal data and leave a
+   booth only over TLS);
+2. **central**: `kiosk central serve` (intake and dashboard) on its own SQLite database, with its own
+   certificate (`central-1`); at the first run an admin account with a random password, printed at
+   every run while that account is the one made here;
+3. **the booth**: `kiosk run` with the simulated card reader, printer and scanner and a generated
+   config pointing at that broker with the booth's certificate: the touchscreen in a window when
+   there is a display, the core alone (`--headless`) when there is none.
+
+It waits for each to be ready (the broker accepting, central's intake connected, the booth's birth and
+heartbeat in central's database), prints the dashboard's address and login, relays the booth's and
+central's logs to the terminal (prefixed) and to files, and stops everything on SIGINT (Ctrl-C) or
+SIGTERM: the booth first (it says "offline" to central on its way out), then central, then the broker,
+each by SIGTERM to its own process group, SIGKILL after a wait or at a second Ctrl-C. The children run
+in their own sessions, so a terminal's Ctrl-C reaches this process only and the order holds, and each
+is told by the kernel (PR_SET_PDEATHSIG) to stop if this process dies without stopping them.
+
+Everything it writes is under one state directory (default `.dev-run/` in the checkout, git-ignored),
+kept between runs: the CA and certificates, the broker's persistence, central's database and keys, the
+booth's outbox and device key, the printer simulator's receipts, the logs of the last run. Delete it to
+start afresh.
+
+Why a module here and not a `kiosk dev` subcommand or more bash: it is a convenience of a checkout,
+not part of what a booth or central installs (`tools/` is not in the wheel: pyproject's packages.find),
+so it needs no entry point and no extra. It starts the booth and central through their own commands,
+as systemd does on their machines, and imports neither: `appliance/` still never imports `central`
+(docs/architecture.md, "Imports point down"), and what it proves is the commands a person runs. Process
+groups, ordered stops, a CA and readiness checks read better in Python than in the `dev` script, which
+only installs what is missing and calls this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import datetime as dt
+import ipaddress
+import json
+import os
+import secrets
+import selectors
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from provisioning.toml_file import toml_text
+
+ROOT = Path(__file__).resolve().parent.parent
+BROKER_CONF = ROOT / "central" / "mosquitto" / "kiosk.conf"
+DEVICE = "dev-kiosk-0001"
+SITE = "开发机 模拟自助服务区"
+REGION = "370203"
+CENTRAL = "central-1"  # the client id and certificate name the production ACL gives a central instance
+CENTRAL_CLI = "central-cli"  # the ACL's name for `kiosk central send`
+ADMIN = "admin"
+STOP_WAIT_S = 20
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived while starting."""
+
+
+class Failed(Exception):
+    """Something could not start or stopped by itself: the message says what and where its log is."""
+
+
+# -- the throwaway CA -------------------------------------------------------------------------------------
+def _issue(name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None, *, ca: bool = False,
+           server: bool = False) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    issuer_cert, issuer_key = issuer if issuer else (None, key)
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder().subject_name(subject)
+        .issuer_name(issuer_cert.subject if issuer_cert else subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    )
+    if ca:
+        builder = builder.add_extension(x509.KeyUsage(
+            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
+            key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
+            decipher_only=False), critical=True)
+    else:
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if server:
+        builder = builder.add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+    return builder.sign(issuer_key, hashes.SHA256()), key
+
+
+def _write_pair(directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
+    (directory / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file = directory / f"{name}.key"
+    key_file.touch(mode=0o600)
+    key_file.chmod(0o600)
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+
+
+def ensure_tls(directory: Path) -> bool:
+    """The CA, the broker's certificate (localhost, 127.0.0.1) and one client certificate each for the
+    booth, central and the shell's `kiosk central send`. Made once; True when made now."""
+    names = ("ca", "server", DEVICE, CENTRAL, CENTRAL_CLI)
+    if all((directory / f"{n}.{ext}").exists() for n in names for ext in ("crt", "key")):
+        return False
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = _issue("Kiosk dev-run CA (throwaway)", None, ca=True)
+    _write_pair(directory, "ca", *ca)
+    _write_pair(directory, "server", *_issue("localhost", ca, server=True))
+    for name in (DEVICE, CENTRAL, CENTRAL_CLI):
+        _write_pair(directory, name, *_issue(name, ca))
+    return True
+
+
+# -- ports, configs, the first login ---------------------------------------------------------------------
+def _free(port: int | None) -> bool:
+    if not port:
+        return False
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the servers bind: TIME_WAIT is no obstacle
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def pick_port(*preferred: int | None) -> int:
+    """The first preferred port free on loopback (last run's, then a customary one), else any free one."""
+    for port in preferred:
+        if _free(port):
+            return port  # type: ignore[return-value]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def broker_config(state: Path, port: int, log: Path) -> str:
+    """central/mosquitto/kiosk.conf as deployed, with this port, these certificates and this directory."""
+    text = BROKER_CONF.read_text()
+    tls = state / "tls"
+    for deployed, here in [("listener 8883", f"listener {port} 127.0.0.1"),
+                           ("/etc/mosquitto/kiosk.acl", str(BROKER_CONF.with_name("kiosk.acl"))),
+                           ("/etc/mosquitto/certs/ca.crt", str(tls / "ca.crt")),
+                           ("/etc/mosquitto/certs/server.crt", str(tls / "server.crt")),
+                           ("/etc/mosquitto/certs/server.key", str(tls / "server.key")),
+                           ("/var/lib/mosquitto/", f"{state / 'broker'}/")]:
+        if deployed not in text:
+            raise Failed(f"{BROKER_CONF.relative_to(ROOT)} no longer says {deployed!r}: "
+                         f"tools/dev_run.py must learn its new shape")
+        text = text.replace(deployed, here)
+    text = "# Written by ./dev run at each start from central/mosquitto/kiosk.conf: edit that, not this.\n" + text
+    text += (f"\n# ./dev run\nlog_dest file {log}\nlog_type error\nlog_type warning\nlog_type notice\n"
+             "log_type information\n")
+    if os.geteuid() == 0:  # as root, mosquitto would switch to the user `mosquitto`, who cannot read our files
+        text += "user root\n"
+    return text
+
+
+def booth_config(state: Path, broker_port: int) -> str:
+    tls = state / "tls"
+    data = {
+        "device": {"id": DEVICE, "site": SITE, "region": REGION},
+        "broker": {"host": "127.0.0.1", "port": broker_port, "reconnect_min_s": 1, "reconnect_max_s": 5,
+                   "tls": {"ca_file": str(tls / "ca.crt"), "cert_file": str(tls / f"{DEVICE}.crt"),
+                           "key_file": str(tls / f"{DEVICE}.key")}},
+        "storage": {"dir": str(state / "booth" / "state")},
+        "hardware": {"simulated": True},
+    }
+    return ("# Written by ./dev run at each start (the broker's port can change between runs): the booth as\n"
+            "# provisioned, with simulated hardware and a TLS link to the dev broker. See examples/kiosk.toml.\n"
+            + toml_text(data))
+
+
+def central_database(state: Path) -> str:
+    return f"sqlite:///{state / 'central' / 'central.sqlite3'}"
+
+
+def ensure_login(state: Path, kiosk: Path) -> tuple[dict[str, str] | None, str]:
+    """The first login and how to say it: made here (an admin with a random password, kept in
+    central/first-login.json, 0600) when central's database has no account yet."""
+    kept = state / "central" / "first-login.json"
+    database = central_database(state)
+    if kept.exists():
+        return json.loads(kept.read_text()), "made at the first run; `kiosk central user passwd` changes it"
+    if (state / "central" / "central.sqlite3").exists():
+        listed = subprocess.run([str(kiosk), "central", "user", "list", "--json", "--database", database],
+                                capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if listed.returncode == 0 and json.loads(listed.stdout or "[]"):
+            return None, "central has accounts already: log in with yours"
+    login = {"user": ADMIN, "password": secrets.token_urlsafe(12)}
+    made = subprocess.run([str(kiosk), "central", "user", "add", ADMIN, "--role", "admin", "--database", database],
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "KIOSK_CENTRAL_PASSWORD": login["password"]})
+    if made.returncode != 0:
+        raise Failed(f"could not make central's first account: {(made.stderr or made.stdout).strip()}")
+    kept.touch(mode=0o600)
+    kept.chmod(0o600)
+    kept.write_text(json.dumps(login) + "\n")
+    return login, "made now, an admin of all regions; kept in " + str(kept)
+
+
+# -- the children ---------------------------------------------------------------------------------------
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM when this process dies, however it dies (Linux)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Child:
+    """One process in a session of its own; its output relayed, prefixed, and written to its log."""
+
+    def __init__(self, name: str, argv: list[str], log: Path, *, cwd: Path, env: dict[str, str] | None = None,
+                 relay: bool = True) -> None:
+        self.name, self.argv, self.log, self.cwd, self.env, self.relay = name, argv, log, cwd, env, relay
+        self.process: subprocess.Popen | None = None
+        self._log_file: IO[bytes] | None = None
+        self._partial = b""
+
+    def start(self) -> Child:
+        self.cwd.mkdir(parents=True, exist_ok=True)
+        self._log_file = self.log.open("wb")
+        self.process = subprocess.Popen(
+            self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE if self.relay else self._log_file, stderr=subprocess.STDOUT,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        if self.relay:
+            os.set_blocking(self.process.stdout.fileno(), False)
+        return self
+
+    @property
+    def called(self) -> str:
+        return "central" if self.name == "central" else f"the {self.name}"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def exited(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def pump(self) -> bool:
+        """Relay what the child has written; False at its end of file."""
+        assert self.process is not None and self._log_file is not None
+        try:
+            data = os.read(self.process.stdout.fileno(), 65536)
+        except BlockingIOError:
+            return True
+        if not data:
+            self._emit(self._partial, final=True)
+            return False
+        lines = (self._partial + data).split(b"\n")
+        self._partial = lines.pop()
+        for line in lines:
+            self._emit(line)
+        return True
+
+    def _emit(self, line: bytes, final: bool = False) -> None:
+        if final and not line:
+            return
+        self._log_file.write(line + b"\n")
+        self._log_file.flush()
+        text = line.decode("utf-8", "replace").rstrip("\r")
+        sys.stdout.write(f"{self.name:<7} | {text}\n")
+        sys.stdout.flush()
+
+    def signal(self, signum: int) -> None:
+        """To its process group (its own session's): whatever it started and left there gets it too."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signum)
+
+    def close(self) -> None:
+        if self._log_file:
+            self._log_file.close()
+
+
+class Supervisor:
+    """The children, the signals, and waiting for either."""
+
+    def __init__(self) -> None:
+        self.children: list[Child] = []
+        self.signals = 0
+        self.selector = selectors.DefaultSelector()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._on_signal)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        self.signals += 1
+
+    def start(self, child: Child) -> Child:
+        self.children.append(child.start())
+        if child.relay:
+            self.selector.register(child.process.stdout, selectors.EVENT_READ, child)
+        return child
+
+    def poll(self, timeout: float) -> None:
+        """Relay output for up to `timeout` seconds."""
+        if not self.selector.get_map():
+            time.sleep(timeout)
+            return
+        for key, _ in self.selector.select(timeout):
+            if not key.data.pump():
+                self.selector.unregister(key.fileobj)
+
+    def watch(self, until: Callable[[], Any] | None = None, timeout: float | None = None, what: str = "") -> Any:
+        """Relay output until `until()` is true (returned), a signal (Stopped), a child's exit (Failed) or
+        the timeout (Failed, saying `what` did not happen)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.signals:
+                raise Stopped
+            for child in self.children:
+                status = child.exited()
+                if status is not None:
+                    self.poll(0.2)  # its last words
+                    raise Failed(f"{child.called} stopped by itself (exit status {status}); its log: {child.log}")
+            if until is not None:
+                found = until()
+                if found:
+                    return found
+            if deadline is not None and time.monotonic() > deadline:
+                raise Failed(f"{what} within {timeout:g} s; the logs are in {self.children[-1].log.parent}")
+            self.poll(0.25)
+
+    def stop_all(self) -> bool:
+        """The last started first: SIGTERM to its group, SIGKILL after STOP_WAIT_S or at another signal.
+        True when every child ended by itself with status 0."""
+        clean = True
+        seen = self.signals
+        for child in reversed(self.children):
+            if child.exited() is None:
+                say(f"stopping {child.called} …")
+            child.signal(signal.SIGTERM)
+            deadline = time.monotonic() + STOP_WAIT_S
+            while child.exited() is None:
+                if self.signals > seen or time.monotonic() > deadline:
+                    say(f"{child.called} is not stopping: killing it")
+                    child.signal(signal.SIGKILL)
+                    child.process.wait()
+                    clean = False
+                    break
+                self.poll(0.1)
+            child.signal(signal.SIGKILL)  # anything it started and left behind in its group
+            status = child.exited()
+            if status not in (0, None) and clean:
+                say(f"{child.called} exited with status {status}; its log: {child.log}")
+                clean = False
+        while self.selector.get_map():
+            self.poll(0.05)
+        for child in self.children:
+            child.close()
+        return clean
+
+
+def say(text: str) -> None:
+    print(f"dev run: {text}", flush=True)
+
+
+def _accepting(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _central_connected(url: str) -> bool:
+    """Central's own health (loopback may read it without logging in): its intake is on the broker."""
+    try:
+        with urllib.request.urlopen(f"{url}/api/health", timeout=2) as answer:
+            return bool(json.loads(answer.read()).get("broker_connected"))
+    except urllib.error.HTTPError as error:  # 503 while not healthy, with the same body
+        try:
+            return bool(json.loads(error.read() or b"{}").get("broker_connected"))
+        except ValueError:
+            return False
+    except (OSError, ValueError):
+        return False
+
+
+def booth_seen(database: Path, since: float) -> dict[str, Any] | None:
+    """The booth as central's database has it, once its birth and a heartbeat of this run are recorded."""
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as conn:
+            row = conn.execute("SELECT status, last_heartbeat_at, boot FROM devices WHERE id = ?", (DEVICE,)).fetchone()
+    except sqlite3.Error:
+        return None
+    if row and row[0] == "online" and (row[1] or 0) >= since:
+        return {"status": row[0], "heartbeat_at": row[1], "boot": row[2]}
+    return None
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+def _show(path: Path) -> str:
+    """A path as a newcomer in the checkout would type it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _ports(state: Path) -> dict[str, int]:
+    saved_file = state / "ports.json"
+    try:
+        saved = json.loads(saved_file.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    ports = {"broker": pick_port(saved.get("broker"), 8883), "dashboard": pick_port(saved.get("dashboard"), 8080)}
+    if ports["dashboard"] == ports["broker"]:
+        ports["dashboard"] = pick_port()
+    saved_file.write_text(json.dumps(ports) + "\n")
+    return ports
+
+
+def run(state: Path, headless: bool) -> int:
+    kiosk = Path(sys.executable).with_name("kiosk")
+    mosquitto = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not kiosk.exists():
+        raise Failed(f"no `kiosk` command beside {sys.executable}: run ./dev run (it installs the product into .venv)")
+    if not Path(mosquitto).exists():
+        raise Failed("no mosquitto: ./dev run installs it (apt-get install mosquitto)")
+    supervisor = Supervisor()  # from here on Ctrl-C and SIGTERM stop the run in order
+    fresh = not state.exists()
+    for sub in ("broker", "central", "booth", "logs"):
+        (state / sub).mkdir(parents=True, exist_ok=True)
+    say(f"state in {_show(state)}/ " + ("(new: delete it to start afresh)" if fresh else
+                                         "(kept from the last run: central's data, the booth's outbox, the broker's "
+                                         "sessions; delete it to start afresh)"))
+    if ensure_tls(state / "tls"):
+        say(f"made a throwaway CA and certificates for the broker, central and the booth in {_show(state / 'tls')}/")
+    ports = _ports(state)
+    logs = state / "logs"
+    (state / "broker" / "mosquitto.conf").write_text(broker_config(state, ports["broker"], logs / "mosquitto.log"))
+    (logs / "mosquitto.log").unlink(missing_ok=True)
+    booth_toml = state / "booth" / "kiosk.toml"
+    booth_toml.write_text(booth_config(state, ports["broker"]))
+    login, login_note = ensure_login(state, kiosk)
+    window = not headless and bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+    try:
+        supervisor.start(Child("broker", [mosquitto, "-c", str(state / "broker" / "mosquitto.conf")],
+                               logs / "mosquitto.out", cwd=state / "broker", relay=False))
+        supervisor.watch(lambda: _accepting(ports["broker"]), 15, f"the broker did not listen on {ports['broker']}")
+        url = f"http://127.0.0.1:{ports['dashboard']}"
+        tls = state / "tls"
+        supervisor.start(Child("central", [
+            str(kiosk), "central", "serve", "--database", central_database(state),
+            "--broker-host", "127.0.0.1", "--broker-port", str(ports["broker"]), "--client-id", CENTRAL,
+            "--ca-file", str(tls / "ca.crt"), "--cert-file", str(tls / f"{CENTRAL}.crt"),
+            "--key-file", str(tls / f"{CENTRAL}.key"), "--http-port", str(ports["dashboard"]),
+            "--personal-data-key", str(state / "central" / "personal-data.key"),
+            "--release-dir", str(state / "central" / "releases")], logs / "central.log", cwd=state / "central"))
+        supervisor.watch(lambda: _central_connected(url), 60, "central's intake did not connect to the broker")
+        since = time.time()
+        booth_argv = [str(kiosk), "run", "--config", str(booth_toml)] + ([] if window else ["--headless"])
+        env = {**os.environ, "KIVY_HOME": str(state / "booth" / "kivy")}
+        supervisor.start(Child("booth", booth_argv, logs / "booth.log", cwd=state / "booth", env=env))
+        seen = supervisor.watch(lambda: booth_seen(state / "central" / "central.sqlite3", since), 60,
+                                f"central's database did not get {DEVICE}'s birth and heartbeat")
+        _banner(state, ports, url, login, login_note, window, seen)
+        supervisor.watch()
+    except Stopped:
+        pass
+    except Failed as problem:
+        say(str(problem))
+        supervisor.stop_all()
+        return 1
+    clean = supervisor.stop_all()
+    say("stopped: booth, central and broker" + ("" if clean else " (not all cleanly: see above)")
+        + f"; the data stays in {_show(state)}/ for the next run")
+    return 0 if clean else 1
+
+
+def _banner(state: Path, ports: dict[str, int], url: str, login: dict[str, str] | None, login_note: str,
+            window: bool, seen: dict[str, Any]) -> None:
+    tls, database = state / "tls", central_database(state)
+    who = f"{login['user']} / {login['password']}   ({login_note})" if login else login_note
+    booth = ("the touchscreen in a window" if window else
+             "the core alone, no display here (set DISPLAY for the touchscreen window)")
+    send = (f".venv/bin/kiosk central send {DEVICE} print-test --wait 20 --database {database} "
+            f"--broker-port {ports['broker']} --ca-file {_show(tls / 'ca.crt')} "
+            f"--cert-file {_show(tls / (CENTRAL_CLI + '.crt'))} --key-file {_show(tls / (CENTRAL_CLI + '.key'))}")
+    lines = [
+        "",
+        "the whole product is running, wired together:",
+        f"  dashboard  {url}/",
+        f"  login      {who}",
+        f"  central    intake + dashboard, database {_show(state / 'central' / 'central.sqlite3')}",
+        f"  broker     mosquitto on 127.0.0.1:{ports['broker']} with the production config (TLS, a certificate "
+        "each, the ACL)",
+        f"  booth      {DEVICE} ({SITE}, region {REGION}): {booth}; simulated card reader, printer and scanner",
+        f"             online at central (boot {seen['boot']}, heartbeat received); config "
+        f"{_show(state / 'booth' / 'kiosk.toml')}",
+        f"  receipts   {_show(state / 'booth' / 'state' / 'sim' / 'receipts')}/ (the simulated printer's paper, PNG)",
+        f"  logs       {_show(state / 'logs')}/ (booth.log, central.log, mosquitto.log; below: booth and central)",
+        "",
+        "what you will see: the booth on the dashboard's overview, online, its heartbeat every minute; what a",
+        "citizen does at the booth (a guide printed, an application, a rating, a call for help) arrives at",
+        "central over TLS and shows on the dashboard's pages. Try a remote command from another terminal:",
+        f"  {send}",
+        f"  .venv/bin/kiosk status --config {_show(state / 'booth' / 'kiosk.toml')}",
+        "",
+        "Ctrl-C stops all three.",
+        "",
+    ]
+    print("\n".join(f"dev run: {line}" if line else "dev run:" for line in lines), flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="./dev run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".dev-run",
+                        help="where everything is kept between runs (default .dev-run in the checkout)")
+    parser.add_argument("--headless", action="store_true", help="the booth's core without its window, "
+                                                                "even with a display")
+    args = parser.parse_args(argv)
+    try:
+        return run(args.state_dir.resolve(), args.headless)
+    except Failed as problem:
+        say(str(problem))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
