@@ -26,9 +26,10 @@ def _citizen(name: str, sex: str, nation: str, birth: str, address: str, region:
                   valid_until=valid_until)
 
 
-# Invented people with well-formed ID numbers (region codes of Qingdao's districts).
+# Invented people with well-formed ID numbers (region codes of Qingdao's districts): the last digit of
+# `sequence` is the ID number's sex digit, odd for a man and even for a woman, as a real card's is.
 TEST_CITIZENS = (
-    _citizen("欧阳娜娜", "女", "汉", "19850612", "山东省青岛市市北区测试路1号", "370203", "301",
+    _citizen("欧阳娜娜", "女", "汉", "19850612", "山东省青岛市市北区测试路1号", "370203", "302",
              "青岛市公安局市北分局", "20150101", "20350101"),
     _citizen("张三", "男", "汉", "19580301", "山东省青岛市市南区样例街8号2单元301户", "370202", "153",
              "青岛市公安局市南分局", "20080301", "长期"),

@@ -2,7 +2,8 @@
 
 The base-message answer carries `text length (2) | photo length (2) | text | photo`; the text is
 256 bytes of UCS-2 little-endian, space padded, in fixed-width fields. The 18-character ID number
-ends in an ISO 7064 MOD 11-2 check character (GB 11643) and embeds the birth date.
+ends in an ISO 7064 MOD 11-2 check character (GB 11643), embeds the birth date, and its 17th digit
+(the end of the sequence code) is odd for a man and even for a woman.
 """
 
 from __future__ import annotations
@@ -66,6 +67,14 @@ def validate_id_number(number: str, birth_date: str) -> None:
         raise CardDataError("id_birth_date", "birth date in the ID number differs from the card's birth date")
 
 
+def check_sex_digit(number: str, sex: str) -> None:
+    """Raise `CardDataError` when a well-formed ID number's sex digit (the 17th: odd for a man, even for a
+    woman) disagrees with the card's sex field; 未知 and 未说明 claim neither, so they are not compared."""
+    if sex in ("男", "女") and (int(number[16]) % 2 == 1) != (sex == "男"):
+        raise CardDataError("id_sex", "sex digit of the ID number (17th: odd man, even woman) disagrees with "
+                                      "the card's sex field")
+
+
 def decode_base_message(data: bytes) -> IdCard:
     """The data of a READ_BASE answer → `IdCard`, or `CardDataError`."""
     if len(data) < 4:
@@ -96,6 +105,7 @@ def decode_base_message(data: bytes) -> IdCard:
     if not fields["name"]:
         raise CardDataError("name", "name is empty")
     validate_id_number(fields["id_number"], fields["birth_date"])
+    check_sex_digit(fields["id_number"], sex)
     return IdCard(
         name=fields["name"], sex=sex, nation=nation, birth_date=fields["birth_date"], address=fields["address"],
         id_number=fields["id_number"], authority=fields["authority"], valid_from=fields["valid_from"],

@@ -12,6 +12,7 @@ from drivers.card_reader import CardEvent
 from drivers.card_reader_pty_sim import TEST_CITIZENS, PtyCardReaderSimulator
 from drivers.card_reader_serial import SerialCardReader
 from drivers.health import HealthState
+from drivers.idcard_data import decode_base_message, encode_base_message
 from tests.support import wait_until
 
 
@@ -95,6 +96,32 @@ def test_a_card_with_a_wrong_check_digit_is_an_error_event_not_a_citizen(rig) ->
     assert events[0].reason == "id_checksum" and events[0].card is None
     sim.remove()
     wait_until(lambda: kinds(events) == ["error", "removed"], timeout=5)
+
+
+def test_a_card_whose_sex_digit_disagrees_with_its_sex_is_an_error_event_not_a_citizen(rig) -> None:
+    sim, _reader, events = rig
+
+    def events_become(expected: list[str], timeout: float = 10) -> None:
+        wait_until(lambda: kinds(events) == expected, timeout=timeout)
+
+    for n, good in enumerate(TEST_CITIZENS[:2]):  # a woman (even 17th digit) and a man (odd)
+        before = ["error", "removed", "read", "removed"] * n
+        sim.place(dataclasses.replace(good, sex="男" if good.sex == "女" else "女"))
+        events_become([*before, "error"])
+        assert events[-1].reason == "id_sex" and events[-1].card is None
+        sim.remove()
+        events_become([*before, "error", "removed"])
+        sim.place(good)  # the same card with its true sex is read
+        events_become([*before, "error", "removed", "read"])
+        assert events[-1].card == good
+        sim.remove()
+        events_become([*before, "error", "removed", "read", "removed"])
+
+
+def test_every_test_citizen_is_a_consistent_card() -> None:
+    for citizen in TEST_CITIZENS:
+        assert decode_base_message(encode_base_message(citizen)) == citizen
+        assert int(citizen.id_number[16]) % 2 == (1 if citizen.sex == "男" else 0)
 
 
 def test_a_missing_port_is_absent_not_a_crash(tmp_path: Path) -> None:

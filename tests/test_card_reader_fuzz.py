@@ -56,3 +56,4 @@ def test_base_message_decoding_raises_only_card_data_errors(data: bytes) -> None
     except CardDataError:
         return
     assert len(card.id_number) == 18 and card.id_number[6:14] == card.birth_date
+    assert card.sex not in ("男", "女") or int(card.id_number[16]) % 2 == (card.sex == "男")

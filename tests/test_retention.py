@@ -24,12 +24,13 @@ from central.intake import Intake
 from central.retention import erase_expired
 from central.settings import build_settings
 from central.tables import assists, audit_log, cases, dead_letters, events, follow_ups, ratings
-from tests.support import TEST_ID_NUMBER, TEST_NAME, new_postgres_database, wait_until
+from tests.support import TEST_ID_NUMBER, TEST_NAME, citizen_card, new_postgres_database, wait_until
 
 DAY = 86_400
 DAYS = 180
 PHONE = "13800000000"
 PERSONAL = (TEST_NAME, TEST_ID_NUMBER, PHONE)
+CARD = citizen_card()
 DEVICE = "test-kiosk-0001"
 new_ulid = UlidGenerator().new
 _seq = itertools.count(1)
@@ -48,8 +49,8 @@ def envelope(kind: str, payload: dict) -> dict:
 
 
 def applicant() -> dict:
-    return {"name": TEST_NAME, "id_number": TEST_ID_NUMBER, "sex": "男", "nation": "汉", "birth_date": "19800101",
-            "address": "山东省青岛市市南区香港中路1号"}
+    return {"name": TEST_NAME, "id_number": TEST_ID_NUMBER, "sex": CARD.sex, "nation": CARD.nation,
+            "birth_date": CARD.birth_date, "address": "山东省青岛市市南区香港中路1号"}
 
 
 def submission(item: str = "RS-002") -> dict:
