@@ -410,11 +410,13 @@ def booth_seen(database: Path, since: float) -> dict[str, Any] | None:
     try:
         with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as conn:
             row = conn.execute("SELECT status, last_heartbeat_at, boot FROM devices WHERE id = ?", (DEVICE,)).fetchone()
+            if not (row and row[0] == "online" and (row[1] or 0) >= since):
+                return None
+            alerts = conn.execute("SELECT message FROM alerts WHERE device = ? AND closed_at IS NULL ORDER BY id",
+                                  (DEVICE,)).fetchall()
     except sqlite3.Error:
         return None
-    if row and row[0] == "online" and (row[1] or 0) >= since:
-        return {"status": row[0], "heartbeat_at": row[1], "boot": row[2]}
-    return None
+    return {"status": row[0], "heartbeat_at": row[1], "boot": row[2], "alerts": [a[0] for a in alerts]}
 
 
 # -- the run ---------------------------------------------------------------------------------------------
@@ -518,6 +520,9 @@ def _banner(state: Path, ports: dict[str, int], url: str, login: dict[str, str] 
         f"  booth      {DEVICE} ({SITE}, region {REGION}): {booth}; simulated card reader, printer and scanner",
         f"             online at central (boot {seen['boot']}, heartbeat received); config "
         f"{_show(state / 'booth' / 'kiosk.toml')}",
+        *(f"             open alert: {message}" + (" — this machine's clock is not NTP-synchronised, so the "
+                                                    "dashboard shows the booth degraded" if "clock" in message else "")
+          for message in seen["alerts"]),
         f"  receipts   {_show(state / 'booth' / 'state' / 'sim' / 'receipts')}/ (the simulated printer's paper, PNG)",
         f"  logs       {_show(state / 'logs')}/ (booth.log, central.log, mosquitto.log; below: booth and central)",
         "",
@@ -534,7 +539,9 @@ def _banner(state: Path, ports: dict[str, int], url: str, login: dict[str, str] 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="./dev run", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="./dev run", description=__doc__.split("\n\n")[0],
+                                     epilog="./dev run --booth-only runs the booth alone, as before: no broker, "
+                                            "no central (examples/kiosk.dev.toml, or $KIOSK_CONFIG).")
     parser.add_argument("--state-dir", type=Path, default=ROOT / ".dev-run",
                         help="where everything is kept between runs (default .dev-run in the checkout)")
     parser.add_argument("--headless", action="store_true", help="the booth's core without its window, "
