@@ -85,13 +85,16 @@ class TrialWatch:
 
 
 def update_block(record: UpdateRecord, running_version: str, fetching: dict[str, Any] | None) -> dict[str, Any]:
-    """The heartbeat's `update` block: the trial under way, else a fetch in progress, else the last outcome
-    (which tells central why a release rolled back or was refused), else idle."""
+    """The heartbeat's `update` block: the trial under way, else a fetch in progress (until the root side has
+    an outcome for what it fetched), else the last outcome (which tells central why a release rolled back
+    or was refused), else idle."""
     if record.trial is not None:
         return _block(UpdateState.TRIAL.value, record.trial.version)
-    if fetching and fetching.get("state") not in (None, UpdateState.IDLE.value):
-        return fetching
     last = record.last
+    handed_over = (fetching or {}).get("state") == UpdateState.INSTALLING.value and last is not None \
+        and last.version == fetching.get("version")  # the root side has taken it further: its word counts
+    if fetching and fetching.get("state") not in (None, UpdateState.IDLE.value) and not handed_over:
+        return fetching
     if last is not None and last.state != UpdateState.INSTALLING.value:
         return _block(last.state, last.version, last.reason)
     return _block(UpdateState.IDLE.value, running_version)
