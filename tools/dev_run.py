@@ -225,7 +225,7 @@ def ensure_login(state: Path, kiosk: Path) -> tuple[dict[str, str] | None, str]:
     kept.touch(mode=0o600)
     kept.chmod(0o600)
     kept.write_text(json.dumps(login) + "\n")
-    return login, "made now, an admin of all regions; kept in " + str(kept)
+    return login, f"made now, an admin of all regions; kept in {_show(kept)}"
 
 
 # -- the children ---------------------------------------------------------------------------------------
@@ -354,11 +354,12 @@ class Supervisor:
 
     def stop_all(self) -> bool:
         """The last started first: SIGTERM to its group, SIGKILL after STOP_WAIT_S or at another signal.
-        True when every child ended by itself with status 0."""
+        True when every child stopped as asked (status 0, or SIGTERM before it had its own handler)."""
         clean = True
         seen = self.signals
         for child in reversed(self.children):
-            if child.exited() is None:
+            running = child.exited() is None  # one that ended already was reported by watch()
+            if running:
                 say(f"stopping {child.called} …")
             child.signal(signal.SIGTERM)
             deadline = time.monotonic() + STOP_WAIT_S
@@ -372,7 +373,8 @@ class Supervisor:
                 self.poll(0.1)
             child.signal(signal.SIGKILL)  # anything it started and left behind in its group
             status = child.exited()
-            if status not in (0, None) and clean:
+            # -SIGTERM: it was still starting, before its own handler; that is a stop as asked, not a failure
+            if running and status not in (0, -signal.SIGTERM, None):
                 say(f"{child.called} exited with status {status}; its log: {child.log}")
                 clean = False
         while self.selector.get_map():
@@ -493,6 +495,7 @@ def run(state: Path, headless: bool) -> int:
     except Failed as problem:
         say(str(problem))
         supervisor.stop_all()
+        say(f"stopped everything; the data stays in {_show(state)}/")
         return 1
     clean = supervisor.stop_all()
     say("stopped: booth, central and broker" + ("" if clean else " (not all cleanly: see above)")
@@ -502,7 +505,7 @@ def run(state: Path, headless: bool) -> int:
 
 def _banner(state: Path, ports: dict[str, int], url: str, login: dict[str, str] | None, login_note: str,
             window: bool, seen: dict[str, Any]) -> None:
-    tls, database = state / "tls", central_database(state)
+    tls, database = state / "tls", f"sqlite:///{_show(state / 'central' / 'central.sqlite3')}"
     who = f"{login['user']} / {login['password']}   ({login_note})" if login else login_note
     booth = ("the touchscreen in a window" if window else
              "the core alone, no display here (set DISPLAY for the touchscreen window)")
