@@ -1,14 +1,18 @@
-"""Search quality and speed over the whole bundled catalogue, with the evaluation set of
-tests/search_eval.yaml (queries citizens type, each with the item they mean).
+"""Search quality and speed over the whole bundled catalogue, with the evaluation sets of
+tests/search_eval.yaml (queries citizens type, each with the item they mean; `spoken`: phrasings as
+citizens speak), and the search index's share of the booth's start.
 
-Baseline in the same run: plain substring search over item names and aliases (what a kiosk without
-a search engine does), scored on the same set. Budget: p95 latency 20 ms on this machine.
+Baselines in the same run: plain substring search over item names and aliases (what a kiosk without a
+search engine does), scored on the same sets; and, for start-up, building the index at the booth (what
+every start did before the index was shipped with the catalogue, and still the fallback for a catalogue
+without one), each in fresh processes. Budget: p95 latency 20 ms on this machine.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -17,10 +21,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import yaml
 
-from appliance.catalog.model import bundled_text, parse_catalog
+from appliance.catalog.holder import read_catalog
 from appliance.catalog.search import SearchIndex
 
-EVAL = Path(__file__).resolve().parent.parent / "tests" / "search_eval.yaml"
+ROOT = Path(__file__).resolve().parent.parent
+EVAL = ROOT / "tests" / "search_eval.yaml"
+STARTS = 5  # fresh processes per way of starting
+
+# What the booth does at start to have its index, timed in a fresh process once the catalogue's model
+# is imported (the booth imports it whatever search does).
+START = """
+import json, sys, time
+from appliance.catalog.model import bundled_text, parse_catalog
+start = time.perf_counter()
+from appliance.catalog.search import SearchIndex
+if sys.argv[1] == "shipped":
+    from appliance.catalog.holder import read_catalog
+    catalog = read_catalog(None)
+else:
+    catalog = parse_catalog(json.loads(bundled_text()))
+loaded = time.perf_counter()
+SearchIndex(catalog)
+print(json.dumps({"total": time.perf_counter() - start, "catalogue": loaded - start,
+                  "pypinyin": "pypinyin" in sys.modules}))
+"""
 
 
 def substring_search(catalog, query: str) -> list[str]:
@@ -35,13 +59,20 @@ def score(ranked_lists: list[list[str]], expected: list[str]) -> tuple[float, fl
     return top1 / len(expected), top3 / len(expected)
 
 
+def start_up(way: str) -> dict:
+    runs = [json.loads(subprocess.run([sys.executable, "-c", START, way], capture_output=True, text=True,
+                                      check=True, cwd=ROOT).stdout) for _ in range(STARTS)]
+    return {key: statistics.median(run[key] for run in runs) for key in ("total", "catalogue")} | runs[0]
+
+
 def main() -> None:
-    catalog = parse_catalog(json.loads(bundled_text()))
-    pairs = yaml.safe_load(EVAL.read_text(encoding="utf-8"))["queries"]
+    catalog = read_catalog(None)
+    sets = yaml.safe_load(EVAL.read_text(encoding="utf-8"))
+    pairs = sets["queries"] + sets["spoken"]
     queries, expected = [q for q, _ in pairs], [c for _, c in pairs]
     start = time.perf_counter()
     index = SearchIndex(catalog)
-    build_s = time.perf_counter() - start
+    load_s = time.perf_counter() - start
     latencies, ranked = [], []
     for _ in range(5):  # every query five times, as a citizen's keystrokes repeat prefixes
         for query in queries:
@@ -55,22 +86,32 @@ def main() -> None:
             start = time.perf_counter()
             index.search(query[:end])
             keystrokes.append(time.perf_counter() - start)
-    top1, top3 = score(ranked, expected)
-    base1, base3 = score([substring_search(catalog, q) for q in queries], expected)
+    baseline = [substring_search(catalog, q) for q in queries]
     latencies.sort()
     keystrokes.sort()
     ms = 1000
     print(f"search over {len(catalog.items)} items, {len(catalog.bundles)} bundles, {len(catalog.faq)} questions; "
-          f"{len(queries)} evaluation queries; index built in {build_s * ms:.0f} ms")
-    print(f"  {'':34} {'top-1':>7} {'top-3':>7}")
-    print(f"  {'ours (pinyin + characters + fuzzy)':34} {top1:>7.1%} {top3:>7.1%}   goal top-3 ≥ 95%: "
-          f"{'met' if top3 >= 0.95 else 'NOT met'}")
-    print(f"  {'baseline: substring in name/alias':34} {base1:>7.1%} {base3:>7.1%}")
-    print(f"  latency per query: median {statistics.median(latencies) * ms:.1f} ms, "
-          f"p95 {latencies[int(0.95 * len(latencies))] * ms:.1f} ms, max {latencies[-1] * ms:.1f} ms "
-          f"(budget p95 20 ms: {'met' if latencies[int(0.95 * len(latencies))] < 0.020 else 'NOT met'})")
+          f"{len(queries)} evaluation queries; shipped index loaded in {load_s * ms:.0f} ms")
+    print(f"  {'':44} {'top-1':>7} {'top-3':>7}")
+    old = len(sets["queries"])
+    for name, part, goal in (("queries (the first set)", slice(0, old), 0.95),
+                             ("spoken (as citizens speak)", slice(old, None), 0.97), ("all", slice(None), 0.95)):
+        top1, top3 = score(ranked[part], expected[part])
+        base1, base3 = score(baseline[part], expected[part])
+        print(f"  {name + f', {len(expected[part])}':44} {top1:>7.1%} {top3:>7.1%}   goal top-3 ≥ {goal:.0%}: "
+              f"{'met' if top3 >= goal else 'NOT met'}")
+        print(f"  {'  baseline: substring in name/alias':44} {base1:>7.1%} {base3:>7.1%}")
+    p95 = latencies[int(0.95 * len(latencies))]
+    print(f"  latency per query: median {statistics.median(latencies) * ms:.1f} ms, p95 {p95 * ms:.1f} ms, "
+          f"max {latencies[-1] * ms:.1f} ms (budget p95 20 ms: {'met' if p95 < 0.020 else 'NOT met'})")
     p95_key = keystrokes[int(0.95 * len(keystrokes))]
     print(f"  per keystroke (every prefix, {len(keystrokes)}): p95 {p95_key * ms:.1f} ms")
+    shipped, built = start_up("shipped"), start_up("built")
+    print(f"  index ready at start (median of {STARTS} fresh processes, catalogue parse included): shipped "
+          f"{shipped['total'] * ms:.0f} ms (catalogue {shipped['catalogue'] * ms:.0f}, pypinyin imported: "
+          f"{shipped['pypinyin']}) against built at start {built['total'] * ms:.0f} ms (catalogue "
+          f"{built['catalogue'] * ms:.0f}, pypinyin imported: {built['pypinyin']}): "
+          f"{built['total'] / shipped['total']:.1f}× less")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,34 @@ def test_the_bundled_file_is_exactly_what_the_sources_build(catalog) -> None:
         "run: kiosk catalog build central/catalog --version VERSION --sequence N -o appliance/catalog/data/catalog.json"
 
 
+def test_build_writes_the_search_index_beside_the_catalogue_and_sign_carries_both(catalog, tmp_path: Path) -> None:
+    """`kiosk catalog build` writes the bundled pair byte for byte; `check` checks the index with the
+    catalogue; `sign` puts both into the message, and refuses an index that does not fit."""
+    kiosk = [sys.executable, "-m", "appliance.cli", "catalog"]
+    out = tmp_path / "catalog.json"
+    built = subprocess.run([*kiosk, "build", str(ROOT / "central" / "catalog"), "--version", catalog.version,
+                            "--sequence", str(catalog.sequence), "-o", str(out)], capture_output=True, text=True,
+                           timeout=120)
+    assert built.returncode == 0, built.stderr
+    assert out.read_bytes() == BUNDLED.read_bytes()
+    assert (tmp_path / "catalog.search.json").read_bytes() == BUNDLED.with_name("catalog.search.json").read_bytes(), \
+        "run: kiosk catalog build central/catalog --version VERSION --sequence N -o appliance/catalog/data/catalog.json"
+    checked = subprocess.run([*kiosk, "check", str(out)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "search index OK" in checked.stdout
+    assert subprocess.run([*kiosk, "keygen", "--key", str(tmp_path / "key.pem")], capture_output=True,
+                          timeout=60).returncode == 0
+    signed = subprocess.run([*kiosk, "sign", str(out), "--key", str(tmp_path / "key.pem"), "-o",
+                             str(tmp_path / "update.json")], capture_output=True, text=True, timeout=60)
+    assert signed.returncode == 0 and "with its search index" in signed.stdout
+    message = json.loads((tmp_path / "update.json").read_bytes())
+    assert {"catalog", "signature", "search", "search_signature"} <= set(message)
+    out.write_bytes(out.read_bytes().replace(b"\"sequence\": 1", b"\"sequence\": 2"))
+    for command in (["check", str(out)], ["sign", str(out), "--key", str(tmp_path / "key.pem"), "-o",
+                                          str(tmp_path / "stale.json")]):
+        stale = subprocess.run([*kiosk, *command], capture_output=True, text=True, timeout=60)
+        assert stale.returncode == 2 and "built from another catalogue" in stale.stderr, stale.stderr
+
+
 @pytest.mark.parametrize(("change", "expected"), [
     (lambda d: d["items"][3].update(promised_days=-1), "item 'GA-004': field promised_days"),
     (lambda d: d["items"][0]["materials"][0].update(form="影印件"), "item 'GA-001': field materials.0.form"),

@@ -1,13 +1,21 @@
 """Catalogue updates over MQTT: only a catalogue signed with the configured key replaces the one in
-use; everything else is refused, alerted, and changes nothing."""
+use; everything else is refused, alerted, and changes nothing. The search index built with a catalogue
+travels signed beside it and is installed with it."""
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 
-from appliance.catalog.model import bundled_text
-from appliance.catalog.signing import generate_key, load_private_key, sign
+from appliance.catalog import search_data
+from appliance.catalog.holder import CatalogHolder, read_catalog
+from appliance.catalog.model import bundled_text, parse_catalog
+from appliance.catalog.search import SearchIndex
+from appliance.catalog.signing import generate_key, load_private_key, load_public_key, sign
+from appliance.catalog.updates import CatalogUpdates
 from appliance.contract import catalog_topic
+from appliance.state.store import Store
 from tests.support import wait_until
 
 
@@ -106,3 +114,41 @@ def test_an_older_or_conflicting_catalogue_is_refused_and_stays_refused_after_a_
     wait_until(lambda: again.catalog.version == "2027.01-1", timeout=10)
     assert len(again.catalog.current.items) == 121
     collector.client.publish(topic, b"", qos=1, retain=True).wait_for_publish(5)  # clear the retained message
+
+
+def _index_of(text: bytes) -> bytes:
+    return search_data.data_json(search_data.build(parse_catalog(json.loads(text)), text))
+
+
+def test_the_search_index_travels_signed_beside_the_catalogue(tmp_path: Path) -> None:
+    """A message with the index installs both files and search uses the shipped index; a booth whose
+    software predates the index still finds the catalogue's signature over the catalogue's bytes alone; an
+    index whose signature does not check refuses the whole message; a signed index of other bytes is left
+    out (the booth builds its own)."""
+    pem, public = generate_key()
+    key = load_private_key(pem)
+    holder = CatalogHolder(tmp_path / "catalog.json")
+    holder.load()
+    alerts: list[tuple] = []
+    updates = CatalogUpdates(holder, load_public_key(public), lambda *a, **kw: alerts.append((a, kw)),
+                             lambda event: None, Store(tmp_path / "state.sqlite3"))
+    index = tmp_path / "catalog.search.json"
+
+    text = _catalog("2026.12-1", drop=1)
+    message = sign(text, "2026.12-1", key, _index_of(text))
+    opened = json.loads(message)
+    load_public_key(public).verify(base64.b64decode(opened["signature"]), base64.b64decode(opened["catalog"]))
+    forged = dict(opened, search=base64.b64encode(_index_of(_catalog("x", drop=2))).decode())
+    updates.receive("t", json.dumps(forged).encode())
+    assert alerts[-1][1] == {"reason": "bad_signature"} and holder.version == "2026.11-1" and not index.exists()
+
+    updates.receive("t", message)
+    assert holder.version == "2026.12-1" and index.read_bytes() == _index_of(text)
+    assert search_data.attached(holder.current) is not None
+    assert search_data.attached(read_catalog(tmp_path / "catalog.json")) is not None, "and again after a restart"
+
+    other = _catalog("2027.01-1", sequence=3)
+    updates.receive("t", sign(other, "2027.01-1", key, _index_of(text)))  # signed, but built from other bytes
+    assert holder.version == "2027.01-1" and not index.exists() and len(alerts) == 1
+    assert search_data.attached(holder.current) is None
+    assert SearchIndex(holder.current).search("社保卡丢了")[0].code == "RS-002", "search built its own"

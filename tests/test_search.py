@@ -2,6 +2,8 @@
 
 The evaluation set (tests/search_eval.yaml) is scored here for top-3 accuracy; bench_search.py
 reports top-1, top-3 and latency. Typos in it (社宝卡, 公积今) appear nowhere in the catalogue.
+Search runs on the index shipped beside the catalogue, as the booth does; built at the booth (an older
+catalogue without one) it ranks the same.
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from appliance.catalog import search_data
+from appliance.catalog.holder import read_catalog
 from appliance.catalog.model import bundled_text, parse_catalog
 from appliance.catalog.search import SearchIndex
 
+ROOT = Path(__file__).resolve().parent.parent
 EVAL = Path(__file__).with_name("search_eval.yaml")
 
 
 @pytest.fixture(scope="module")
 def index() -> SearchIndex:
-    return SearchIndex(parse_catalog(json.loads(bundled_text())))
+    catalog = read_catalog(None)
+    assert search_data.attached(catalog) is not None, "the bundled catalogue ships its search index"
+    return SearchIndex(catalog)
 
 
 def evaluation() -> list[tuple[str, str]]:
@@ -78,3 +85,33 @@ def test_search_command_prints_ranked_json() -> None:
     hits = json.loads(done.stdout)
     assert done.returncode == 0 and hits[0]["code"] == "JG-001" and hits[0]["name"] == "机动车驾驶证期满换证"
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+
+
+def test_the_booth_builds_the_same_index_when_the_catalogue_comes_without_one(index) -> None:
+    built = SearchIndex(parse_catalog(json.loads(bundled_text())))
+    for query, _ in evaluation():
+        assert built.search(query) == index.search(query), query
+    assert built.candidates("gjj") == index.candidates("gjj")
+
+
+def test_with_the_shipped_index_nothing_converts_pinyin_at_start() -> None:
+    """pypinyin's dictionaries are the slow part of a start: a booth with the shipped index never imports
+    them, not even for a query typed on its keyboard (whose Chinese words come from the catalogue)."""
+    script = ("import sys; from appliance.catalog.holder import read_catalog; "
+              "from appliance.catalog.search import SearchIndex; "
+              "index = SearchIndex(read_catalog(None)); print('pypinyin' in sys.modules); "
+              "print(index.search('社保卡丢了')[0].code, index.search('gjj tiqu')[0].code, 'pypinyin' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.stdout.split() == ["False", "RS-002", "GJJ-002", "False"], done.stderr
+
+
+def test_an_index_that_does_not_fit_the_catalogue_is_left_out(tmp_path: Path) -> None:
+    catalog = json.loads(bundled_text())
+    catalog["items"][0]["aliases"].append("身份证旧了")
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog, ensure_ascii=False), encoding="utf-8")
+    (tmp_path / "catalog.search.json").write_bytes(search_data.bundled_bytes())
+    changed = read_catalog(tmp_path / "catalog.json")
+    assert search_data.attached(changed) is None
+    assert SearchIndex(changed).search("身份证旧了")[0].code == "GA-001", "the booth's own index has the new alias"
+    (tmp_path / "catalog.search.json").write_bytes(b'{"format": "kiosk-search/9"}')
+    assert search_data.attached(read_catalog(tmp_path / "catalog.json")) is None

@@ -1,4 +1,7 @@
-"""`kiosk catalog build | check | search`: tools for the people who publish the catalogue."""
+"""`kiosk catalog build | check | keygen | sign | search`: tools for the people who publish the catalogue.
+
+`build` writes the catalogue file and, beside it, the search index built with it (search_data.py);
+`sign` puts both into the message booths accept."""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ import argparse
 import json
 from pathlib import Path
 
-from appliance.catalog.model import CatalogError, bundled_text, parse_catalog
+from appliance.catalog import search_data
+from appliance.catalog.model import CatalogError, parse_catalog
 from appliance.errors import friendly
 
 _friendly = friendly("kiosk", (CatalogError,))  # a refused catalogue or key: one line, exit status 2
@@ -16,12 +20,17 @@ def _build(args: argparse.Namespace) -> int:
     from appliance.catalog.source import build_catalog
 
     catalog = build_catalog(args.source, args.version, args.sequence)
-    try:
-        args.output.write_text(catalog_json(catalog.model_dump(mode="json")), encoding="utf-8")
-    except OSError as exc:
-        raise CatalogError(f"{args.output} cannot be written: {exc.strerror}") from None
+    text = catalog_json(catalog.model_dump(mode="json")).encode()
+    search = search_data.build(catalog, text)
+    index = search_data.path_beside(args.output)
+    for path, content in ((args.output, text), (index, search_data.data_json(search))):
+        try:
+            path.write_bytes(content)
+        except OSError as exc:
+            raise CatalogError(f"{path} cannot be written: {exc.strerror}") from None
     print(f"{args.output}: catalogue {catalog.version} (sequence {catalog.sequence}): {len(catalog.items)} items "
           f"in {len(catalog.departments)} departments, {len(catalog.bundles)} bundles, {len(catalog.faq)} questions")
+    print(f"{index}: its search index ({len(search.texts)} texts, {len(search.vocabulary)} words)")
     return 0
 
 
@@ -32,12 +41,25 @@ def catalog_json(data: dict) -> str:
 
 def _check(args: argparse.Namespace) -> int:
     try:
-        catalog = parse_catalog(json.loads(args.file.read_text(encoding="utf-8")))
+        text = args.file.read_bytes()
+        catalog = parse_catalog(json.loads(text))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CatalogError(f"{args.file} cannot be read: {exc}") from None
     print(f"catalogue OK: {catalog.version}, {len(catalog.items)} items, {len(catalog.departments)} departments, "
           f"{len(catalog.bundles)} bundles, {len(catalog.faq)} questions")
+    search = _search_beside(args.file, text)
+    print(f"search index OK: {len(search.texts)} texts" if search else
+          f"no search index beside it: booths build their own at start ({search_data.path_beside(args.file).name})")
     return 0
+
+
+def _search_beside(path: Path, text: bytes) -> search_data.SearchData | None:
+    """The search index beside a catalogue file; `CatalogError` if it is there but does not fit."""
+    raw = search_data.read_beside(path)
+    try:
+        return search_data.parse(raw, text) if raw is not None else None
+    except search_data.SearchDataError as exc:
+        raise CatalogError(f"{search_data.path_beside(path)}: {exc}: rebuild both with kiosk catalog build") from None
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -57,18 +79,20 @@ def _sign(args: argparse.Namespace) -> int:
     if catalog.sequence < 1:
         raise CatalogError(f"{args.file} has no sequence: booths install only a higher sequence than they hold, "
                            "so build it with --sequence N (one more than the last published)")
-    message = sign(text, catalog.version, load_private_key(args.key.read_bytes()))
+    search = search_data.read_beside(args.file) if _search_beside(args.file, text) else None
+    message = sign(text, catalog.version, load_private_key(args.key.read_bytes()), search)
     args.output.write_bytes(message)
-    print(f"{args.output}: catalogue {catalog.version} (sequence {catalog.sequence}) signed; "
+    print(f"{args.output}: catalogue {catalog.version} (sequence {catalog.sequence}) signed "
+          f"{'with its search index' if search else 'without a search index (booths build their own)'}; "
           "publish it retained on kiosk/v1/catalog/<region>")
     return 0
 
 
 def _search(args: argparse.Namespace) -> int:
-    from appliance.catalog.holder import CatalogHolder
+    from appliance.catalog.holder import read_catalog
     from appliance.catalog.search import SearchIndex
 
-    catalog = CatalogHolder(args.file).load() if args.file else parse_catalog(json.loads(bundled_text()))
+    catalog = read_catalog(args.file)
     hits = SearchIndex(catalog).search(args.query, limit=args.limit)
     if args.json:
         print(json.dumps([{"code": h.code, "name": h.name, "score": h.score, "matched": h.matched} for h in hits],
@@ -82,7 +106,8 @@ def _search(args: argparse.Namespace) -> int:
 def add_catalog_commands(commands: argparse._SubParsersAction) -> None:
     catalog = commands.add_parser("catalog", help="build, check and search service catalogues")
     tools = catalog.add_subparsers(dest="catalog_command", required=True)
-    build = tools.add_parser("build", help="build the catalogue JSON from its YAML sources")
+    build = tools.add_parser("build", help="build the catalogue JSON, and its search index beside it, from the YAML "
+                                           "sources")
     build.add_argument("source", type=Path, help="directory with departments/*.yaml and bundles.yaml")
     build.add_argument("--version", required=True, help="catalogue version, e.g. 2026.11-1")
     build.add_argument("--sequence", type=int, default=0,

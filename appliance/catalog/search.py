@@ -6,26 +6,25 @@ bundles it belongs to and its knowledge-base questions, each text both as charac
 pinyin syllables. Matching on syllables makes near-homophone typos (社宝卡, 公积今) land on the right
 item; pinyin letters are matched as syllable prefixes, so "sbk", "shebaoka" and "shebk" all reach
 社保卡. The same syllable index offers the on-screen keyboard Chinese word candidates taken from the
-catalogue's own vocabulary.
+catalogue's own vocabulary. The texts' pinyin, the query's pinyin table and that vocabulary come built
+with the catalogue (search_data.py), so making an index at the booth's start is quick.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
 from rapidfuzz import fuzz, process
 
+from appliance.catalog import search_data
+from appliance.catalog.chinese import HAN, LATIN, clean, syllable_of
 from appliance.catalog.model import Catalog
+from appliance.catalog.search_data import SearchData
 
 # How much a match in each kind of text counts: the name says most, a FAQ question least.
 WEIGHTS = {"name": 1.0, "alias": 0.95, "bundle": 0.8, "faq": 0.75, "department": 0.45}
-_HAN = re.compile(r"[\u3400-\u9fff\U00020000-\U0002ffff]")
-_LATIN = re.compile(r"[a-z]+")
-_NOISE = re.compile(r"[\s，。？！、；：“”‘’（）()《》,.?!;:'\"·\-—]+")
 STOP_CHARS = set("的了吗呢啊吧怎么办要去哪里在我想请问如何可以能不")
 
 
@@ -49,42 +48,20 @@ class _Text:
     joined: str  # syllables without spaces, for typo-tolerant letter matching
 
 
-@lru_cache(maxsize=65536)
-def _syllable(char: str) -> str:
-    return lazy_pinyin(char, style=Style.NORMAL)[0]
-
-
-def syllables(text: str) -> tuple[str, ...]:
-    """Toneless pinyin of the Chinese characters in `text`, in context (行长 → hang zhang)."""
-    han = "".join(_HAN.findall(text))
-    return tuple(lazy_pinyin(han, style=Style.NORMAL)) if han else ()
-
-
-def _clean(text: str) -> str:
-    return _NOISE.sub("", text.lower())
-
-
-def _make_text(code: str, kind: str, text: str) -> _Text:
-    clean = _clean(text)
-    sy = syllables(clean)
-    return _Text(code, kind, text, frozenset(clean), frozenset(clean[i:i + 2] for i in range(len(clean) - 1)),
+def _make_text(code: str, kind: str, text: str, sy: tuple[str, ...]) -> _Text:
+    cleaned = clean(text)
+    return _Text(code, kind, text, frozenset(cleaned), frozenset(cleaned[i:i + 2] for i in range(len(cleaned) - 1)),
                  sy, frozenset(itertools.pairwise(sy)), "".join(sy))
 
 
 class SearchIndex:
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, data: SearchData | None = None) -> None:
+        """Search over `catalog`, with the search data shipped with it if the holder loaded any (else
+        built here: pypinyin over every text, the slow part of a start without it)."""
+        data = data or search_data.attached(catalog) or search_data.build(catalog)
         self._names = {item.code: item.name for item in catalog.items}
         self._names.update({bundle.code: bundle.name for bundle in catalog.bundles})
-        texts: list[_Text] = []
-        for item in catalog.items:
-            texts.append(_make_text(item.code, "name", item.name))
-            texts.extend(_make_text(item.code, "alias", alias) for alias in item.aliases)
-            texts.append(_make_text(item.code, "department", item.department))
-        for bundle in catalog.bundles:
-            texts.append(_make_text(bundle.code, "name", bundle.name))
-            texts.extend(_make_text(bundle.code, "alias", alias) for alias in bundle.aliases)
-        for entry in catalog.faq:
-            texts.append(_make_text(entry.item, "faq", entry.question))
+        texts = [_make_text(code, kind, text, tuple(sy.split())) for code, kind, text, sy in data.texts]
         self._texts = texts
         self._joined = [text.joined for text in texts]
         # Inverted indexes: which texts hold a character, a syllable, a syllable starting with a letter.
@@ -94,15 +71,34 @@ class SearchIndex:
         for n, text in enumerate(texts):
             for char in text.chars:
                 self._by_char.setdefault(char, set()).add(n)
-            for syllable in text.syllables:
-                self._by_syllable.setdefault(syllable, set()).add(n)
-                self._by_letter.setdefault(syllable[0], set()).add(n)
-        self._vocabulary = _vocabulary(catalog)
+            for sy in text.syllables:
+                self._by_syllable.setdefault(sy, set()).add(n)
+                self._by_letter.setdefault(sy[0], set()).add(n)
+        self._vocabulary = {word: (tuple(sy.split()), count) for word, sy, count in data.vocabulary}
+        self._readings = data.readings
+
+    def read(self, chars: str) -> tuple[str, ...]:
+        """The syllables of a query's Chinese characters, as the catalogue reads them: its words
+        first (longest first), then each character's reading; pypinyin only for characters the
+        catalogue never uses."""
+        out: list[str] = []
+        i = 0
+        while i < len(chars):
+            for size in (4, 3, 2):
+                word = self._vocabulary.get(chars[i:i + size]) if i + size <= len(chars) else None
+                if word:
+                    out.extend(word[0])
+                    i += size
+                    break
+            else:
+                out.append(self._readings.get(chars[i]) or syllable_of(chars[i]))
+                i += 1
+        return tuple(out)
 
     # -- searching ------------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 10) -> list[Hit]:
         """The items (and bundles) a citizen most likely means, best first; [] for an empty query."""
-        q = _Query(query)
+        q = _Query(query, self.read)
         if q.empty:
             return []
         parts: list[tuple[dict[int, float], float]] = []
@@ -150,7 +146,7 @@ class SearchIndex:
     def candidates(self, letters: str, limit: int = 8) -> list[str]:
         """Chinese words from the catalogue whose pinyin the typed letters could be: full syllables,
         initials or a mix ("gjj" → 公积金, "shebao" → 社保, "sf" → 身份证 …), most common first."""
-        letters = _clean(letters)
+        letters = clean(letters)
         if not letters or not letters.isascii():
             return []
         found = [(word, "".join(sy) == letters, count) for word, (sy, count) in self._vocabulary.items()
@@ -160,20 +156,21 @@ class SearchIndex:
 
 
 class _Query:
-    def __init__(self, raw: str) -> None:
-        text = _clean(raw)
-        self.han = "".join(c for c in text if _HAN.match(c))
+    def __init__(self, raw: str, read: Callable[[str], tuple[str, ...]]) -> None:
+        text = clean(raw)
+        self.han = "".join(c for c in text if HAN.match(c))
         meaningful = "".join(c for c in self.han if c not in STOP_CHARS) or self.han
         self.chars = frozenset(meaningful)
         self.bigrams = frozenset(self.han[i:i + 2] for i in range(len(self.han) - 1))
-        self.syllables = syllables(self.han)
+        self.syllables = read(self.han)
         self.syllable_bigrams = frozenset(itertools.pairwise(self.syllables))
-        self.meaningful_syllables = frozenset(syllables(meaningful))
-        self.letters = _LATIN.findall(text)
+        self.meaningful_syllables = frozenset(sy for c, sy in zip(self.han, self.syllables, strict=True)
+                                              if c in meaningful)
+        self.letters = LATIN.findall(text)
         self.empty = not self.han and not self.letters
 
     def han_similarity(self, text: _Text) -> float:
-        if self.han in text.text or (len(text.text) >= 2 and _clean(text.text) == self.han):
+        if self.han in text.text or (len(text.text) >= 2 and clean(text.text) == self.han):
             return 1.0
         scores = []
         if self.bigrams:
@@ -218,15 +215,3 @@ def _letters_cover(token: str, sy: tuple[str, ...], start: int, t: int = 0) -> i
                 return end
     return 0
 
-
-def _vocabulary(catalog: Catalog) -> dict[str, tuple[tuple[str, ...], int]]:
-    """Words a citizen may want to type: 2–4 character runs of names and aliases, with how often
-    they occur, and their syllables."""
-    counts: dict[str, int] = {}
-    sources = [item.name for item in catalog.items] + [a for item in catalog.items for a in item.aliases]
-    for text in sources:
-        for run in re.findall(r"[\u3400-\u9fff]+", text):
-            for size in (2, 3, 4):
-                for i in range(len(run) - size + 1):
-                    counts[run[i:i + size]] = counts.get(run[i:i + size], 0) + 1
-    return {word: (syllables(word), count) for word, count in counts.items() if count >= 2 or len(word) == 2}

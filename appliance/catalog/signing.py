@@ -5,7 +5,13 @@ the publisher's private key; a device accepts it only if the signature checks wi
 its config (`catalog.public_key`). Anyone who can publish on the broker cannot, without that key,
 change what the booths tell citizens.
 
-    {"format": "kiosk-catalog/1", "version": "2026.11-1", "catalog": "<base64>", "signature": "<base64>"}
+    {"format": "kiosk-catalog/1", "version": "2026.11-1", "catalog": "<base64>", "signature": "<base64>",
+     "search": "<base64>", "search_signature": "<base64>"}
+
+`search` is the search index built with the catalogue (search_data.py), signed on its own so that a booth
+whose software predates it still checks the catalogue's signature over the same bytes and ignores it; a
+booth that reads it refuses the whole message if its signature does not check. It may be absent: a
+booth then builds its own.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import binascii
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -74,28 +81,48 @@ def load_private_key(pem: bytes) -> Ed25519PrivateKey:
     return key
 
 
-def sign(catalog_bytes: bytes, version: str, key: Ed25519PrivateKey) -> bytes:
-    message = {"format": FORMAT, "version": version, "catalog": base64.b64encode(catalog_bytes).decode(),
-               "signature": base64.b64encode(key.sign(catalog_bytes)).decode()}
+class Opened(NamedTuple):
+    catalog: bytes
+    search: bytes | None  # the search index sent with it, if any
+
+
+def sign(catalog_bytes: bytes, version: str, key: Ed25519PrivateKey, search: bytes | None = None) -> bytes:
+    message = {"format": FORMAT, "version": version, "catalog": _b64(catalog_bytes),
+               "signature": _b64(key.sign(catalog_bytes))}
+    if search is not None:
+        message |= {"search": _b64(search), "search_signature": _b64(key.sign(search))}
     return json.dumps(message).encode()
 
 
-def open_message(payload: bytes, public_key: Ed25519PublicKey | None) -> bytes:
-    """The catalogue bytes of a message whose signature checks; `CatalogRejected` otherwise."""
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def open_message(payload: bytes, public_key: Ed25519PublicKey | None) -> Opened:
+    """The catalogue bytes (and search index) of a message whose signatures check; `CatalogRejected`
+    otherwise."""
     try:
         message = json.loads(payload)
         if not isinstance(message, dict) or message.get("format") != FORMAT:
             raise ValueError(f"not a {FORMAT} message")
         catalog = base64.b64decode(message["catalog"], validate=True)
-        signature = message.get("signature")
+        search = base64.b64decode(message["search"], validate=True) if "search" in message else None
+        signature, search_signature = message.get("signature"), message.get("search_signature")
     except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
         raise CatalogRejected("malformed", f"catalogue message unreadable: {exc}") from None
-    if not signature:
-        raise CatalogRejected("unsigned", "catalogue message carries no signature")
+    if not signature or (search is not None and not search_signature):
+        raise CatalogRejected("unsigned", "catalogue message carries no signature"
+                              if not signature else "the search index in the catalogue message carries no signature")
     if public_key is None:
         raise CatalogRejected("no_key", "no catalog.public_key configured: signed catalogues cannot be checked")
+    _verify(public_key, signature, catalog, "catalogue signature does not match the configured key")
+    if search is not None:
+        _verify(public_key, search_signature, search, "search index signature does not match the configured key")
+    return Opened(catalog, search)
+
+
+def _verify(public_key: Ed25519PublicKey, signature: str, data: bytes, refusal: str) -> None:
     try:
-        public_key.verify(base64.b64decode(signature, validate=True), catalog)
-    except (InvalidSignature, binascii.Error, ValueError):
-        raise CatalogRejected("bad_signature", "catalogue signature does not match the configured key") from None
-    return catalog
+        public_key.verify(base64.b64decode(signature, validate=True), data)
+    except (InvalidSignature, binascii.Error, ValueError, TypeError):
+        raise CatalogRejected("bad_signature", refusal) from None

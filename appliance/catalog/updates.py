@@ -23,7 +23,7 @@ from appliance.state.store import Store
 
 log = logging.getLogger("kiosk.catalog")
 
-MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # the whole catalogue is about 0.35 MB as a signed message
+MAX_MESSAGE_BYTES = 2 * 1024 * 1024  # the whole catalogue is about 0.55 MB as a signed message with its index
 HIGHEST_KEY = "catalog_sequence"
 
 
@@ -49,11 +49,11 @@ class CatalogUpdates:
             if len(payload) > MAX_MESSAGE_BYTES:
                 raise CatalogRejected("oversized", f"catalogue message of {len(payload)} bytes exceeds "
                                                    f"{MAX_MESSAGE_BYTES}: not read")
-            text = open_message(payload, self._key)
-            candidate = parse_catalog(json.loads(text))
+            opened = open_message(payload, self._key)
+            candidate = parse_catalog(json.loads(opened.catalog))
             if not self._ordered_after_ours(candidate):
                 return
-            catalog = self._holder.replace(text)
+            catalog = self._holder.replace(opened.catalog, opened.search)
             with self._store.transaction() as conn:
                 self._store.meta_set(conn, HIGHEST_KEY, str(catalog.sequence))
         except CatalogRejected as exc:
