@@ -5,6 +5,7 @@ status 0 and no process left behind; a second run, stopped by SIGTERM, keeps the
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 
 from central.database import Database
 from central.tables import devices, heartbeats, users
-from tests.support import wait_until
+from tests.support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 DEVICE = "dev-kiosk-0001"
@@ -156,8 +157,13 @@ def run_once(state: Path, stop_with: int) -> tuple[DevRun, tuple[str, str, str],
 
 def test_dev_run_starts_the_whole_product_wired_and_stops_it_all(tmp_path: Path) -> None:
     state = tmp_path / "dev-run"
+    # The ports of a "last run", so this test leaves 8883 and 8080 to a developer's own ./dev run
+    state.mkdir()
+    (state / "ports.json").write_text(json.dumps({"broker": free_port(), "dashboard": free_port()}))
     first, login, seen = run_once(state, signal.SIGINT)
     assert "(new: delete it to start afresh)" in first.output
+    ports = json.loads((state / "ports.json").read_text())
+    assert login[0] == f"http://127.0.0.1:{ports['dashboard']}"
     assert "made a throwaway CA" in first.output and "made now, an admin" in first.output
     ca = (state / "tls" / "ca.crt").read_bytes()
     assert seen == {"boot": 1, "accounts": 1}
@@ -165,7 +171,7 @@ def test_dev_run_starts_the_whole_product_wired_and_stops_it_all(tmp_path: Path)
 
     second, login_again, seen_again = run_once(state, signal.SIGTERM)
     assert "kept from the last run" in second.output and "made a throwaway CA" not in second.output
-    assert login_again[1:] == login[1:] and "made at the first run" in second.output
+    assert login_again == login and "made at the first run" in second.output, "same address, same login"
     assert (state / "tls" / "ca.crt").read_bytes() == ca
     assert seen_again == {"boot": 2, "accounts": 1}, "the booth's state and central's accounts were kept"
     with Database(f"sqlite:///{state / 'central' / 'central.sqlite3'}").read() as conn:

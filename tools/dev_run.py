@@ -451,7 +451,7 @@ def run(state: Path, headless: bool) -> int:
     if not Path(mosquitto).exists():
         raise Failed("no mosquitto: ./dev run installs it (apt-get install mosquitto)")
     supervisor = Supervisor()  # from here on Ctrl-C and SIGTERM stop the run in order
-    fresh = not state.exists()
+    fresh = not (state / "central" / "central.sqlite3").exists()
     for sub in ("broker", "central", "booth", "logs"):
         (state / sub).mkdir(parents=True, exist_ok=True)
     say(f"state in {_show(state)}/ " + ("(new: delete it to start afresh)" if fresh else
@@ -459,13 +459,13 @@ def run(state: Path, headless: bool) -> int:
                                          "sessions; delete it to start afresh)"))
     if ensure_tls(state / "tls"):
         say(f"made a throwaway CA and certificates for the broker, central and the booth in {_show(state / 'tls')}/")
+    login, login_note = ensure_login(state, kiosk)  # before the ports: a port is picked just before it is bound
     ports = _ports(state)
     logs = state / "logs"
     (state / "broker" / "mosquitto.conf").write_text(broker_config(state, ports["broker"], logs / "mosquitto.log"))
     (logs / "mosquitto.log").unlink(missing_ok=True)
     booth_toml = state / "booth" / "kiosk.toml"
     booth_toml.write_text(booth_config(state, ports["broker"]))
-    login, login_note = ensure_login(state, kiosk)
     window = not headless and bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
     try:
