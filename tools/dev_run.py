@@ -260,11 +260,6 @@ class Child:
     def called(self) -> str:
         return "central" if self.name == "central" else f"the {self.name}"
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
     def exited(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
@@ -488,7 +483,7 @@ def run(state: Path, headless: bool) -> int:
         supervisor.start(Child("booth", booth_argv, logs / "booth.log", cwd=state / "booth", env=env))
         seen = supervisor.watch(lambda: booth_seen(state / "central" / "central.sqlite3", since), 60,
                                 f"central's database did not get {DEVICE}'s birth and heartbeat")
-        _banner(state, ports, url, login, login_note, window, seen)
+        _banner(state, ports, url, login, login_note, window, headless, seen)
         supervisor.watch()
     except Stopped:
         pass
@@ -504,10 +499,10 @@ def run(state: Path, headless: bool) -> int:
 
 
 def _banner(state: Path, ports: dict[str, int], url: str, login: dict[str, str] | None, login_note: str,
-            window: bool, seen: dict[str, Any]) -> None:
+            window: bool, headless: bool, seen: dict[str, Any]) -> None:
     tls, database = state / "tls", f"sqlite:///{_show(state / 'central' / 'central.sqlite3')}"
     who = f"{login['user']} / {login['password']}   ({login_note})" if login else login_note
-    booth = ("the touchscreen in a window" if window else
+    booth = ("the touchscreen in a window" if window else "the core alone (--headless)" if headless else
              "the core alone, no display here (set DISPLAY for the touchscreen window)")
     send = (f".venv/bin/kiosk central send {DEVICE} print-test --wait 20 --database {database} "
             f"--broker-port {ports['broker']} --ca-file {_show(tls / 'ca.crt')} "
