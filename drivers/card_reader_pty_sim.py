@@ -4,6 +4,12 @@ The driver opens `sim.port` exactly as it would open /dev/ttyUSB0. A test (or `k
 card-reader`) places and removes cards and injects faults: garbage on the line, silence, an answer
 cut off mid-frame, and the device vanishing (the port disappears) and coming back. `port` is a
 stable symlink, like /dev/serial/by-id/…, that follows the current pseudo-terminal.
+
+A pseudo-terminal carries bytes at memory speed. Given `line_baud`, the simulator keeps a real line's
+pace instead (10 bit times a byte, 8N1): it answers a request only once the request's last byte would
+have arrived, and lets its answer out as each piece of it would have arrived at that rate, so a
+benchmark measures the wire time rather than adding it afterwards. A real SAM's own time (the card's
+radio exchange) is not modelled.
 """
 
 from __future__ import annotations
@@ -37,11 +43,13 @@ TEST_CITIZENS = (
              "青岛市公安局崂山分局", "20190909", "20290909"),
 )
 SAM_ID_BYTES = bytes.fromhex("0501000000001234567890ABCDEF0000")
+PACED_PIECE = 32  # bytes a paced answer is let out in (a USB serial adapter hands the host small packets)
 
 
 class PtyCardReaderSimulator:
-    def __init__(self, port: Path) -> None:
+    def __init__(self, port: Path, line_baud: int | None = None) -> None:
         self.port = port
+        self.line_baud = line_baud
         self.card: IdCard | None = None
         self.card_seen_at: float | None = None  # perf_counter when a "find card" first found this card
         self.silent = False
@@ -90,16 +98,36 @@ class PtyCardReaderSimulator:
             if not self._pty.plugged:
                 self._stopping.wait(0.05)
                 continue
-            frames, _ = self._splitter.feed(self._pty.read(0.05))
+            received = self._pty.read(0.05)
+            arrived = time.perf_counter()
+            frames, _ = self._splitter.feed(received)
             for frame in frames:
                 self.requests += 1
+                if self.line_baud:  # the request's bytes were all there at once: wait as a line would
+                    self._wait_until(arrived + len(frame) * 10 / self.line_baud)
                 answer = self._answer(proto.decode_request(frame))
                 if self.silent:
                     continue
                 if self.cut_next_answer:
                     self.cut_next_answer = False
                     answer = answer[: len(answer) // 2]
-                self._pty.write(answer)
+                self._send(answer)
+
+    def _send(self, answer: bytes) -> None:
+        if not self.line_baud:
+            self._pty.write(answer)
+            return
+        start, sent = time.perf_counter(), 0
+        while sent < len(answer):
+            piece = answer[sent : sent + PACED_PIECE]
+            sent += len(piece)
+            self._wait_until(start + sent * 10 / self.line_baud)  # a piece is there once its last byte is
+            self._pty.write(piece)
+
+    def _wait_until(self, moment: float) -> None:
+        delay = moment - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
 
     def _answer(self, request: proto.Request) -> bytes:
         command = (request.cmd, request.para)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import termios
 import threading
+import time
 from abc import ABC, abstractmethod
 
 import serial
@@ -100,6 +101,7 @@ class PortThread:
 
     def _run(self) -> None:
         while not self._stopping.is_set():
+            began = time.monotonic()
             try:
                 if self._serial is None:
                     if not self._open_port():
@@ -114,7 +116,9 @@ class PortThread:
             except Exception:
                 log.exception("%s driver failed; carrying on", self.name)
                 self.set_health(DRIVER_ERROR)
-            self._stopping.wait(self._idle_s)
+            # every idle_s from the start of the last poll, not idle_s after its end: a card reader's poll
+            # period is what a card placed waits for, and its exchange's own time must not lengthen it
+            self._stopping.wait(max(0.0, self._idle_s - (time.monotonic() - began)))
 
     def _open_port(self) -> bool:
         try:
