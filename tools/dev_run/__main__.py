@@ -1,54 +1,12 @@
-"""`./dev run`: the whole product on one machine, wired together, until Ctrl-C.
-
-It starts, in this order, and each as its own process with its own command:
-
-1. **a broker**: Debian's `mosquitto` with the production config (`central/mosquitto/kiosk.conf` and its
-   ACL: TLS only, a client certificate per booth, the certificate's name as the user) on a free
-   loopback port, its certificates from a throwaway CA made at the first run. So everything works as
-   in production, calls for help and applications included (they carry personal data and leave a
-   booth only over TLS);
-2. **central**: `kiosk central serve` (intake and dashboard) on its own SQLite database, with its own
-   certificate (`central-1`); at the first run an admin account with a random password, printed at
-   every run while that account is the one made here;
-3. **the booth**: `kiosk run` with the simulated card reader, printer and scanner and a generated
-   config pointing at that broker with the booth's certificate: the touchscreen in a window when
-   there is a display, the core alone (`--headless`) when there is none.
-
-It waits for each to be ready (the broker accepting, central's intake connected, the booth's birth and
-heartbeat in central's database), prints the dashboard's address and login, relays the booth's and
-central's logs to the terminal (prefixed) and to files, and stops everything on SIGINT (Ctrl-C) or
-SIGTERM: the booth first (it says "offline" to central on its way out), then central, then the broker,
-each by SIGTERM to its own process group, SIGKILL after a wait or at a second Ctrl-C. The children run
-in their own sessions, so a terminal's Ctrl-C reaches this process only and the order holds, and each
-is told by the kernel (PR_SET_PDEATHSIG) to stop if this process dies without stopping them.
-
-Everything it writes is under one state directory (default `.dev-run/` in the checkout, git-ignored),
-kept between runs: the CA and certificates, the broker's persistence, central's database and keys, the
-booth's outbox and device key, the printer simulator's receipts, the logs of the last run. Delete it to
-start afresh.
-
-Why a module here and not a `kiosk dev` subcommand or more bash: it is a convenience of a checkout,
-not part of what a booth or central installs (`tools/` is not in the wheel: pyproject's packages.find),
-so it needs no entry point and no extra. It starts the booth and central through their own commands,
-as systemd does on their machines, and imports neither: `appliance/` still never imports `central`
-(docs/architecture.md, "Imports point down"), and what it proves is the commands a person runs. Process
-groups, ordered stops, a CA and readiness checks read better in Python than in the `dev` script, which
-only installs what is missing and calls this.
-"""
+"""`python -m tools.dev_run` (what `./dev run` execs): see the package's docstring."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ctypes
-import datetime as dt
-import ipaddress
 import json
 import os
 import secrets
-import selectors
 import shutil
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -56,18 +14,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typing import Any
 
 from provisioning.toml_file import toml_text
+from tools.dev_run.children import Child, Failed, Stopped, Supervisor, say
+from tools.dev_run.tls import ensure_tls
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BROKER_CONF = ROOT / "central" / "mosquitto" / "kiosk.conf"
 DEVICE = "dev-kiosk-0001"
 SITE = "开发机 模拟自助服务区"
@@ -78,69 +32,8 @@ ADMIN = "admin"
 STOP_WAIT_S = 20
 
 
-class Stopped(Exception):
-    """SIGINT or SIGTERM arrived while starting."""
 
 
-class Failed(Exception):
-    """Something could not start or stopped by itself: the message says what and where its log is."""
-
-
-# -- the throwaway CA -------------------------------------------------------------------------------------
-def _issue(name: str, issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None, *, ca: bool = False,
-           server: bool = False) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    issuer_cert, issuer_key = issuer if issuer else (None, key)
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder().subject_name(subject)
-        .issuer_name(issuer_cert.subject if issuer_cert else subject)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=3650))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
-    )
-    if ca:
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-            key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
-            decipher_only=False), critical=True)
-    else:
-        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if server:
-        builder = builder.add_extension(x509.SubjectAlternativeName([
-            x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-    return builder.sign(issuer_key, hashes.SHA256()), key
-
-
-def _write_pair(directory: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
-    (directory / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file = directory / f"{name}.key"
-    key_file.touch(mode=0o600)
-    key_file.chmod(0o600)
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-
-
-def ensure_tls(directory: Path) -> bool:
-    """The CA, the broker's certificate (localhost, 127.0.0.1) and one client certificate each for the
-    booth, central and the shell's `kiosk central send`. Made once; True when made now."""
-    names = ("ca", "server", DEVICE, CENTRAL, CENTRAL_CLI)
-    if all((directory / f"{n}.{ext}").exists() for n in names for ext in ("crt", "key")):
-        return False
-    directory.mkdir(parents=True, exist_ok=True)
-    ca = _issue("Kiosk dev-run CA (throwaway)", None, ca=True)
-    _write_pair(directory, "ca", *ca)
-    _write_pair(directory, "server", *_issue("localhost", ca, server=True))
-    for name in (DEVICE, CENTRAL, CENTRAL_CLI):
-        _write_pair(directory, name, *_issue(name, ca))
-    return True
-
-
-# -- ports, configs, the first login ---------------------------------------------------------------------
 def _free(port: int | None) -> bool:
     if not port:
         return False
@@ -229,160 +122,6 @@ def ensure_login(state: Path, kiosk: Path) -> tuple[dict[str, str] | None, str]:
 
 
 # -- the children ---------------------------------------------------------------------------------------
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when this process dies, however it dies (Linux)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-class Child:
-    """One process in a session of its own; its output relayed, prefixed, and written to its log."""
-
-    def __init__(self, name: str, argv: list[str], log: Path, *, cwd: Path, env: dict[str, str] | None = None,
-                 relay: bool = True) -> None:
-        self.name, self.argv, self.log, self.cwd, self.env, self.relay = name, argv, log, cwd, env, relay
-        self.process: subprocess.Popen | None = None
-        self._log_file: IO[bytes] | None = None
-        self._partial = b""
-
-    def start(self) -> Child:
-        self.cwd.mkdir(parents=True, exist_ok=True)
-        self._log_file = self.log.open("wb")
-        self.process = subprocess.Popen(
-            self.argv, cwd=self.cwd, env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if self.relay else self._log_file, stderr=subprocess.STDOUT,
-            start_new_session=True, preexec_fn=_die_with_parent)
-        if self.relay:
-            os.set_blocking(self.process.stdout.fileno(), False)
-        return self
-
-    @property
-    def called(self) -> str:
-        return "central" if self.name == "central" else f"the {self.name}"
-
-    def exited(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def pump(self) -> bool:
-        """Relay what the child has written; False at its end of file."""
-        assert self.process is not None and self._log_file is not None
-        try:
-            data = os.read(self.process.stdout.fileno(), 65536)
-        except BlockingIOError:
-            return True
-        if not data:
-            self._emit(self._partial, final=True)
-            return False
-        lines = (self._partial + data).split(b"\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self._emit(line)
-        return True
-
-    def _emit(self, line: bytes, final: bool = False) -> None:
-        if final and not line:
-            return
-        self._log_file.write(line + b"\n")
-        self._log_file.flush()
-        text = line.decode("utf-8", "replace").rstrip("\r")
-        sys.stdout.write(f"{self.name:<7} | {text}\n")
-        sys.stdout.flush()
-
-    def signal(self, signum: int) -> None:
-        """To its process group (its own session's): whatever it started and left there gets it too."""
-        if self.process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signum)
-
-    def close(self) -> None:
-        if self._log_file:
-            self._log_file.close()
-
-
-class Supervisor:
-    """The children, the signals, and waiting for either."""
-
-    def __init__(self) -> None:
-        self.children: list[Child] = []
-        self.signals = 0
-        self.selector = selectors.DefaultSelector()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._on_signal)
-
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        self.signals += 1
-
-    def start(self, child: Child) -> Child:
-        self.children.append(child.start())
-        if child.relay:
-            self.selector.register(child.process.stdout, selectors.EVENT_READ, child)
-        return child
-
-    def poll(self, timeout: float) -> None:
-        """Relay output for up to `timeout` seconds."""
-        if not self.selector.get_map():
-            time.sleep(timeout)
-            return
-        for key, _ in self.selector.select(timeout):
-            if not key.data.pump():
-                self.selector.unregister(key.fileobj)
-
-    def watch(self, until: Callable[[], Any] | None = None, timeout: float | None = None, what: str = "") -> Any:
-        """Relay output until `until()` is true (returned), a signal (Stopped), a child's exit (Failed) or
-        the timeout (Failed, saying `what` did not happen)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            if self.signals:
-                raise Stopped
-            for child in self.children:
-                status = child.exited()
-                if status is not None:
-                    self.poll(0.2)  # its last words
-                    raise Failed(f"{child.called} stopped by itself (exit status {status}); its log: {child.log}")
-            if until is not None:
-                found = until()
-                if found:
-                    return found
-            if deadline is not None and time.monotonic() > deadline:
-                raise Failed(f"{what} within {timeout:g} s; the logs are in {self.children[-1].log.parent}")
-            self.poll(0.25)
-
-    def stop_all(self) -> bool:
-        """The last started first: SIGTERM to its group, SIGKILL after STOP_WAIT_S or at another signal.
-        True when every child stopped as asked (status 0, or SIGTERM before it had its own handler)."""
-        clean = True
-        seen = self.signals
-        for child in reversed(self.children):
-            running = child.exited() is None  # one that ended already was reported by watch()
-            if running:
-                say(f"stopping {child.called} …")
-            child.signal(signal.SIGTERM)
-            deadline = time.monotonic() + STOP_WAIT_S
-            while child.exited() is None:
-                if self.signals > seen or time.monotonic() > deadline:
-                    say(f"{child.called} is not stopping: killing it")
-                    child.signal(signal.SIGKILL)
-                    child.process.wait()
-                    clean = False
-                    break
-                self.poll(0.1)
-            child.signal(signal.SIGKILL)  # anything it started and left behind in its group
-            status = child.exited()
-            # -SIGTERM: it was still starting, before its own handler; that is a stop as asked, not a failure
-            if running and status not in (0, -signal.SIGTERM, None):
-                say(f"{child.called} exited with status {status}; its log: {child.log}")
-                clean = False
-        while self.selector.get_map():
-            self.poll(0.05)
-        for child in self.children:
-            child.close()
-        return clean
-
-
-def say(text: str) -> None:
-    print(f"dev run: {text}", flush=True)
-
-
 def _accepting(port: int) -> bool:
     with socket.socket() as s:
         return s.connect_ex(("127.0.0.1", port)) == 0
@@ -452,7 +191,7 @@ def run(state: Path, headless: bool) -> int:
     say(f"state in {_show(state)}/ " + ("(new: delete it to start afresh)" if fresh else
                                          "(kept from the last run: central's data, the booth's outbox, the broker's "
                                          "sessions; delete it to start afresh)"))
-    if ensure_tls(state / "tls"):
+    if ensure_tls(state / "tls", (DEVICE, CENTRAL, CENTRAL_CLI)):
         say(f"made a throwaway CA and certificates for the broker, central and the booth in {_show(state / 'tls')}/")
     login, login_note = ensure_login(state, kiosk)  # before the ports: a port is picked just before it is bound
     ports = _ports(state)
