@@ -68,7 +68,7 @@ def broker_config(state: Path, port: int, log: Path) -> str:
                            ("/var/lib/mosquitto/", f"{state / 'broker'}/")]:
         if deployed not in text:
             raise Failed(f"{BROKER_CONF.relative_to(ROOT)} no longer says {deployed!r}: "
-                         f"tools/dev_run.py must learn its new shape")
+                         f"tools/dev_run/__main__.py must learn its new shape")
         text = text.replace(deployed, here)
     text = "# Written by ./dev run at each start from central/mosquitto/kiosk.conf: edit that, not this.\n" + text
     text += (f"\n# ./dev run\nlog_dest file {log}\nlog_type error\nlog_type warning\nlog_type notice\n"
