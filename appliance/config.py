@@ -222,6 +222,29 @@ class UpdatesSection(_Section):
                                  description="healthy this long after a switch before a release commits")
 
 
+SpeechRate = Annotated[int, Field(ge=80, le=350, description="espeak-ng's words per minute")]
+VOICE_NAME = r"^[A-Za-z][A-Za-z0-9_+-]{0,39}$"
+
+
+class SpeechSection(_Section):
+    """语音播报 (README, "Voice guidance"): whether the booth speaks, where the sound goes, how loud and how
+    fast. Elder mode speaks every screen; the speaker button in every screen's header speaks it on asking."""
+
+    enabled: bool = Field(default=True, description="false: the booth never speaks and shows no speaker button")
+    output: Literal["sound", "files", "none"] | None = Field(default=None, description=(
+        '"sound": espeak-ng on the sound device (health says speaker: absent while there is none); "files": '
+        'a WAV file per utterance in <storage>/speech (the sound device\'s simulator); "none": this booth has '
+        'no speaker. Unset: "sound" on real hardware, "none" on simulated hardware'))
+    device: str = Field(default="default", pattern=r"^[A-Za-z0-9_:,=.-]{1,80}$",
+                        description="the ALSA playback device (aplay -L), e.g. plughw:CARD=Headphones")
+    volume: int = Field(default=70, ge=0, le=100, description="percent of espeak-ng's loudest (50: its normal)")
+    rate_wpm: SpeechRate = 175
+    elder_rate_wpm: SpeechRate = 145
+    voice: str = Field(default="cmn-latn-pinyin", pattern=VOICE_NAME,
+                       description="espeak-ng's Mandarin (its plain `cmn` reads characters as English pinyin)")
+    english_voice: str = Field(default="en", pattern=VOICE_NAME, description="for the screens in English")
+
+
 SCRYPT_HASH = r"^scrypt\$[0-9]+\$[0-9]+\$[0-9]+\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$"
 
 
@@ -244,6 +267,7 @@ class KioskConfig(_Section):
     commands: CommandsSection = CommandsSection()
     admin: AdminSection = AdminSection()
     updates: UpdatesSection = UpdatesSection()
+    speech: SpeechSection = SpeechSection()
 
     @field_validator("storage")
     @classmethod

@@ -68,6 +68,7 @@ from appliance.services.reader_events import ReaderEvents
 from appliance.services.self_test import CardProbe
 from appliance.services.session import CitizenSession
 from appliance.services.visits import Visits
+from appliance.services.voice import Part, VoiceGuide
 from appliance.state.admin_pin import Attempt, PinGuard
 from appliance.state.filed_here import FiledHere
 from appliance.state.sealing import Sealer, load_or_create_key
@@ -113,6 +114,7 @@ class Kiosk:
         self.help = HelpCalls(config.assist, config.device.site, self.citizen, self.visits, self.outbox, self.link,
                               self.ledger, notify, clock)
         self.progress = ProgressDesk(device, self.link, self.visits, filed_here, self.outbox)
+        self.voice = VoiceGuide(config.speech, self.hardware.speaker)
         card_probe = CardProbe()
         self._readers = ReaderEvents(self.visits, card_probe, notify)
         pin_guard = PinGuard(self.store, config.admin.pin_hash) if config.admin.pin_hash else None
@@ -320,6 +322,16 @@ class Kiosk:
 
     def assist_status(self) -> AssistView | None:
         return self.help.status()
+
+    def can_speak(self) -> bool:
+        return self.voice.available
+
+    def speak(self, parts: list[Part], tag: str = "", english: bool = False, elder: bool = False) -> bool:
+        """Say `parts` aloud without waiting (cutting what is being said); nothing personal is said."""
+        return self.voice.say(parts, tag, english, elder)
+
+    def hush(self) -> None:
+        self.voice.hush()
 
     def enter_maintenance(self, pin: str) -> Attempt:
         return self.maintainer.enter(pin)
