@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from appliance.contract import DEVICE_ID
+from appliance.receipt_numbers import BOOTH_CODE
 from appliance.validation import listed
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -46,6 +47,18 @@ class DeviceSection(_Section):
     id: str = Field(description="the device's name at central and its certificate's CN")
     site: str = Field(min_length=1, max_length=100)
     region: str = Field(description="6-digit administrative division code")
+    booth_code: str | None = Field(default=None, description=(
+        "5 digits, 00001–89999, given to this booth by central's office at provisioning: part of every "
+        "receipt number it prints (appliance/receipt_numbers.py); unset, the booth makes one up from its "
+        "device id in 90000–99999, which another booth may share"))
+
+    @field_validator("booth_code", mode="before")
+    @classmethod
+    def _booth_code(cls, value: object) -> object:
+        if value is not None and not (isinstance(value, str) and BOOTH_CODE.fullmatch(value)):
+            raise ValueError("use the 5-digit booth code central's office gave this booth, 00001–89999 "
+                             "(a quoted string, e.g. \"01234\"; 90000–99999 are made up by booths without one)")
+        return value
 
     @field_validator(*PLAIN_FORMATS)
     @classmethod

@@ -50,6 +50,7 @@ from appliance.monitor.heartbeat import Heartbeat
 from appliance.monitor.status_file import WRITE_EVERY_S as STATUS_EVERY_S
 from appliance.monitor.usage import Counted, UsageLedger
 from appliance.monitor.watchdog import Liveness, Notifier, Watchdog
+from appliance.receipt_numbers import made_up_code
 from appliance.release.fetch import ReleaseFetcher
 from appliance.release.layout import ReleaseLayout
 from appliance.release.trial_watch import TrialWatch, update_block
@@ -71,7 +72,8 @@ from appliance.services.visits import Visits
 from appliance.services.voice import Part, VoiceGuide
 from appliance.state.admin_pin import Attempt, PinGuard
 from appliance.state.filed_here import FiledHere
-from appliance.state.sealing import Sealer, load_or_create_key
+from appliance.state.receipt_sequence import ReceiptSequence
+from appliance.state.sealing import Sealer, derived_key, load_or_create_key
 from appliance.state.store import Store
 from drivers.health import Health
 
@@ -95,7 +97,8 @@ class Kiosk:
         self.liveness = Liveness()
         self._worker = CoreWorker(self.liveness)
         inbox = Inbox(self._worker)
-        self.outbox = Outbox(self.store, Sealer(load_or_create_key(storage / "device.key")), config.outbox,
+        device_key = load_or_create_key(storage / "device.key")
+        self.outbox = Outbox(self.store, Sealer(device_key), config.outbox,
                              boot=self.boot, clock_synced=clock_synchronised, on_change=lambda: self.pump.notify())
         self.link = MqttLink(config, self.boot, clock_synchronised, on_message=inbox,
                              on_connection_change=self._connection_changed)
@@ -109,8 +112,10 @@ class Kiosk:
         self.alerts = Alerts(self.outbox, config.outbox.capacity)
         self.visits = Visits(config.session, self.ledger, notify)
         printing = Printing(self.hardware.printer, on_failure=self.health.refresh)
-        filed_here = FiledHere(self.store)
-        self.citizen = CitizenServices(self.catalog, self.visits, self.outbox, filed_here, self.ledger, printing)
+        filed_here = FiledHere(self.store, derived_key(device_key, "filed-here holder"))
+        self.receipt_numbers = ReceiptSequence(self.store, _booth_code(config))
+        self.citizen = CitizenServices(self.catalog, self.visits, self.outbox, filed_here, self.ledger, printing,
+                                       self.receipt_numbers)
         self.help = HelpCalls(config.assist, config.device.site, self.citizen, self.visits, self.outbox, self.link,
                               self.ledger, notify, clock)
         self.progress = ProgressDesk(device, self.link, self.visits, filed_here, self.outbox)
@@ -313,8 +318,11 @@ class Kiosk:
              case_ref: str | None = None) -> None:
         self.citizen.rate(code, level, comment, reasons, case_ref)
 
-    def query_progress(self, case_ref: str, timeout_s: float = PROGRESS_TIMEOUT_S) -> dict[str, Any]:
-        return self.progress.query(case_ref, timeout_s)
+    def query_progress(self, number: str, timeout_s: float = PROGRESS_TIMEOUT_S) -> dict[str, Any]:
+        return self.progress.query(number, timeout_s)
+
+    def query_progress_by_card(self, timeout_s: float = PROGRESS_TIMEOUT_S) -> dict[str, Any]:
+        return self.progress.query_card(timeout_s)
 
     def request_assist(self, screen: str, mode: AssistMode = AssistMode.ON_SITE, phone: str | None = None,
                        code: str | None = None) -> AssistView:
@@ -356,6 +364,16 @@ class Kiosk:
 
     def retry_delivery(self) -> str:
         return self.maintainer.retry_delivery()
+
+
+def _booth_code(config: KioskConfig) -> str:
+    """The booth code its receipt numbers carry: the provisioned one, or one made up from the device id."""
+    if config.device.booth_code:
+        return config.device.booth_code
+    code = made_up_code(config.device.id)
+    log.warning("[device] booth_code is not set: receipt numbers carry %s, made up from the device id, which "
+                "another booth may share (central flags it); provision the code central's office gives", code)
+    return code
 
 
 def _ask_root(storage: Path, action: str) -> None:

@@ -203,7 +203,7 @@ def test_receipt_is_masked_and_names_the_case(busy_day) -> None:
     text = "\n".join(receipt_lines)
     assert "欧**娜" in text and "3702**********" in text and TEST_ID_NUMBER[-4:] in text
     assert TEST_NAME not in text and TEST_ID_NUMBER not in text
-    assert receipt.case_ref in text
+    assert receipt.number_shown in text and receipt.case_ref not in text, "the number a person uses, not the event id"
     notice = next(doc for doc in printed_docs if any("一次性告知单" in line for line in doc))
     assert any("原居民身份证" in line for line in notice)
 

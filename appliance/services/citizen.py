@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -16,12 +17,15 @@ from appliance.contract import EventKind
 from appliance.delivery.admission import OutboxRefused
 from appliance.delivery.outbox import Accepted, Outbox
 from appliance.monitor.usage import Counted, UsageLedger
+from appliance.receipt_numbers import NumbersUsedUp, grouped
 from appliance.services import documents
 from appliance.services.errors import CitizenError
 from appliance.services.printing import Printing
 from appliance.services.session import CitizenSession
 from appliance.services.visits import Visits
 from appliance.state.filed_here import FiledHere
+from appliance.state.receipt_sequence import ReceiptSequence
+from drivers.card_reader import IdCard
 from drivers.printer import Document, PrintError
 
 log = logging.getLogger("kiosk.citizen")
@@ -34,21 +38,32 @@ BOOKING_HORIZON_DAYS = 14
 
 @dataclass(frozen=True)
 class FiledReceipt:
-    """What the citizen takes away for an application or a booking: its number, and whether the paper came."""
+    """What the citizen takes away for an application or a booking: its number, and whether the paper came.
+
+    `number` is the receipt number a person uses (appliance/receipt_numbers.py): 16 digits, printed large,
+    shown on screen in groups of four (`number_shown`), keyed in on the progress screen's digit pad and
+    read out digit by digit by voice guidance. `case_ref` is the event's id, what a rating names."""
 
     case_ref: str  # the event id: what central files it under
     item: str
     printed: bool
     print_problem: str | None = None
+    number: str = ""  # the receipt number (受理编号 / 预约编号), digits only
+
+    @property
+    def number_shown(self) -> str:
+        """The number as printed and shown: groups of four (2611 2301 2340 0073)."""
+        return grouped(self.number) if self.number else self.case_ref
 
 
 class CitizenServices:
     def __init__(self, catalog: CatalogHolder, visits: Visits, outbox: Outbox, filed_here: FiledHere,
-                 ledger: UsageLedger, printing: Printing) -> None:
+                 ledger: UsageLedger, printing: Printing, sequence: ReceiptSequence) -> None:
         self._catalog = catalog
         self._visits = visits
         self._outbox = outbox
         self._filed_here = filed_here
+        self._sequence = sequence
         self._ledger = ledger
         self._printing = printing
 
@@ -83,8 +98,9 @@ class CitizenServices:
         except FormProblem as exc:
             raise CitizenError(exc.code, str(exc)) from exc
         session, card = self._visits.identified()
-        accepted = self.file(EventKind.SUBMISSION, {
+        accepted, number = self._file_numbered(EventKind.SUBMISSION, lambda number: {
             "item": code,
+            "number": number,
             "session": session.id,
             "applicant": {
                 "name": card.name, "id_number": card.id_number, "sex": card.sex, "nation": card.nation,
@@ -92,9 +108,9 @@ class CitizenServices:
             },
             "form": form,
         })
-        self._note_filed(session, accepted, EventKind.SUBMISSION, code)
+        self._note_filed(session, card, accepted, EventKind.SUBMISSION, code, number)
         self._ledger.count(Counted.SUBMISSION, code)
-        return self._print_receipt(accepted.id, code, documents.application_receipt(item, card, accepted.id))
+        return self._print_receipt(accepted.id, code, number, documents.application_receipt(item, card, number))
 
     def bookable_days(self, today: date | None = None) -> list[date]:
         """The days a citizen may book: the next working days (Monday–Friday), two weeks ahead."""
@@ -111,12 +127,12 @@ class CitizenServices:
         if day not in self.bookable_days() or half not in documents.HALF_DAYS:
             raise CitizenError("bad_slot", f"{day} {half} is not a bookable half-day")
         session, card = self._visits.identified()
-        accepted = self.file(EventKind.APPOINTMENT, {
-            "item": code, "day": day.isoformat(), "half": half, "session": session.id,
+        accepted, number = self._file_numbered(EventKind.APPOINTMENT, lambda number: {
+            "item": code, "number": number, "day": day.isoformat(), "half": half, "session": session.id,
             "applicant": {"name": card.name, "id_number": card.id_number}})
-        self._note_filed(session, accepted, EventKind.APPOINTMENT, code)
+        self._note_filed(session, card, accepted, EventKind.APPOINTMENT, code, number)
         self._ledger.count(Counted.APPOINTMENT, code)
-        return self._print_receipt(accepted.id, code, documents.booking_slip(item, card, day, half, accepted.id))
+        return self._print_receipt(accepted.id, code, number, documents.booking_slip(item, card, day, half, number))
 
     def rate(self, code: str, level: int, comment: str = "", reasons: tuple[str, ...] = (),
              case_ref: str | None = None) -> None:
@@ -138,29 +154,43 @@ class CitizenServices:
         self.file(EventKind.RATING, payload)
         self._ledger.count(Counted.RATING, code)
 
-    def file(self, kind: EventKind, payload: dict[str, Any]) -> Accepted:
-        """Put a citizen's event in the outbox, or tell them plainly the booth cannot take it now."""
+    def file(self, kind: EventKind, payload: dict[str, Any],
+             also: Callable[[sqlite3.Connection], None] | None = None) -> Accepted:
+        """Put a citizen's event in the outbox (`also` in its transaction), or tell them plainly the booth
+        cannot take it now."""
         try:
-            return self._outbox.enqueue(kind, payload)
+            return self._outbox.enqueue(kind, payload, also=also)
         except OutboxRefused as exc:
             log.error("%s event not stored: %s", kind, exc)
             raise CitizenError("not_accepted", "本机暂时无法受理，请到窗口办理或拨打 12345") from exc
 
-    def _note_filed(self, session: CitizenSession, accepted: Accepted, kind: EventKind, code: str) -> None:
-        """A receipt number was issued: this visit may rate it, and the booth can answer for it offline."""
+    def _file_numbered(self, kind: EventKind, payload: Callable[[str], dict[str, Any]]) -> tuple[Accepted, str]:
+        """File an event that gets a receipt number: the day's next one, taken in the event's own
+        transaction (appliance/state/receipt_sequence.py). Returns the event and its number."""
+        try:
+            return self._sequence.issue(
+                lambda number, commit: (self.file(kind, payload(number), also=commit), number))
+        except NumbersUsedUp as exc:
+            log.error("%s not filed: %s", kind, exc)
+            raise CitizenError("numbers_used_up", "本机今日受理量已满，请到窗口办理或拨打 12345") from exc
+
+    def _note_filed(self, session: CitizenSession, card: IdCard, accepted: Accepted, kind: EventKind, code: str,
+                    number: str) -> None:
+        """A receipt number was issued: this visit may rate it, and the booth can answer for it offline
+        (by its number, or when the same card is placed again)."""
         session.filed.add(accepted.id)
         try:
-            self._filed_here.note(accepted.id, kind.value, code)
+            self._filed_here.note(accepted.id, kind.value, code, number, self._filed_here.holder(card.id_number))
         except sqlite3.Error as exc:  # the event itself is safe in the outbox; only the local note is missing
             log.error("note of a filed %s not kept: %s", kind, exc)
 
-    def _print_receipt(self, case_ref: str, code: str, document: Document) -> FiledReceipt:
+    def _print_receipt(self, case_ref: str, code: str, number: str, document: Document) -> FiledReceipt:
         """Print what the citizen takes away for a filed event; the event stays filed if printing fails."""
         try:
             self._print(document)
         except CitizenError as exc:
-            return FiledReceipt(case_ref, code, printed=False, print_problem=exc.reason or exc.code)
-        return FiledReceipt(case_ref, code, printed=True)
+            return FiledReceipt(case_ref, code, printed=False, print_problem=exc.reason or exc.code, number=number)
+        return FiledReceipt(case_ref, code, printed=True, number=number)
 
     def _print(self, document: Document) -> None:
         try:

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from appliance.catalog.model import Item
 from appliance.privacy import mask_id_number, mask_name
+from appliance.receipt_numbers import grouped
 from drivers.card_reader import IdCard
 from drivers.printer import Document
 
@@ -30,18 +31,26 @@ def notice(item: Item) -> Document:
     return doc.text(HOTLINE).row("打印时间", paper_time())
 
 
-def application_receipt(item: Item, card: IdCard, case_ref: str) -> Document:
-    """受理回执: proof of an application filed, with the number to ask about it."""
-    return (Document().title("受理回执").row("事项", item.name)
-            .row("申请人", mask_name(card.name)).row("证件号码", mask_id_number(card.id_number))
-            .row("受理编号", case_ref).row("受理时间", paper_time())
-            .row("承诺时限", item.time_limit)
-            .separator().qr(case_ref).text("凭受理编号查询办件进度 · 12345"))
+def application_receipt(item: Item, card: IdCard, number: str) -> Document:
+    """受理回执: proof of an application filed, with the number to ask about it — large, for reading out on
+    the phone and keying in on a digit pad — and the same number as a QR code for the booth's scanner."""
+    doc = (Document().title("受理回执").row("事项", item.name)
+           .row("申请人", mask_name(card.name)).row("证件号码", mask_id_number(card.id_number))
+           .row("受理时间", paper_time()).row("承诺时限", item.time_limit).separator())
+    return _number(doc, "受理编号", number).text(PROGRESS_HOW)
 
 
-def booking_slip(item: Item, card: IdCard, day: date, half: str, case_ref: str) -> Document:
+def booking_slip(item: Item, card: IdCard, day: date, half: str, number: str) -> Document:
     """预约凭条: the half-day booked at the service hall."""
-    return (Document().title("预约凭条").row("事项", item.name).row("预约人", mask_name(card.name))
-            .row("证件号码", mask_id_number(card.id_number))
-            .row("预约时间", f"{day.isoformat()} {HALF_DAYS[half]}").row("预约编号", case_ref)
-            .separator().qr(case_ref).text("请携带居民身份证按时到政务服务大厅取号 · 12345"))
+    doc = (Document().title("预约凭条").row("事项", item.name).row("预约人", mask_name(card.name))
+           .row("证件号码", mask_id_number(card.id_number))
+           .row("预约时间", f"{day.isoformat()} {HALF_DAYS[half]}").separator())
+    return _number(doc, "预约编号", number).text("请携带居民身份证按时到政务服务大厅取号 · 12345")
+
+
+PROGRESS_HOW = "凭受理编号、扫描本回执二维码或放置身份证，均可在自助机查询办件进度 · 12345"
+
+
+def _number(doc: Document, label: str, number: str) -> Document:
+    """The receipt number: its label, the digits in groups of four in double size, and its QR code."""
+    return doc.text(label, bold=True).text(grouped(number), bold=True, large=True).qr(number)
