@@ -8,6 +8,7 @@ calls the reader back as its `PortProtocol`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -31,6 +32,17 @@ POLL_S = 0.02
 READ_ATTEMPTS = 3  # failed reads of one placement before the citizen is asked to place it again
 SILENT_LIMIT = 3  # unanswered requests in a row before the reader counts as faulty
 OK_HEALTH = Health(HealthState.OK, "ok")
+
+
+def _ask_for_low_latency(port: serial.SerialBase) -> None:
+    """A USB serial adapter may hold the bytes it received until its latency timer runs out (FTDI's is 16
+    ms by default) before handing them to the host: up to 16 ms on each of a card's three answers. The
+    kernel's low-latency flag (`setserial low_latency`) brings ftdi_sio's timer to 1 ms; a port that has no
+    such setting (a pseudo-terminal, another adapter's driver) is left as it is."""
+    set_low_latency = getattr(port, "set_low_latency_mode", None)
+    if set_low_latency is not None:
+        with contextlib.suppress(ValueError, NotImplementedError, OSError):
+            set_low_latency(True)
 
 
 class ReaderTimeout(Exception):
@@ -73,6 +85,7 @@ class SerialCardReader(CardReader, PortProtocol):
     # -- PortProtocol -------------------------------------------------------------------------------------
     def connection_made(self, port: serial.SerialBase) -> Health:
         self._silent = 0
+        _ask_for_low_latency(port)
         try:
             status = self._transact(port, proto.SAM_STATUS)
         except (ReaderTimeout, proto.FrameError):
