@@ -73,6 +73,12 @@ def main() -> None:
     start = time.perf_counter()
     index = SearchIndex(catalog)
     load_s = time.perf_counter() - start
+    importing = None  # a first pass: a character the catalogue never uses imports pypinyin, once
+    for query in queries:
+        start, before = time.perf_counter(), "pypinyin" in sys.modules
+        index.search(query)
+        if not before and "pypinyin" in sys.modules:
+            importing = (time.perf_counter() - start, query)
     latencies, ranked = [], []
     for _ in range(5):  # every query five times, as a citizen's keystrokes repeat prefixes
         for query in queries:
@@ -106,6 +112,10 @@ def main() -> None:
           f"max {latencies[-1] * ms:.1f} ms (budget p95 20 ms: {'met' if p95 < 0.020 else 'NOT met'})")
     p95_key = keystrokes[int(0.95 * len(keystrokes))]
     print(f"  per keystroke (every prefix, {len(keystrokes)}): p95 {p95_key * ms:.1f} ms")
+    if importing:
+        print(f"  not in the figures above: the first query with a character the catalogue never uses imports "
+              f"pypinyin once ({importing[1]}: {importing[0] * ms:.0f} ms); the booth's keyboard types only the "
+              "catalogue's and the lexicon's words")
     shipped, built = start_up("shipped"), start_up("built")
     print(f"  index ready at start (median of {STARTS} fresh processes, catalogue parse included): shipped "
           f"{shipped['total'] * ms:.0f} ms (catalogue {shipped['catalogue'] * ms:.0f}, pypinyin imported: "

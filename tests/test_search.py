@@ -1,7 +1,9 @@
 """Search as a citizen uses it: Chinese, pinyin, initials, mixes and typos find the item they mean.
 
-The evaluation set (tests/search_eval.yaml) is scored here for top-3 accuracy; bench_search.py
-reports top-1, top-3 and latency. Typos in it (社宝卡, 公积今) appear nowhere in the catalogue.
+The evaluation sets (tests/search_eval.yaml: what citizens type, and `spoken`, phrasings as citizens speak
+that use none of the catalogue's own text) are scored here for top-3 accuracy; bench_search.py reports
+top-1, top-3 and latency. Typos in it (社宝卡, 公积今) appear nowhere in the catalogue. Everyday phrases
+reach the catalogue's words through the lexicon (central/catalog/lexicon.yaml), validated in one place.
 Search runs on the index shipped beside the catalogue, as the booth does; built at the booth (an older
 catalogue without one) it ranks the same.
 """
@@ -18,7 +20,8 @@ import yaml
 
 from appliance.catalog import search_data
 from appliance.catalog.holder import read_catalog
-from appliance.catalog.model import bundled_text, parse_catalog
+from appliance.catalog.lexicon import load_lexicon
+from appliance.catalog.model import CatalogError, bundled_text, parse_catalog
 from appliance.catalog.search import SearchIndex
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,25 +35,56 @@ def index() -> SearchIndex:
     return SearchIndex(catalog)
 
 
-def evaluation() -> list[tuple[str, str]]:
-    return [tuple(pair) for pair in yaml.safe_load(EVAL.read_text(encoding="utf-8"))["queries"]]
+def evaluation(part: str = "queries") -> list[tuple[str, str]]:
+    return [tuple(pair) for pair in yaml.safe_load(EVAL.read_text(encoding="utf-8"))[part]]
 
 
 def test_the_evaluation_set_is_large_and_names_real_items() -> None:
-    pairs = evaluation()
-    assert len(pairs) >= 80
+    pairs, spoken = evaluation(), evaluation("spoken")
+    assert len(pairs) >= 80 and len(spoken) >= 100
+    assert not {query for query, _ in pairs} & {query for query, _ in spoken}
     catalog = parse_catalog(json.loads(bundled_text()))
     codes = {item.code for item in catalog.items} | {bundle.code for bundle in catalog.bundles}
-    assert not [code for _, code in pairs if code not in codes], "every expected code exists"
+    assert not [code for _, code in pairs + spoken if code not in codes], "every expected code exists"
     catalogue = bundled_text()
     for typo in ("社宝", "公积今"):
         assert typo not in catalogue, f"{typo} must be found by sound, not planted as an alias"
+    texts = ([item.name for item in catalog.items] + [a for item in catalog.items for a in item.aliases]
+             + [entry.question for entry in catalog.faq] + [b.name for b in catalog.bundles]
+             + [a for b in catalog.bundles for a in b.aliases])
+    copied = [query for query, _ in spoken if any(query in text for text in texts)]
+    assert copied == [], "a spoken phrasing is the catalogue's own text"
 
 
-def test_top3_accuracy_is_at_least_95_percent(index) -> None:
-    pairs = evaluation()
+@pytest.mark.parametrize(("part", "goal"), [("queries", 0.95), ("spoken", 0.97)])
+def test_top3_accuracy_meets_its_goal(index, part: str, goal: float) -> None:
+    pairs = evaluation(part)
     misses = [(query, code) for query, code in pairs if code not in [h.code for h in index.search(query)[:3]]]
-    assert len(misses) <= 0.05 * len(pairs), misses
+    assert len(misses) <= (1 - goal) * len(pairs), misses
+
+
+def test_everyday_phrases_are_put_in_the_catalogues_words(index) -> None:
+    assert index.rewrite("交一下水钱") == "交水费"  # a filler left out, money said as the fee
+    assert index.rewrite("打一份无犯罪的证明") == "打印无犯罪证明"
+    assert index.rewrite("身份证找不着了") == "身份证丢了"  # the longest phrase first (找不着了, not 找不着)
+    assert index.rewrite("jiaodianqian") == "jiaodianqian", "pinyin stays as typed: 交电钱 or 交点钱?"
+    assert index.search("交一下水钱")[0].code == "SDQ-001"
+    assert index.candidates("maidian") == ["买电"], "the keyboard offers everyday phrases too"
+
+
+@pytest.mark.parametrize(("text", "refusal"), [
+    ("words: {丢了: [找不着, 找不着]}", "'找不着' is listed twice"),
+    ("words: {丢了: [掉了]}\nfillers: [掉了]", "'掉了' is listed twice (under '丢了' and 'fillers')"),
+    ("words: {坏了: [坏了]}", "'坏了' is listed as an everyday phrase of itself"),
+    ("words: {丢了: [lost]}", "words.丢了.0"),
+    ("words: {丢了: [掉了]}\nsynonyms: {}", "synonyms"),
+    ("words: {飞船: [火箭]}", "words '飞船': not in any name, alias or question of the catalogue"),
+])
+def test_a_bad_lexicon_is_refused_naming_the_entry(tmp_path: Path, text: str, refusal: str) -> None:
+    (tmp_path / "lexicon.yaml").write_text(text, encoding="utf-8")
+    with pytest.raises(CatalogError) as refused:
+        search_data.build(parse_catalog(json.loads(bundled_text())), lexicon=load_lexicon(tmp_path))
+    assert refusal in str(refused.value)
 
 
 @pytest.mark.parametrize(("query", "code"), [

@@ -17,11 +17,12 @@ _friendly = friendly("kiosk", (CatalogError,))  # a refused catalogue or key: on
 
 
 def _build(args: argparse.Namespace) -> int:
+    from appliance.catalog.lexicon import load_lexicon
     from appliance.catalog.source import build_catalog
 
     catalog = build_catalog(args.source, args.version, args.sequence)
     text = catalog_json(catalog.model_dump(mode="json")).encode()
-    search = search_data.build(catalog, text)
+    search = search_data.build(catalog, text, load_lexicon(args.source))
     index = search_data.path_beside(args.output)
     for path, content in ((args.output, text), (index, search_data.data_json(search))):
         try:
@@ -30,7 +31,8 @@ def _build(args: argparse.Namespace) -> int:
             raise CatalogError(f"{path} cannot be written: {exc.strerror}") from None
     print(f"{args.output}: catalogue {catalog.version} (sequence {catalog.sequence}): {len(catalog.items)} items "
           f"in {len(catalog.departments)} departments, {len(catalog.bundles)} bundles, {len(catalog.faq)} questions")
-    print(f"{index}: its search index ({len(search.texts)} texts, {len(search.vocabulary)} words)")
+    print(f"{index}: its search index ({len(search.texts)} texts, {len(search.vocabulary)} words, "
+          f"{len(search.lexicon)} everyday phrases)")
     return 0
 
 
@@ -108,7 +110,8 @@ def add_catalog_commands(commands: argparse._SubParsersAction) -> None:
     tools = catalog.add_subparsers(dest="catalog_command", required=True)
     build = tools.add_parser("build", help="build the catalogue JSON, and its search index beside it, from the YAML "
                                            "sources")
-    build.add_argument("source", type=Path, help="directory with departments/*.yaml and bundles.yaml")
+    build.add_argument("source", type=Path,
+                       help="directory with departments/*.yaml, bundles.yaml and (optional) lexicon.yaml")
     build.add_argument("--version", required=True, help="catalogue version, e.g. 2026.11-1")
     build.add_argument("--sequence", type=int, default=0,
                        help="the publisher's order, one more than the last published: booths install only a "

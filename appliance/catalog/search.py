@@ -6,13 +6,16 @@ bundles it belongs to and its knowledge-base questions, each text both as charac
 pinyin syllables. Matching on syllables makes near-homophone typos (社宝卡, 公积今) land on the right
 item; pinyin letters are matched as syllable prefixes, so "sbk", "shebaoka" and "shebk" all reach
 社保卡. The same syllable index offers the on-screen keyboard Chinese word candidates taken from the
-catalogue's own vocabulary. The texts' pinyin, the query's pinyin table and that vocabulary come built
+catalogue's own vocabulary. Citizens' everyday phrases (找不着了, 水钱, 打一份) reach the catalogue's
+words through the lexicon (lexicon.py): a query is tried as typed and once more in the catalogue's
+words, and the better match counts. The texts' pinyin, the query's pinyin table and that vocabulary come built
 with the catalogue (search_data.py), so making an index at the booth's start is quick.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,6 +28,7 @@ from appliance.catalog.search_data import SearchData
 
 # How much a match in each kind of text counts: the name says most, a FAQ question least.
 WEIGHTS = {"name": 1.0, "alias": 0.95, "bundle": 0.8, "faq": 0.75, "department": 0.45}
+REWRITTEN = 0.97  # a match of the query put in the catalogue's words, against one as typed
 STOP_CHARS = set("的了吗呢啊吧怎么办要去哪里在我想请问如何可以能不")
 
 
@@ -41,6 +45,7 @@ class _Text:
     code: str
     kind: str
     text: str
+    cleaned: str
     chars: frozenset[str]
     bigrams: frozenset[str]
     syllables: tuple[str, ...]
@@ -50,8 +55,9 @@ class _Text:
 
 def _make_text(code: str, kind: str, text: str, sy: tuple[str, ...]) -> _Text:
     cleaned = clean(text)
-    return _Text(code, kind, text, frozenset(cleaned), frozenset(cleaned[i:i + 2] for i in range(len(cleaned) - 1)),
-                 sy, frozenset(itertools.pairwise(sy)), "".join(sy))
+    return _Text(code, kind, text, cleaned, frozenset(cleaned),
+                 frozenset(cleaned[i:i + 2] for i in range(len(cleaned) - 1)), sy, frozenset(itertools.pairwise(sy)),
+                 "".join(sy))
 
 
 class SearchIndex:
@@ -64,18 +70,24 @@ class SearchIndex:
         texts = [_make_text(code, kind, text, tuple(sy.split())) for code, kind, text, sy in data.texts]
         self._texts = texts
         self._joined = [text.joined for text in texts]
-        # Inverted indexes: which texts hold a character, a syllable, a syllable starting with a letter.
-        self._by_char: dict[str, set[int]] = {}
-        self._by_syllable: dict[str, set[int]] = {}
+        # Inverted indexes: which texts hold a character, a bigram, a syllable, a pair of syllables, a
+        # syllable starting with a letter.
+        self._by_char: dict[str, list[int]] = {}
+        self._by_bigram: dict[str, list[int]] = {}
+        self._by_syllable: dict[str, list[int]] = {}
+        self._by_pair: dict[tuple[str, str], list[int]] = {}
         self._by_letter: dict[str, set[int]] = {}
         for n, text in enumerate(texts):
-            for char in text.chars:
-                self._by_char.setdefault(char, set()).add(n)
+            for index, keys in ((self._by_char, text.chars), (self._by_bigram, text.bigrams),
+                                (self._by_syllable, set(text.syllables)), (self._by_pair, text.syllable_bigrams)):
+                for key in keys:
+                    index.setdefault(key, []).append(n)
             for sy in text.syllables:
-                self._by_syllable.setdefault(sy, set()).add(n)
                 self._by_letter.setdefault(sy[0], set()).add(n)
         self._vocabulary = {word: (tuple(sy.split()), count) for word, sy, count in data.vocabulary}
         self._readings = data.readings
+        self._rewrites = {phrase: word for phrase, word, _ in data.lexicon}
+        self._longest = max(map(len, self._rewrites), default=0)
 
     def read(self, chars: str) -> tuple[str, ...]:
         """The syllables of a query's Chinese characters, as the catalogue reads them: its words
@@ -95,12 +107,45 @@ class SearchIndex:
                 i += 1
         return tuple(out)
 
+    def rewrite(self, typed: str) -> str:
+        """A cleaned query in the catalogue's words: each everyday phrase (the longest first) replaced,
+        fillers left out. Pinyin is left as typed: one spelling is many phrases (交电钱, 交点钱), and
+        the keyboard's candidates offer the everyday phrases, so a citizen picks the one meant."""
+        out: list[str] = []
+        i = 0
+        while i < len(typed):
+            for size in range(min(self._longest, len(typed) - i), 0, -1):
+                word = self._rewrites.get(typed[i:i + size])
+                if word is not None:
+                    out.append(word)
+                    i += size
+                    break
+            else:
+                out.append(typed[i])
+                i += 1
+        return "".join(out)
+
     # -- searching ------------------------------------------------------------------------------------
     def search(self, query: str, limit: int = 10) -> list[Hit]:
         """The items (and bundles) a citizen most likely means, best first; [] for an empty query."""
-        q = _Query(query, self.read)
+        typed = clean(query)
+        best: dict[str, tuple[float, str]] = {}
+        for said, factor in ((typed, 1.0), (self.rewrite(typed), REWRITTEN)):
+            if factor != 1.0 and said == typed:
+                break
+            for n, similarity in self._similarities(_Query(said, self.read)).items():
+                text = self._texts[n]
+                score = similarity * WEIGHTS[text.kind] * factor
+                if score > best.get(text.code, (0.0, ""))[0]:
+                    best[text.code] = (score, text.text)
+        ranked = sorted(best.items(), key=lambda pair: (-pair[1][0], pair[0]))
+        return [Hit(code, self._names[code], round(score, 4), matched)
+                for code, (score, matched) in ranked[:limit] if score >= 0.2]
+
+    def _similarities(self, q: _Query) -> dict[int, float]:
+        """How well each text that shares anything with the query matches it, 0–1."""
         if q.empty:
-            return []
+            return {}
         parts: list[tuple[dict[int, float], float]] = []
         if q.han:
             parts.append((self._han_scores(q), len(q.han)))
@@ -111,23 +156,31 @@ class SearchIndex:
         for scores, weight in parts:
             for n, score in scores.items():
                 combined[n] = combined.get(n, 0.0) + score * weight / total_weight
-        best: dict[str, tuple[float, str]] = {}
-        for n, similarity in combined.items():
-            text = self._texts[n]
-            score = similarity * WEIGHTS[text.kind]
-            if score > best.get(text.code, (0.0, ""))[0]:
-                best[text.code] = (score, text.text)
-        ranked = sorted(best.items(), key=lambda pair: (-pair[1][0], pair[0]))
-        return [Hit(code, self._names[code], round(score, 4), matched)
-                for code, (score, matched) in ranked[:limit] if score >= 0.2]
+        return combined
 
     def _han_scores(self, q: _Query) -> dict[int, float]:
-        candidates: set[int] = set()
-        for char in q.chars:
-            candidates |= self._by_char.get(char, set())
-        for syllable in q.meaningful_syllables:
-            candidates |= self._by_syllable.get(syllable, set())
-        return {n: q.han_similarity(self._texts[n]) for n in candidates}
+        """Each text sharing a character or a sound with the query: the best of the share of the query's
+        bigrams, syllable pairs, characters and sounds it holds, plus a little for how much of the text
+        the query says; 1.0 for a text that holds the whole query."""
+        chars, sounds, bigrams, pairs = Counter(), Counter(), Counter(), Counter()
+        for counts, index, keys in ((chars, self._by_char, q.chars), (sounds, self._by_syllable, q.sounds),
+                                    (bigrams, self._by_bigram, q.bigrams), (pairs, self._by_pair, q.pairs)):
+            for key in keys:
+                counts.update(index.get(key, ()))
+        n_chars, n_sounds = len(q.chars), max(1, len(q.sounds))
+        n_bigrams, n_pairs = len(q.bigrams), max(1, len(q.pairs))
+        scores = {}
+        for n in chars.keys() | sounds.keys():
+            text = self._texts[n]
+            shared = chars[n]
+            if shared == n_chars and (q.han in text.text or (len(text.text) >= 2 and text.cleaned == q.han)):
+                scores[n] = 1.0
+                continue
+            best = max(0.7 * shared / n_chars, 0.6 * sounds[n] / n_sounds)
+            if n_bigrams:
+                best = max(best, bigrams[n] / n_bigrams, 0.95 * pairs[n] / n_pairs)
+            scores[n] = min(1.0, best + 0.1 * shared / max(1, len(text.chars)))  # and a query that says all of it
+        return scores
 
     def _letter_scores(self, token: str) -> dict[int, float]:
         scores = {}
@@ -156,33 +209,20 @@ class SearchIndex:
 
 
 class _Query:
+    """What the search needs of a query: its Chinese characters (those that mean something), bigrams,
+    syllables, syllable pairs, and its runs of pinyin letters."""
+
     def __init__(self, raw: str, read: Callable[[str], tuple[str, ...]]) -> None:
         text = clean(raw)
         self.han = "".join(c for c in text if HAN.match(c))
         meaningful = "".join(c for c in self.han if c not in STOP_CHARS) or self.han
         self.chars = frozenset(meaningful)
         self.bigrams = frozenset(self.han[i:i + 2] for i in range(len(self.han) - 1))
-        self.syllables = read(self.han)
-        self.syllable_bigrams = frozenset(itertools.pairwise(self.syllables))
-        self.meaningful_syllables = frozenset(sy for c, sy in zip(self.han, self.syllables, strict=True)
-                                              if c in meaningful)
+        syllables = read(self.han)
+        self.pairs = frozenset(itertools.pairwise(syllables))
+        self.sounds = frozenset(sy for c, sy in zip(self.han, syllables, strict=True) if c in meaningful)
         self.letters = LATIN.findall(text)
         self.empty = not self.han and not self.letters
-
-    def han_similarity(self, text: _Text) -> float:
-        if self.han in text.text or (len(text.text) >= 2 and clean(text.text) == self.han):
-            return 1.0
-        scores = []
-        if self.bigrams:
-            scores.append(len(self.bigrams & text.bigrams) / len(self.bigrams))
-            scores.append(0.95 * len(self.syllable_bigrams & text.syllable_bigrams) / len(self.syllable_bigrams))
-        chars = len(self.chars & text.chars) / len(self.chars)
-        sounds = len(self.meaningful_syllables & set(text.syllables)) / max(1, len(self.meaningful_syllables))
-        scores.append(0.7 * chars)
-        scores.append(0.6 * sounds)
-        best = max(scores)
-        coverage = len(self.chars & text.chars) / max(1, len(text.chars))  # a query that says all of it
-        return min(1.0, best + 0.1 * coverage)
 
 
 def _letters_similarity(token: str, sy: tuple[str, ...]) -> float:

@@ -1,12 +1,14 @@
 """The search index shipped with a catalogue: what search would otherwise work out at the booth's start
-(every text's pinyin, the pinyin table for queries, the keyboard's vocabulary), done once by
-`kiosk catalog build` and written beside the catalogue file (catalog.json → catalog.search.json).
+(every text's pinyin, the pinyin table for queries, the keyboard's vocabulary) and the lexicon of
+everyday phrases (lexicon.py), done once by `kiosk catalog build` and written beside the catalogue file
+(catalog.json → catalog.search.json).
 
 It names the sha256 of the exact catalogue bytes it was built from, travels signed beside them in the
 update message (signing.py) and is used only with those bytes. Without one — an older catalogue, a
-file lost or damaged — the booth builds the same data itself (`build`): a slower start, the same
-results. The holder ties the data it loaded to the catalogue object (`attach`), so whoever makes a
-`SearchIndex` of that catalogue gets the shipped data (`attached`).
+file lost or damaged — the booth builds the same data itself (`build`), with the lexicon its software
+came with (the bundled catalogue's): a slower start, the same results. The holder ties the data it
+loaded to the catalogue object (`attach`), so whoever makes a `SearchIndex` of that catalogue gets the
+shipped data (`attached`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from appliance.catalog.chinese import HAN_RUN, clean, han, syllables
+from appliance.catalog.lexicon import Lexicon
 from appliance.catalog.model import Catalog
 
 log = logging.getLogger("kiosk.catalog")
@@ -45,11 +48,15 @@ class SearchData(BaseModel):
     texts: tuple[tuple[str, Kind, str, str], ...]
     # a 2–4 character word of names and aliases, its syllables, how often it occurs
     vocabulary: tuple[tuple[str, str, int], ...]
-    readings: dict[str, str]  # character → the syllable the catalogue reads it with most often
+    readings: dict[str, str]  # character → the syllable the catalogue (or the lexicon) reads it with most often
+    # everyday phrase, the catalogue's words for it ("" for a filler), the phrase's syllables
+    lexicon: tuple[tuple[str, str, str], ...] = ()
 
 
-def build(catalog: Catalog, catalog_bytes: bytes | None = None) -> SearchData:
-    """The search data of `catalog` (pypinyin's work); tied to `catalog_bytes` when they are given."""
+def build(catalog: Catalog, catalog_bytes: bytes | None = None, lexicon: Lexicon | None = None) -> SearchData:
+    """The search data of `catalog` (pypinyin's work); tied to `catalog_bytes` when they are given.
+    Without a `lexicon` (the booth's fallback), the one shipped with the bundled catalogue is used.
+    `CatalogError` for a lexicon whose words the catalogue does not have."""
     texts: list[tuple[str, Kind, str, str]] = []
 
     def add(code: str, kind: Kind, text: str) -> None:
@@ -66,33 +73,52 @@ def build(catalog: Catalog, catalog_bytes: bytes | None = None) -> SearchData:
             add(bundle.code, "alias", alias)
     for entry in catalog.faq:
         add(entry.item, "faq", entry.question)
+    if lexicon is None:
+        spoken = _bundled_lexicon()
+    else:
+        lexicon.check_against(catalog)
+        rewrites = sorted(lexicon.rewrites().items())
+        spoken = tuple((phrase, word, " ".join(syllables(phrase))) for phrase, word in rewrites)
     return SearchData(catalog_sha256=digest(catalog_bytes) if catalog_bytes is not None else "", texts=tuple(texts),
-                      vocabulary=_vocabulary(catalog), readings=_readings(texts))
+                      vocabulary=_vocabulary(catalog, spoken), readings=_readings(texts, spoken), lexicon=spoken)
 
 
-def _vocabulary(catalog: Catalog) -> tuple[tuple[str, str, int], ...]:
+def _vocabulary(catalog: Catalog, spoken: tuple[tuple[str, str, str], ...]) -> tuple[tuple[str, str, int], ...]:
     """Words a citizen may want to type: 2–4 character runs of names and aliases, with how often
-    they occur, and their syllables."""
+    they occur, and their syllables; then the lexicon's everyday phrases."""
     counts: Counter[str] = Counter()
     sources = [item.name for item in catalog.items] + [a for item in catalog.items for a in item.aliases]
     for text in sources:
         for run in HAN_RUN.findall(text):
             for size in (2, 3, 4):
                 counts.update(run[i:i + size] for i in range(len(run) - size + 1))
-    return tuple((word, " ".join(syllables(word)), count) for word, count in counts.items()
-                 if count >= 2 or len(word) == 2)
+    words = tuple((word, " ".join(syllables(word)), count) for word, count in counts.items()
+                  if count >= 2 or len(word) == 2)
+    known = {word for word, _, _ in words}
+    return words + tuple((phrase, sy, 1) for phrase, _, sy in spoken if len(phrase) >= 2 and phrase not in known)
 
 
-def _readings(texts: list[tuple[str, Kind, str, str]]) -> dict[str, str]:
-    """Each character's reading as the catalogue's texts read it most often (还 in 还房贷 …)."""
+def _readings(texts: list[tuple[str, Kind, str, str]], spoken: tuple[tuple[str, str, str], ...]) -> dict[str, str]:
+    """Each character's reading as the catalogue's texts read it most often (还 in 还房贷 …), and the
+    lexicon's phrases for characters the catalogue does not use."""
     seen: Counter[tuple[str, str]] = Counter()
     for _, _, text, sy in texts:
         seen.update(zip(han(clean(text)), sy.split(), strict=True))
+    for phrase, _, sy in spoken:
+        seen.update(zip(phrase, sy.split(), strict=True))
     best: dict[str, tuple[int, str]] = {}
     for (char, syllable), count in seen.items():
         if (count, syllable) > best.get(char, (0, "")):
             best[char] = (count, syllable)
     return {char: syllable for char, (_, syllable) in sorted(best.items())}
+
+
+def _bundled_lexicon() -> tuple[tuple[str, str, str], ...]:
+    raw = bundled_bytes()
+    try:
+        return SearchData.model_validate_json(raw).lexicon if raw else ()
+    except ValidationError:
+        return ()
 
 
 def digest(catalog_bytes: bytes) -> str:
