@@ -123,8 +123,8 @@ def _index_of(text: bytes) -> bytes:
 def test_the_search_index_travels_signed_beside_the_catalogue(tmp_path: Path) -> None:
     """A message with the index installs both files and search uses the shipped index; a booth whose
     software predates the index still finds the catalogue's signature over the catalogue's bytes alone; an
-    index whose signature does not check refuses the whole message; a signed index of other bytes is left
-    out (the booth builds its own)."""
+    index whose signature does not check refuses the whole message, and its signature does not pass for a
+    catalogue's; a signed index of other bytes is left out (the booth builds its own)."""
     pem, public = generate_key()
     key = load_private_key(pem)
     holder = CatalogHolder(tmp_path / "catalog.json")
@@ -141,6 +141,9 @@ def test_the_search_index_travels_signed_beside_the_catalogue(tmp_path: Path) ->
     forged = dict(opened, search=base64.b64encode(_index_of(_catalog("x", drop=2))).decode())
     updates.receive("t", json.dumps(forged).encode())
     assert alerts[-1][1] == {"reason": "bad_signature"} and holder.version == "2026.11-1" and not index.exists()
+    posing = dict(opened, catalog=opened["search"], signature=opened["search_signature"])
+    updates.receive("t", json.dumps(posing).encode())
+    assert alerts[-1][1] == {"reason": "bad_signature"} and len(alerts) == 2
 
     updates.receive("t", message)
     assert holder.version == "2026.12-1" and index.read_bytes() == _index_of(text)
@@ -149,6 +152,6 @@ def test_the_search_index_travels_signed_beside_the_catalogue(tmp_path: Path) ->
 
     other = _catalog("2027.01-1", sequence=3)
     updates.receive("t", sign(other, "2027.01-1", key, _index_of(text)))  # signed, but built from other bytes
-    assert holder.version == "2027.01-1" and not index.exists() and len(alerts) == 1
+    assert holder.version == "2027.01-1" and not index.exists() and len(alerts) == 2
     assert search_data.attached(holder.current) is None
     assert SearchIndex(holder.current).search("社保卡丢了")[0].code == "RS-002", "search built its own"

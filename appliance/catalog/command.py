@@ -49,19 +49,22 @@ def _check(args: argparse.Namespace) -> int:
         raise CatalogError(f"{args.file} cannot be read: {exc}") from None
     print(f"catalogue OK: {catalog.version}, {len(catalog.items)} items, {len(catalog.departments)} departments, "
           f"{len(catalog.bundles)} bundles, {len(catalog.faq)} questions")
-    search = _search_beside(args.file, text)
-    print(f"search index OK: {len(search.texts)} texts" if search else
+    raw = _search_beside(args.file, text)
+    print(f"search index OK: {len(search_data.parse(raw, text).texts)} texts" if raw else
           f"no search index beside it: booths build their own at start ({search_data.path_beside(args.file).name})")
     return 0
 
 
-def _search_beside(path: Path, text: bytes) -> search_data.SearchData | None:
-    """The search index beside a catalogue file; `CatalogError` if it is there but does not fit."""
+def _search_beside(path: Path, text: bytes) -> bytes | None:
+    """The bytes of the search index beside a catalogue file; `CatalogError` if it is there but does not fit."""
     raw = search_data.read_beside(path)
-    try:
-        return search_data.parse(raw, text) if raw is not None else None
-    except search_data.SearchDataError as exc:
-        raise CatalogError(f"{search_data.path_beside(path)}: {exc}: rebuild both with kiosk catalog build") from None
+    if raw is not None:
+        try:
+            search_data.parse(raw, text)
+        except search_data.SearchDataError as exc:
+            raise CatalogError(f"{search_data.path_beside(path)}: {exc}: rebuild both with kiosk catalog build") \
+                from None
+    return raw
 
 
 def _keygen(args: argparse.Namespace) -> int:
@@ -81,7 +84,7 @@ def _sign(args: argparse.Namespace) -> int:
     if catalog.sequence < 1:
         raise CatalogError(f"{args.file} has no sequence: booths install only a higher sequence than they hold, "
                            "so build it with --sequence N (one more than the last published)")
-    search = search_data.read_beside(args.file) if _search_beside(args.file, text) else None
+    search = _search_beside(args.file, text)
     message = sign(text, catalog.version, load_private_key(args.key.read_bytes()), search)
     args.output.write_bytes(message)
     print(f"{args.output}: catalogue {catalog.version} (sequence {catalog.sequence}) signed "

@@ -8,8 +8,9 @@ item; pinyin letters are matched as syllable prefixes, so "sbk", "shebaoka" and 
 社保卡. The same syllable index offers the on-screen keyboard Chinese word candidates taken from the
 catalogue's own vocabulary. Citizens' everyday phrases (找不着了, 水钱, 打一份) reach the catalogue's
 words through the lexicon (lexicon.py): a query is tried as typed and once more in the catalogue's
-words, and the better match counts. The texts' pinyin, the query's pinyin table and that vocabulary come built
-with the catalogue (search_data.py), so making an index at the booth's start is quick.
+words, and the better match counts. The texts' pinyin, the query's pinyin table, that vocabulary and
+the lexicon come built with the catalogue (search_data.py), so making an index at the booth's start
+is quick.
 """
 
 from __future__ import annotations
@@ -130,10 +131,11 @@ class SearchIndex:
         """The items (and bundles) a citizen most likely means, best first; [] for an empty query."""
         typed = clean(query)
         best: dict[str, tuple[float, str]] = {}
+        letters: dict[str, dict[int, float]] = {}  # pinyin is the same in both tries: scored once
         for said, factor in ((typed, 1.0), (self.rewrite(typed), REWRITTEN)):
             if factor != 1.0 and said == typed:
                 break
-            for n, similarity in self._similarities(_Query(said, self.read)).items():
+            for n, similarity in self._similarities(_Query(said, self.read), letters).items():
                 text = self._texts[n]
                 score = similarity * WEIGHTS[text.kind] * factor
                 if score > best.get(text.code, (0.0, ""))[0]:
@@ -142,7 +144,7 @@ class SearchIndex:
         return [Hit(code, self._names[code], round(score, 4), matched)
                 for code, (score, matched) in ranked[:limit] if score >= 0.2]
 
-    def _similarities(self, q: _Query) -> dict[int, float]:
+    def _similarities(self, q: _Query, letters: dict[str, dict[int, float]]) -> dict[int, float]:
         """How well each text that shares anything with the query matches it, 0–1."""
         if q.empty:
             return {}
@@ -150,7 +152,9 @@ class SearchIndex:
         if q.han:
             parts.append((self._han_scores(q), len(q.han)))
         for token in q.letters:
-            parts.append((self._letter_scores(token), max(1.0, len(token) / 3)))
+            if token not in letters:
+                letters[token] = self._letter_scores(token)
+            parts.append((letters[token], max(1.0, len(token) / 3)))
         total_weight = sum(weight for _, weight in parts)
         combined: dict[int, float] = {}
         for scores, weight in parts:

@@ -10,8 +10,9 @@ change what the booths tell citizens.
 
 `search` is the search index built with the catalogue (search_data.py), signed on its own so that a booth
 whose software predates it still checks the catalogue's signature over the same bytes and ignores it; a
-booth that reads it refuses the whole message if its signature does not check. It may be absent: a
-booth then builds its own.
+booth that reads it refuses the whole message if its signature does not check. Its signature covers a
+prefix naming it as an index (`SEARCH_CONTEXT`), so neither signature stands for the other kind of
+document. It may be absent: a booth then builds its own.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from appliance.catalog.model import CatalogError
 
 FORMAT = "kiosk-catalog/1"
+SEARCH_CONTEXT = b"kiosk-search-index\0"  # what the index's signature covers before its bytes
 
 
 class CatalogRejected(CatalogError):
@@ -90,7 +92,7 @@ def sign(catalog_bytes: bytes, version: str, key: Ed25519PrivateKey, search: byt
     message = {"format": FORMAT, "version": version, "catalog": _b64(catalog_bytes),
                "signature": _b64(key.sign(catalog_bytes))}
     if search is not None:
-        message |= {"search": _b64(search), "search_signature": _b64(key.sign(search))}
+        message |= {"search": _b64(search), "search_signature": _b64(key.sign(SEARCH_CONTEXT + search))}
     return json.dumps(message).encode()
 
 
@@ -117,7 +119,8 @@ def open_message(payload: bytes, public_key: Ed25519PublicKey | None) -> Opened:
         raise CatalogRejected("no_key", "no catalog.public_key configured: signed catalogues cannot be checked")
     _verify(public_key, signature, catalog, "catalogue signature does not match the configured key")
     if search is not None:
-        _verify(public_key, search_signature, search, "search index signature does not match the configured key")
+        _verify(public_key, search_signature, SEARCH_CONTEXT + search,
+                "search index signature does not match the configured key")
     return Opened(catalog, search)
 
 
