@@ -132,7 +132,8 @@ class Kiosk:
             lambda: {**{c.value: self.ledger.since_boot.get(c.value, 0) for c in Counted}, **self.pump.counters(),
                      "commands": self.commands.handled, "print_failures": printing.failures,
                      "assist_answers_ignored": self.help.answers_ignored},
-            lambda: update_block(self.trial.record, __version__, self.fetcher.state()))
+            lambda: update_block(self.trial.record, __version__, self.fetcher.state()),
+            site=config.device.site, region=config.device.region)
         self.trial = TrialWatch(ReleaseLayout(config.updates.release_root), __version__,
                                 config.updates.commit_window_s, self._healthy_on_trial,
                                 lambda: _ask_root(storage, "commit-release"))

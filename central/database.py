@@ -39,6 +39,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from central import migrations, usage_totals
 from central.alerts import Condition
+from central.heartbeats import complete_heartbeat, fold_facts
 from central.tables import (
     alerts,
     cases,
@@ -86,7 +87,7 @@ class Database:
         self._add_device = self.insert_ignore(devices)
         self._add_heartbeat = insert(heartbeats)
         self._note_heartbeat = update(devices).where(devices.c.id == bindparam("device_id")).values(
-            last_heartbeat_at=bindparam("at"), heartbeat=bindparam("beat"))
+            last_heartbeat_at=bindparam("at"), heartbeat=bindparam("beat"), facts=bindparam("known"))
         self._add_event = self.insert_ignore(events)  # redeliveries race between instances: skip, not fail
         self._add_dead_letter = self.insert_ignore(dead_letters)
         self._device_row = select(devices).where(devices.c.id == bindparam("device_id"))
@@ -140,7 +141,7 @@ class Database:
     def record_status(self, conn: Connection, device: str, status: dict[str, Any], now: float) -> bool:
         """A birth or a will; False when it is a stale will (its boot is older than the latest birth)."""
         self.ensure_device(conn, device, now)
-        current = conn.execute(select(devices.c.boot).where(devices.c.id == device)).scalar_one()
+        current, known = conn.execute(select(devices.c.boot, devices.c.facts).where(devices.c.id == device)).one()
         boot = int(status["boot"])
         stale = boot < current
         conn.execute(insert(status_history).values(device=device, status=status["status"], boot=boot,
@@ -152,22 +153,51 @@ class Database:
         for key in ("site", "region"):
             if status.get(key):
                 changes[key] = status[key]
+        if status["status"] != "offline":  # a birth: every fact of the booth (central.heartbeats)
+            changes["facts"] = fold_facts(known, status)
         conn.execute(update(devices).where(devices.c.id == device).values(**changes))
         return True
 
-    def record_heartbeats(self, conn: Connection, beats: list[tuple[str, dict[str, Any], float]]) -> None:
-        """A batch's heartbeats (device, heartbeat, received) in two statements: the history rows, and
-        each device's latest heartbeat."""
-        rows, latest = [], {}
-        for device, beat, now in beats:
+    def record_heartbeats(self, conn: Connection, beats: list[tuple[str, dict[str, Any], float]]
+                          ) -> list[tuple[str, dict[str, Any], float]]:
+        """A batch's heartbeats (device, heartbeat, received): the history rows, and each device's latest
+        heartbeat and facts. Returns each heartbeat made whole from the booth's facts (central.heartbeats),
+        in order: what the alerts and the update reports judge."""
+        for device, _beat, now in beats:
             self.ensure_device(conn, device, now)
+        held = {row.id: row for row in conn.execute(
+            select(devices.c.id, devices.c.boot, devices.c.software, devices.c.site, devices.c.region,
+                   devices.c.facts).where(devices.c.id.in_({device for device, _, _ in beats})))}
+        facts = {device: row.facts for device, row in held.items()}
+        rows, latest, whole = [], {}, []
+        for device, beat, now in beats:
+            facts[device] = fold_facts(facts[device], beat)
+            beat = complete_heartbeat(beat, facts[device], held[device].software)
+            whole.append((device, beat, now))
             outbox, system = beat.get("outbox") or {}, beat.get("system") or {}
             rows.append({"device": device, "received_at": now, "boot": beat["boot"],
                          "outbox_depth": outbox.get("depth"), "outbox_oldest_s": outbox.get("oldest_age_s"),
                          "cpu_temp_c": system.get("cpu_temp_c"), "disk_free_mb": system.get("disk_free_mb")})
-            latest[device] = {"device_id": device, "at": now, "beat": beat}
+            latest[device] = {"device_id": device, "at": now, "beat": beat, "known": facts[device]}
         conn.execute(self._add_heartbeat, rows)
         conn.execute(self._note_heartbeat, list(latest.values()))
+        for device in latest:
+            self._adopt_fixed_facts(conn, held[device], facts[device])
+        return whole
+
+    @staticmethod
+    def _adopt_fixed_facts(conn: Connection, row: Any, known: dict[str, Any]) -> None:
+        """Software, site and region from a heartbeat that carried every fact, when it is of the boot of the
+        latest birth or later: a central that never got the birth (away longer than its session, on a broker
+        that gives shared subscriptions no retained messages) learns them."""
+        fixed = known.get("fixed") or {}
+        if not fixed or fixed["boot"] < row.boot:
+            return
+        said = fixed["said"]
+        changes = {key: said[key] for key in ("software", "site", "region")
+                   if isinstance(said.get(key), str) and said[key] and said[key] != getattr(row, key)}
+        if changes:
+            conn.execute(update(devices).where(devices.c.id == row.id).values(**changes))
 
     def prune_heartbeats(self, conn: Connection, older_than: float) -> int:
         return conn.execute(heartbeats.delete().where(heartbeats.c.received_at < older_than)).rowcount

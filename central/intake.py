@@ -359,8 +359,9 @@ class Intake:
             self._judge_clock(conn, message.device, now)
 
     def _record_heartbeats(self, conn: Connection, beats: list[tuple[Message, float]], outcome: Outcome) -> None:
-        self.db.record_heartbeats(conn, [(m.device, m.body, at) for m, at in beats])
-        latest = {m.device: (m.body, at) for m, at in beats}  # alerts follow each booth's latest heartbeat
+        # made whole from the booth's facts (central.heartbeats): alerts follow each booth's latest heartbeat
+        latest = {device: (beat, at) for device, beat, at in
+                  self.db.record_heartbeats(conn, [(m.device, m.body, at) for m, at in beats])}
         known = self.db.devices_and_open_alerts(conn, list(latest))
         for device, (beat, now) in latest.items():
             row, open_now = known[device]
@@ -368,7 +369,9 @@ class Intake:
                                 open_now)
             self.db.sync_alerts(conn, device, "clock", clock_conditions(row, now, self.settings.thresholds), now,
                                 open_now)
-        if record_update_reports(conn, [(device, beat, at) for device, (beat, at) in latest.items()]):
+        # an update block central knows to be behind the booth's (facts_stale) is not the booth's word now
+        if record_update_reports(conn, [(device, beat, at) for device, (beat, at) in latest.items()
+                                        if not beat.get("facts_stale")]):
             self._next_sweep = 0  # a booth said something new of an update: judge the rollouts after this batch
         outcome.counts["heartbeat"] += len(beats)
 

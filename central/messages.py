@@ -105,6 +105,7 @@ def _read(topic: str, device: str, suffix: str, payload: bytes) -> Message:
     _check(body, topic, **STAMP)
     if suffix == "status":
         _check(body, topic, **STATUS)
+        _check_facts(body, topic)
         return Message(device, "status", body)
     if suffix == "heartbeat":
         _check_heartbeat(body, topic)
@@ -127,6 +128,13 @@ def _read(topic: str, device: str, suffix: str, payload: bytes) -> Message:
 def _check_heartbeat(body: dict[str, Any], topic: str) -> None:
     _check(body, topic, **HEARTBEAT)
     _check(body.get("outbox") or {}, f"{topic} outbox", **HEARTBEAT_OUTBOX)
+    _check_facts(body, topic)
+
+
+def _check_facts(body: dict[str, Any], topic: str) -> None:
+    """The booth's facts, which a birth carries and a heartbeat may (central.heartbeats), and the system
+    readings; the `update` block is checked alone (read_update)."""
+    _check(body, topic, **FACTS)
     system = body.get("system") or {}
     _check(system, f"{topic} system", **HEARTBEAT_SYSTEM)
     _check(system.get("pi") or {}, f"{topic} system.pi", **HEARTBEAT_PI)
@@ -317,9 +325,15 @@ STAMP = {"clock_synced": _optional(_bool)}
 STATUS = {"status": lambda v: v in STATUSES, "boot": _positive, "software": _optional(_text_upto(64), empty=True),
           "site": _optional(_text_upto(200), empty=True), "region": _optional(_text_upto(16), empty=True),
           "reason": _optional(_text_upto(32))}
-HEARTBEAT = {"boot": _positive, "drivers": _drivers, "outbox": _optional(_map), "system": _optional(_map)}
+HEARTBEAT = {"boot": _positive, "drivers": _drivers, "outbox": _optional(_map),
+             "software": STATUS["software"], "site": STATUS["site"], "region": STATUS["region"]}
 HEARTBEAT_OUTBOX = {"depth": _optional(_count), "oldest_age_s": _optional(_count)}
-HEARTBEAT_SYSTEM = {"disk_free_mb": _optional(_number), "cpu_temp_c": _optional(_number), "pi": _optional(_map)}
+HEARTBEAT_SYSTEM = {"disk_free_mb": _optional(_number), "disk_total_mb": _optional(_number),
+                    "cpu_temp_c": _optional(_number), "pi": _optional(_map)}
+FACTS = {"facts_rev": _optional(_positive), "catalog_version": _optional(_text_upto(64), empty=True),
+         "fitted": _optional(lambda v: _list_of(v, lambda name: isinstance(name, str) and NAME.fullmatch(name),
+                                                MAX_DRIVERS)),
+         "outbox": _optional(_map), "system": _optional(_map), "link": _optional(_map)}
 HEARTBEAT_PI = {"throttling": _optional(_map), "filesystem_errors": _optional(
     lambda v: _map(v) and len(v) <= MAX_DRIVERS and all(_count(n) for n in v.values()))}
 ENVELOPE = {"id": lambda v: isinstance(v, str) and ULID.fullmatch(v), "seq": _positive, "created": _text_upto(40),

@@ -37,7 +37,8 @@ devices = Table(
     Column("boot", Integer, nullable=False, default=0),  # boot counter of the latest birth
     Column("first_seen", Float, nullable=False),
     Column("last_heartbeat_at", Float),
-    Column("heartbeat", JSON),  # the latest heartbeat as received
+    Column("heartbeat", JSON),  # the latest heartbeat, made whole from the booth's facts (central.heartbeats)
+    Column("facts", JSON),  # what the booth's births and fuller heartbeats said of it (central.heartbeats.fold_facts)
 )
 
 status_history = Table(

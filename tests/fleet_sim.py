@@ -39,27 +39,43 @@ class FakeBooth:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.device)  # each booth its own, repeatable, day
 
+    facts_rev: int = 1  # numbers the rare facts (catalogue version, update block, the Pi's troubles)
+    update: dict | None = None  # the software update block, for a booth that reports one (release_sim)
+
+    def facts(self) -> dict:
+        """Every fact a booth's birth carries (and every tenth heartbeat): fixed for the connection, and rare."""
+        facts = {"software": "0.1.0", "site": self.site, "region": self.region,
+                 "fitted": ["card_reader", "printer", "leds"],
+                 "outbox": {"policy": {"capacity": 100_000, "max_age_days": 30, "when_full": "refuse_low_value_first",
+                                       "expiring_kinds": ["usage"], "min_free_disk_mb": 200}},
+                 "system": {"disk_total_mb": 29_000,
+                            "pi": {"service_restarts": 0, "throttling": None, "filesystem_errors": None}},
+                 "link": {"tls": True, "connects_since_boot": 1},
+                 "catalog_version": "2026.11", "facts_rev": self.facts_rev}
+        if self.update is not None:
+            facts["update"] = self.update
+        return facts
+
     def birth(self, status: str = "online") -> tuple[str, bytes]:
         body = {"status": status, "boot": self.boot, "software": "0.1.0", "site": self.site, "region": self.region}
+        if status != "offline":
+            body = {**self.facts(), **body}
         return status_topic(self.device), encode(stamped(self.device, self.clock_synced, body))
 
     def heartbeat(self) -> tuple[str, bytes]:
+        """What changes, as a booth sends it: zeros, nulls and ok drivers left out."""
+        drivers = {"card_reader": dict(zip(("state", "reason"), self.card_reader, strict=True)),
+                   "printer": dict(zip(("state", "reason"), self.printer, strict=True))}
+        outbox = {"depth": self.outbox_depth, "oldest_age_s": self.outbox_oldest_s,
+                  "unconfirmed": self.outbox_unconfirmed,
+                  "oldest_unconfirmed_age_s": self.outbox_oldest_s if self.outbox_unconfirmed else None}
         body = {
-            "boot": self.boot, "uptime_s": 3600, "software": "0.1.0", "catalog_version": "2026.11", "mode": "online",
-            "outbox": {"depth": self.outbox_depth, "in_flight": 0, "set_aside": 0, "oldest_age_s": self.outbox_oldest_s,
-                       "unconfirmed": self.outbox_unconfirmed,
-                       "oldest_unconfirmed_age_s": self.outbox_oldest_s if self.outbox_unconfirmed else None,
-                       "refused_since_boot": 0, "expired_since_boot": 0,
-                       "policy": {"capacity": 100_000, "max_age_days": 30, "when_full": "refuse_low_value_first",
-                                  "expiring_kinds": ["usage"], "min_free_disk_mb": 200}},
-            "drivers": {"card_reader": dict(zip(("state", "reason"), self.card_reader, strict=True)),
-                        "printer": dict(zip(("state", "reason"), self.printer, strict=True)),
-                        "leds": {"state": "ok", "reason": "ok"}},
-            "leds": "ready",
-            "link": {"connected": True, "connects_since_boot": 1, "tls": True, "last_error": None},
-            "system": {"disk_free_mb": self.disk_free_mb, "disk_total_mb": 29_000, "mem_available_mb": 1200,
-                       "rss_mb": 320.0, "cpu_temp_c": self.cpu_temp_c, "load_1m": 0.4},
-            "counters": {},
+            "boot": self.boot, "uptime_s": 3600, "mode": "online", "leds": "ready",
+            "outbox": {key: value for key, value in outbox.items() if value},
+            "drivers": {name: health for name, health in drivers.items() if health != {"state": "ok", "reason": "ok"}},
+            "system": {"disk_free_mb": self.disk_free_mb, "mem_available_mb": 1200, "rss_mb": 320.0,
+                       "cpu_temp_c": self.cpu_temp_c, "load_1m": 0.4},
+            "counters": {}, "facts_rev": self.facts_rev,
         }
         return heartbeat_topic(self.device), encode(stamped(self.device, self.clock_synced, body))
 

@@ -106,19 +106,25 @@ class SimBooth:
         return self.offers[-1] if self.offers else None
 
     def birth(self, software: str | None = None) -> None:
+        """A birth with every fact (the last update block among them), as a booth sends at each connect."""
         self.software = software or self.software
-        body = {"status": "online", "boot": self.fake.boot, "software": self.software, "site": self.fake.site,
-                "region": self.fake.region}
-        self.client.publish(status_topic(self.device), encode(stamped(self.device, True, body)), qos=1,
-                            retain=True).wait_for_publish(10)
+        body = {**json.loads(self.fake.birth()[1]), "software": self.software}
+        self.client.publish(status_topic(self.device), encode(body), qos=1, retain=True).wait_for_publish(10)
 
     def heartbeat(self, update: Any = None, **block: Any) -> None:
-        """A heartbeat as FakeBooth makes it, with `update` as given, or made from `block` (state, version …)."""
-        body = json.loads(self.fake.heartbeat()[1])
+        """A heartbeat as FakeBooth makes it, with `update` as given, or made from `block` (state, version …). An
+        update block is a rare fact: the heartbeat that carries it carries the others and a new `facts_rev`, as a
+        booth's does after they changed."""
         if block:
             update = {"version": None, "reason": None, "fetched": 0, "needed": 0, **block}
         if update is not None:
-            body["update"] = update
+            self.fake.update = update
+            self.fake.facts_rev += 1
+        body = json.loads(self.fake.heartbeat()[1])
+        if update is not None:
+            facts = self.fake.facts()
+            body.update(catalog_version=facts["catalog_version"], update=update)
+            body["system"]["pi"] = {key: facts["system"]["pi"][key] for key in ("throttling", "filesystem_errors")}
         self.client.publish(heartbeat_topic(self.device), encode(body), qos=0).wait_for_publish(10)
 
     def ask(self, wait: bool = True, **fields: Any) -> dict | None:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -293,6 +294,116 @@ def test_an_overdue_heartbeat_and_a_pin_lockout_are_alerts_until_they_clear(site
     wait_until(lambda: "admin_pin_lockout" in open_codes())
     wait_until(lambda: "admin_pin_lockout" not in open_codes(), timeout=15)
     assert time.time() >= until - 1
+
+
+def latest_beat(db: Database, device: str) -> dict:
+    with db.read() as conn:
+        return (db.fleet(conn, device) or [{}])[0].get("heartbeat") or {}
+
+
+def fleet_row(db: Database, device: str) -> dict:
+    from central.fleet import fleet_rows
+
+    with db.read() as conn:
+        return (fleet_rows(db, conn, time.time(), device) or [{}])[0]
+
+
+def test_a_booths_heartbeat_is_made_whole_from_the_facts_of_its_birth(site) -> None:
+    """A heartbeat leaves out the booth's facts, ok drivers, zeros and nulls; central holds the facts from the
+    birth and lays each heartbeat over them: its latest heartbeat is the booth's whole snapshot again."""
+    booth = site.booth(heartbeat={"interval_s": 3600})  # the heartbeat at the connect, then when the test says
+    device = booth.device_id
+    wait_until(lambda: all(h.state.value == "ok" for h in booth.driver_health().values()), timeout=10)
+    booth.publish_heartbeat()
+    wait_until(lambda: latest_beat(site.db, device).get("drivers", {}).get("printer") == {"state": "ok",
+                                                                                          "reason": "ok"}, timeout=10)
+    whole, snapshot = latest_beat(site.db, device), booth.health_snapshot()
+    assert "fitted" not in whole and "catalog_version" in whole and whole["facts_stale"] is False
+    assert set(whole) >= set(snapshot)
+    for key in ("software", "catalog_version", "update", "mode", "leds", "drivers", "boot"):
+        assert whole[key] == snapshot[key], key
+    assert whole["outbox"] == {**snapshot["outbox"], "oldest_age_s": None, "oldest_unconfirmed_age_s": None}
+    assert whole["link"] == {**snapshot["link"], "connected": True}
+    assert set(whole["system"]) == set(snapshot["system"])
+    assert whole["system"]["pi"] == snapshot["system"]["pi"]
+    assert whole["system"]["disk_total_mb"] == snapshot["system"]["disk_total_mb"]
+    counted = {key: value for key, value in snapshot["counters"].items() if value and key != "heartbeats"}
+    assert {key: value for key, value in whole["counters"].items() if key != "heartbeats"} == counted  # 0: left out
+    row = fleet_row(site.db, device)
+    assert (row["site"], row["region"], row["software"]) == ("测试网点 自助服务区", "370203", snapshot["software"])
+    assert (row["printer"], row["card_reader"], row["outbox"], row["unconfirmed"]) == ("ok", "ok", 0, 0)
+
+
+def test_a_central_that_missed_heartbeats_ends_up_with_the_booths_facts(site, tmp_path: Path) -> None:
+    """Heartbeats are QoS 0: the ones that carry a change of the booth's facts can be lost while central is
+    away. `facts_rev` tells central that what it holds is behind, and every tenth heartbeat carries every
+    fact; a central that starts afresh has the retained birth's at once. Counted in central's database."""
+    from appliance.monitor.heartbeat import FACTS_REPEATS, FULL_EVERY
+
+    booth = site.booth(heartbeat={"interval_s": 3600})  # heartbeats when the test says
+    device = booth.device_id
+
+    def recorded(intake: Intake) -> Callable[[], bool]:
+        def one_more() -> bool:  # QoS 0: a heartbeat before an intake's subscription is lost, so try again
+            counted = intake.counts["heartbeat"]
+            booth.publish_heartbeat()
+            deadline = time.monotonic() + 2
+            while intake.counts["heartbeat"] <= counted and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return intake.counts["heartbeat"] > counted
+        return one_more
+
+    def catch_up(intake: Intake, db: Database) -> int:
+        """Heartbeats until central holds the booth's latest facts again; how many it took."""
+        for sent in range(1, FULL_EVERY + 1):
+            wait_until(recorded(intake), timeout=20)
+            if not latest_beat(db, device)["facts_stale"]:
+                return sent
+        raise AssertionError(f"central still behind after {FULL_EVERY} heartbeats")
+
+    wait_until(recorded(site.central), timeout=20)
+    known = latest_beat(site.db, device)
+    assert known["facts_stale"] is False and known["catalog_version"] == booth.catalog.version
+
+    # A rare fact changes while central is away: the heartbeats that carry the change are lost.
+    site.central.stop()
+    before = booth.catalog.version
+    booth.catalog.install(booth.catalog.current.model_copy(update={"version": "2026.12-9"}))
+    for _ in range(FACTS_REPEATS):
+        booth.publish_heartbeat()
+    back = Intake(site.settings, Database(site.settings.database))  # the same central: its session resumes
+    fresh = None
+    back.start()
+    try:
+        wait_until(recorded(back), timeout=20)
+        behind = latest_beat(site.db, device)
+        assert behind["facts_stale"] is True and behind["catalog_version"] == before  # the last it heard
+        assert 1 <= catch_up(back, site.db) <= FULL_EVERY - 1
+        assert latest_beat(site.db, device)["catalog_version"] == "2026.12-9"
+        with site.db.read() as conn:
+            assert site.db.device(conn, device)["facts"]["rare"]["said"]["catalog_version"] == "2026.12-9"
+
+        # A central that starts afresh (its own database): the retained birth gives it the fixed facts at
+        # once; the rare ones in it are older than the booth's, which it knows until the booth repeats them.
+        cert, key = site.tls.issue("central-2")
+        settings = site.settings.model_copy(update={
+            "client_id": "central-2", "cert_file": cert, "key_file": key, "share_group": "fresh",
+            "database": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"})
+        fresh = Intake(settings, Database(settings.database))
+        fresh.start()
+        wait_until(lambda: fresh.counts["status"] >= 1, timeout=20)
+        wait_until(recorded(fresh), timeout=20)
+        row, first = fleet_row(fresh.db, device), latest_beat(fresh.db, device)
+        assert (row["site"], row["region"], row["printer"], row["card_reader"]) == ("测试网点 自助服务区", "370203",
+                                                                                   "ok", "ok")
+        assert row["software"] == booth.health_snapshot()["software"]
+        assert first["facts_stale"] is True and first["catalog_version"] == before
+        assert catch_up(fresh, fresh.db) <= FULL_EVERY
+        assert latest_beat(fresh.db, device)["catalog_version"] == "2026.12-9"
+    finally:
+        back.stop()
+        if fresh is not None:
+            fresh.stop()
 
 
 def test_commands_reach_one_booth_or_a_region_and_their_results_come_back(site) -> None:

@@ -445,7 +445,8 @@ def test_releases_install_commit_roll_back_by_themselves_and_refuse_what_is_not_
         # Central hears why, in the heartbeat; and gets what was queued under v2.
         wait_until(lambda: any(json.loads(m.payload).get("update", {}).get("state") == "rolled_back"
                                for m in central.on("/heartbeat")), timeout=60, interval=0.5)
-        update = [json.loads(m.payload)["update"] for m in central.on("/heartbeat")][-1]
+        said = [json.loads(m.payload) for m in central.on("/heartbeat")]  # the update block rides with the facts
+        update = [beat["update"] for beat in said if "update" in beat][-1]
         assert update["version"] == "0.3.0" and "stopped 3 times" in update["reason"], update
         wait_until(lambda: sum(1 for e in central.events("rating") if e["payload"].get("item") == "GA-001") >= 5,
                    timeout=60, interval=0.5)

@@ -109,10 +109,20 @@ class MqttLink:
 
         return guarded
 
+    # Every fact of the booth for its births (monitor.heartbeat.Heartbeat.birth_facts registers itself here)
+    birth_facts: Callable[[], dict[str, Any]] | None = None
+
     def _status_payload(self, status: DeviceStatus, reason: str | None = None) -> bytes:
+        """A birth (`online`, `maintenance`) carries every fact of the booth that its heartbeats leave out;
+        the will and `offline` only say who, which boot and why."""
         device = self._config.device
         body: dict[str, Any] = {"status": status.value, "boot": self._boot, "software": __version__,
                                 "site": device.site, "region": device.region}
+        if status != DeviceStatus.OFFLINE and self.birth_facts is not None:
+            try:
+                body.update((key, value) for key, value in self.birth_facts().items() if key not in body)
+            except Exception:  # a birth without its facts still goes (the heartbeats carry them in time)
+                log.exception("the birth's facts could not be gathered")
         if reason:
             body["reason"] = reason
         return encode(stamped(self._device, self._clock_synced(), body))
