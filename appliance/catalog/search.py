@@ -16,7 +16,7 @@ is quick.
 from __future__ import annotations
 
 import itertools
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,18 +73,20 @@ class SearchIndex:
         self._joined = [text.joined for text in texts]
         # Inverted indexes: which texts hold a character, a bigram, a syllable, a pair of syllables, a
         # syllable starting with a letter.
-        self._by_char: dict[str, list[int]] = {}
-        self._by_bigram: dict[str, list[int]] = {}
-        self._by_syllable: dict[str, list[int]] = {}
-        self._by_pair: dict[tuple[str, str], list[int]] = {}
-        self._by_letter: dict[str, set[int]] = {}
+        by_char, by_bigram, by_syllable, by_pair = (defaultdict(list) for _ in range(4))
         for n, text in enumerate(texts):
-            for index, keys in ((self._by_char, text.chars), (self._by_bigram, text.bigrams),
-                                (self._by_syllable, set(text.syllables)), (self._by_pair, text.syllable_bigrams)):
+            for index, keys in ((by_char, text.chars), (by_bigram, text.bigrams), (by_syllable, set(text.syllables)),
+                                (by_pair, text.syllable_bigrams)):
                 for key in keys:
-                    index.setdefault(key, []).append(n)
-            for sy in text.syllables:
-                self._by_letter.setdefault(sy[0], set()).add(n)
+                    index[key].append(n)
+        self._by_char: dict[str, list[int]] = dict(by_char)
+        self._by_bigram: dict[str, list[int]] = dict(by_bigram)
+        self._by_syllable: dict[str, list[int]] = dict(by_syllable)
+        self._by_pair: dict[tuple[str, str], list[int]] = dict(by_pair)
+        by_letter = defaultdict(set)
+        for sy, found in self._by_syllable.items():
+            by_letter[sy[0]].update(found)
+        self._by_letter: dict[str, set[int]] = dict(by_letter)
         self._vocabulary = {word: (tuple(sy.split()), count) for word, sy, count in data.vocabulary}
         self._readings = data.readings
         self._rewrites = {phrase: word for phrase, word, _ in data.lexicon}
