@@ -63,6 +63,8 @@ PACKAGES = {
     "libmtdev1": "Kivy's multitouch input",
     "udev": "device nodes with the groups the kiosk user is in",
     "ca-certificates": "TLS to the broker",
+    "espeak-ng": "voice guidance (语音播报): offline Mandarin speech for elderly and low-vision citizens",
+    "alsa-utils": "aplay plays espeak-ng's speech on the booth's sound device",
 }
 TIME_SYNC = ("systemd-timesyncd", "chrony", "ntpsec")  # one is needed: receipts and certificates need the time
 

@@ -50,6 +50,7 @@ from screens.rate import RateScreen
 from screens.search import SearchScreen
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
+from screens.voice import Narrator
 from screens.widgets import BigButton, Panel, Text
 
 log = logging.getLogger("kiosk.screens")
@@ -106,6 +107,7 @@ class KioskApp(App):
         self.identity: dict[str, str] = {}  # the masked name and ID number of the card in this session
         self.visited: list[str] = []  # items whose guide this session opened: what it may rate
         self.stop_asked = threading.Event()  # SIGTERM or Ctrl-C, perhaps before Kivy's loop runs
+        self.narrator = Narrator(self)  # voice guidance: elder mode says each screen, the speaker button any
 
     @property
     def portrait(self) -> bool:
@@ -152,10 +154,11 @@ class KioskApp(App):
         """Make `name` the current screen, built afresh (entering a screen rebuilds it)."""
         if self.manager.current == name:
             self.manager.current_screen.refresh()
-            return
-        if remember:
-            self.history.append(self.manager.current)
-        self.manager.current = name
+        else:
+            if remember:
+                self.history.append(self.manager.current)
+            self.manager.current = name
+        self.narrator.shown(self.manager.current_screen)  # the last screen's words stop here
 
     def assist_open(self) -> bool:
         """Whether this citizen has a call for help in hand (its status is shown instead of a new call)."""
@@ -185,6 +188,7 @@ class KioskApp(App):
         self.history.clear()
         self.visited.clear()
         self.identity = {}
+        self.narrator.forget()
         SCALE.elder = LANGUAGE.english = False  # the next citizen starts in Chinese, normal type
         self._show("home")
         for screen in self.manager.screens:
@@ -207,11 +211,13 @@ class KioskApp(App):
         SCALE.elder = not SCALE.elder
         self.kiosk.begin_session(elder=SCALE.elder)
         self.manager.current_screen.refresh()
+        self.narrator.shown(self.manager.current_screen)  # elder mode on: this screen is said at once
 
     def toggle_language(self) -> None:
         LANGUAGE.english = not LANGUAGE.english
         self.kiosk.begin_session(elder=SCALE.elder)
         self.manager.current_screen.refresh()
+        self.narrator.shown(self.manager.current_screen)
 
     def in_background(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
         """Run `work` (a print, a query to central) off Kivy's thread so the screen stays alive;
@@ -256,6 +262,7 @@ class KioskApp(App):
         self.identity = {"name": event.name, "id_number": event.id_number}
         if screen.name == "identify":
             screen.show_identity(self.identity)
+            self.narrator.identified()
         elif screen.name == "apply" and screen.waiting_for_card:
             screen.card_back(returning=event.returning)
 
@@ -315,10 +322,12 @@ class KioskApp(App):
             box.add_widget(BigButton(t("still_here"), self._still_here, name="still_here", points=22))
             self.countdown.add_widget(box)
             self.countdown.open()
+            self.narrator.countdown(seconds)
         self.countdown_text.text = t("countdown", seconds=seconds)
 
     def _still_here(self) -> None:
         self.kiosk.touch()
+        self.narrator.hush()
         self._hide_countdown()
 
     def _hide_countdown(self) -> None:

@@ -97,7 +97,7 @@ class KioskScreen(Screen):
         super().__init__(**kwargs)
         self.app = app
         frame = Panel(colour=theme.BACKGROUND, orientation="vertical", padding=mm(3), spacing=mm(2))
-        self.header = Header(app)
+        self.header = Header(app, self)
         self.banner = BoxLayout(orientation="vertical", size_hint_y=None, height=0)
         self.banner.bind(minimum_height=self.banner.setter("height"))
         self.body = BoxLayout(orientation="vertical", spacing=mm(2))
@@ -179,9 +179,11 @@ class KioskScreen(Screen):
 
 
 class Header(BoxLayout):
-    def __init__(self, app, **kwargs) -> None:
+    def __init__(self, app, screen: KioskScreen | None = None, **kwargs) -> None:
         super().__init__(size_hint_y=None, height=mm(14), spacing=mm(3), **kwargs)
         self.app = app
+        self.screen = screen
+        self.speak: Button | None = None  # the speaker button (语音播报), where the booth can speak
         self.heading = Label(font_size=SCALE.font(24), bold=True, color=theme.TEXT, halign="left", valign="middle")
         self.heading.bind(size=lambda *_: setattr(self.heading, "text_size", self.heading.size))
         self.where = Label(font_size=SCALE.font(14), color=theme.MUTED, halign="right", valign="middle",
@@ -194,7 +196,22 @@ class Header(BoxLayout):
         self.height = SCALE.length(14, elder_gain=1.2)
         self.heading.font_size = SCALE.font(24)
         self.heading.text = heading
+        self._speaker_button()
         self.tick()
+
+    def _speaker_button(self) -> None:
+        """The speaker button between the title and the site, on every citizen's screen while the booth can
+        speak: it says the screen's title and what to do next (screens/voice.py)."""
+        from screens.voice import SILENT, SpeakerButton
+
+        if self.speak is not None:
+            self.remove_widget(self.speak)
+            self.speak = None
+        screen = self.screen
+        if screen is None or screen.name in SILENT or not self.app.narrator.available:
+            return
+        self.speak = SpeakerButton(lambda: self.app.narrator.say_screen(screen, asked=True))
+        self.add_widget(self.speak, index=1)  # after the title, before the site and clock
 
     def tick(self) -> None:
         self.where.font_size = SCALE.font(14)
