@@ -442,11 +442,13 @@ def test_releases_install_commit_roll_back_by_themselves_and_refuse_what_is_not_
         told = [line for line in journal if "0.3.0" in line or "rolled back" in line]
         assert any("release 0.3.0 is broken on purpose" in line for line in told), told
         assert any("rolled back to 0.2.0" in line for line in told), told
-        # Central hears why, in the heartbeat; and gets what was queued under v2.
-        wait_until(lambda: any(json.loads(m.payload).get("update", {}).get("state") == "rolled_back"
-                               for m in central.on("/heartbeat")), timeout=60, interval=0.5)
-        said = [json.loads(m.payload) for m in central.on("/heartbeat")]  # the update block rides with the facts
-        update = [beat["update"] for beat in said if "update" in beat][-1]
+        # Central hears why, in the booth's facts (its birth, and heartbeats that carry them); and gets what
+        # was queued under v2.
+        def told() -> list[dict]:
+            return [body["update"] for m in central.on("/status") + central.on("/heartbeat")
+                    if (body := json.loads(m.payload)).get("update", {}).get("state") == "rolled_back"]
+
+        update = wait_until(told, timeout=60, interval=0.5)[-1]
         assert update["version"] == "0.3.0" and "stopped 3 times" in update["reason"], update
         wait_until(lambda: sum(1 for e in central.events("rating") if e["payload"].get("item") == "GA-001") >= 5,
                    timeout=60, interval=0.5)
