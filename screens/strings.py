@@ -219,6 +219,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "offline": ("离线", "not online"),
     "appeared_after_start": ("需重启后使用", "needs a restart"),
     "not_accepting": ("打印机忙", "printer busy"),
+    "no_sound_device": ("无音响设备", "no sound device"),
+    "sound_device_denied": ("音响设备无权使用", "sound device not allowed"),
+    "no_speech_engine": ("未安装语音", "no speech engine"),
+    "speech_failed": ("语音故障", "speech fault"),
 }
 WEEKDAYS = (("周一", "周二", "周三", "周四", "周五", "周六", "周日"), ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"))
 
