@@ -44,6 +44,7 @@ from appliance.contract import (
     progress_answer_topic,
 )
 from appliance.delivery.mqtt_client import mqtt_client, session
+from central import receipts
 from central.alerts import clock_conditions, event_condition, heartbeat_conditions
 from central.assist_desk import AssistDesk
 from central.commands import send_commands
@@ -99,6 +100,7 @@ class Intake:
         self.settings = settings
         self.db = database
         self.desk = desk or AssistDesk(database, settings)
+        self.lookup_key = receipts.LookupKey(settings.personal_data_key)  # for citizens' digests (central.receipts)
         self.counts: Counter[str] = Counter()  # recorded / duplicate / stale / rejected, by message kind
         self.connected = threading.Event()
         self.sweep_s = SWEEP_S
@@ -383,6 +385,7 @@ class Intake:
                   for m, _at in gathered if m.body["kind"] == "assist"}
         new = self.db.record_events(conn, [(m.device, m.body, at) for m, at in gathered])
         outcome.counts["duplicate"] += len(gathered) - len(new)
+        outcome.counts["receipt_number_conflict"] += receipts.record(self.db, conn, self.lookup_key, new)
         for message, _at in gathered:
             outcome.confirmed[message.device].append((message.body["seq"], message.body["id"]))
         new_requests = {}  # assist events recorded just now, by (device, id)
@@ -408,11 +411,24 @@ class Intake:
         outcome.counts["cmd_result" if known else "cmd_result_unknown"] += 1
 
     def _record_progress(self, conn: Connection, message: Message, now: float, outcome: Outcome) -> list[Reply]:
-        case = self.db.progress(conn, message.body["case"].strip().upper(), message.device)
-        answer: dict[str, Any] = {"id": message.body["id"], "case": message.body["case"], "found": case is not None}
-        if case is not None:
-            note = f"办件编号 {case['case_no']}" + (f"；{case['note']}" if case["note"] else "")
-            answer.update(status=case["status"], updated=iso(case["updated_at"]), note=note, case_no=case["case_no"])
+        """A booth's citizen asks how their case stands: by receipt number, by an older receipt's event id, or
+        by the keyed digest of their ID number (central.receipts); or the booth asks for the digests' key."""
+        body, answer = message.body, {"id": message.body["id"]}
+        if body.get("want") == "holder_key":
+            answer["holder_key"] = self.lookup_key.for_booth()
+        elif body.get("holder") is not None:
+            found = receipts.by_holder(conn, body["holder"])
+            answer.update(holder=True, found=bool(found), cases=found)
+        elif body.get("number") is not None:
+            found = receipts.by_number(conn, body["number"], message.device)
+            answer.update({"number": body["number"], "found": found is not None, **(found or {})})
+        else:
+            case = self.db.progress(conn, body["case"].strip().upper(), message.device)
+            answer.update(case=body["case"], found=case is not None)
+            if case is not None:
+                note = f"办件编号 {case['case_no']}" + (f"；{case['note']}" if case["note"] else "")
+                answer.update(status=case["status"], updated=iso(case["updated_at"]), note=note,
+                              case_no=case["case_no"], item=case["item"])
         outcome.counts["progress"] += 1
         return [(progress_answer_topic(message.device), answer)]
 

@@ -29,6 +29,9 @@ from appliance.contract import (
     EventKind,
     UpdateState,
 )
+from appliance.receipt_numbers import HOLDER_DIGEST
+from appliance.receipt_numbers import NUMBER as RECEIPT_NUMBER
+from appliance.receipt_numbers import valid as valid_receipt_number
 from appliance.release.build import VERSION
 
 ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
@@ -118,6 +121,8 @@ def _read(topic: str, device: str, suffix: str, payload: bytes) -> Message:
         return Message(device, "cmd-result", body)
     if suffix == "progress/request":
         _check(body, topic, **PROGRESS_REQUEST)
+        if sum(body.get(way) is not None for way in PROGRESS_WAYS) != 1:
+            raise BadMessage(f"{topic}: asks by none or several of {', '.join(PROGRESS_WAYS)}")
         return Message(device, "progress", body)
     if suffix == "release/request":  # the rest is judged by central.releases.chunks, which answers why not
         _check(body, topic, **RELEASE_REQUEST)
@@ -339,9 +344,12 @@ HEARTBEAT_PI = {"throttling": _optional(_map), "filesystem_errors": _optional(
 ENVELOPE = {"id": lambda v: isinstance(v, str) and ULID.fullmatch(v), "seq": _positive, "created": _text_upto(40),
             "boot": _optional(_positive), "payload": _map}
 _ITEM = {"item": _text_upto(32)}
+# A receipt number (appliance.receipt_numbers): 16 digits whose check digit holds. Optional: older booths print the
+# event's id instead.
+_NUMBERED = {**_ITEM, "number": _optional(lambda v: isinstance(v, str) and valid_receipt_number(v))}
 PAYLOADS: dict[str, dict[str, Callable[[Any], bool]]] = {
-    EventKind.SUBMISSION: _ITEM,
-    EventKind.APPOINTMENT: _ITEM,
+    EventKind.SUBMISSION: _NUMBERED,
+    EventKind.APPOINTMENT: _NUMBERED,
     EventKind.RATING: {**_ITEM, "level": lambda v: _int(v) and 1 <= v <= 5, "channel": _optional(_text_upto(32)),
                        "case": _optional(_text_upto(26), empty=True),
                        "reasons": _optional(lambda v: _list_of(v, _text_upto(64), MAX_LIST))},
@@ -358,7 +366,13 @@ ASSIST = {**ASSIST_LEGACY, "screen": lambda v: isinstance(v, str) and ASSIST_SCR
           "mode": lambda v: v in ASSIST_MODES}
 ASSIST_KEPT = ("item", "screen", "mode", "phone", "session", "site")
 COMMAND_RESULT = {"id": lambda v: v is None or _text_upto(64)(v), "ok": _bool}
-PROGRESS_REQUEST = {"id": _text_upto(64), "case": _text_upto(64)}
+# A progress request asks by exactly one of: an older receipt's event id (`case`), a receipt number, a citizen's
+# keyed digest (`holder`, central.receipts), or for the key booths make digests with.
+PROGRESS_REQUEST = {"id": _text_upto(64), "case": _optional(_text_upto(64)),
+                    "number": _optional(lambda v: isinstance(v, str) and RECEIPT_NUMBER.fullmatch(v) is not None),
+                    "holder": _optional(lambda v: isinstance(v, str) and HOLDER_DIGEST.fullmatch(v) is not None),
+                    "want": _optional(lambda v: v == "holder_key")}
+PROGRESS_WAYS = ("case", "number", "holder", "want")
 RELEASE_REQUEST = {"request": _text_upto(64)}  # what the answer must carry back; the rest is answered with reasons
 UPDATE_STATES = frozenset(s.value for s in UpdateState)
 HEARTBEAT_UPDATE = {"state": lambda v: v in UPDATE_STATES,

@@ -9,7 +9,9 @@ while the office may still need them, and `erase_expired` removes them afterward
 - an appointment: that many days after its day (payload `day`, an ISO date) has passed;
 - a dead letter (raw bytes that may hold a submission): that many days after central received it;
 - an assist request's call-back number (sealed in `assists.phone_sealed`): erased when the request is
-  closed (central.assist_desk), and here that many days after it was made if nobody ever closed it.
+  closed (central.assist_desk), and here that many days after it was made if nobody ever closed it;
+- the keyed digest of an applicant's ID number beside a receipt number (`receipt_numbers.holder`,
+  central.receipts): with the submission's or appointment's personal data.
 
 What is erased is replaced, not deleted: the event, the case with its status and number, the ratings,
 usage counts and every statistic stay. In an erased payload only fields known to hold no personal data
@@ -35,7 +37,7 @@ from sqlalchemy import Column, Connection, bindparam, or_, select, update
 
 from central import audit
 from central.database import Database
-from central.tables import assists, cases, dead_letters, events
+from central.tables import assists, cases, dead_letters, events, receipt_numbers
 
 LIMIT = 1_000  # rows of each kind per call: one call stays a short transaction; the caller calls again
 ERASED = "(erased)"
@@ -127,6 +129,7 @@ def _erase_cases(conn: Connection, closed_before: float, now: float, limit: int)
                 for row in mine]
     if rewrites:
         conn.execute(_rewrite, rewrites)
+        _forget_holders(conn, rewrites)
     return [row["case_no"] or str(row["id"]) for row in mine], more
 
 
@@ -142,11 +145,23 @@ def _erase_appointments(conn: Connection, now: float, days: int, limit: int) -> 
         .order_by(events.c.received_at, events.c.id).limit(limit + 1)).mappings().all()
     more, due = len(due) > limit, due[:limit]
     if due:
-        conn.execute(_rewrite, [
+        rewrites = [
             {"b_device": row["device"], "b_id": row["id"],
              "b_payload": erased_payload("appointment", row["payload"] if isinstance(row["payload"], dict) else {})}
-            for row in due])
+            for row in due]
+        conn.execute(_rewrite, rewrites)
+        _forget_holders(conn, rewrites)
     return len(due), more
+
+
+_forget_holder = update(receipt_numbers).where(receipt_numbers.c.device == bindparam("b_device"),
+                                               receipt_numbers.c.event == bindparam("b_id")).values(holder=None)
+
+
+def _forget_holders(conn: Connection, rewrites: list[dict[str, Any]]) -> None:
+    """The keyed digest of each erased applicant's ID number (central.receipts) goes with their data: their ID
+    card no longer finds the case, its receipt number still does."""
+    conn.execute(_forget_holder, [{"b_device": r["b_device"], "b_id": r["b_id"]} for r in rewrites])
 
 
 def _erase_column(conn: Connection, column: Column, stamp: Column, before: float, limit: int) -> tuple[int, bool]:

@@ -357,3 +357,33 @@ device_updates = Table(
     Column("reported_at", Float, nullable=False),
     Column("problem", String(300)),
 )
+
+# -- receipt numbers (issue 18): the 16-digit numbers booths print (appliance/receipt_numbers.py), and the
+# booth codes they carry, so that a citizen finds their case by its number or by their ID card (central.receipts) --
+
+# Each numbered submission or appointment: its number, and the keyed digest of its applicant's ID number
+# (`holder`, HMAC with central's lookup key; erased with the applicant's personal data). `conflict`: the number
+# was already another event's (a booth whose state database was lost), or its booth code is another booth's:
+# such a number finds nothing by itself (the citizen's ID card and the booth that filed it still do).
+receipt_numbers = Table(
+    "receipt_numbers", metadata,
+    Column("device", String(64), primary_key=True),
+    Column("event", String(26), primary_key=True),
+    Column("number", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),  # submission or appointment
+    Column("holder", String(64)),
+    Column("filed_at", Float, nullable=False),  # when filed: the booth's synchronised stamp, else receipt
+    Column("conflict", Boolean, nullable=False, default=False),
+    ForeignKeyConstraint(["device", "event"], ["events.device", "events.id"], name="receipt_numbers_event"),
+    Index("receipt_numbers_number", "number"),
+    Index("receipt_numbers_holder", "holder"),
+)
+
+# Which booth a booth code belongs to: the first booth whose numbers carried it. Another booth's numbers with
+# the same code are flagged (conflict) and an alert names the clash until that booth is given its own code.
+booth_codes = Table(
+    "booth_codes", metadata,
+    Column("code", String(5), primary_key=True),
+    Column("device", String(64), nullable=False),
+    Column("first_seen", Float, nullable=False),
+)

@@ -184,6 +184,7 @@ const ALERT_NAMES = {
   offline: "终端离线", heartbeat_overdue: "没有按时收到心跳", admin_pin_lockout: "管理员密码输错多次，已暂时锁定",
   catalog_rejected: "事项目录更新被拒绝", catalog_invalid: "事项目录无法使用", printer_recovered: "打印机已恢复",
   assist_escalated: "帮办求助超时无人接单",
+  booth_code_conflict: "终端编码与另一台终端重复，受理编号无法按编号查询", receipt_number_reused: "受理编号重复（状态数据库是否更换过？）",
 };
 
 // An alert's code in a sentence: {text, unknown} (unknown: the code, when there are no words for it).
