@@ -265,6 +265,8 @@ class KioskApp(App):
             self.narrator.identified()
         elif screen.name == "apply" and screen.waiting_for_card:
             screen.card_back(returning=event.returning)
+        elif screen.name == "progress":
+            screen.card_placed()  # the citizen's own cases, found by their card
 
     def _card_removed(self, event: CardRemoved, screen) -> None:
         if screen.name == "apply":

@@ -111,7 +111,7 @@ class BookScreen(KioskScreen):
             return
         self.booked = True  # what shows is what was booked: the day and half-day buttons stay as they are
         self.message.color = theme.ACCENT
-        booked = t("booked", day=day.isoformat(), half=t(half), number=slip.case_ref)
+        booked = t("booked", day=day.isoformat(), half=t(half), number=slip.number_shown)
         printed = t("slip_printed") if slip.printed else t(
             "slip_not_printed", reason=LANGUAGE.reason(slip.print_problem or "print_failed"))
         self.message.text = f"{booked}\n{printed}"

@@ -1,5 +1,10 @@
 """好差评: the five standard levels for one item (and its receipt, after an application); for the two
-lowest, reasons to tick from a fixed list — a citizen never has to type."""
+lowest, reasons to tick from a fixed list — a citizen never has to type.
+
+Everything fits on the screen without scrolling, at 800×480 in elder mode too: once a low level is chosen
+the question above the levels gives its place to the reasons, which stand in four columns in landscape
+(two rows, "send" in the last cell) and two in portrait; one line below the levels asks why, thanks, or
+says what is missing."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from appliance.services.errors import CitizenError
 from screens import theme
 from screens.strings import LANGUAGE, LEVELS, t
 from screens.strings import RATING_REASONS as REASON_WORDS
-from screens.widgets import BigButton, KioskScreen, Text, scrolling
+from screens.widgets import BigButton, KioskScreen, Text
 
 LEVEL_COLOURS = {5: theme.ACCENT, 4: theme.ACCENT, 3: theme.MUTED, 2: theme.WARNING, 1: theme.DANGER}
 
@@ -36,8 +41,8 @@ class RateScreen(KioskScreen):
             self.pick_visited_item("view", "rate_which", "rate_none", case_ref=None)
             return
         item = self.app.kiosk.catalog.item(self.code)
-        page = BoxLayout(orientation="vertical", spacing=mm(2))
-        page.add_widget(Text(t("rate_question", item=item.name), points=20, bold=True))
+        self.question = Text(t("rate_question", item=item.name), points=20, bold=True)
+        self.body.add_widget(self.question)
         levels = GridLayout(cols=5 if not self.app.portrait else 1, spacing=mm(1.5), size_hint_y=None)
         levels.bind(minimum_height=levels.setter("height"))
         self.level_buttons: dict[int, BigButton] = {}
@@ -47,55 +52,65 @@ class RateScreen(KioskScreen):
                                text_colour=LEVEL_COLOURS[level], points=19)
             self.level_buttons[level] = button
             levels.add_widget(button)
-        page.add_widget(levels)
-        self.why = BoxLayout(orientation="vertical", spacing=mm(1.5), size_hint_y=None)
-        self.why.bind(minimum_height=self.why.setter("height"))
-        page.add_widget(self.why)
-        self.body.add_widget(scrolling(page))
-        self.message = Text("", points=18, colour=theme.ACCENT, halign="center")
+        self.body.add_widget(levels)
+        self.message = Text("", points=18, colour=theme.ACCENT)  # why, thanks, or what is missing
         self.body.add_widget(self.message)
+        self.why = GridLayout(cols=2 if self.app.portrait else 4, spacing=mm(1.5), size_hint_y=None)
+        self.why.bind(minimum_height=self.why.setter("height"))
+        self.body.add_widget(self.why)
         self.send = BigButton(t("rate_send"), self.submit, name="rate_send", points=20)
         self.body.add_widget(self.send)
+        self.body.add_widget(BoxLayout())  # what is left of the height stays below, never between
 
     def choose(self, level: int) -> None:
         self.level = level
-        self.message.text = ""
+        self.message.text, self.message.color = "", theme.ACCENT
         for n, button in self.level_buttons.items():
             button.background_color = LEVEL_COLOURS[n] if n == level else theme.PANEL
             button.color = theme.ACCENT_TEXT if n == level else LEVEL_COLOURS[n]
         self.why.clear_widgets()
         self.reasons = []
-        if level <= 2:
-            self.why.add_widget(Text(t("rate_why"), points=18))
-            grid = GridLayout(cols=2, spacing=mm(1.5), size_hint_y=None)
-            grid.bind(minimum_height=grid.setter("height"))
+        self.send.parent.remove_widget(self.send)
+        low = level <= 2
+        asking = self.question.parent is not None
+        if low and asking:  # its place goes to the reasons: the levels above show what was answered
+            self.body.remove_widget(self.question)
+        elif not low and not asking:
+            self.body.add_widget(self.question, index=len(self.body.children))
+        if low:
+            self.message.text, self.message.color = t("rate_why"), theme.TEXT
             for reason in RATING_REASONS:
                 words = REASON_WORDS[reason] if LANGUAGE.english else reason
-                grid.add_widget(BigButton(words, lambda r=reason: self.toggle(r), name=f"why_{reason}",
-                                          colour=theme.PANEL, text_colour=theme.TEXT, points=17))
-            self.why.add_widget(grid)
+                self.why.add_widget(BigButton(words, lambda r=reason: self.toggle(r), name=f"why_{reason}",
+                                              colour=theme.PANEL, text_colour=theme.TEXT, points=17))
+        if low and not self.app.portrait:  # landscape: "send" in the reasons' last cell (4 × 2)
+            self.why.add_widget(self.send)
+        else:
+            self.body.add_widget(self.send, index=1)  # below the reasons, above the filler
 
     def toggle(self, reason: str) -> None:
         if reason in self.reasons:
             self.reasons.remove(reason)
         else:
             self.reasons.append(reason)
-        for button in self.why.children[0].children:
+        for button in self.why.children:
+            if not button.name.startswith("why_"):
+                continue
             picked = button.name.removeprefix("why_") in self.reasons
             button.background_color = theme.WARNING if picked else theme.PANEL
             button.color = theme.ACCENT_TEXT if picked else theme.TEXT
 
     def submit(self) -> None:
         if self.level is None:
-            self.message.text = t("rate_pick_level")
+            self.message.text, self.message.color = t("rate_pick_level"), theme.DANGER
             return
         try:
             self.app.kiosk.rate(self.code, self.level, reasons=tuple(self.reasons), case_ref=self.case_ref)
         except CitizenError as exc:
-            self.message.text = LANGUAGE.error(exc)
+            self.message.text, self.message.color = LANGUAGE.error(exc), theme.DANGER
             return
         self.send.disabled = True
-        self.message.text = t("rate_thanks")
+        self.message.text, self.message.color = t("rate_thanks"), theme.ACCENT
         self._thanked = Clock.schedule_once(lambda _dt: self.app.go_home(), 3)
 
     def on_leave(self, *_args) -> None:

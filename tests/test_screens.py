@@ -36,13 +36,26 @@ class Played:
         return self.steps[-1]
 
 
-def play_scenario(display: str, tmp_path: Path, config: dict, steps: list, size: str = "800x480") -> Played:
+def receipt_number(printed: list[str], label: str = "受理编号") -> str:
+    """The number on a printed receipt: the line after its label, large, in groups of four."""
+    lines = [line.strip() for line in printed]
+    return lines[lines.index(label) + 1].replace(" ", "")
+
+
+def filed_event(state: Path, number: str) -> str:
+    """The event id the booth filed under a receipt number (its own note, appliance/state/filed_here.py)."""
+    with sqlite3.connect(state / "outbox.sqlite3") as db:
+        return db.execute("SELECT case_ref FROM filed_here WHERE number = ?", (number,)).fetchone()[0]
+
+
+def play_scenario(display: str, tmp_path: Path, config: dict, steps: list, size: str = "800x480",
+                  timeout_s: float = 180) -> Played:
     """Run the booth with `config` on `display` through `steps` (tests/ui_driver.py); what each step saw."""
     config_file = write_toml(tmp_path / "kiosk.toml", config)
     scenario = tmp_path / "scenario.json"
     scenario.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")
     done = subprocess.run([sys.executable, str(DRIVER), str(config_file), size, str(scenario)],
-                          capture_output=True, text=True, timeout=180, env={**os.environ, "DISPLAY": display})
+                          capture_output=True, text=True, timeout=timeout_s, env={**os.environ, "DISPLAY": display})
     lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     errors = [line["error"] for line in lines if "error" in line]
     assert not errors, errors
@@ -98,8 +111,9 @@ def test_apply_here_with_the_id_card_and_get_a_receipt(play) -> None:
     receipt_screen = played.at(-3)
     assert receipt_screen["screen"] == "receipt" and "回执已打印，请在出纸口取走。" in receipt_screen["text"]
     printed = receipt_screen["printed"][-1]
-    case_ref = next(line.split()[-1] for line in printed if line.startswith("受理编号"))
-    assert case_ref in receipt_screen["text"], "the number on screen is the one on paper"
+    number = receipt_number(printed)
+    assert f"{number[:4]} {number[4:8]} {number[8:12]} {number[12:]}" in receipt_screen["text"], (
+        "the number on screen is the one on paper")
     assert any("欧**娜" in line for line in printed) and not any("欧阳娜娜" in line for line in printed)
     assert played.last["screen"] == "home" and played.last["session"] is False
     assert not any("欧阳娜娜" in text for step in played.steps for text in step["text"])
@@ -145,7 +159,7 @@ def test_portrait_layout_works_the_same(play) -> None:
     assert played.last["screen"] == "guide" and "异地就医备案" in played.last["text"]
 
 
-def test_rate_after_an_application_with_reasons(play, collector) -> None:
+def test_rate_after_an_application_with_reasons(play, collector, tmp_path) -> None:
     digits = [["tap", f"phone_{d}"] for d in "13800000000"]
     played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["card", 1], ["tap", "next"],
                    ["tap", "reason=遗失"], *digits, ["tap", "submit"], ["wait", 1], ["tap", "rate"],
@@ -155,7 +169,7 @@ def test_rate_after_an_application_with_reasons(play, collector) -> None:
     assert "请先选择一个评价等级。" in played.at(-8)["text"]
     assert "感谢您的评价！我们会认真改进。" in played.last["text"]
     receipt_screen = next(step for step in played.steps if step["screen"] == "receipt")
-    case_ref = next(line.split()[-1] for line in receipt_screen["printed"][-1] if line.startswith("受理编号"))
+    case_ref = filed_event(tmp_path / "state", receipt_number(receipt_screen["printed"][-1]))
     collector.wait_for(lambda c: c.events("rating"))
     rating = collector.events("rating")[0]["payload"]
     assert (rating["item"], rating["level"], rating["label"]) == ("RS-002", 1, "非常不满意")
@@ -191,31 +205,56 @@ def test_book_a_half_day_with_the_card_and_take_the_slip(play) -> None:
     assert f"{first.isoformat()} 下午" in message and "预约凭条已打印" in message
     slip = played.last["printed"][-1]
     assert slip[0] == "预约凭条" and any("欧**娜" in line for line in slip)
-    assert message.split("预约编号 ")[1].split()[0] in "\n".join(slip), "the number on screen is on the slip"
+    shown = message.split("预约编号 ")[1].split("\n")[0]
+    assert shown.replace(" ", "") == receipt_number(slip, "预约编号"), "the number on screen is on the slip"
 
 
-CASE = "01JD5X3K7Q8M2N4P6R8T0V2W4Y"
+CASE = "01JD5X3K7Q8M2N4P6R8T0V2W4Y"  # an older receipt's number: its event id, in its QR code
+NUMBER = "2611230123400077"  # a receipt number (appliance/receipt_numbers.py): its check digit holds
 
 
-def test_progress_by_scanning_the_receipt_qr(play, collector) -> None:
+def test_progress_by_scanning_the_receipt_qr_and_by_the_digit_pad(play, collector) -> None:
+    from appliance.receipt_numbers import valid
+
+    assert valid(NUMBER)
+    asked: list[dict] = []
+
     def central(client, userdata, message) -> None:
         request = json.loads(message.payload)
-        answer = {"id": request["id"], "case": request["case"], "found": request["case"] == CASE,
-                  "status": "审核中", "note": "预计 3 个工作日内办结，结果短信通知"}
+        asked.append(request)
+        found = request.get("case") == CASE or request.get("number") == NUMBER
+        answer = {"id": request["id"], "found": found, "status": "审核中", "item": "RS-002",
+                  "note": "预计 3 个工作日内办结，结果短信通知"}
         client.publish(message.topic.replace("/request", "/answer"), json.dumps(answer, ensure_ascii=False), qos=1)
 
     collector.client.message_callback_add("kiosk/v1/+/progress/request", central)
-    played = play([["wait", 2], ["scan", CASE], ["wait", 1.5], ["look"], ["tap", "key_clear"],
-                   *[["tap", f"key_{c.lower()}"] for c in "01JD5X3K7Q8M2N4P6R8T0V2W4Z"], ["tap", "progress_ask"],
-                   ["wait", 1.5], ["look"], ["tap", "key_delete"], ["tap", "progress_ask"], ["wait", 0.5], ["look"]])
+    swapped = NUMBER[:3] + NUMBER[4] + NUMBER[3] + NUMBER[5:]
+    other = NUMBER[:-1] + "1"
+    played = play([["wait", 2], ["scan", CASE], ["wait", 1.5], ["look"], ["tap", "home"], ["tap", "tile_progress"],
+                   ["look"], *[["tap", f"num_{d}"] for d in swapped], ["look"],
+                   *[["tap", "num_delete"]] * 13, *[["tap", f"num_{d}"] for d in NUMBER[3:]], ["look"],
+                   ["tap", "progress_ask"], ["wait", 1.5], ["look"], ["tap", "num_delete"], ["tap", "progress_ask"],
+                   ["look"], ["scan", other], ["wait", 1.5], ["look"]])
     assert played.at(3)["screen"] == "progress", "a scanned receipt opens the progress screen"
-    assert "审核中\n预计 3 个工作日内办结，结果短信通知" in played.at(3)["text"]
-    assert "未找到该受理编号，请核对后重试。" in played.at(-4)["text"]
-    assert "受理编号为26位字母和数字，请核对。" in played.last["text"]
+    assert "审核中\n预计 3 个工作日内办结，结果短信通知" in "\n".join(played.at(3)["text"])
+    assert "请输入回执上的16位受理编号" in played.at(6)["text"] and any(
+        text.startswith("也可以把回执上的二维码") for text in played.at(6)["text"]), "how to ask, in words"
+    typo = played.at(7 + 16)
+    assert f"{swapped[:4]} {swapped[4:8]} {swapped[8:12]} {swapped[12:]}" in typo["text"]
+    assert "编号有误：有数字输错，或两位数字颠倒。请对照回执重新输入。" in typo["text"], "caught at the 16th digit"
+    keyed = played.at(7 + 16 + 1 + 13 + 13)
+    assert "2611 2301 2340 0077" in keyed["text"] and "编号位数已齐，请按“查询”。" in keyed["text"]
+    answer = "\n".join(played.at(-7)["text"])
+    assert "社会保障卡挂失\n审核中\n预计 3 个工作日内办结" in answer, answer
+    assert "受理编号是16位数字，您输入了 15 位。" in played.at(-4)["text"], "a short number is not sent"
+    mistyped = "编号有误：有数字输错，或两位数字颠倒。请对照回执重新输入。"
+    assert mistyped in played.last["text"], "nor a scanned wrong one"
+    assert [(r.get("case"), r.get("number")) for r in asked] == [(CASE, None), (None, NUMBER)], (
+        "only the good ones were asked")
 
 
 def test_progress_offline_says_so(play) -> None:
-    played = play([["tap", "tile_progress"], *[["tap", f"key_{c.lower()}"] for c in CASE],
+    played = play([["tap", "tile_progress"], *[["tap", f"num_{d}"] for d in NUMBER],
                    ["tap", "progress_ask"], ["wait", 0.5], ["look"]], broker={"port": 1})
     assert "网络中断，暂时无法查询进度。请稍后再试，或拨打 12345。" in played.last["text"]
 
@@ -255,7 +294,7 @@ def test_the_admin_pin_locks_out_after_five_failures(play) -> None:
     assert played.last["screen"] == "pin" and "已锁定，请于" in played.shown(len(played.steps) - 1)
 
 
-def test_the_next_citizen_sees_nothing_of_the_last(play, collector) -> None:
+def test_the_next_citizen_sees_nothing_of_the_last(play, collector, tmp_path) -> None:
     """Citizen 1 files, rates it and books; citizen 2 (after "finish", then after an idle timeout) finds
     no item, receipt, form or name of theirs on any screen, and none of it in their own events."""
     first = next(d for d in (date.today() + timedelta(days=n) for n in range(1, 8)) if d.weekday() < 5)
@@ -275,14 +314,15 @@ def test_the_next_citizen_sees_nothing_of_the_last(play, collector) -> None:
     played = play(citizen_1 + citizen_2)
     receipt = played.at(citizen_1.index(["look"]))
     assert receipt["screen"] == "receipt"
-    case_ref = next(line.split()[-1] for line in receipt["printed"][-1] if line.startswith("受理编号"))
+    number = receipt_number(receipt["printed"][-1])
+    case_ref = filed_event(tmp_path / "state", number)
     second = played.steps[len(citizen_1):]
     assert second[0]["screen"] == "home" and second[0]["session"] is False
     assert "请先查找您办理的事项，在办事指南页点“评价”。" in second[2]["text"], "no rating of the last citizen's item"
     assert "请先查找要办理的事项，在办事指南页点“预约办理”。" in second[5]["text"]
     assert second[15]["screen"] == "home" and second[15]["session"] is False, "the idle timeout ended it"
     assert "请先查找您办理的事项，在办事指南页点“评价”。" in second[17]["text"], "nothing kept across a timeout"
-    traces = ("欧**娜", "欧阳娜娜", case_ref, "社会保障卡挂失", "13800000000")
+    traces = ("欧**娜", "欧阳娜娜", case_ref, number, number[:4] + " " + number[4:8], "社会保障卡挂失", "13800000000")
     for step in second[:19]:
         shown = "\n".join(step["text"])
         assert not any(trace in shown for trace in traces), (step["step"], shown)

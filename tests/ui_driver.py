@@ -66,6 +66,30 @@ def play(app, steps: list) -> None:
         print(json.dumps({"step": step, "screen": app.manager.current, "text": visible_text(), "printed": printed,
                           "session": kiosk.session is not None, **extra}, ensure_ascii=False), flush=True)
 
+    def overflow(screen) -> list[str]:
+        """Everything in the screen's body that a citizen would have to scroll to, or cannot see whole: a
+        scroll view whose content is taller than it, a widget reaching outside the body (onto the footer,
+        off the window), a label whose text is taller than the label."""
+        found = []
+        bx, by = screen.body.to_window(*screen.body.pos)
+        bw, bh = screen.body.size
+        for widget in widgets(screen.body):
+            if widget is screen.body or widget.opacity == 0 or widget.get_root_window() is None:
+                continue
+            what = getattr(widget, "name", "") or getattr(widget, "text", "")[:24] or type(widget).__name__
+            if isinstance(widget, ScrollView) and widget.children and widget.children[0].height > widget.height + 1:
+                found.append(f"scrolls: {what} ({widget.children[0].height:.0f} > {widget.height:.0f})")
+            shown = (isinstance(widget, Label) and widget.text) or getattr(widget, "name", "")
+            if not shown:
+                continue
+            x, y = widget.to_window(*widget.pos)
+            if x < bx - 2 or y < by - 2 or x + widget.width > bx + bw + 2 or y + widget.height > by + bh + 2:
+                found.append(f"outside the body: {what} at {x:.0f},{y:.0f} {widget.width:.0f}x{widget.height:.0f} "
+                             f"(body {bx:.0f},{by:.0f} {bw:.0f}x{bh:.0f})")
+            elif isinstance(widget, Label) and widget.texture_size[1] > widget.height + 2:
+                found.append(f"clipped: {what} ({widget.texture_size[1]:.0f} > {widget.height:.0f})")
+        return found
+
     def parents(widget):
         while widget.parent is not None and widget.parent is not widget:
             widget = widget.parent
@@ -122,9 +146,14 @@ def play(app, steps: list) -> None:
                     Clock.schedule_once(lambda _dt, w=widget: tap(w), n * seconds / count)
                 delay = seconds + 0.5
             elif action == "key_in_receipt":  # the number of the last receipt, as a citizen keys it in
-                lines = printer_sim.receipts[-1].lines
-                number = next(line.split()[-1] for line in lines if line.startswith("受理编号"))
-                app.manager.get_screen("progress")._set(number)
+                lines = [line.strip() for line in printer_sim.receipts[-1].lines]
+                number = lines[lines.index("受理编号") + 1].replace(" ", "")
+                for digit in number:
+                    app.manager.get_screen("progress").press(digit)
+            elif action == "fits":  # what of the current screen does not fit: reported, for the test to judge
+                report(step, overflow=overflow(app.manager.current_screen))
+                Clock.schedule_once(lambda _dt: run_step(index + 1), 0.2)
+                return
             elif action == "type":
                 app.manager.get_screen("search").type_text(args[0])
             elif action == "shot":
