@@ -36,7 +36,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 USER = "kiosk"
-GROUPS = ("dialout", "gpio", "render", "video", "input")
+GROUPS = ("dialout", "gpio", "render", "video", "input", "audio")  # audio: voice guidance (ALSA)
 ETC = Path("/etc/kiosk")
 STATE = Path("/var/lib/kiosk")
 OPT = Path("/opt/kiosk")
