@@ -319,8 +319,8 @@ class Releases:
 
     good: Path  # 0.2.0
     crashing: Path  # 0.3.0: `kiosk run` dies at start (its core cannot be imported)
-    flipped: Path  # 0.4.0 with one byte of its product wheel flipped after signing
-    foreign: Path  # 0.4.0 signed with another key
+    flipped: Path  # 0.2.0 with one byte of its product wheel flipped after signing
+    foreign: Path  # 0.2.0 signed with another key
     later: Path  # 0.5.0, for the power cut during its install
 
 
@@ -345,18 +345,19 @@ def releases(provisioned: Site, tmp_path_factory: pytest.TempPathFactory) -> Rel
     broken_on_purpose = 'raise SystemExit("release 0.3.0 is broken on purpose: its core cannot start")\n'
     core.write_text(core.read_text() + broken_on_purpose)  # after the module's code: `from __future__` stays first
     built = {}
-    for version, source in (("0.2.0", REPO), ("0.3.0", broken), ("0.4.0", REPO), ("0.5.0", REPO)):
+    for version, source in (("0.2.0", REPO), ("0.3.0", broken), ("0.5.0", REPO)):
         built[version] = build_release(version, "x86_64", work / version, source=source)
         sign_bundle(built[version], key)
+    # Both wrong bundles are 0.2.0's: the signature and the hashes are judged before anything else.
     flipped = work / "flipped.bundle"
-    with tarfile.open(built["0.4.0"]) as source, tarfile.open(flipped, "w") as out:
+    with tarfile.open(built["0.2.0"]) as source, tarfile.open(flipped, "w") as out:
         for member in source.getmembers():
             data = source.extractfile(member).read()
             if member.name.startswith("wheels/kiosk_appliance"):
                 data = data[:1000] + bytes([data[1000] ^ 1]) + data[1001:]
             out.addfile(member, io.BytesIO(data))
     foreign = work / "foreign.bundle"
-    shutil.copy(built["0.4.0"], foreign)
+    shutil.copy(built["0.2.0"], foreign)
     sign_bundle(foreign, Ed25519PrivateKey.generate())
     bundles = provisioned.root / "root" / "bundles"
     bundles.mkdir(exist_ok=True)
