@@ -49,13 +49,13 @@ class RateScreen(KioskScreen):
         for level in (5, 4, 3, 2, 1):
             words = LEVELS[level][1 if LANGUAGE.english else 0]
             button = BigButton(words, lambda n=level: self.choose(n), name=f"level_{level}", colour=theme.PANEL,
-                               text_colour=LEVEL_COLOURS[level], points=19)
+                               text_colour=LEVEL_COLOURS[level], points=17 if LANGUAGE.english else 19)
             self.level_buttons[level] = button
             levels.add_widget(button)
         self.body.add_widget(levels)
         self.message = Text("", points=18, colour=theme.ACCENT)  # why, thanks, or what is missing
         self.body.add_widget(self.message)
-        self.why = GridLayout(cols=2 if self.app.portrait else 4, spacing=mm(1.5), size_hint_y=None)
+        self.why = GridLayout(cols=2 if self.app.portrait else 4, spacing=mm(1.5), size_hint_y=None, height=0)
         self.why.bind(minimum_height=self.why.setter("height"))
         self.body.add_widget(self.why)
         self.send = BigButton(t("rate_send"), self.submit, name="rate_send", points=20)
@@ -82,7 +82,8 @@ class RateScreen(KioskScreen):
             for reason in RATING_REASONS:
                 words = REASON_WORDS[reason] if LANGUAGE.english else reason
                 self.why.add_widget(BigButton(words, lambda r=reason: self.toggle(r), name=f"why_{reason}",
-                                              colour=theme.PANEL, text_colour=theme.TEXT, points=17))
+                                              colour=theme.PANEL, text_colour=theme.TEXT,
+                                              points=16 if LANGUAGE.english else 17))
         if low and not self.app.portrait:  # landscape: "send" in the reasons' last cell (4 × 2)
             self.why.add_widget(self.send)
         else:

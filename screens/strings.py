@@ -205,8 +205,8 @@ LEVELS: dict[int, tuple[str, str]] = {
     2: ("不满意", "Dissatisfied"), 1: ("非常不满意", "Very dissatisfied"),
 }
 RATING_REASONS: dict[str, str] = {
-    "排队等候时间长": "Long wait", "办事指南不清楚": "Unclear guide", "材料要求多": "Too many documents",
-    "操作步骤复杂": "Too many steps", "设备故障": "Device fault", "服务态度不好": "Unfriendly service",
+    "排队等候时间长": "Long wait", "办事指南不清楚": "Unclear guide", "材料要求多": "Too many papers",
+    "操作步骤复杂": "Too many steps", "设备故障": "Device fault", "服务态度不好": "Unfriendly staff",
     "未能办结": "Not completed",
 }
 

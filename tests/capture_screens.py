@@ -2,6 +2,8 @@
 
     xvfb-run -a -s "-screen 0 1080x1920x24" .venv/bin/python tests/capture_screens.py [assist]
 
+(KIOSK_SCREENS_OUT=DIR writes them elsewhere.)
+
 Runs the real app through tests/ui_driver.py on a throwaway state directory (no broker: the offline
 banner shows, as it would on a booth whose network is down). `assist` takes only the 帮办代办 screens,
 every state of a call: the booth on a TLS broker with tests/assist_central.py answering as central's
@@ -11,6 +13,7 @@ desk, each answer after the screenshot of the state before; and `saved` with no 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -27,7 +30,7 @@ from tests.assist_central import ScriptedDesk
 from tests.support import Mosquitto, free_port, kiosk_config_data, make_test_ca, write_toml
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "docs" / "screens"
+OUT = Path(os.environ.get("KIOSK_SCREENS_OUT", ROOT / "docs" / "screens"))  # elsewhere: to compare, or to pick
 DIGITS = [["tap", f"phone_{d}"] for d in "13800000000"]
 
 
@@ -54,7 +57,8 @@ def scenario(prefix: str, elder: bool) -> list:
         ["card", 1], ["tap", "next"], ["tap", "half_am"], shot("book"), ["tap", "home"], *again, ["tap", "tile_browse"],
         ["tap", "dept_公安"], ["tap", "item_GA-006"], ["tap", "rate"], ["tap", "level_2"],
         ["tap", "why_排队等候时间长"], shot("rate"),
-        ["tap", "home"], *again, ["tap", "tile_progress"], *[["tap", f"key_{c}"] for c in "01jd5x3k"], shot("progress"),
+        ["tap", "home"], *again, ["tap", "tile_progress"], ["key_in_receipt"], ["tap", "progress_ask"], ["wait", 1],
+        shot("progress"), ["card", 0], ["card", 1], ["wait", 1.5], shot("progress-card"), ["card", 0],
         ["tap", "home"], *again, ["tap", "tile_browse"], shot("bundles"),
         ["tap", "home"], *again, ["tap", "language"], ["tap", "tile_browse"], ["tap", "dept_公安"],
         ["tap", "item_GA-006"], ["tap", "rate"], shot("rate-english"), ["tap", "home"],
@@ -109,7 +113,8 @@ def saved_scenario(prefix: str, elder: bool) -> list:
 
 def run(tmp: Path, prefix: str, size: str, steps: list, **sections) -> None:
     config = write_toml(tmp / "kiosk.toml", kiosk_config_data(
-        tmp / "state", sections.pop("port", free_port()), device={"site": "市民中心 24小时自助服务区"},
+        tmp / "state", sections.pop("port", free_port()),
+        device={"site": "市民中心 24小时自助服务区", "booth_code": "01234"},
         session={"idle_timeout_s": 60, "countdown_s": 15}, **sections))
     scenario_file = tmp / "steps.json"
     scenario_file.write_text(json.dumps(steps, ensure_ascii=False), encoding="utf-8")

@@ -36,7 +36,8 @@ def fits_everywhere(elder: bool, short: bool = False) -> list:
     return [*apply_here(elder, short), ["fits"], ["tap", "rate"], ["tap", "level_1"], ["tap", "why_排队等候时间长"],
             ["fits"], ["tap", "home"], *again, ["tap", "tile_progress"], ["fits"], ["key_in_receipt"],
             ["tap", "progress_ask"], ["wait", 1], ["fits"], ["card", 0], ["card", 1], ["wait", 1.5], ["fits"],
-            ["tap", "home"], ["card", 0]]
+            ["tap", "home"], ["card", 0], *again, ["tap", "language"], ["tap", "tile_browse"], ["tap", "dept_公安"],
+            ["tap", "item_GA-006"], ["tap", "rate"], ["fits"], ["tap", "level_1"], ["fits"], ["tap", "home"]]
 
 
 @pytest.mark.parametrize("elder", [False, True], ids=["normal", "elder"])
@@ -49,7 +50,8 @@ def test_receipt_rating_and_progress_fit_without_scrolling(display, tmp_path: Pa
     twice = [*apply_here(elder, short), ["tap", "finish"], ["card", 0]]  # the same citizen twice: two cases by card
     played = play_scenario(display, tmp_path, config, twice + fits_everywhere(elder, short), size, timeout_s=400)
     checked = [step for step in played.steps if step["step"] == ["fits"]]
-    assert [step["screen"] for step in checked] == ["receipt", "rate", "progress", "progress", "progress"]
+    assert [step["screen"] for step in checked] == ["receipt", "rate", "progress", "progress", "progress", "rate",
+                                                     "rate"], "and the rating in English, before and after a low level"
     assert all(step["overflow"] == [] for step in checked), [(s["screen"], s["overflow"]) for s in checked
                                                              if s["overflow"]]
     receipt, rating = checked[0], checked[1]
