@@ -13,14 +13,15 @@ from datetime import date, datetime, timedelta
 from datetime import time as clock
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, false, or_, select, update
 
 from appliance.privacy import mask_id_number, mask_name, mask_phone
+from appliance.receipt_numbers import LENGTH as RECEIPT_NUMBER_LENGTH
 from central import audit
 from central.accounts import User
 from central.catalogue_names import CatalogueNames
 from central.regions import in_regions
-from central.tables import cases, devices, events
+from central.tables import cases, devices, events, receipt_numbers
 
 CASE_STATUSES = ("已受理", "审核中", "待补正", "已办结", "已退回", "不予受理")
 CLOSING = frozenset({"已办结", "已退回", "不予受理"})  # the case is over: the clock of retention starts
@@ -34,8 +35,8 @@ class CaseError(ValueError):
 
 @dataclass(frozen=True)
 class CaseSearch:
-    """Find cases by receipt or case number (`text`, a prefix is enough), item, booth, status and the
-    day received (local dates, inclusive)."""
+    """Find cases by receipt number (the 16 digits a citizen reads out, or an older receipt's event id) or case
+    number (`text`, a prefix is enough), item, booth, status and the day received (local dates, inclusive)."""
 
     text: str = ""
     item: str = ""
@@ -48,13 +49,16 @@ class CaseSearch:
 def find_cases(conn: Connection, user: User, names: CatalogueNames, search: CaseSearch,
                limit: int = MAX_CASES) -> list[dict[str, Any]]:
     """The cases matching `search` in the user's regions, newest first, without personal data."""
-    query = (select(cases, devices.c.region, events.c.received_at.label("opened_at"))
+    query = (select(cases, devices.c.region, events.c.received_at.label("opened_at"), receipt_numbers.c.number)
              .join(devices, devices.c.id == cases.c.device)
              .join(events, and_(events.c.device == cases.c.device, events.c.id == cases.c.receipt))
+             .outerjoin(receipt_numbers, _numbered)
              .where(in_regions(devices.c.region, user)))
     if search.text:
         text = search.text.strip().upper()
-        query = query.where(or_(cases.c.case_no.startswith(text), cases.c.receipt.startswith(text)))
+        digits = "".join(text.split())  # a receipt number read out on the phone comes in groups of four
+        query = query.where(or_(cases.c.case_no.startswith(text), cases.c.receipt.startswith(text),
+                                receipt_numbers.c.number.startswith(digits) if digits.isdigit() else false()))
     if search.item:
         query = query.where(cases.c.item == search.item)
     if search.device:
@@ -74,11 +78,17 @@ def case_detail(conn: Connection, user: User, names: CatalogueNames, number: str
     """One case, by its case number or its receipt number (what the citizen's slip shows), with its
     applicant and form: in full for operators and admins, masked for viewers. Opening a case that
     still holds personal data is audited (who, when, from where, which case)."""
-    which = cases.c.case_no == number if number.isdigit() else cases.c.receipt == number.upper()
-    row = conn.execute(select(cases, devices.c.region, events.c.received_at.label("opened_at"), events.c.payload)
+    if len(number) == RECEIPT_NUMBER_LENGTH and number.isdigit():  # the receipt number a person uses
+        which = receipt_numbers.c.number == number
+    else:
+        which = cases.c.case_no == number if number.isdigit() else cases.c.receipt == number.upper()
+    row = conn.execute(select(cases, devices.c.region, events.c.received_at.label("opened_at"), events.c.payload,
+                              receipt_numbers.c.number)
                        .join(devices, devices.c.id == cases.c.device)
                        .join(events, and_(events.c.device == cases.c.device, events.c.id == cases.c.receipt))
-                       .where(which, in_regions(devices.c.region, user)).order_by(cases.c.id)).mappings().first()
+                       .outerjoin(receipt_numbers, _numbered)
+                       .where(which, in_regions(devices.c.region, user))
+                       .order_by(receipt_numbers.c.conflict.is_(True), cases.c.id)).mappings().first()
     if row is None:
         return None
     case_no = row["case_no"]
@@ -140,8 +150,12 @@ def _shown(value: Any, mask, full: bool) -> str | None:
     return str(value) if full else mask(str(value))
 
 
+_numbered = and_(receipt_numbers.c.device == cases.c.device, receipt_numbers.c.event == cases.c.receipt)
+
+
 def _case_row(row: Any, names: CatalogueNames) -> dict[str, Any]:
-    return {"case_no": row["case_no"], "receipt": row["receipt"], "device": row["device"], "region": row["region"],
+    return {"case_no": row["case_no"], "receipt": row["receipt"], "number": row["number"], "device": row["device"],
+            "region": row["region"],
             "item": row["item"], "item_name": names.item(row["item"]), "department": names.department(row["item"]),
             "status": row["status"], "note": row["note"], "opened_at": row["opened_at"],
             "updated_at": row["updated_at"], "updated_by": row["updated_by"], "closed_at": row["closed_at"],

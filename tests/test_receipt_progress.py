@@ -26,6 +26,9 @@ from appliance.receipt_numbers import grouped, valid
 from appliance.services.errors import CitizenError
 from appliance.state.ids import UlidGenerator
 from central import receipts
+from central.accounts import User
+from central.backoffice import CaseSearch, case_detail, find_cases
+from central.catalogue_names import CatalogueNames
 from central.database import Database
 from central.intake import Intake
 from central.retention import erase_expired
@@ -198,6 +201,12 @@ def test_a_citizen_finds_their_case_by_number_qr_and_card_at_any_booth(site) -> 
             assert not list(validator("ProgressCase").iter_errors(found)), found
 
     case_no = answer["case_no"]
+    operator, names = User("li", "operator", ()), CatalogueNames()  # 12345's operator, told the number on the phone
+    with site.db.transaction() as conn:
+        [listed] = find_cases(conn, operator, names, CaseSearch(text=shown))
+        opened = case_detail(conn, operator, names, receipt.number, "127.0.0.1")
+    assert listed["case_no"] == case_no and listed["number"] == receipt.number
+    assert opened["case_no"] == case_no and opened["applicant"]["name"] == citizen.name
     moved = subprocess.run([sys.executable, "-m", "appliance.cli", "central", "case", case_no, "已办结",
                             "--note", "请到一楼3号窗口领取", "--database", site.settings.database],
                            capture_output=True, text=True, timeout=60)

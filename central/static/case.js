@@ -8,11 +8,14 @@ function facts(target, rows) {
   target.replaceChildren(...rows.flatMap(([name, value, id]) => [el("dt", {}, name), el("dd", {id}, value ?? "—")]));
 }
 
-const CASE_NO = /^[0-9]{12}$/, RECEIPT = /^[0-9A-HJKMNP-TV-Z]{26}$/i;  // a case number, or the receipt's
+// a case number, or the receipt's: the 16 digits a citizen reads out (spaces allowed), or an older receipt's event id
+const CASE_NO = /^[0-9]{12}$/, RECEIPT = /^([0-9]{16}|[0-9A-HJKMNP-TV-Z]{26})$/i;
+
+function groupsOfFour(number) { return number.replace(/(.{4})(?=.)/g, "$1 "); }
 
 (async () => {
   const me = await startPage("cases");
-  const asked = param("no").trim();
+  const given = param("no").trim(), asked = /^[0-9 ]+$/.test(given) ? given.replace(/ /g, "") : given;
   const operator = may(me, "operator");
 
   let current = null;
@@ -26,7 +29,7 @@ const CASE_NO = /^[0-9]{12}$/, RECEIPT = /^[0-9A-HJKMNP-TV-Z]{26}$/i;  // a case
   async function load() {
     if (!asked) { missing("没有指定办件。No case was given."); return; }
     if (!CASE_NO.test(asked) && !RECEIPT.test(asked)) {
-      missing(`“${asked.slice(0, 40)}”不是办件编号（12 位数字）或受理编号（26 位）。Not a case number (12 digits) or a receipt number (26 characters).`);
+      missing(`“${asked.slice(0, 40)}”不是办件编号（12 位数字）或受理编号（16 位数字，旧回执 26 位）。Not a case number (12 digits) or a receipt number (16 digits; 26 characters on older receipts).`);
       return;
     }
     try { current = await api("api/cases/" + encodeURIComponent(CASE_NO.test(asked) ? asked : asked.toUpperCase())); }
@@ -53,7 +56,7 @@ const CASE_NO = /^[0-9]{12}$/, RECEIPT = /^[0-9A-HJKMNP-TV-Z]{26}$/i;  // a case
     document.getElementById("title").replaceChildren(`${c.case_no} · ${c.item_name} `,
       el("span", {class: `status c-${STATUS_COLORS[c.status] || "unknown"}`, id: "case-status"}, c.status));
     facts(document.getElementById("facts"), [
-      ["办件编号 Case", c.case_no], ["受理编号 Receipt", c.receipt],
+      ["办件编号 Case", c.case_no], ["受理编号 Receipt", c.number ? groupsOfFour(c.number) : c.receipt],
       ["事项 Item", [c.item_name, " ", el("span", {class: "muted small"}, c.item)]], ["部门 Department", c.department],
       ["终端 Booth", el("a", {href: "device?id=" + encodeURIComponent(c.device)}, c.device)], ["地区 Region", c.region],
       ["状态 Status", c.status], ["说明 Note", c.note || "—", "case-note"],

@@ -1,4 +1,4 @@
-// Finding cases: by receipt or case number, item, booth, status and the day received. The search is in
+// Finding cases: by receipt number (16 digits, spaces allowed; or an older receipt's event id) or case number, item, booth, status and the day received. The search is in
 // the page's address (a plain GET form), so it can be bookmarked and the back button returns to it.
 "use strict";
 
@@ -53,7 +53,7 @@ function statusBadge(status) {
     const href = "case?no=" + encodeURIComponent(c.case_no);
     return el("tr", {class: "link", "data-case": c.case_no, onclick: event => { if (event.target.tagName !== "A") location.assign(href); }},
       el("td", {class: "nowrap"}, el("a", {href}, c.case_no)),
-      el("td", {class: "small muted"}, c.receipt),
+      el("td", {class: "small muted nowrap"}, c.number ? c.number.replace(/(.{4})(?=.)/g, "$1 ") : c.receipt),
       el("td", {}, c.item_name, " ", el("span", {class: "muted small"}, c.item)),
       el("td", {class: "nowrap"}, c.department || "—"),
       el("td", {class: "nowrap"}, c.device),

@@ -25,7 +25,7 @@ from central.web.context import WebContext, context
 
 router = APIRouter(prefix="/api", tags=["back office"])
 Ctx = Annotated[WebContext, Depends(context)]
-CASE_NO = r"^([0-9]{12}|[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})$"  # a case number, or the receipt's
+CASE_NO = r"^([0-9]{12}|[0-9]{16}|[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{26})$"  # a case number, or the receipt's (16 or 26)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
