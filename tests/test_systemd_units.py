@@ -12,16 +12,24 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-UNITS = sorted(p for p in (ROOT / "systemd").iterdir() if p.suffix in (".service", ".path"))
-INSTALLED = "/opt/kiosk/.venv/bin/"
+UNITS = sorted(p for p in (ROOT / "systemd").iterdir() if p.suffix in (".service", ".path", ".timer"))
+# Where the units run the product from: the release kiosk.service runs, the committed one the root side's
+# code runs from (appliance/release/layout.py), and the first install's.
+INSTALLED = ("/opt/kiosk/current/bin/", "/opt/kiosk/committed/bin/", "/opt/kiosk/.venv/bin/")
 
 
 def verify(unit_text: str, name: str, tmp_path: Path) -> subprocess.CompletedProcess:
     """Verify `name` with this text, beside the other units it may name, installed into this venv."""
     venv = str(Path(sys.executable).parent) + "/"
+
+    def here(text: str) -> str:
+        for installed in INSTALLED:
+            text = text.replace(installed, venv)
+        return text
+
     for unit in UNITS:
-        (tmp_path / unit.name).write_text(unit.read_text().replace(INSTALLED, venv))
-    (tmp_path / name).write_text(unit_text.replace(INSTALLED, venv))
+        (tmp_path / unit.name).write_text(here(unit.read_text()))
+    (tmp_path / name).write_text(here(unit_text))
     return subprocess.run(["systemd-analyze", "verify", "--man=no", str(tmp_path / name)], capture_output=True,
                           text=True, cwd=tmp_path)
 
