@@ -249,10 +249,10 @@ class BootedRoot:
             waiting += [int(child) for child in children]
         return None
 
-    def run(self, *argv: str) -> subprocess.CompletedProcess:
+    def run(self, *argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
         return subprocess.run(["nsenter", "--target", str(self.init_pid), "--all", "env", "-i",
                                "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C.UTF-8", *argv],
-                              capture_output=True, text=True, timeout=120)
+                              capture_output=True, text=True, timeout=timeout)
 
     def show(self, unit: str, prop: str) -> str:
         return self.run("systemctl", "show", "--value", "-p", prop, unit).stdout.strip()
@@ -404,7 +404,7 @@ def test_releases_install_commit_roll_back_by_themselves_and_refuse_what_is_not_
         assert "committed: 0.1.0 (/opt/kiosk/.venv)" in status()
 
         # v1 → v2: installed beside it, on trial, committed after 30 s of health.
-        installed = booted.run("kiosk", "update", "install", str(releases.good))
+        installed = booted.run("kiosk", "update", "install", str(releases.good), timeout=900)
         assert installed.returncode == 0, installed.stdout + installed.stderr
         wait_until(lambda: "trial:     0.2.0" in status(), timeout=30, interval=0.5)
         wait_until(lambda: "last:      committed 0.2.0" in status(), timeout=180, interval=1)
@@ -432,7 +432,7 @@ def test_releases_install_commit_roll_back_by_themselves_and_refuse_what_is_not_
         assert queued.returncode == 0, queued.stderr[-2000:]
 
         # v3 cannot start: three starts on trial, then the previous release by itself.
-        installed = booted.run("kiosk", "update", "install", str(releases.crashing))
+        installed = booted.run("kiosk", "update", "install", str(releases.crashing), timeout=900)
         assert installed.returncode == 0, installed.stdout + installed.stderr
         wait_until(lambda: "last:      rolled_back 0.3.0" in status(), timeout=180, interval=1)
         said = status()
@@ -467,7 +467,7 @@ def test_releases_install_commit_roll_back_by_themselves_and_refuse_what_is_not_
         cut = subprocess.Popen(["nsenter", "--target", str(booted.init_pid), "--all", "env", "-i",
                                 "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "kiosk", "update", "install",
                                 str(releases.later)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(lambda: (root / "opt/kiosk/releases/0.5.0/bin").is_dir(), timeout=120, interval=0.2)
+        wait_until(lambda: (root / "opt/kiosk/releases/0.5.0/bin").is_dir(), timeout=600, interval=0.2)
         booted._kill()  # the whole container at once, mid-build
         cut.wait(30)
     finally:
@@ -478,7 +478,7 @@ def test_releases_install_commit_roll_back_by_themselves_and_refuse_what_is_not_
         wait_until(lambda: "broker: connected" in booted.run("kiosk", "status").stdout, timeout=60, interval=0.5)
         said = status()
         assert "current:   0.2.0" in said and "trial:     none" in said, said  # the half-built 0.5.0 never ran
-        installed = booted.run("kiosk", "update", "install", str(releases.later))  # and installs when asked again
+        installed = booted.run("kiosk", "update", "install", str(releases.later), timeout=900)  # and when asked again
         assert installed.returncode == 0, installed.stdout + installed.stderr
         wait_until(lambda: "trial:     0.5.0" in status(), timeout=30, interval=0.5)
     finally:
