@@ -169,7 +169,8 @@ def test_the_signed_bundle_resolves_every_dependency_on_aarch64_with_cpython_311
     # pip on aarch64, with the bundle as its only index, found everything and used every wheel it was given
     assert pi.install.returncode == 0, pi.install.stdout[-3000:] + pi.install.stderr[-3000:]
     installed = {_distribution(p.name) for p in pi.site.glob("*.dist-info")}
-    assert installed == {_distribution(w) for w in wheels}, "the bundle holds exactly what a Pi needs"
+    # pip's own wheel rides along so that each release can build the next (appliance/release/installer.py)
+    assert installed == {_distribution(w) for w in wheels} - {"pip"}, "the bundle holds exactly what a Pi needs"
     assert "lgpio" in installed, "asked for by the aarch64 marker alone"
 
     shared = [p for p in pi.site.rglob("*.so*") if p.is_file()]
@@ -300,7 +301,7 @@ def test_the_headless_kiosk_runs_on_aarch64_against_a_real_broker_and_stops_clea
 
         collector.client.publish(f"kiosk/v1/{DEVICE}/cmd/print-test", json.dumps({"id": "arm-1"}), qos=1)
         result = collector.wait_for(lambda c: c.on("/cmd-result"), timeout=120)[-1].json()
-        assert result["id"] == "arm-1" and result["ok"] and result["result"] == {"printed": True}
+        assert result["id"] == "arm-1" and result["ok"] and result["result"] == {"printed": True}, result
         page = wait_until(lambda: next((state / "sim" / "receipts").glob("receipt-*.png"), None), timeout=30)
         with Image.open(page) as receipt:
             assert receipt.convert("L").getextrema()[0] < 64, "the test page has ink on it"
