@@ -2,12 +2,13 @@
 nothing personal — so a citizen asking about a receipt this very booth issued gets an answer even while
 the booth is offline, or before central has the case ("filed here, waiting to be sent").
 
-The note is written in the transaction that files the event (`note_in`, through the outbox's `also=`):
-there is never an event without its note, nor a note without its event. Beside it, a keyed digest of the
-applicant's ID number (`holder`, HMAC with a key derived from this booth's device key, which never leaves
-it): placing the same card again finds the notes of that citizen, and no one else's, without the number
-being kept. Notes live in the state database beside the outbox and are kept `KEEP_DAYS`; whether the event
-is still waiting is the outbox's to say (`Outbox.holds`: an event stays there until central confirms it).
+The note is written right after its event is filed (the event's id is the outbox's to give): a note
+that cannot be written leaves the event filed, only this booth's offline answer for it missing. Beside
+it, a keyed digest of the applicant's ID number (`holder`, HMAC with a key derived from this booth's
+device key, which never leaves it): placing the same card again finds the notes of that citizen, and no
+one else's, without the number being kept. Notes live in the state database beside the outbox and are
+kept `KEEP_DAYS`; whether the event is still waiting is the outbox's to say (`Outbox.holds`: an event
+stays there until central confirms it).
 """
 
 from __future__ import annotations
