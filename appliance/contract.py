@@ -231,3 +231,33 @@ def stamped(device_id: str, clock_synced: bool, body: dict[str, Any]) -> dict[st
 
 def encode(payload: dict[str, Any]) -> bytes:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# -- the booth's facts: the heartbeat carries the rare ones only after a change (docs/asyncapi.yaml, RareFacts)
+RARE_FACTS = (("catalog_version",), ("update",), ("system", "pi", "throttling"), ("system", "pi", "filesystem_errors"))
+
+
+def pick_paths(body: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
+    """The values at `paths` of `body`, in the same nesting (a path it lacks is left out)."""
+    picked: dict[str, Any] = {}
+    for path in paths:
+        value: Any = body
+        for key in path:
+            if not isinstance(value, dict) or key not in value:
+                break
+            value = value[key]
+        else:
+            into = picked
+            for key in path[:-1]:
+                into = into.setdefault(key, {})
+            into[path[-1]] = value
+    return picked
+
+
+def merge_nested(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`, object by object (neither is changed)."""
+    merged = dict(base)
+    for key, value in over.items():
+        nested = isinstance(value, dict) and isinstance(merged.get(key), dict)
+        merged[key] = merge_nested(merged[key], value) if nested else value
+    return merged

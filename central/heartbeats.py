@@ -18,10 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from appliance.contract import RARE_FACTS, merge_nested, pick_paths
+
 # Where each fact sits in a booth's snapshot, and so in the birth or heartbeat that carries it.
 FIXED = (("software",), ("site",), ("region",), ("fitted",), ("outbox", "policy"), ("system", "disk_total_mb"),
          ("system", "pi", "service_restarts"), ("link", "tls"), ("link", "connects_since_boot"))
-RARE = (("catalog_version",), ("update",), ("system", "pi", "throttling"), ("system", "pi", "filesystem_errors"))
+RARE = RARE_FACTS  # appliance/contract.py: the booth and central agree on them
 OK = {"state": "ok", "reason": "ok"}
 # What a heartbeat leaves out reads as this (and a connected booth's link has no error).
 LEFT_OUT: dict[str, Any] = {
@@ -51,12 +53,12 @@ def fold_facts(known: dict[str, Any] | None, said: dict[str, Any]) -> dict[str, 
     if carries_rare(said):
         held = known.get("rare")
         if not held or (boot, said["facts_rev"]) >= (held["boot"], held["rev"]):
-            known["rare"] = {"boot": boot, "rev": said["facts_rev"], "said": _pick(said, RARE)}
+            known["rare"] = {"boot": boot, "rev": said["facts_rev"], "said": pick_paths(said, RARE)}
     if carries_fixed(said):
         connects = (said.get("link") or {}).get("connects_since_boot") or 0
         held = known.get("fixed")
         if not held or (boot, connects) >= (held["boot"], held["connects"]):
-            known["fixed"] = {"boot": boot, "connects": connects, "said": _pick(said, FIXED)}
+            known["fixed"] = {"boot": boot, "connects": connects, "said": pick_paths(said, FIXED)}
     return known
 
 
@@ -72,36 +74,10 @@ def complete_heartbeat(beat: dict[str, Any], known: dict[str, Any] | None, softw
         return beat
     known = known or {}
     fixed, rare = fixed_facts(known), (known.get("rare") or {})
-    whole = _merge(_merge(_merge(LEFT_OUT, fixed), rare.get("said") or {}), beat)
+    whole = merge_nested(merge_nested(merge_nested(LEFT_OUT, fixed), rare.get("said") or {}), beat)
     whole["drivers"] = {**{name: OK for name in fixed.get("fitted") or ()}, **(beat.get("drivers") or {})}
     whole.setdefault("software", software)
     for name in NOT_IN_A_SNAPSHOT:
         whole.pop(name, None)
     whole["facts_stale"] = not rare or (rare["boot"], rare["rev"]) != (beat["boot"], beat["facts_rev"])
     return whole
-
-
-def _pick(said: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
-    """The values at `paths` of `said`, in the same nesting (a path it lacks is left out)."""
-    picked: dict[str, Any] = {}
-    for path in paths:
-        value: Any = said
-        for key in path:
-            if not isinstance(value, dict) or key not in value:
-                break
-            value = value[key]
-        else:
-            into = picked
-            for key in path[:-1]:
-                into = into.setdefault(key, {})
-            into[path[-1]] = value
-    return picked
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over` laid on `base`, object by object (neither is changed)."""
-    merged = dict(base)
-    for key, value in over.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
-            else value
-    return merged

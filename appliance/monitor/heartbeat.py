@@ -26,7 +26,16 @@ from typing import Any
 
 from appliance import __version__
 from appliance.clock import clock_synchronised
-from appliance.contract import QOS_HEARTBEAT, DeviceStatus, encode, heartbeat_topic, stamped
+from appliance.contract import (
+    QOS_HEARTBEAT,
+    RARE_FACTS,
+    DeviceStatus,
+    encode,
+    heartbeat_topic,
+    merge_nested,
+    pick_paths,
+    stamped,
+)
 from appliance.delivery.link import MqttLink
 from appliance.delivery.outbox import Outbox
 from appliance.monitor.health import HealthCoordinator
@@ -42,7 +51,7 @@ FULL_EVERY = 10  # and every 10th heartbeat after a birth carries every fact (a 
 # Where each fact sits in the full snapshot (and so in the birth and the heartbeat that carry it).
 FIXED = (("software",), ("outbox", "policy"), ("system", "disk_total_mb"), ("system", "pi", "service_restarts"),
          ("link", "tls"), ("link", "connects_since_boot"))
-RARE = (("catalog_version",), ("update",), ("system", "pi", "throttling"), ("system", "pi", "filesystem_errors"))
+RARE = RARE_FACTS  # appliance/contract.py: the booth and central agree on them
 _OK = OK.as_dict()
 
 
@@ -105,20 +114,20 @@ class Heartbeat:
     # -- on the wire ----------------------------------------------------------------------------------
     def fixed_facts(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         """What cannot change while a connection lasts, with the names of the devices fitted."""
-        return {**_pick(snapshot, FIXED), **self._place, "fitted": list(snapshot["drivers"])}
+        return {**pick_paths(snapshot, FIXED), **self._place, "fitted": list(snapshot["drivers"])}
 
     def birth_facts(self) -> dict[str, Any]:
         """Every fact, for the link's birth (online or maintenance) at each connect: QoS 1 and retained."""
         snapshot = self.snapshot()
         with self._lock:
-            self._number(_pick(snapshot, RARE))
+            self._number(pick_paths(snapshot, RARE))
             self._repeats = self._since_full = 0  # the birth carried them all
             rev = self.facts_rev
-        return _merge(_merge(self.fixed_facts(snapshot), _pick(snapshot, RARE)), {"facts_rev": rev})
+        return merge_nested(merge_nested(self.fixed_facts(snapshot), pick_paths(snapshot, RARE)), {"facts_rev": rev})
 
     def message(self, snapshot: dict[str, Any]) -> dict[str, Any]:
         """The heartbeat to publish from `snapshot`: what changes, and the facts when they are due."""
-        rare = _pick(snapshot, RARE)
+        rare = pick_paths(snapshot, RARE)
         with self._lock:
             if self._number(rare):
                 self._repeats = FACTS_REPEATS
@@ -132,9 +141,9 @@ class Heartbeat:
         beat = _changing(snapshot)
         beat["facts_rev"] = rev
         if carry:
-            beat = _merge(beat, rare)
+            beat = merge_nested(beat, rare)
         if full:
-            beat = _merge(beat, self.fixed_facts(snapshot))
+            beat = merge_nested(beat, self.fixed_facts(snapshot))
         return beat
 
     def _number(self, rare: dict[str, Any]) -> bool:
@@ -189,29 +198,3 @@ def _sparse(values: dict[str, Any], counts: bool = False) -> dict[str, Any]:
     """`values` without its nulls and, with `counts`, without its counts of 0."""
     return {key: value for key, value in values.items()
             if value is not None and not (counts and key not in AGES and value == 0 and type(value) is int)}
-
-
-def _pick(snapshot: dict[str, Any], paths: tuple[tuple[str, ...], ...]) -> dict[str, Any]:
-    """The values at `paths` of `snapshot`, in the same nesting (a path the snapshot lacks is left out)."""
-    picked: dict[str, Any] = {}
-    for path in paths:
-        value: Any = snapshot
-        for key in path:
-            if not isinstance(value, dict) or key not in value:
-                break
-            value = value[key]
-        else:
-            into = picked
-            for key in path[:-1]:
-                into = into.setdefault(key, {})
-            into[path[-1]] = value
-    return picked
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """`over` laid on `base`, object by object (neither is changed)."""
-    merged = dict(base)
-    for key, value in over.items():
-        merged[key] = _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
-            else value
-    return merged
