@@ -183,7 +183,8 @@ def _receipt(screen) -> list[Part]:
         return []
     printed = t("receipt_printed") if receipt.printed else t(
         "receipt_not_printed", reason=LANGUAGE.reason(receipt.print_problem or "print_failed"))
-    return [screen.app.kiosk.catalog.item(receipt.item).name, s("receipt_number"), Spell(receipt.case_ref), printed,
+    number = receipt.number or receipt.case_ref  # the 16 digits a person keys in (an old filing: its id)
+    return [screen.app.kiosk.catalog.item(receipt.item).name, s("receipt_number"), Spell(number), printed,
             s("receipt_next")]
 
 
