@@ -30,12 +30,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from appliance.catalog.signing import load_public_key
 from appliance.config import ConfigError, StorageSection, UpdatesSection, load_config
 from appliance.contract import UpdateState
 from appliance.errors import operator_error
 from appliance.release.installer import InstallRefused, ReleaseInstaller, read_no_follow
 from appliance.release.layout import MANIFEST_COPY, ReleaseLayout, write_atomically
+from appliance.release.offer import read_public_key
 
 log = logging.getLogger("kiosk.release")
 
@@ -187,10 +187,9 @@ def install(layout: ReleaseLayout, updates: UpdatesSection, verb: str, source: P
     if source is None:
         what = "staging directory" if verb == "install-staged" else "bundle"
         return operator_error("update", f"{verb} needs the {what}")
-    try:
-        key = load_public_key(updates.public_key_file.read_text(encoding="utf-8").strip().splitlines()[-1].strip())
-    except (OSError, IndexError, ValueError) as exc:
-        return operator_error("update", f"no usable release key in {updates.public_key_file}: {exc}")
+    key, problem = read_public_key(updates.public_key_file)
+    if key is None:
+        return operator_error("update", problem)
     installer = ReleaseInstaller(layout, key, commit_window_s=updates.commit_window_s)
     try:
         manifest = installer.install_staged(source) if verb == "install-staged" else installer.install_bundle(source)
