@@ -81,14 +81,16 @@ const chime = (() => {
     return true;
   }
 
-  let wokenBy = null;  // what the press that brought the sound back was on
+  // What the button said when the operator pressed it decides what the press means: "恢复提示音" brings the
+  // chime back, "提示音已开启" turns it off, whatever the audio context does between the press and the click.
+  let pressedWhile = null;
   button.addEventListener("click", async () => {
-    if (wokenBy && button.contains(wokenBy)) {  // "恢复提示音": back on, not off
-      wokenBy = null;
+    const said = pressedWhile ?? button.dataset.sound;
+    pressedWhile = null;
+    if (said === "waiting") {
       show();
       return;
     }
-    wokenBy = null;
     on = !on;
     try { localStorage.setItem(KEY, on ? "on" : "off"); } catch (error) { /* private mode: this page only */ }
     if (on && audio()) {
@@ -99,8 +101,8 @@ const chime = (() => {
   });
   // Remembered as on: the browser lets the page play only after a click or a key on it.
   const wake = event => {
+    pressedWhile = button.contains(event.target) ? button.dataset.sound : null;
     if (!on || !audio() || context.state === "running") return;
-    wokenBy = event.target;
     context.resume().then(show, show);
   };
   document.addEventListener("pointerdown", wake, true);
