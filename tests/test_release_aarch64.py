@@ -299,9 +299,19 @@ def test_the_headless_kiosk_runs_on_aarch64_against_a_real_broker_and_stops_clea
         birth = collector.wait_for(lambda c: c.on(f"{DEVICE}/status"), timeout=60)[-1].json()
         assert birth["status"] == "online" and birth["software"] == VERSION
 
-        collector.client.publish(f"kiosk/v1/{DEVICE}/cmd/print-test", json.dumps({"id": "arm-1"}), qos=1)
-        result = collector.wait_for(lambda c: c.on("/cmd-result"), timeout=120)[-1].json()
-        assert result["id"] == "arm-1" and result["ok"] and result["result"] == {"printed": True}, result
+        # Under qemu on a loaded 2-core machine the whole process runs some ten times slower than on a Pi, the
+        # simulated printer's thread included, and now and then a status byte misses the driver's half-second
+        # (two full-suite runs at load 5 and 12 saw print_failed; alone it passes): a print that fails for that
+        # is asked again, twice at most.
+        results = []
+        for attempt in range(3):
+            collector.client.publish(f"kiosk/v1/{DEVICE}/cmd/print-test", json.dumps({"id": f"arm-{attempt}"}), qos=1)
+            results.append(collector.wait_for(lambda c, n=attempt: [m for m in c.on("/cmd-result")
+                                                                  if m.json()["id"] == f"arm-{n}"],
+                                              timeout=120)[-1].json())
+            if results[-1]["ok"] or results[-1].get("error", {}).get("code") != "print_failed":
+                break
+        assert results[-1]["ok"] and results[-1]["result"] == {"printed": True}, json.dumps(results)
         page = wait_until(lambda: next((state / "sim" / "receipts").glob("receipt-*.png"), None), timeout=30)
         with Image.open(page) as receipt:
             assert receipt.convert("L").getextrema()[0] < 64, "the test page has ink on it"
