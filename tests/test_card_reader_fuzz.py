@@ -1,4 +1,5 @@
-"""Hostile bytes for the card-reader parsers: 100,000 random and mutated inputs each, and the only
+"""Hostile bytes for the card-reader parsers:
+random and mutated inputs (`tests/fuzzing.py`: 10,000 per test, more on a deep run), and the only
 outcomes are frames that check out, `FrameError` / `CardDataError`, or a valid card."""
 
 from __future__ import annotations

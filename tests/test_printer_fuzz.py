@@ -1,4 +1,5 @@
-"""Hostile bytes for the printer's parsers: 100,000 random and mutated inputs each. The status
+"""Hostile bytes for the printer's parsers:
+random and mutated inputs (`tests/fuzzing.py`: 10,000 per test, more on a deep run). The status
 parser gives a status or `StatusByteError`, nothing else; the simulator's ESC/POS decoder always
 makes progress and never raises, however the stream is cut up."""
 
