@@ -122,10 +122,15 @@ def child(mode: str, config_path: str, size: str, seed: int, seconds: float, dia
               flush=True)
 
     def start(app) -> None:
-        if clear_on_leave:
-            for screen in app.manager.screens:
-                if "on_leave" in type(screen).__dict__:  # overridden (identify, maintenance): drop after it
-                    screen.bind(on_leave=lambda s, *_a: (s.body.clear_widgets(), s.footer.clear_widgets()))
+        if clear_on_leave:  # screens are built when first entered: each one as it comes
+            def clear_after_leaving(_manager, screens) -> None:
+                for screen in screens:
+                    if "on_leave" in type(screen).__dict__ and not getattr(screen, "cleared_on_leave", False):
+                        screen.cleared_on_leave = True  # overridden (identify, maintenance): drop after it
+                        screen.bind(on_leave=lambda s, *_a: (s.body.clear_widgets(), s.footer.clear_widgets()))
+
+            app.manager.bind(screens=clear_after_leaving)
+            clear_after_leaving(app.manager, app.manager.screens)
         Player(app, mode, seed, seconds, diag, trace, emit)
 
     run_app(load_config(Path(config_path)), then=start)

@@ -12,14 +12,18 @@ Sizes go as `GS !`, which Chinese printers apply to Chinese characters too (pyth
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from escpos.constants import QR_ECLEVEL_M
-from escpos.printer import Dummy
 
 from drivers.printer import Cut, Document, QrCode, Row, Separator, Text, Title
 from drivers.raster_text import render_line
 from drivers.text_layout import columns, key_value, wrap
+
+if TYPE_CHECKING:
+    from escpos.printer import Dummy
 
 FS_CHINESE_ON = b"\x1c&"
 # A python-escpos profile per paper width: it gives image() the width to check against. Cutting does
@@ -28,6 +32,22 @@ FS_CHINESE_ON = b"\x1c&"
 PROFILES = {80: "TM-T20II", 58: "POS-5890"}
 DOTS = {80: 576, 58: 384}
 QR_MODULE_DOTS = {80: 6, 58: 5}
+# Importing python-escpos's printers parses its capability table (pure-Python YAML: 0.33 s on a PC, a third of
+# the booth's start-up before it was deferred), so it is loaded when idle after start, or by the first print.
+LOAD_WHEN_IDLE_AFTER_S = 20.0
+
+
+def load_escpos() -> type[Dummy]:
+    from escpos.printer import Dummy
+
+    return Dummy
+
+
+def load_escpos_later(after_s: float = LOAD_WHEN_IDLE_AFTER_S) -> None:
+    """Load python-escpos in the background once start-up is long over, so the first print need not."""
+    timer = threading.Timer(after_s, load_escpos)
+    timer.name, timer.daemon = "escpos-load", True
+    timer.start()
 
 
 @dataclass(frozen=True)
@@ -59,7 +79,7 @@ class ReceiptEncoder:
         self.raster_lines = 0  # lines the last document needed as images (for logs and tests)
 
     def encode(self, document: Document) -> bytes:
-        out = Dummy(profile=PROFILES[self.settings.paper_width_mm])
+        out = load_escpos()(profile=PROFILES[self.settings.paper_width_mm])
         out.hw("INIT")
         if self.settings.chinese_font:
             out._raw(FS_CHINESE_ON)

@@ -18,7 +18,7 @@ import time
 
 import serial
 
-from drivers.escpos_encoder import ReceiptEncoder
+from drivers.escpos_encoder import ReceiptEncoder, load_escpos_later
 from drivers.escpos_status import END_OF_JOB_QUERY, QUERIES, PrinterStatus, StatusByteError, is_end_of_job, query
 from drivers.health import Health, HealthState
 from drivers.printer import Document, Printer, PrintError
@@ -45,6 +45,7 @@ class EscposPrinter(Printer, PortProtocol):
     # -- Printer --------------------------------------------------------------------------------------
     def open(self) -> None:
         self._link.start()
+        load_escpos_later()
 
     def close(self) -> None:
         self._link.close()

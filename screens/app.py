@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import importlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kivy.app import App
 from kivy.clock import Clock
@@ -20,7 +21,6 @@ from kivy.metrics import mm
 from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import NoTransition, ScreenManager
 
-from appliance.catalog.search import SearchIndex
 from appliance.errors import CodedError
 from appliance.events import (
     AssistChanged,
@@ -35,23 +35,18 @@ from appliance.events import (
     SessionEnded,
     UiEvent,
 )
-from appliance.kiosk import Kiosk
 from screens import theme
-from screens.apply import ApplyScreen, IdentifyScreen, ReceiptScreen
-from screens.assist import AssistScreen, AssistStatusScreen, PhoneScreen
-from screens.book import BookScreen
-from screens.browse import BrowseScreen, BundleScreen, DepartmentScreen
-from screens.guide import GuideScreen
-from screens.help import DoHereScreen, HelpScreen
-from screens.home import HomeScreen
-from screens.maintenance import CornerHold, MaintenanceScreen, PinScreen
-from screens.progress import ProgressScreen
-from screens.rate import RateScreen
-from screens.search import SearchScreen
+from screens.core_start import CoreStart
+from screens.maintenance import CornerHold
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 from screens.voice import Narrator
 from screens.widgets import BigButton, Panel, Text
+
+if TYPE_CHECKING:
+    from appliance.catalog.search import SearchIndex
+    from appliance.config import KioskConfig
+    from appliance.kiosk import Kiosk
 
 log = logging.getLogger("kiosk.screens")
 
@@ -66,11 +61,34 @@ def return_free_heap() -> None:
     if _malloc_trim is not None:
         _malloc_trim(0)
 
-SCREENS = {"home": HomeScreen, "browse": BrowseScreen, "department": DepartmentScreen, "search": SearchScreen,
-           "guide": GuideScreen, "help": HelpScreen, "do_here": DoHereScreen, "identify": IdentifyScreen,
-           "apply": ApplyScreen, "receipt": ReceiptScreen, "rate": RateScreen, "bundle": BundleScreen,
-           "book": BookScreen, "progress": ProgressScreen, "pin": PinScreen, "maintenance": MaintenanceScreen,
-           "assist": AssistScreen, "assist_phone": PhoneScreen, "assist_status": AssistStatusScreen}
+# Every screen by name: its module and class in `screens/`, imported and built when first entered.
+SCREENS = {"home": "home:HomeScreen", "browse": "browse:BrowseScreen", "department": "browse:DepartmentScreen",
+           "search": "search:SearchScreen", "guide": "guide:GuideScreen", "help": "help:HelpScreen",
+           "do_here": "help:DoHereScreen", "identify": "apply:IdentifyScreen", "apply": "apply:ApplyScreen",
+           "receipt": "apply:ReceiptScreen", "rate": "rate:RateScreen", "bundle": "browse:BundleScreen",
+           "book": "book:BookScreen", "progress": "progress:ProgressScreen", "pin": "maintenance:PinScreen",
+           "maintenance": "maintenance:MaintenanceScreen", "assist": "assist:AssistScreen",
+           "assist_phone": "assist:PhoneScreen", "assist_status": "assist:AssistStatusScreen"}
+
+
+class ScreensOnDemand(ScreenManager):
+    """The screen manager that builds a screen when it is first asked for (entered, or given parameters).
+
+    Only home is built for the first frame: importing and building all nineteen screens at start-up cost the
+    citizen ~0.15 s of waiting for a screen they may never open. Once built, a screen stays (each entry
+    rebuilds its body anyway, and `forget()` clears it when a session ends)."""
+
+    def __init__(self, app: KioskApp, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.app = app
+
+    def get_screen(self, name: str):
+        if not self.has_screen(name):
+            if name not in SCREENS:
+                raise KeyError(f"no screen {name!r}: the screens are {sorted(SCREENS)}")
+            module, cls = SCREENS[name].split(":")
+            self.add_widget(getattr(importlib.import_module(f"screens.{module}"), cls)(self.app, name=name))
+        return super().get_screen(name)
 
 
 def collect_left_screens(manager: ScreenManager) -> None:
@@ -96,18 +114,35 @@ def collect_left_screens(manager: ScreenManager) -> None:
 class KioskApp(App):
     title = "kiosk"
 
-    def __init__(self, kiosk: Kiosk, **kwargs) -> None:
+    def __init__(self, config: KioskConfig, then: Callable[[KioskApp], None] | None = None, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.kiosk = kiosk
-        self.site = kiosk.config.device.site
-        self.search_index = SearchIndex(kiosk.catalog.current)
-        self.booth: BoothStatus = kiosk.status()  # pushed by the core as it changes (BoothStatus events)
+        self.site = config.device.site
+        # The core starts once the first frame is up (screens/core_start.py); `then(app)` runs when it has.
+        self.core = CoreStart(config, notify=self.notify, on_ready=lambda: Clock.schedule_once(self._core_up, -1),
+                              on_failed=lambda _exc: Clock.schedule_once(lambda _dt: self.stop(), -1))
+        self._then = then
+        self._search_index: SearchIndex | None = None
+        self.booth: BoothStatus | None = None  # the core's word on the booth, pushed as it changes: none yet
         self.history: list[str] = []
         self.countdown: ModalView | None = None
         self.identity: dict[str, str] = {}  # the masked name and ID number of the card in this session
         self.visited: list[str] = []  # items whose guide this session opened: what it may rate
         self.stop_asked = threading.Event()  # SIGTERM or Ctrl-C, perhaps before Kivy's loop runs
         self.narrator = Narrator(self)  # voice guidance: elder mode says each screen, the speaker button any
+
+    @property
+    def kiosk(self) -> Kiosk:
+        """The core; an action that comes before it has started waits for it (screens/core_start.py)."""
+        return self.core.kiosk()
+
+    @property
+    def search_index(self) -> SearchIndex:
+        """Built from the shipped index at the first search, and again after a new catalogue."""
+        if self._search_index is None:
+            from appliance.catalog.search import SearchIndex  # not before the first frame: 85 ms of imports
+
+            self._search_index = SearchIndex(self.kiosk.catalog.current)
+        return self._search_index
 
     @property
     def portrait(self) -> bool:
@@ -119,24 +154,40 @@ class KioskApp(App):
         Window.clearcolor = theme.BACKGROUND
         Window.bind(on_request_close=lambda *_args, **_kw: True)  # closing the window does nothing
         Window.bind(on_keyboard=self._swallow_keys)
-        Window.bind(on_touch_down=lambda *_args: self.kiosk.touch())
+        Window.bind(on_touch_down=self._touched)
         corner = CornerHold(self)  # the maintainer's hidden way in
         Window.bind(on_touch_down=lambda _window, touch: corner.down(touch),
                     on_touch_up=lambda _window, touch: corner.up(touch))
-        self.manager = ScreenManager(transition=NoTransition())
-        for name, cls in SCREENS.items():
-            self.manager.add_widget(cls(self, name=name))
+        self.manager = ScreensOnDemand(self, transition=NoTransition())
+        self.manager.current = "home"
         Clock.schedule_interval(lambda _dt: self.manager.current_screen.header.tick(), 2)
-        # The UI's own loop is watched too: a frozen Kivy thread stops the watchdog's pings.
-        beat = self.kiosk.watch_loop("ui", within_s=10)
-        Clock.schedule_interval(lambda _dt: beat(), 1)
         return self.manager
 
     def on_start(self) -> None:
         if self.stop_asked.is_set():
             Clock.schedule_once(lambda _dt: self.stop(), 0)
         self.manager.current_screen.refresh()
+        Window.bind(on_flip=self._first_frame_shown)
+
+    def _first_frame_shown(self, *_args) -> None:
+        Window.unbind(on_flip=self._first_frame_shown)
+        self.core.begin()
+
+    def _core_up(self, _dt: float) -> None:
+        """On Kivy's thread, once the core runs: what the screens show of it, the UI loop's watch."""
+        self.booth = self.kiosk.status()  # pushed by the core from now on (BoothStatus events)
+        # The UI's own loop is watched too: a frozen Kivy thread stops the watchdog's pings.
+        beat = self.kiosk.watch_loop("ui", within_s=10)
+        Clock.schedule_interval(lambda _dt: beat(), 1)
+        if self.manager.current == "home":
+            self.manager.current_screen.refresh()  # the banners, the speaker button, portrait's services
         collect_left_screens(self.manager)
+        if self._then is not None:
+            self._then(self)
+
+    def _touched(self, *_args) -> None:
+        if self.core.ready:  # before, there is no session to keep alive
+            self.kiosk.touch()
 
     def open_settings(self, *_args) -> bool:
         return False  # F1 opens nothing
@@ -235,6 +286,8 @@ class KioskApp(App):
     # -- what the screens show about the device --------------------------------------------------------
     def banners(self) -> list[tuple[str, tuple]]:
         shown = []
+        if self.booth is None:
+            return shown  # the core has not said yet: nothing to warn of that is known
         if not self.booth.online:
             shown.append((t("offline"), theme.WARNING))
         if not self.booth.can_print:
@@ -296,7 +349,7 @@ class KioskApp(App):
             screen.refresh()  # the call moved on (central's answer, the link, the booth's own wait)
 
     def _catalog_changed(self, event: CatalogChanged, screen) -> None:
-        self.search_index = SearchIndex(self.kiosk.catalog.current)  # search the new catalogue from now on
+        self._search_index = None  # search the new catalogue from the next search on
 
     def _booth_changed(self, event: BoothStatus, screen) -> None:
         self.booth = event
@@ -338,19 +391,13 @@ class KioskApp(App):
             self.countdown = None
 
 
-def run_app(config, then: Callable[[KioskApp], None] | None = None) -> int:
-    """Run the booth: the core first (its catalogue feeds the screens), then the app until it stops;
-    SIGTERM or Ctrl-C stops both cleanly. `then(app)` runs on Kivy's thread once the app is up (the UI tests'
-    scenario player uses it)."""
+def run_app(config: KioskConfig, then: Callable[[KioskApp], None] | None = None) -> int:
+    """Run the booth: the window and home first, then the core beside them (screens/core_start.py), until
+    SIGTERM or Ctrl-C stops both cleanly. `then(app)` runs on Kivy's thread once the core is up (the UI tests'
+    scenario player uses it). A core that cannot start stops the app and its error is raised here."""
     import signal
 
-    holder: dict[str, KioskApp] = {}
-    # The core speaks from its first moment (its health at start); Kivy's clock keeps what comes before
-    # the app exists and hands it over once the app runs.
-    kiosk = Kiosk(config, notify=lambda event: Clock.schedule_once(lambda _dt: holder["app"].notify(event), -1))
-    kiosk.start()
-    app = KioskApp(kiosk)
-    holder["app"] = app
+    app = KioskApp(config, then=then)
 
     def stop(*_args) -> None:
         app.stop_asked.set()  # asked before the loop runs: on_start stops it
@@ -358,10 +405,10 @@ def run_app(config, then: Callable[[KioskApp], None] | None = None) -> int:
 
     for sig in (signal.SIGTERM, signal.SIGINT):  # Ctrl-C too: a clean stop, not a traceback
         signal.signal(sig, stop)
-    if then is not None:
-        Clock.schedule_once(lambda _dt: then(app), 0)
     try:
         app.run()
     finally:
-        kiosk.stop()
+        app.core.stop()
+    if app.core.error is not None:
+        raise app.core.error
     return 0

@@ -105,14 +105,14 @@ class Narrator:
 
     @property
     def available(self) -> bool:
-        return self.app.kiosk.can_speak()
+        return self.app.core.ready and self.app.kiosk.can_speak()  # asked for the first frame: never waits
 
     def _say(self, parts: list[Part], tag: str) -> None:
         self.app.kiosk.speak(parts, tag=tag, english=LANGUAGE.english, elder=SCALE.elder)
 
     def shown(self, screen) -> None:
         """A screen was opened: the last one's words stop; in elder mode this one is said once it is built."""
-        self.app.kiosk.hush()
+        self.hush()
         if SCALE.elder and screen.name not in SILENT:
             Clock.schedule_once(lambda _dt: self.say_screen(screen), 0)
 
@@ -132,7 +132,8 @@ class Narrator:
             self._say([s("countdown", seconds=seconds)], tag="countdown")
 
     def hush(self) -> None:
-        self.app.kiosk.hush()
+        if self.app.core.ready:  # before, nothing has been said
+            self.app.kiosk.hush()
 
     def forget(self) -> None:
         """The citizen is gone: silence, and the next one starts without the speaker button's choice."""
