@@ -246,3 +246,21 @@ def test_kiosk_status_says_speaker_absent_on_a_booth_without_a_sound_device(make
     shown = kiosk("status", "--config", str(config_file))
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert "  speaker: absent (no_sound_device)" in shown.stdout.splitlines(), shown.stdout
+
+
+def test_a_booth_that_cannot_speak_still_serves_amber_not_red() -> None:
+    from appliance.monitor.health import BoothHealth
+    from drivers.leds import LedPattern
+
+    def pattern(**drivers: Health) -> LedPattern:
+        ok = {"card_reader": Health(HealthState.OK), "printer": Health(HealthState.OK)}
+        return BoothHealth(drivers={**ok, **drivers}, online=True, held_for_tls=0, backlog_s=0, maintenance=False,
+                           in_session=False).led_pattern()
+
+    assert pattern() is LedPattern.READY
+    assert pattern(speaker=Health(HealthState.OK)) is LedPattern.READY
+    assert pattern(speaker=Health(HealthState.ABSENT, "no_sound_device")) is LedPattern.DEGRADED
+    assert pattern(speaker=Health(HealthState.FAULT, "player_failed")) is LedPattern.DEGRADED
+    # … while a device a citizen's task needs is out of service: red
+    assert pattern(printer=Health(HealthState.ABSENT, "port_missing")) is LedPattern.FAULT
+    assert pattern(speaker=Health(HealthState.ABSENT), card_reader=Health(HealthState.FAULT)) is LedPattern.FAULT

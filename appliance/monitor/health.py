@@ -16,6 +16,9 @@ from drivers.leds import LedPattern
 log = logging.getLogger("kiosk.health")
 
 BACKLOG_DEGRADED_S = 600  # oldest undelivered event older than this: amber
+# Devices that help a citizen but are not needed to serve one: a booth that cannot speak still serves, so a
+# missing or failed speaker makes its LEDs amber (a maintainer's job), never red (out of service).
+AIDS = frozenset({"speaker"})
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class BoothHealth:
     def led_pattern(self) -> LedPattern:
         if self.maintenance:
             return LedPattern.MAINTENANCE
-        worst = max((SEVERITY[h.state] for h in self.drivers.values()), default=0)
+        worst = max((min(SEVERITY[h.state], SEVERITY[HealthState.DEGRADED]) if name in AIDS else SEVERITY[h.state]
+                     for name, h in self.drivers.items()), default=0)
         if worst >= SEVERITY[HealthState.FAULT]:
             return LedPattern.FAULT
         if worst or not self.online or self.backlog_s > BACKLOG_DEGRADED_S or self.held_for_tls:
