@@ -31,10 +31,11 @@ from pydantic import ValidationError
 
 from appliance.config import ConfigError, KioskConfig
 from appliance.errors import operator_error
+from appliance.files import write_atomically
 from appliance.state.admin_pin import PinError, hash_pin
 from appliance.validation import problems as refused
 from provisioning.check import add_check_command
-from provisioning.toml_file import toml_text, write_atomically
+from provisioning.toml_file import toml_text
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
-"""Writing the device config as TOML (tables of scalars, nested tables), atomically and with its mode:
-a reader sees the old file or the new one, never half of one."""
+"""Writing the device config as TOML (tables of scalars, nested tables), atomically and with its mode
+(`appliance.files.write_atomically`): a reader sees the old file or the new one, never half of one."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from appliance.files import write_atomically
 
 
 def toml_text(data: dict[str, dict[str, Any]]) -> str:
@@ -34,25 +35,6 @@ def toml_text(data: dict[str, dict[str, Any]]) -> str:
     for name, values in data.items():
         table(name, values)
     return "\n".join(lines)
-
-
-def write_atomically(path: Path, data: bytes, mode: int, group: int | None = None) -> Path:
-    """Write beside `path`, flush to disk, set `mode` (and the group, when given), then rename over it."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(descriptor, "wb") as out:
-            if group is not None:
-                os.fchown(out.fileno(), -1, group)
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_toml(path: Path, data: dict, mode: int = 0o644) -> Path:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.contract import UpdateState
+from appliance.files import sync, write_atomically
 
 STATE_FILE = "update-state.json"
 COMPLETE = ".complete"
@@ -153,27 +154,6 @@ class ReleaseLayout:
         staged.symlink_to(release)
         os.replace(staged, link)
         sync(link.parent)
-
-
-def write_atomically(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write a whole file or nothing (a temporary beside it, flushed, renamed over it, the directory flushed)."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    with open(temporary, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.chmod(temporary, mode)
-    os.replace(temporary, path)
-    sync(path.parent)
-
-
-def sync(path: Path) -> None:
-    """Flush a file's data, or a directory's entries (a rename is durable only once its directory is)."""
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _installed_version(release: Path) -> str | None:
