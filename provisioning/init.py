@@ -7,6 +7,10 @@ schema before anything is written; then the config and the key are written atomi
 refused or interrupted run leaves no half-written file. Given the certificate the central CA already
 issued (and its key), it checks that they belong together, name this device and come from that CA;
 otherwise it generates the device's private key and a certificate signing request for the CA.
+
+The booth code central's office gives (`[device] booth_code`, in every receipt number) is asked with the
+rest and checked by the config's own validator; a booth provisioned without one is told what that costs
+(it makes one up that another booth may share), here and by `kiosk provision check`.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from appliance.errors import operator_error
 from appliance.files import write_atomically
 from appliance.state.admin_pin import PinError, hash_pin
 from appliance.validation import problems as refused
-from provisioning.check import add_check_command
+from provisioning.check import add_check_command, without_booth_code
 from provisioning.toml_file import toml_text
 
 
@@ -52,6 +56,8 @@ QUESTIONS = [
     Question("device_id", ("device", "id"), "device id (lower-case letters, digits, '-', 3–63)"),
     Question("site", ("device", "site"), "site name and address, as citizens know it"),
     Question("region", ("device", "region"), "region code (6-digit administrative division)"),
+    Question("booth_code", ("device", "booth_code"), "booth code from central's office (5 digits, 00001–89999; "
+             "empty: none yet, and the booth makes one up that another booth may share)", ""),
     Question("broker_host", ("broker", "host"), "broker host name"),
     Question("broker_port", ("broker", "port"), "broker port", 8883, int),
     Question("ca_file", ("broker", "tls", "ca_file"), "central CA certificate (PEM file)"),
@@ -226,7 +232,9 @@ def provision(args: argparse.Namespace, read: Callable[[str], str] = input) -> i
             break
         report = "\n".join(f"  - {key}: {message}" for key, message in found.items())
         if not args.interactive:
-            raise ProvisionError(f"nothing written; these values cannot be used:\n{report}")
+            [(key, message), *more] = found.items()
+            raise ProvisionError(f"nothing written; these values cannot be used:\n{report}" if more else
+                                 f"nothing written; {key}: {message}")  # one problem, one line
         print(f"please answer again:\n{report}")
         if found.keys() & CERTIFICATE_PAIR:  # either may be the wrong one
             found.update(dict.fromkeys(CERTIFICATE_PAIR - found.keys(), ""))
@@ -248,6 +256,8 @@ def provision(args: argparse.Namespace, read: Callable[[str], str] = input) -> i
     write_atomically(config_path, toml_text(data).encode("utf-8"), 0o640, group)
     owner = f", group {SERVICE_GROUP}" if group is not None else ""
     print(f"wrote {config_path} (0640{owner})" + "".join(f", {p} ({p.stat().st_mode & 0o777:04o})" for p in made))
+    if data["device"].get("booth_code") is None:
+        print(f"warning: booth code {without_booth_code(answers['device_id'])}")
     if not (etc / "device.crt").exists():
         print(f"next: have the central CA sign {etc / 'device.csr'} and put the certificate at {etc / 'device.crt'}, "
               "then run `kiosk provision check`")

@@ -85,20 +85,60 @@ def test_bad_values_are_named_with_what_is_allowed_and_nothing_is_written(tmp_pa
     assert not etc.exists()
 
 
+def test_a_booth_code_central_could_not_have_given_is_refused_and_one_it_could_is_written(tmp_path: Path) -> None:
+    tls = make_test_ca(tmp_path / "ca", "unused")
+    site = ("--device-id", "qd-sn-0007", "--site", "市南区政务服务中心", "--region", "370202", "--broker-host",
+            "mqtt.example.gov.cn", "--ca-file", str(tls.ca), "--admin-pin", "246810")
+    etc = tmp_path / "etc"
+    for bad in ("95000", "1234", "00000", "0123a", "012345"):  # made up by booths, short, none, not digits, long
+        refused = init("--etc-dir", str(etc), *site, "--booth-code", bad)
+        assert refused.returncode == 2 and refused.stdout == "", refused
+        assert refused.stderr.count("\n") == 1, refused.stderr  # one line
+        assert "nothing written; booth_code: use the 5-digit booth code central's office gave this booth, " \
+               "00001–89999" in refused.stderr
+        assert not etc.exists()
+    written = init("--etc-dir", str(etc), *site, "--booth-code", "01234")
+    assert written.returncode == 0, written.stderr
+    sign(tls, etc / "device.csr", etc / "device.crt")  # the config names the certificate: load_config wants it
+    assert load_config(etc / "kiosk.toml").device.booth_code == "01234" and "warning" not in written.stdout
+    before = {name: (etc / name).read_bytes() for name in ("kiosk.toml", "device.key", "device.csr", "device.crt")}
+    replaced = init("--etc-dir", str(etc), *site, "--booth-code", "90001", "--force")
+    assert replaced.returncode == 2 and "booth_code" in replaced.stderr
+    assert {name: (etc / name).read_bytes() for name in before} == before, "a refused run loses nothing"
+    sheet = tmp_path / "site.toml"
+    sheet.write_text('booth_code = 1234\n', encoding="utf-8")  # a TOML integer: its leading zero is gone
+    assert "a quoted string" in init("--etc-dir", str(tmp_path / "etc2"), "--from", str(sheet), *site).stderr
+    sheet.write_text('booth_code = "00001"\n', encoding="utf-8")
+    assert init("--etc-dir", str(tmp_path / "etc2"), "--from", str(sheet), *site).returncode == 0
+    sign(tls, tmp_path / "etc2" / "device.csr", tmp_path / "etc2" / "device.crt")
+    assert load_config(tmp_path / "etc2" / "kiosk.toml").device.booth_code == "00001"
+    without = init("--etc-dir", str(tmp_path / "etc3"), *site)
+    assert without.returncode == 0, without.stderr
+    sign(tls, tmp_path / "etc3" / "device.csr", tmp_path / "etc3" / "device.crt")
+    assert load_config(tmp_path / "etc3" / "kiosk.toml").device.booth_code is None
+    assert "warning: booth code not set: receipt numbers will carry 9" in without.stdout
+    assert "another booth may share" in without.stdout
+
+
 def test_a_person_is_asked_again_after_a_bad_answer(tmp_path: Path) -> None:
     tls = make_test_ca(tmp_path / "ca", "unused")
     etc = tmp_path / "etc"
     provisioning_file = tmp_path / "site.toml"
     provisioning_file.write_text('site = "崂山区便民服务站"\nbroker_host = "mqtt.example.gov.cn"\n', encoding="utf-8")
-    # device id, a bad region, then Enter for the defaults, the CA file, a 5-digit PIN; asked again: region, PIN
-    # (the empty answer after the CA file: no certificate yet, make a key and a CSR; then the touchscreen)
+    # device id, a bad region, a booth code a booth makes up, then Enter for the defaults, the CA file, a 5-digit
+    # PIN; asked again: region, booth code, PIN (the empty answer after the CA file: no certificate yet, make a key
+    # and a CSR; then the touchscreen)
     touch = "/dev/input/by-path/platform-fe205000.i2c-event"
-    answers = ["qd-ls-0001", "3702", "", str(tls.ca), "", "", "", "", "", "", "", touch, "13579", "370212", "135790"]
+    answers = ["qd-ls-0001", "3702", "95000", "", str(tls.ca), "", "", "", "", "", "", "", touch, "13579", "370212",
+               "02345", "135790"]
     done = init("--etc-dir", str(etc), "--from", str(provisioning_file), "--interactive", stdin="\n".join(answers))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "please answer again" in done.stdout and "region" in done.stdout
+    assert "booth code from central's office (5 digits, 00001–89999" in done.stdout  # asked with what is allowed
+    assert "booth_code: use the 5-digit booth code central's office gave this booth" in done.stdout
     text = (etc / "kiosk.toml").read_text(encoding="utf-8")
     assert 'region = "370212"' in text and 'site = "崂山区便民服务站"' in text
+    assert 'booth_code = "02345"' in text and "warning" not in done.stdout
     assert (etc / "device.csr").exists() and not (etc / "device.crt").exists()
     assert f'touchscreen = "{touch}"' in text
     typo = tmp_path / "typo.toml"
@@ -148,7 +188,7 @@ def test_a_certificate_the_ca_already_issued_is_checked_then_installed(tmp_path:
     assert load_config(etc / "kiosk.toml").device.id == "qd-sn-0009"
 
 
-def _check_config(tmp_path: Path, broker, tls=None):
+def _check_config(tmp_path: Path, broker, tls=None, **device):
     from appliance.config import parse_config
     from tests.support import kiosk_config_data
 
@@ -158,7 +198,7 @@ def _check_config(tmp_path: Path, broker, tls=None):
         broker_section["tls"] = {"ca_file": str(tls.ca), "cert_file": str(cert), "key_file": str(key)}
     (tmp_path / "state").mkdir(exist_ok=True)
     return parse_config(kiosk_config_data(tmp_path / "state", broker.port, device_id="kiosk-a",
-                                          broker=broker_section))
+                                          broker=broker_section, device=device))
 
 
 def test_check_passes_a_well_provisioned_booth(tmp_path: Path) -> None:
@@ -170,7 +210,7 @@ def test_check_passes_a_well_provisioned_booth(tmp_path: Path) -> None:
 
     tls = make_test_ca(tmp_path / "ca", "unused")
     broker = Mosquitto(tmp_path / "broker", tls=tls, production=True).start()
-    config = _check_config(tmp_path, broker, tls)
+    config = _check_config(tmp_path, broker, tls, booth_code="01234")
     hardware = build_hardware(config)
     said: list[str] = []
     threading.Timer(1.0, lambda: hardware.card_reader_sim.place(citizen_card())).start()  # the maintainer's card
@@ -181,23 +221,31 @@ def test_check_passes_a_well_provisioned_booth(tmp_path: Path) -> None:
         hardware.close()
         broker.stop()
     assert [line.split(":")[0] for line in said if line.startswith("PASS")] == [
-        "PASS  config", "PASS  broker", "PASS  publish own topics", "PASS  not another device's", "PASS  printer",
-        "PASS  card reader", "PASS  LEDs"]
+        "PASS  config", "PASS  booth code", "PASS  broker", "PASS  publish own topics", "PASS  not another device's",
+        "PASS  printer", "PASS  card reader", "PASS  LEDs"]
     assert said[-1] == "booth ready" and "kiosk-a" in " ".join(slip)
+    assert any("终端编码" in line and "01234" in line for line in slip), slip
     assert citizen_card().name not in " ".join(said)  # masked
 
 
 def test_check_fails_when_the_broker_lets_a_booth_write_as_another(tmp_path: Path, broker) -> None:
     from appliance.devices.hardware import build_hardware
-    from provisioning.check import run_check
+    from appliance.receipt_numbers import made_up_code
+    from provisioning.check import booth_code_check, run_check
 
-    config = _check_config(tmp_path, broker)  # the test broker: anonymous, no ACL
+    config = _check_config(tmp_path, broker)  # the test broker: anonymous, no ACL; no booth code either
     hardware = build_hardware(config)
     said: list[str] = []
     try:
         assert not run_check(config, hardware, card_timeout_s=1, say=said.append)
+        slip = hardware.printer_sim.receipts[-1].lines
     finally:
         hardware.close()
+    [warned] = [line for line in said if line.startswith("WARN")]
+    assert warned.startswith("WARN  booth code: not set: receipt numbers will carry " + made_up_code("kiosk-a"))
+    assert "another booth may share" in warned and 'booth_code = "NNNNN"' in warned
+    assert booth_code_check(config).ok, "a warning, not a failure: it alone does not fail the check"
+    assert any("终端编码" in line and "未设置" in line for line in slip), slip
     assert any(line.startswith("FAIL  not another device's") and "ACL" in line for line in said)
     assert any(line.startswith("FAIL  card reader: no card read") for line in said)
     assert said[-1].startswith("NOT ready")

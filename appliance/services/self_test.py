@@ -17,11 +17,15 @@ TEST_PAGE = "打印测试 / Test page"
 PROVISIONING_SLIP = "设备开通单 / Provisioning slip"
 
 
-def test_page(device_id: str, site: str, title: str = TEST_PAGE, region: str | None = None) -> Document:
-    """A page that proves the printer's text, layout and QR code, naming the booth it came from."""
+def test_page(device_id: str, site: str, title: str = TEST_PAGE, region: str | None = None,
+              booth_code: str | None = None) -> Document:
+    """A page that proves the printer's text, layout and QR code, naming the booth it came from (the
+    provisioning slip adds its region and booth code)."""
     page = Document().title(title).row("设备", device_id).row("网点", site)
     if region is not None:
         page.row("区划", region)
+    if booth_code is not None:
+        page.row("终端编码", booth_code)
     return page.row("时间", paper_time()).separator().qr(device_id)
 
 
