@@ -66,12 +66,29 @@ class PhoneScreen(KioskScreen):
 
     def build(self) -> None:
         field = Panel(size_hint_y=None, height=SCALE.length(16, 1.15), padding=(mm(3), 0), radius=mm(2))
-        self.field = Text("", points=28, bold=True, halign="center")
+        narrow = SCALE.side_rail and not self.app.portrait  # elder mode on a short panel: the number in 45 % width
+        self.field = Text("", points=24 if narrow else 28, bold=True, halign="center")
         field.add_widget(self.field)
         # One line for what the number is for, or, after a wrong number, what is wrong (room is short in elder mode)
         self.problem = Text("", points=17, halign="center")
         confirm = BigButton(t("phone_confirm"), self.confirm, name="phone_confirm", points=22, colour=theme.WARNING)
         words = (field, Text(t("phone_hint"), points=18, halign="center"), self.problem)
+        if narrow:
+            # Elder mode on a short panel: four rows of 15 mm keys do not fit under the banner. The number, one line
+            # of words and confirm at the left; the pad in three rows of four at the right.
+            left = BoxLayout(orientation="vertical", spacing=mm(2), size_hint_x=0.45)
+            field.height = SCALE.touch()
+            for part in (field, self.problem, BoxLayout(), confirm):
+                left.add_widget(part)
+            pad = digit_pad(self.press, self.delete, "cb", BigButton(t("clear"), self.clear, name="cb_clear",
+                                                                     points=20, colour=theme.MUTED), cols=4)
+            pad.size_hint_x = 0.55
+            row = BoxLayout(spacing=mm(3))
+            row.add_widget(left)
+            row.add_widget(pad)
+            self.body.add_widget(row)
+            self._show()
+            return
         pad = digit_pad(self.press, self.delete, "cb",
                         BigButton(t("clear"), self.clear, name="cb_clear", points=20, colour=theme.MUTED))
         if self.app.portrait:  # the number on top, the pad under it, confirm under the thumb
@@ -106,7 +123,9 @@ class PhoneScreen(KioskScreen):
         groups = [number[:3], number[3:7], number[7:]] if number.startswith("1") else [number]
         self.field.text = " ".join(group for group in groups if group) or "_" * 11  # narrow: one line in elder mode
         self.field.color = theme.TEXT if number else theme.MUTED
-        self.problem.text, self.problem.color = t("phone_use"), theme.MUTED
+        # one line of words in elder mode on a short panel: what to key in, until a number is begun
+        words = "phone_hint" if SCALE.side_rail and not self.app.portrait and not number else "phone_use"
+        self.problem.text, self.problem.color = t(words), theme.MUTED
 
     def confirm(self) -> None:
         try:

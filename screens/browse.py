@@ -19,7 +19,8 @@ class BrowseScreen(KioskScreen):
 
     def build(self) -> None:
         self.body.add_widget(BigButton(t("search"), lambda: self.app.open("search"), name="search", points=20))
-        grid = GridLayout(cols=2 if self.app.portrait else 4, spacing=mm(2), size_hint_y=None)
+        columns = 2 if self.app.portrait else (3 if SCALE.side_rail else 4)  # the rail takes a column's width
+        grid = GridLayout(cols=columns, spacing=mm(2), size_hint_y=None)
         catalog = self.app.kiosk.catalog.current
         for department in catalog.departments:
             count = sum(item.department == department for item in catalog.items)
@@ -28,7 +29,7 @@ class BrowseScreen(KioskScreen):
             grid.add_widget(BigButton(label, markup=True, points=19,
                                       name=f"dept_{department}", colour=theme.PANEL, text_colour=theme.TEXT,
                                       on_press=lambda d=department: self.app.open("department", department=d)))
-        bundles = GridLayout(cols=2 if self.app.portrait else 4, spacing=mm(2), size_hint_y=None)
+        bundles = GridLayout(cols=columns, spacing=mm(2), size_hint_y=None)
         for bundle in catalog.bundles:
             bundles.add_widget(BigButton(bundle.name, lambda code=bundle.code: self.app.open("bundle", code=code),
                                          name=f"bundle_{bundle.code}", colour=theme.WARNING, points=17))

@@ -40,18 +40,23 @@ def keyboard(press: Callable[[str], None], delete: Callable[[], None], clear: Ca
 
 
 def digit_pad(press: Callable[[str], None], delete: Callable[[], None], prefix: str,
-              last: BigButton | None = None) -> GridLayout:
+              last: BigButton | None = None, cols: int = 3) -> GridLayout:
     """1–9 in three rows, then delete, 0 and `last` (enter, or clear): keys named `<prefix>_<digit>` and
-    `<prefix>_delete`; digits only, so nothing else can be typed."""
-    pad = GridLayout(cols=3, spacing=mm(2))
-    for key in "123456789":
-        pad.add_widget(BigButton(key, lambda k=key: press(k), name=f"{prefix}_{key}", points=24, size_hint_y=1,
-                                 colour=theme.PANEL, text_colour=theme.TEXT))
-    pad.add_widget(BigButton(t("delete"), delete, name=f"{prefix}_delete", points=20, size_hint_y=1,
-                             colour=theme.MUTED))  # a word: the CJK font has no ⌫
-    pad.add_widget(BigButton("0", lambda: press("0"), name=f"{prefix}_0", points=24, size_hint_y=1,
-                             colour=theme.PANEL, text_colour=theme.TEXT))
-    if last is not None:
-        last.size_hint_y = 1
-        pad.add_widget(last)
+    `<prefix>_delete`; digits only, so nothing else can be typed. For a short panel in elder mode, where four
+    rows of 15 mm keys do not fit: `cols` 4 (1–4, 5–8, then 9, 0, delete and `last`) or 6 (1–5 and delete, 6–0
+    and `last`)."""
+    pad = GridLayout(cols=cols, spacing=mm(2))
+    digits = {key: BigButton(key, lambda k=key: press(k), name=f"{prefix}_{key}", points=24, size_hint_y=1,
+                             colour=theme.PANEL, text_colour=theme.TEXT) for key in "1234567890"}
+    rub = BigButton(t("delete"), delete, name=f"{prefix}_delete", points=20, size_hint_y=1,
+                    colour=theme.MUTED)  # a word: the CJK font has no ⌫
+    order = {3: [*"123456789", rub, "0", last], 4: [*"1234567890", rub, last],
+             6: [*"12345", rub, *"67890", last]}[cols]
+    for key in order:
+        if key is None:
+            continue
+        if isinstance(key, str):
+            key = digits[key]
+        key.size_hint_y = 1
+        pad.add_widget(key)
     return pad

@@ -52,18 +52,24 @@ class ProgressScreen(KioskScreen):
         field.add_widget(self.field)
         self.answer = Text("", points=18)
         self.ask_button = BigButton(t("progress_ask"), self.ask, name="progress_ask", points=22)
-        pad = digit_pad(self.press, self.delete, "num", last=self.ask_button)
+        # Elder mode on a short panel: four rows of 15 mm keys do not fit; the number across the top, then the words
+        # beside three rows of four keys.
+        narrow = SCALE.side_rail and not self.app.portrait
+        pad = digit_pad(self.press, self.delete, "num", last=self.ask_button, cols=4 if narrow else 3)
         left = BoxLayout(orientation="vertical", spacing=mm(2))
-        left.add_widget(field)
+        if narrow:
+            self.body.add_widget(field)
+        else:
+            left.add_widget(field)
         left.add_widget(self.answer)
         left.add_widget(BoxLayout())
-        if self.app.portrait:
+        if self.app.portrait:  # the number above the pad
             pad.size_hint_y, pad.height = None, SCALE.touch() * 1.4 * 4 + mm(6)
             self.body.add_widget(left)
             self.body.add_widget(pad)
         else:
             row = BoxLayout(spacing=mm(3))
-            left.size_hint_x, pad.size_hint_x = 0.56, 0.44
+            left.size_hint_x, pad.size_hint_x = (0.45, 0.55) if narrow else (0.56, 0.44)
             row.add_widget(left)
             row.add_widget(pad)
             self.body.add_widget(row)

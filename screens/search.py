@@ -28,7 +28,7 @@ class SearchScreen(KioskScreen):
         self.field = Text(self.query + self.letters or t("search_hint"), points=20,
                           colour=theme.TEXT if self.query or self.letters else theme.MUTED)
         field.add_widget(self.field)
-        self.candidates = BoxLayout(size_hint_y=None, height=SCALE.length(11, 1.15), spacing=mm(1.5))
+        self.candidates = BoxLayout(size_hint_y=None, height=self._candidate_height(), spacing=mm(1.5))
         self.results = BoxLayout(orientation="vertical", spacing=mm(1.2))
         left = BoxLayout(orientation="vertical", spacing=mm(1.5))
         for part in (field, self.candidates, scrolling(self.results)):
@@ -44,6 +44,10 @@ class SearchScreen(KioskScreen):
             row.add_widget(keys)
             self.body.add_widget(row)
         self._update()
+
+    @staticmethod
+    def _candidate_height() -> float:
+        return max(SCALE.length(11, 1.15), SCALE.least_touch())  # a touch target: 15 mm in elder mode
 
     # -- typing ---------------------------------------------------------------------------------------
     def press(self, char: str) -> None:
@@ -84,7 +88,7 @@ class SearchScreen(KioskScreen):
         for word in index.candidates(self.letters, limit=6 if self.app.portrait else 3) if self.letters else []:
             self.candidates.add_widget(BigButton(word, lambda w=word: self.choose(w), name=f"cand_{word}", points=18,
                                                  colour=theme.PANEL, text_colour=theme.ACCENT,
-                                                 height=SCALE.length(11, 1.15)))
+                                                 height=self._candidate_height()))
         self.results.clear_widgets()
         if not typed.strip():
             return

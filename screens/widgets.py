@@ -38,8 +38,8 @@ class Text(Label):
     """A label that wraps to its width and grows to fit its text (for scrolling pages)."""
 
     def __init__(self, text: str = "", points: float = 16, colour=theme.TEXT, bold: bool = False,
-                 halign: str = "left", **kwargs) -> None:
-        super().__init__(text=text, font_size=SCALE.font(points), color=colour, bold=bold, halign=halign,
+                 halign: str = "left", body: bool = True, **kwargs) -> None:
+        super().__init__(text=text, font_size=SCALE.font(points, body=body), color=colour, bold=bold, halign=halign,
                          valign="middle", size_hint_y=None, height=mm(2), **kwargs)
         self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)))
         self.bind(texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + mm(2)))
@@ -79,6 +79,13 @@ def scrolling(content: BoxLayout) -> ScrollView:
     return view
 
 
+# Screens not yet laid out for elder mode's floors on the panel itself (15 mm targets, 5 mm text): in elder mode they
+# are built with the earlier sizes, so what they hold still fits at 800×480. There their targets are 10.8 mm and
+# their smallest text 3.0–3.7 mm (README, "Elder mode by the numbers"); a screen leaves this set once its own
+# layout holds the floors.
+NOT_YET_FLOORED = frozenset({"rate", "receipt"})
+
+
 class KioskScreen(Screen):
     """A screen in the booth's frame. Subclasses fill `body` in `build()`, which runs again whenever
     the language or the type size changes, so no screen keeps stale words.
@@ -96,15 +103,19 @@ class KioskScreen(Screen):
     def __init__(self, app, **kwargs) -> None:
         super().__init__(**kwargs)
         self.app = app
-        frame = Panel(colour=theme.BACKGROUND, orientation="vertical", padding=mm(3), spacing=mm(2))
+        # The frame: a column (header, banners, body, and the footer's row of back, home and help) and, in elder
+        # mode on a short panel, the footer as a rail at the right instead (SCALE.side_rail).
+        self.frame = Panel(colour=theme.BACKGROUND, padding=mm(3), spacing=mm(3))
+        self.column = BoxLayout(orientation="vertical", spacing=mm(2))
         self.header = Header(app, self)
         self.banner = BoxLayout(orientation="vertical", size_hint_y=None, height=0)
         self.banner.bind(minimum_height=self.banner.setter("height"))
         self.body = BoxLayout(orientation="vertical", spacing=mm(2))
         self.footer = BoxLayout(size_hint_y=None, height=mm(theme.TOUCH_MM), spacing=mm(3))
         for part in (self.header, self.banner, self.body, self.footer):
-            frame.add_widget(part)
-        self.add_widget(frame)
+            self.column.add_widget(part)
+        self.frame.add_widget(self.column)
+        self.add_widget(self.frame)
         self.set_params()
 
     def on_pre_enter(self, *_args) -> None:
@@ -125,12 +136,20 @@ class KioskScreen(Screen):
         self.body.clear_widgets()
 
     def refresh(self) -> None:
-        self.header.update(self.heading())
+        SCALE.floors = not (SCALE.elder and self.name in NOT_YET_FLOORED)
+        rail = SCALE.side_rail and self.name != "home" and self.has_home
+        self.header.update(self.heading(), speaker=not rail)
         self.show_banners()
         self.body.clear_widgets()
         self.footer.clear_widgets()
+        self._place_footer(rail)
         self.build()
         if self.name != "home" and self.has_home:
+            if rail:  # the speaker on top, then room, then back, home and help under the hand
+                speaker = self.header.speaker_button()
+                if speaker is not None:
+                    self.footer.add_widget(speaker)
+                self.footer.add_widget(BoxLayout())
             if self.can_go_back:
                 self.footer.add_widget(BigButton(t("back"), self.app.back, name="back", colour=theme.MUTED))
             self.footer.add_widget(BigButton(t("home"), self.app.go_home, name="home", colour=theme.MUTED))
@@ -138,7 +157,23 @@ class KioskScreen(Screen):
                 self.footer.add_widget(BigButton(t("assist_open") if self.app.assist_open() else t("need_help"),
                                                  lambda: self.app.ask_for_help(self.name, self.help_item()),
                                                  name="need_help", colour=theme.WARNING))
-        self.footer.height = SCALE.touch() if self.footer.children else 0
+        if not rail:
+            self.footer.height = SCALE.touch() if self.footer.children else 0
+
+    def _place_footer(self, rail: bool) -> None:
+        """The footer as a row under the body, or as a rail at the right of the whole column."""
+        if rail and self.footer.parent is not self.frame:
+            self.column.remove_widget(self.footer)
+            self.frame.add_widget(self.footer)
+        elif not rail and self.footer.parent is not self.column:
+            self.frame.remove_widget(self.footer)
+            self.column.add_widget(self.footer)
+        if rail:
+            self.footer.orientation, self.footer.size_hint = "vertical", (None, 1)
+            self.footer.width = SCALE.touch() * 1.7
+        else:
+            self.footer.orientation, self.footer.size_hint = "horizontal", (1, None)
+        self.frame.padding = mm(2) if rail else mm(3)
 
     def heading(self) -> str:
         return t(self.title_key)
@@ -172,7 +207,8 @@ class KioskScreen(Screen):
         self.banner.clear_widgets()
         for message, colour in self.app.banners():
             box = Panel(colour=colour, size_hint_y=None, padding=(mm(3), mm(1)))
-            label = Text(message, points=15, colour=theme.ACCENT_TEXT)
+            # a status line, not body text: one line in elder mode on a 7-inch panel, where the 5 mm floor made it two
+            label = Text(message, points=15, colour=theme.ACCENT_TEXT, body=False)
             box.add_widget(label)
             label.bind(height=lambda _w, h, box=box: setattr(box, "height", h + mm(2)))
             self.banner.add_widget(box)
@@ -186,33 +222,37 @@ class Header(BoxLayout):
         self.speak: Button | None = None  # the speaker button (语音播报), where the booth can speak
         self.heading = Label(font_size=SCALE.font(24), bold=True, color=theme.TEXT, halign="left", valign="middle")
         self.heading.bind(size=lambda *_: setattr(self.heading, "text_size", self.heading.size))
-        self.where = Label(font_size=SCALE.font(14), color=theme.MUTED, halign="right", valign="middle",
+        self.where = Label(font_size=SCALE.font(14, body=False), color=theme.MUTED, halign="right", valign="middle",
                            size_hint_x=0.6)
         self.where.bind(size=lambda *_: setattr(self.where, "text_size", self.where.size))
         self.add_widget(self.heading)
         self.add_widget(self.where)
 
-    def update(self, heading: str) -> None:
-        self.height = SCALE.length(14, elder_gain=1.2)
+    def update(self, heading: str, speaker: bool = True) -> None:
+        """`speaker`: the speaker button stands here (False: the screen puts it in its side rail)."""
         self.heading.font_size = SCALE.font(24)
         self.heading.text = heading
-        self._speaker_button()
-        self.tick()
-
-    def _speaker_button(self) -> None:
-        """The speaker button between the title and the site, on every citizen's screen while the booth can
-        speak: it says the screen's title and what to do next (screens/voice.py)."""
-        from screens.voice import SILENT, SpeakerButton
-
         if self.speak is not None:
             self.remove_widget(self.speak)
             self.speak = None
+        if speaker:
+            self.speak = self.speaker_button()
+            if self.speak is not None:
+                self.add_widget(self.speak, index=1)  # after the title, before the site and clock
+        # as tall as a touch target where the speaker stands in it
+        self.height = max(SCALE.length(14, elder_gain=1.2), SCALE.touch() if self.speak is not None else 0)
+        self.tick()
+
+    def speaker_button(self) -> Button | None:
+        """The speaker button, on every citizen's screen while the booth can speak: it says the screen's title
+        and what to do next (screens/voice.py)."""
+        from screens.voice import SILENT, SpeakerButton
+
         screen = self.screen
         if screen is None or screen.name in SILENT or not self.app.narrator.available:
-            return
-        self.speak = SpeakerButton(lambda: self.app.narrator.say_screen(screen, asked=True))
-        self.add_widget(self.speak, index=1)  # after the title, before the site and clock
+            return None
+        return SpeakerButton(lambda: self.app.narrator.say_screen(screen, asked=True))
 
     def tick(self) -> None:
-        self.where.font_size = SCALE.font(14)
+        self.where.font_size = SCALE.font(14, body=False)  # the site and the time: not what a citizen reads to act
         self.where.text = f"{self.app.site}\n{time.strftime('%Y-%m-%d %H:%M')}"
