@@ -363,7 +363,7 @@ def test_requests_outside_the_offer_the_manifest_or_the_bounds_are_refused_with_
     assert "over the 2048 byte limit" in reason and "big" not in booth.chunks, "bounded before it is parsed"
 
     # One booth cannot make central read without end: at most --release-bytes-per-s, here 64 KiB a second.
-    fleet.central.intake.chunks = ChunkServer(fleet.release_dir, MAX_RELEASE_CHUNK)
+    fleet.central.intake.recorder.chunks = ChunkServer(fleet.release_dir, MAX_RELEASE_CHUNK)
     product = PRODUCT.format(version="1.5.0")
     started = time.monotonic()
     asked = [booth.ask(wait=False, request=f"flood-{n}", version="1.5.0", file=product, offset=0,
