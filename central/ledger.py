@@ -55,7 +55,8 @@ SECTIONS = ("usage", "ratings", "cases", "assists")
 TITLES = {"usage": "使用统计", "ratings": "好差评", "cases": "办件", "assists": "帮办代办"}
 ACTIONS = {"session_start": "开始使用", "session_end": "结束使用", "guide_viewed": "查看办事指南",
            "notice_printed": "打印一次性告知单", "submission": "提交申请", "rating": "评价", "assist": "帮办代办",
-           "appointment": "预约", "timeout": "超时退出"}
+           "appointment": "预约", "timeout": "超时退出", "rating_offered": "办结后邀请评价",
+           "rating_given": "应邀评价", "rating_skipped": "跳过评价"}
 FOLLOW_UP_STATES = ("none", "open", "overdue", "closed")
 MAX_SHEET_ROWS = 1_048_576  # a spreadsheet's limit, the header row included
 

@@ -19,6 +19,8 @@ from central.regions import in_regions
 from central.tables import usage_daily, usage_daily_booth
 
 SERVED = frozenset({"guide_viewed", "notice_printed", "submission", "appointment"})  # a citizen served
+# 好差评 offered as each task is done, and how each offer ended (appliance/services/citizen.py)
+RATING_OFFER = ("rating_offered", "rating_given", "rating_skipped")
 UNKNOWN_DAY = "unknown"
 
 
@@ -86,6 +88,29 @@ def usage_totals(conn: Connection, user: User, days: int, today: date | None = N
         usage_daily_booth.c.day >= since, usage_daily_booth.c.day != UNKNOWN_DAY,
         in_regions(usage_daily_booth.c.region, user))
         .group_by(usage_daily_booth.c.device).order_by(desc("n"), usage_daily_booth.c.device).limit(20)).all()
+    offers: dict[str, Counter[str]] = {}
+    for item, action, n in conn.execute(select(usage_daily.c.item, usage_daily.c.action, func.sum(usage_daily.c.count))
+                                        .where(*in_period, usage_daily.c.action.in_(RATING_OFFER))
+                                        .group_by(usage_daily.c.item, usage_daily.c.action)):
+        offers.setdefault(item, Counter())[action] += int(n)
     return {"per_day": {day: dict(c) for day, c in sorted(per_day.items())},
             "top_items": [(item, int(n)) for item, n in top_items],
-            "per_device": [(device, int(n)) for device, n in per_device]}
+            "per_device": [(device, int(n)) for device, n in per_device],
+            "rating_offers": offers}
+
+
+def response_rates(offers: dict[str, Counter[str]]) -> dict[str, Any]:
+    """The 好差评 response rate: ratings given in answer to an offer over offers made (given / offered), per
+    item (most offered first) and overall; None where nothing was offered. Offers still standing when a
+    window closed count as neither given nor skipped until their visit ends."""
+    def rate(counts: Counter[str]) -> dict[str, Any]:
+        offered, given = counts["rating_offered"], counts["rating_given"]
+        return {"offered": offered, "given": given, "skipped": counts["rating_skipped"],
+                "rate": given / offered if offered else None}
+
+    total: Counter[str] = Counter()
+    for counts in offers.values():
+        total.update(counts)
+    per_item = sorted(((item, rate(counts)) for item, counts in offers.items()),
+                      key=lambda entry: (-entry[1]["offered"], entry[0]))
+    return {"total": rate(total), "per_item": per_item}

@@ -21,7 +21,7 @@ from central.database import Database
 from central.fleet import STATE_ORDER, fleet_rows
 from central.regions import in_regions
 from central.tables import alerts, commands, dead_letters, devices, events, follow_ups, heartbeats, ratings
-from central.usage_totals import usage_totals
+from central.usage_totals import response_rates, usage_totals
 
 LEVELS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 HIDDEN = "(personal data not shown)"
@@ -132,8 +132,9 @@ def open_follow_ups(conn: Connection, user: User, names: CatalogueNames, now: fl
 
 def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 14) -> dict[str, Any]:
     """Services used per day and per device, top items, sessions and timeouts (from the booths' usage
-    reports), the 好差评 picture (from the ratings) and the 帮办代办 requests of the period (from the assist
-    desk: per booth and item, taken, time to take, outcomes), for the user's regions."""
+    reports), the 好差评 picture (from the ratings; the response rate to the rating offered after each task,
+    from the usage reports) and the 帮办代办 requests of the period (from the assist desk: per booth and item,
+    taken, time to take, outcomes), for the user's regions."""
     now = time.time()
     since = now - days * 86_400
     totals = usage_totals(conn, user, days)
@@ -142,6 +143,7 @@ def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 
                                .where(ratings.c.rated_at >= since, in_regions(devices.c.region, user))
                                .group_by(ratings.c.level)).all())
     rated = sum(levels.values())
+    response = response_rates(totals["rating_offers"])
     waiting = open_follow_ups(conn, user, names, now)
     waiting_counts = follow_up_counts(conn, user, now)
     return {
@@ -152,7 +154,10 @@ def usage_view(conn: Connection, user: User, names: CatalogueNames, days: int = 
         "ratings": {"levels": [{"level": lv, "label": LEVELS[lv], "count": levels.get(lv, 0)} for lv in LEVELS],
                     "total": rated,
                     "satisfaction": (sum(levels.get(lv, 0) for lv in (5, 4, 3)) / rated) if rated else None,
-                    "open_follow_ups": waiting_counts["open"]},
+                    "open_follow_ups": waiting_counts["open"],
+                    "response": {**response["total"], "per_item": [
+                        {"item": code, "item_name": names.item(code), **counts}
+                        for code, counts in response["per_item"]]}},
         "follow_ups": waiting, "follow_up_counts": waiting_counts,
         "assists": assist_usage(conn, user, names, since, now),
     }

@@ -21,6 +21,7 @@ from appliance.services.citizen import FiledReceipt
 from appliance.services.errors import CitizenError
 from drivers.health import HealthState
 from screens import theme
+from screens.rate import RatingOffer, rating_offered
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
@@ -221,12 +222,14 @@ class ApplyScreen(KioskScreen):
 
 class ReceiptScreen(KioskScreen):
     """受理: the receipt number large, in groups of four, and its QR code whole beside it (below it in
-    portrait) — nothing to scroll, at 800×480 in elder mode too."""
+    portrait) — nothing to scroll, at 800×480 in elder mode too; below them the rating of the application
+    offered ("请评价本次服务", or "跳过并完成")."""
 
     title_key = "receipt_title"
     can_go_back = False
     params: ClassVar[dict[str, object]] = {"receipt": None}
     receipt: FiledReceipt | None
+    offer: RatingOffer | None = None  # the rating offered for this receipt, while it stands
 
     def help_item(self) -> str | None:
         return self.receipt.item if self.receipt is not None else None
@@ -243,7 +246,7 @@ class ReceiptScreen(KioskScreen):
         else:
             reason = LANGUAGE.reason(receipt.print_problem or "print_failed")
             paper = Text(t("receipt_not_printed", reason=reason), points=18, colour=theme.DANGER)
-        code = _qr_image(receipt.number or receipt.case_ref)
+        code = qr_image(receipt.number or receipt.case_ref)
         if self.app.portrait:  # top down, the room left over below: the code large, the buttons at the bottom
             facts.size_hint_y = None
             facts.bind(minimum_height=facts.setter("height"))
@@ -259,15 +262,22 @@ class ReceiptScreen(KioskScreen):
             row.add_widget(code)
             self.body.add_widget(row)
             self.body.add_widget(paper)
-        buttons = BoxLayout(size_hint_y=None, height=SCALE.touch(), spacing=mm(3))
-        buttons.add_widget(BigButton(t("rate_button"), lambda: self.app.open("rate", code=receipt.item,
-                                                                             case_ref=receipt.case_ref),
-                                     name="rate", colour=theme.PANEL, text_colour=theme.ACCENT, points=22))
-        buttons.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
-        self.body.add_widget(buttons)
+        # 好差评 offered as the application is filed, below the number and its code (never over them): "rate
+        # this service" with the item and this receipt chosen, or skip, which finishes as "finish" would.
+        self.offer = None
+        if rating_offered(self.app, receipt.item, receipt.case_ref):
+            self.offer = RatingOffer(self.app, receipt.item, receipt.case_ref, then=self.app.go_home,
+                                     skip_key="rate_skip_finish", skip_name="finish")
+            self.body.add_widget(self.offer)
+        else:  # rated (and come back before its thanks took them home): only "finish"
+            self.body.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
+
+    def forget(self) -> None:
+        self.offer = None
+        super().forget()
 
 
-def _qr_image(data: str) -> Image:
+def qr_image(data: str) -> Image:
     picture = qrcode.make(data, box_size=8, border=2).get_image().convert("RGB")
     buffer = io.BytesIO()
     picture.save(buffer, format="png")

@@ -1,5 +1,7 @@
 """预约: a half-day at the service hall for an item that takes bookings — identify, pick a working
-day and morning or afternoon, and take the printed slip."""
+day and morning or afternoon, and take the printed slip. The booking made, the screen shows it as a receipt
+shows an application — the half-day, the booking number large and its QR code whole — with the rating of the
+item offered below ("请评价本次服务", or "跳过并完成")."""
 
 from __future__ import annotations
 
@@ -10,8 +12,11 @@ from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
+from appliance.services.citizen import FiledReceipt
 from appliance.services.errors import CitizenError
 from screens import theme
+from screens.apply import qr_image
+from screens.rate import RatingOffer, rating_offered
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
@@ -28,8 +33,23 @@ class BookScreen(KioskScreen):
         return f"{t('book')}：{self.app.kiosk.catalog.item(self.code).name}"
 
     booked = False  # the slot is taken: the screen only shows it now
+    slip: FiledReceipt | None = None  # what was booked (its number), kept through a rebuild (language, type size)
+    offer: RatingOffer | None = None  # the rating offered once booked, while it stands
+
+    def set_params(self, **given: object) -> None:
+        """A new opening books anew; a rebuild of the booking made shows it again."""
+        super().set_params(**given)
+        self.slip, self.booked, self.offer = None, False, None
+
+    def forget(self) -> None:
+        self.slip, self.booked, self.offer = None, False, None
+        super().forget()
 
     def build(self) -> None:
+        self.can_go_back = self.slip is None  # no way back into the form of a booking made (as a receipt)
+        if self.slip is not None:
+            self._show_booked()
+            return
         self.booked = False
         self.day: date | None = None
         self.half: str | None = None
@@ -109,12 +129,48 @@ class BookScreen(KioskScreen):
             self.message.text = LANGUAGE.error(slip)
             self.confirm.disabled = False
             return
-        self.booked = True  # what shows is what was booked: the day and half-day buttons stay as they are
-        self.message.color = theme.ACCENT
-        booked = t("booked", day=day.isoformat(), half=t(half), number=slip.number_shown)
-        printed = t("slip_printed") if slip.printed else t(
-            "slip_not_printed", reason=LANGUAGE.reason(slip.print_problem or "print_failed"))
-        self.message.text = f"{booked}\n{printed}"
+        self.slip, self.day, self.half, self.booked = slip, day, half, True
+        self.refresh()  # the booking as its result (footer without "back")
+        self.app.narrator.result_shown(self)
+
+    def _show_booked(self) -> None:
+        """The booking made: the half-day, the number large and its QR code whole beside it (below it in
+        portrait), whether the slip came — then the rating offered, or "finish" once it no longer stands."""
+        slip, day, half = self.slip, self.day, self.half
+        assert slip is not None and day is not None and half is not None
+        self.booked = True
+        facts = BoxLayout(orientation="vertical")
+        facts.add_widget(Text(t("booked_slot", day=day.isoformat(), half=t(half)), points=20, bold=True))
+        facts.add_widget(Text(t("booking_number"), points=14, colour=theme.MUTED))
+        facts.add_widget(Text(slip.number_shown, points=28, bold=True, colour=theme.ACCENT))
+        if slip.printed:
+            self.paper = Text(t("slip_printed"), points=18)
+        else:
+            reason = LANGUAGE.reason(slip.print_problem or "print_failed")
+            self.paper = Text(t("slip_not_printed", reason=reason), points=18, colour=theme.DANGER)
+        code = qr_image(slip.number or slip.case_ref)
+        if self.app.portrait:
+            facts.size_hint_y = None
+            facts.bind(minimum_height=facts.setter("height"))
+            code.size_hint_y, code.height = None, SCALE.length(70, 1.0)
+            for part in (facts, code, self.paper, BoxLayout()):
+                self.body.add_widget(part)
+        else:
+            row = BoxLayout(spacing=mm(3))
+            code.size_hint = (None, 1)
+            code.bind(height=lambda image, height: setattr(image, "width", height))
+            facts.add_widget(BoxLayout())
+            row.add_widget(facts)
+            row.add_widget(code)
+            self.body.add_widget(row)
+            self.body.add_widget(self.paper)
+        self.offer = None
+        if rating_offered(self.app, slip.item, slip.case_ref):
+            self.offer = RatingOffer(self.app, slip.item, slip.case_ref, then=self.app.go_home,
+                                     skip_key="rate_skip_finish", skip_name="finish")
+            self.body.add_widget(self.offer)
+        else:
+            self.body.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
 
 
 def _highlight(grid: GridLayout, name: str) -> None:

@@ -1,5 +1,7 @@
 """Guide (办事指南): everything about one item, scrollable, with "print the checklist" offered only
-when the printer can print — greyed with the reason when it cannot."""
+when the printer can print — greyed with the reason when it cannot. Once the notice is printed the rating
+of the item is offered below the status line ("请评价本次服务" in the place of the plain "评价", and "跳过",
+which leaves the guide as it was): screens/rate.py `RatingOffer`."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from kivy.uix.boxlayout import BoxLayout
 
 from appliance.services.errors import CitizenError
 from screens import theme
+from screens.rate import RatingOffer, rating_offered
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
@@ -31,6 +34,7 @@ class GuideScreen(KioskScreen):
         super().on_pre_enter()
 
     _offer_again = None
+    offer: RatingOffer | None = None  # the rating offered once the notice is printed, while it stands
 
     def build(self) -> None:
         self.on_leave()  # a rebuild (language, type size) starts with a fresh button
@@ -70,8 +74,9 @@ class GuideScreen(KioskScreen):
                                           self.print_notice, name="print_notice")
             self.print_button.disabled = not can
             actions.add_widget(self.print_button)
-        actions.add_widget(BigButton(t("rate_button"), lambda: self.app.open("rate", code=item.code, case_ref=None),
-                                     name="rate", colour=theme.PANEL, text_colour=theme.ACCENT, size_hint_x=0.4))
+        self.rate_button = BigButton(t("rate_button"), lambda: self.app.open("rate", code=item.code, case_ref=None),
+                                     name="rate", colour=theme.PANEL, text_colour=theme.ACCENT, size_hint_x=0.4)
+        actions.add_widget(self.rate_button)
         if "book" in item.actions:
             actions.add_widget(BigButton(t("book"), lambda: self.app.open("book", code=item.code), name="book",
                                          colour=theme.PANEL, text_colour=theme.ACCENT, size_hint_x=0.6))
@@ -80,6 +85,9 @@ class GuideScreen(KioskScreen):
                                          on_press=lambda: self.app.open("identify", code=item.code, message="",
                                                                         then="apply")))
         self.body.add_widget(actions)
+        self.actions, self.offer = actions, None
+        if rating_offered(self.app, item.code):  # printed before a rebuild (language, type size): still offered
+            self._offer_rating()
 
     def print_notice(self) -> None:
         """One tap, one notice: the button stays off while printing and for `PRINT_AGAIN_S` after, then
@@ -97,6 +105,10 @@ class GuideScreen(KioskScreen):
         else:
             self.status.text = t("printed")
             self.status.color = theme.ACCENT
+            if self.offer is None and rating_offered(self.app, self.code):
+                self._offer_rating()
+                if self.app.manager.current_screen is self:  # not said over the screen the citizen went on to
+                    self.app.narrator.rating_offered(self.status.text)
         self._offer_again = Clock.schedule_once(lambda _dt: self._print_again(), PRINT_AGAIN_S)
 
     def _print_again(self) -> None:
@@ -104,6 +116,24 @@ class GuideScreen(KioskScreen):
         self.print_button.text = t("print_again") if can else t(
             "cannot_print", reason=LANGUAGE.reason(self.app.kiosk.status().printer.reason))
         self.print_button.disabled = not can
+
+    def _offer_rating(self) -> None:
+        """The notice is printed: "rate this service" and "skip" above the actions, the plain "rate" gone."""
+        self.offer = RatingOffer(self.app, self.code, None, then=self._offer_skipped)
+        self.actions.remove_widget(self.rate_button)
+        self.body.add_widget(self.offer, index=1)  # between the status line and the actions
+
+    def _offer_skipped(self) -> None:
+        """Skipped: the guide as it was, its plain "rate" back after "print" (the citizen may still rate)."""
+        if self.offer is not None:
+            self.body.remove_widget(self.offer)
+            self.offer = None
+        printing = any(getattr(button, "name", "") == "print_notice" for button in self.actions.children)
+        self.actions.add_widget(self.rate_button, index=len(self.actions.children) - (1 if printing else 0))
+
+    def forget(self) -> None:
+        self.offer = None
+        super().forget()
 
     def on_leave(self, *_args) -> None:
         if self._offer_again is not None:

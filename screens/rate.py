@@ -4,10 +4,16 @@ lowest, reasons to tick from a fixed list — a citizen never has to type.
 Everything fits on the screen without scrolling, at 800×480 in elder mode too: once a low level is chosen
 the question above the levels gives its place to the reasons, which stand in four columns in landscape
 (two rows, "send" in the last cell) and two in portrait; one line below the levels asks why, thanks, or
-says what is missing."""
+says what is missing.
+
+`RatingOffer` is what a task's result shows as the task is done (the notice printed, the application filed, the
+booking made): "rate this service" opens this screen with the item (and its receipt) chosen, and one touch
+skips it — counted either way in the usage ledger (appliance/services/citizen.py). It stands below the result,
+which stays in sight: the receipt's number and QR code are never hidden to ask for a rating."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import ClassVar
 
 from kivy.clock import Clock
@@ -20,6 +26,7 @@ from appliance.services.errors import CitizenError
 from screens import theme
 from screens.strings import LANGUAGE, LEVELS, t
 from screens.strings import RATING_REASONS as REASON_WORDS
+from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text
 
 LEVEL_COLOURS = {5: theme.ACCENT, 4: theme.ACCENT, 3: theme.MUTED, 2: theme.WARNING, 1: theme.DANGER}
@@ -119,3 +126,28 @@ class RateScreen(KioskScreen):
         if self._thanked is not None:
             self._thanked.cancel()
             self._thanked = None
+
+
+def rating_offered(app, code: str, case_ref: str | None = None) -> bool:
+    """Whether the core's offer to rate `code` after the task that filed `case_ref` (a notice: None) stands."""
+    return app.kiosk.citizen.rating_offered(code, case_ref)
+
+
+class RatingOffer(BoxLayout):
+    """好差评 offered as a task is done: "请评价本次服务" (the rate screen, with the item and its receipt chosen)
+    and one touch to skip, which counts the skip and then does `then` (where the citizen would go next)."""
+
+    def __init__(self, app, code: str, case_ref: str | None, then: Callable[[], None], skip_key: str = "rate_skip",
+                 skip_name: str = "rate_skip") -> None:
+        super().__init__(size_hint_y=None, height=SCALE.touch(), spacing=mm(3))
+        self.name = "rating_offer"
+        self.app, self.code, self.case_ref, self.then = app, code, case_ref, then
+        self.add_widget(BigButton(t("rate_offer"), lambda: app.open("rate", code=code, case_ref=case_ref),
+                                  name="rate", points=22))
+        self.add_widget(BigButton(t(skip_key), self.skip, name=skip_name, colour=theme.PANEL, text_colour=theme.TEXT,
+                                  points=22, size_hint_x=0.7))
+        self.bind(minimum_height=lambda _box, height: setattr(self, "height", max(SCALE.touch(), height)))
+
+    def skip(self) -> None:
+        self.app.kiosk.citizen.skip_rating(self.code, self.case_ref)
+        self.then()

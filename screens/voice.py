@@ -42,8 +42,10 @@ SPOKEN: dict[str, tuple[str, str]] = {
     "identified": ("已识别您的身份证，请点“下一步”。", "Your ID card is read. Press Next."),
     "apply": ("请逐项选择或输入，然后点“确认提交”。", "Fill in each part, then press Submit."),
     "receipt_number": ("受理编号：", "Your receipt number:"),
-    "receipt_next": ("请点“完成并退出”，或者点“评价”。", "Press Finish, or Rate."),
+    "receipt_next": ("请点“完成并退出”。", "Press Finish."),
     "rate": ("请选择您的满意程度，再点“提交评价”。", "Choose how satisfied you are, then press Send."),
+    "rate_offer": ("请点“请评价本次服务”，或者点“跳过”。", "Press Rate this service, or Skip."),
+    "rate_offer_finish": ("请点“请评价本次服务”，或者点“跳过并完成”。", "Press Rate this service, or Skip and finish."),
     "book": ("请选择日期和上午或下午，再点“确认预约”。", "Choose a day and a time, then press Book it."),
     "progress_ask": ("然后点“查询”。", "Then press Look up."),
     "assist": ("请点“到机旁帮助”或者“电话回拨”。", "Choose someone comes here, or call me back."),
@@ -123,6 +125,19 @@ class Narrator:
             return  # moved on meanwhile
         self._say(script(screen), tag=screen.name)
 
+    def rating_offered(self, done: str) -> None:
+        """A task's result on the screen that stays (the notice printed): what was done and the rating offered,
+        said in elder mode or to a citizen who pressed the speaker button."""
+        if SCALE.elder or self.asked:
+            self._say([done, s("rate_offer")], tag="rate_offer")
+
+    def result_shown(self, screen) -> None:
+        """A task's result took the place of its form on the same screen (a booking made): said as a screen
+        opening is, in elder mode or to a citizen who pressed the speaker button."""
+        self.hush()
+        if SCALE.elder or self.asked:
+            Clock.schedule_once(lambda _dt: self.say_screen(screen), 0)
+
     def identified(self) -> None:
         if SCALE.elder or self.asked:
             self._say([s("identified")], tag="identified")
@@ -159,6 +174,8 @@ def _home(screen) -> list[Part]:
 def _guide(screen) -> list[Part]:
     item = screen.app.kiosk.catalog.item(screen.code)
     parts: list[Part] = []
+    if screen.offer is not None:  # the notice printed, its rating offered: that first
+        parts += [t("printed"), s("rate_offer")]
     if item.materials:
         lines = [s("material", name=m.name + ("" if m.required else f"（{s('optional')}）"), form=m.form,
                    copies=m.copies) for m in item.materials]
@@ -186,7 +203,7 @@ def _receipt(screen) -> list[Part]:
         "receipt_not_printed", reason=LANGUAGE.reason(receipt.print_problem or "print_failed"))
     number = receipt.number or receipt.case_ref  # the 16 digits a person keys in (an old filing: its id)
     return [screen.app.kiosk.catalog.item(receipt.item).name, s("receipt_number"), Spell(number), printed,
-            s("receipt_next")]
+            s("rate_offer_finish") if screen.offer is not None else s("receipt_next")]
 
 
 def _rate(screen) -> list[Part]:
@@ -196,6 +213,11 @@ def _rate(screen) -> list[Part]:
 
 
 def _book(screen) -> list[Part]:
+    if screen.booked:  # the booking made: what it is, its number digit by digit, then the rating offered
+        slip = screen.slip
+        return [t("booked_slot", day=screen.day.isoformat(), half=t(screen.half)), t("booking_number"),
+                Spell(slip.number or slip.case_ref), screen.paper.text,
+                s("rate_offer_finish") if screen.offer is not None else s("receipt_next")]
     if screen.code is None or not screen.app.identity:
         return _shown_text(screen)
     return [s("book")]

@@ -1,13 +1,14 @@
 """Screenshots of every screen at 800×480 and 1080×1920, normal and elder mode, into docs/screens/.
 
-    xvfb-run -a -s "-screen 0 1080x1920x24" .venv/bin/python tests/capture_screens.py [assist]
+    xvfb-run -a -s "-screen 0 1080x1920x24" .venv/bin/python tests/capture_screens.py [assist | rating]
 
 (KIOSK_SCREENS_OUT=DIR writes them elsewhere.)
 
 Runs the real app through tests/ui_driver.py on a throwaway state directory (no broker: the offline
 banner shows, as it would on a booth whose network is down). `assist` takes only the 帮办代办 screens,
 every state of a call: the booth on a TLS broker with tests/assist_central.py answering as central's
-desk, each answer after the screenshot of the state before; and `saved` with no broker.
+desk, each answer after the screenshot of the state before; and `saved` with no broker. `rating` takes only the
+好差评 offered after each task (the guide once its notice is printed, the booking made, the receipt).
 """
 
 from __future__ import annotations
@@ -62,6 +63,25 @@ def scenario(prefix: str, elder: bool) -> list:
         ["tap", "home"], *again, ["tap", "tile_browse"], shot("bundles"),
         ["tap", "home"], *again, ["tap", "language"], ["tap", "tile_browse"], ["tap", "dept_公安"],
         ["tap", "item_GA-006"], ["tap", "rate"], shot("rate-english"), ["tap", "home"],
+    ]
+
+
+def rating_scenario(prefix: str, elder: bool) -> list:
+    """好差评 offered as each task is done: the notice printed (the offer on the guide, the rate screen it opens),
+    a booking made, an application filed (its receipt)."""
+    def shot(name: str) -> list:
+        return ["shot", str(OUT / f"{prefix}-{name}.png")]
+
+    again = [["tap", "elder"]] if elder else []
+    day = next(d for d in (date.today() + timedelta(days=n) for n in range(1, 8)) if d.weekday() < 5)
+    return [
+        *again, ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"], ["tap", "print_notice"],
+        ["wait", 1.5], shot("guide-rate-offer"), ["tap", "rate"], shot("rate-offered"), ["tap", "back"],
+        ["tap", "rate_skip"], ["tap", "book"], ["tap", "identify"], ["card", 1], ["tap", "next"],
+        ["tap", f"day_{day.isoformat()}"], ["tap", "half_pm"], ["tap", "book_confirm"], ["wait", 1.5], shot("booked"),
+        ["tap", "finish"], ["card", 0], *again, ["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"],
+        ["card", 1], ["tap", "next"], ["tap", "reason=遗失"], *DIGITS, ["tap", "submit"], ["wait", 1],
+        shot("receipt"), ["tap", "finish"], ["card", 0],
     ]
 
 
@@ -144,15 +164,23 @@ def capture_assist(prefix: str, size: str, elder: bool, tmp: Path) -> None:
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     only_assist = sys.argv[1:] == ["assist"]
+    only_rating = sys.argv[1:] == ["rating"]
+    started = datetime.now().timestamp()
     for size in ("800x480", "1080x1920"):
         for elder in (False, True):
             prefix = f"{size}{'-elder' if elder else ''}"
             with tempfile.TemporaryDirectory() as tmp:
                 if only_assist:
                     capture_assist(prefix, size, elder, Path(tmp))
-                else:
+                    continue
+                if not only_rating:
                     run(Path(tmp), prefix, size, scenario(prefix, elder))
-    for png in OUT.glob("*-assist-*.png" if only_assist else "*.png"):  # 256 colours are plenty for flat UI
+            with tempfile.TemporaryDirectory() as tmp:
+                if not only_assist:
+                    run(Path(tmp), prefix, size, rating_scenario(prefix, elder))
+    made = OUT.glob("*-assist-*.png") if only_assist else (
+        png for png in OUT.glob("*.png") if png.stat().st_mtime >= started - 1)
+    for png in made:  # 256 colours are plenty for flat UI
         Image.open(png).convert("RGB").quantize(256).save(png, optimize=True)
 
 

@@ -29,6 +29,9 @@ class Counted(StrEnum):
     NOTICE_PRINTED = "notice_printed"
     SUBMISSION = "submission"
     RATING = "rating"
+    RATING_OFFERED = "rating_offered"  # a task done (notice printed, application filed, booking made): rating asked
+    RATING_GIVEN = "rating_given"  # an offer answered with a rating
+    RATING_SKIPPED = "rating_skipped"  # an offer skipped, or still open when the visit ended
     ASSIST = "assist"
     APPOINTMENT = "appointment"
     TIMEOUT = "timeout"

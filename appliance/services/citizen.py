@@ -1,6 +1,14 @@
 """The citizen's use-cases at the booth: read a guide, print the notice of what to bring, file an
 application, book a half-day at the hall, rate a service. Each is safe once it returns: what was filed is
-in the outbox before the screen says so, whether or not its paper could be printed."""
+in the outbox before the screen says so, whether or not its paper could be printed.
+
+好差评 after each task: a task done (a notice printed, an application filed, a booking made) offers the
+citizen a rating of that item (and of its receipt), counted `rating_offered` in the usage ledger; the offer
+is answered by a rating of the item (`rating_given`: a rating answers every offer of its item still standing,
+its notice's and its receipt's alike), or skipped — by the citizen's "skip", or by the visit
+ending (finish, home, the idle timeout) while it stands (`rating_skipped`). So every offer ends counted once
+either way, and offered = given + skipped once the visit is over. A task is offered once per visit (another
+copy of the same notice asks nothing more, nor does a notice of an item this visit already rated)."""
 
 from __future__ import annotations
 
@@ -35,6 +43,8 @@ RATING_REASONS = ("排队等候时间长", "办事指南不清楚", "材料要�
                   "未能办结")
 BOOKING_HORIZON_DAYS = 14
 
+Offer = tuple[str, str | None]  # a rating offered: (item code, the receipt it names, or None for a notice)
+
 
 @dataclass(frozen=True)
 class FiledReceipt:
@@ -66,6 +76,10 @@ class CitizenServices:
         self._sequence = sequence
         self._ledger = ledger
         self._printing = printing
+        # This visit's rating offers (under the visits' lock): standing, or how each ended; and what it rated.
+        self._offers: dict[Offer, str] = {}
+        self._rated: set[str] = set()  # items rated
+        visits.on_end(self._offers_lapse)
 
     def item(self, code: str) -> Item:
         try:
@@ -86,9 +100,10 @@ class CitizenServices:
     def print_notice(self, code: str) -> None:
         """Print the one-time notice (一次性告知单) of everything to bring for an item."""
         item = self.item(code)
-        self._visits.begin()
+        session = self._visits.begin()
         self._print(documents.notice(item))
         self._ledger.count(Counted.NOTICE_PRINTED, code)
+        self._offer_rating(session, code, None)
 
     def submit_application(self, code: str, form: dict[str, Any]) -> FiledReceipt:
         """File an application for the identified citizen and print its receipt."""
@@ -110,6 +125,7 @@ class CitizenServices:
         })
         self._note_filed(session, card, accepted, EventKind.SUBMISSION, code, number)
         self._ledger.count(Counted.SUBMISSION, code)
+        self._offer_rating(session, code, accepted.id)
         return self._print_receipt(accepted.id, code, number, documents.application_receipt(item, card, number))
 
     def bookable_days(self, today: date | None = None) -> list[date]:
@@ -132,6 +148,7 @@ class CitizenServices:
             "applicant": {"name": card.name, "id_number": card.id_number}})
         self._note_filed(session, card, accepted, EventKind.APPOINTMENT, code, number)
         self._ledger.count(Counted.APPOINTMENT, code)
+        self._offer_rating(session, code, accepted.id)
         return self._print_receipt(accepted.id, code, number, documents.booking_slip(item, card, day, half, number))
 
     def rate(self, code: str, level: int, comment: str = "", reasons: tuple[str, ...] = (),
@@ -153,6 +170,46 @@ class CitizenServices:
             payload["case"] = case_ref
         self.file(EventKind.RATING, payload)
         self._ledger.count(Counted.RATING, code)
+        with self._visits.lock:
+            if self._visits.current is not session:
+                return  # the visit ended meanwhile: its offers were counted as it ended
+            self._rated.add(code)
+            for offer in [offer for offer, state in self._offers.items() if offer[0] == code and state == "standing"]:
+                self._offers[offer] = "given"  # asked about this item (after one task or two), and answered
+                self._ledger.count(Counted.RATING_GIVEN, code)
+
+    # -- 好差评 offered after each task -------------------------------------------------------------------------
+    def rating_offered(self, code: str, case_ref: str | None = None) -> bool:
+        """Whether this visit's offer to rate `code` (after the task that filed `case_ref`, or printed its
+        notice: None) stands: the screens show it (a prompt with "rate" and "skip") while it does."""
+        with self._visits.lock:
+            return self._offers.get((code, case_ref)) == "standing"
+
+    def skip_rating(self, code: str, case_ref: str | None = None) -> None:
+        """The citizen skipped the offer to rate `code` (one touch): counted, and not asked again this visit."""
+        with self._visits.lock:
+            if self._offers.get((code, case_ref)) == "standing":
+                self._offers[(code, case_ref)] = "skipped"
+                self._ledger.count(Counted.RATING_SKIPPED, code)
+
+    def _offer_rating(self, session: CitizenSession, code: str, case_ref: str | None) -> None:
+        """A task for `code` is done: offer its rating, once per visit (not for a notice of an item rated)."""
+        with self._visits.lock:
+            offer = (code, case_ref)
+            rated = case_ref is None and code in self._rated  # a notice of an item rated: asked already
+            if self._visits.current is not session or offer in self._offers or rated:
+                return
+            self._offers[offer] = "standing"
+            self._ledger.count(Counted.RATING_OFFERED, code)
+
+    def _offers_lapse(self) -> None:
+        """The visit ends (the visits' lock held): an offer still standing was skipped; the next citizen
+        starts with none."""
+        for (code, _case), state in self._offers.items():
+            if state == "standing":
+                self._ledger.count(Counted.RATING_SKIPPED, code)
+        self._offers = {}
+        self._rated = set()
 
     def file(self, kind: EventKind, payload: dict[str, Any],
              also: Callable[[sqlite3.Connection], None] | None = None) -> Accepted:

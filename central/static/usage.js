@@ -90,6 +90,20 @@ const LEVEL_COLORS = {5: "#1b7f3b", 4: "#5aa469", 3: "#9aa0a6", 2: "#e08a00", 1:
       el("td", {class: "num" + (entry.open ? " warn" : "")}, entry.open));
   }
 
+  // 好差评 offered after each task: the response rate (given ÷ offered), overall and per item.
+  const percent = rate => rate === null || rate === undefined ? "—" : (rate * 100).toFixed(1) + "%";
+  function showResponse(response) {
+    const t = response || {offered: 0, given: 0, skipped: 0, rate: null, per_item: []};
+    document.getElementById("response-summary").textContent = t.offered
+      ? `邀请 ${t.offered} 次，应邀评价 ${t.given} 次，跳过 ${t.skipped} 次 · ${t.offered} offered, ${t.given} given, ${t.skipped} skipped` : "";
+    const body = document.querySelector("#response-per-item tbody");
+    body.replaceChildren(...t.per_item.map(entry => el("tr", {"data-response": entry.item},
+      el("td", {}, entry.item_name || entry.item, " ", el("span", {class: "muted small"}, entry.item)),
+      el("td", {class: "num offered"}, entry.offered), el("td", {class: "num given"}, entry.given),
+      el("td", {class: "num skipped"}, entry.skipped), el("td", {class: "num rate"}, percent(entry.rate)))));
+    if (!body.children.length) body.append(emptyRow(5, "近 14 天没有邀请评价 no rating offered in the last 14 days"));
+  }
+
   function showAssists(a) {
     for (const head of document.querySelectorAll("th[data-outcome]")) head.textContent = ASSIST_OUTCOMES[head.dataset.outcome];
     const t = a.total;
@@ -112,6 +126,8 @@ const LEVEL_COLORS = {5: "#1b7f3b", 4: "#5aa469", 3: "#9aa0a6", 2: "#e08a00", 1:
       tile("sessions", u.sessions, "服务人次 sessions", "accent"),
       tile("timeouts", u.timeouts, "超时退出 timeouts", "offline"),
       tile("satisfaction", r.satisfaction === null ? "—" : (r.satisfaction * 100).toFixed(1) + "%", `满意率 satisfaction (${r.total} 条)`, "ok"),
+      tile("response-rate", percent(r.response ? r.response.rate : null),
+           `评价响应率 response rate (${r.response ? r.response.given : 0}/${r.response ? r.response.offered : 0})`, "accent"),
       tile("open-follow-ups", r.open_follow_ups, "待回访 open follow-ups", "fault"));
     const series = [["guide_viewed", "查看指南 guide", "#0b57d0"], ["notice_printed", "打印告知单 notice", "#5e35b1"],
                     ["submission", "申请 applied", "#1b7f3b"], ["appointment", "预约 booked", "#e08a00"]]
@@ -129,6 +145,7 @@ const LEVEL_COLORS = {5: "#1b7f3b", 4: "#5aa469", 3: "#9aa0a6", 2: "#e08a00", 1:
     document.getElementById("ratings").replaceChildren(barChart(r.levels.map(l =>
       ({label: l.label, value: l.count, color: LEVEL_COLORS[l.level]})),
       {width: barWidth, format: v => r.total ? `${v} (${(100 * v / r.total).toFixed(0)}%)` : v}));
+    showResponse(r.response);
     if (u.assists) showAssists(u.assists);
     const counts = u.follow_up_counts || {open: u.follow_ups.length, overdue: u.follow_ups.filter(f => f.overdue).length};
     document.getElementById("follow-ups-summary").textContent = (counts.open
