@@ -4,9 +4,7 @@ and what an operator or an administrator does from a shell (`release`: central.r
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 import signal
 import sys
 import threading
@@ -18,6 +16,8 @@ from appliance.delivery.mqtt_client import mqtt_client
 from appliance.errors import friendly
 from central.releases.command import add_release_commands
 from central.settings import CentralSettings, SettingsError, Thresholds, build_settings
+from central.shell import existing_database, shell_actor
+from central.user_command import add_user_commands
 
 DEFAULT_DATABASE = "sqlite:///central.sqlite3"
 
@@ -42,6 +42,7 @@ def _settings(args: argparse.Namespace) -> CentralSettings:
 
 def _serve(args: argparse.Namespace) -> int:
     """The composition root: the database, the assist desk, the intake, the catalogue's names and the dashboard."""
+    from central import accounts
     from central.assist_desk import AssistDesk
     from central.catalogue_names import CatalogueNames
     from central.database import Database
@@ -73,7 +74,7 @@ def _serve(args: argparse.Namespace) -> int:
     intake.start()
     dashboard.start()
     with db.read() as conn:
-        nobody = not _accounts().list_users(conn)
+        nobody = not accounts.list_users(conn)
     print(f"central: intake from {settings.broker_host}:{settings.broker_port} into {settings.database}; "
           f"dashboard at {dashboard.url}/" + ("; no users yet: add one with `kiosk central user add NAME "
                                               "--role admin`" if nobody else ""), file=sys.stderr, flush=True)
@@ -85,113 +86,6 @@ def _serve(args: argparse.Namespace) -> int:
             return 1
     dashboard.stop()
     intake.stop()
-    return 0
-
-
-def existing_database(url: str):
-    """The database a shell command works on: it must exist (a mistyped path would otherwise be a new,
-    empty database that answers "0 devices")."""
-    from central.database import Database, sqlite_path
-
-    path = sqlite_path(url)
-    if path is not None and not path.exists():
-        raise SettingsError(f"no database at {path}: give --database as `kiosk central serve` was given it")
-    return Database(url)
-
-
-def _accounts():
-    from central import accounts
-
-    return accounts
-
-
-def _password(confirm: bool) -> str:
-    """From KIOSK_CENTRAL_PASSWORD when set (scripts), otherwise asked twice without echo."""
-    given = os.environ.get("KIOSK_CENTRAL_PASSWORD")
-    if given is not None:
-        return given
-    if not sys.stdin.isatty():
-        raise SettingsError("no password: set KIOSK_CENTRAL_PASSWORD or run this in a terminal")
-    first = getpass.getpass("password: ")
-    if confirm and getpass.getpass("again: ") != first:
-        raise SettingsError("the two passwords differ; nothing changed")
-    return first
-
-
-def shell_actor() -> str:
-    """The audit log's name for a change made from the shell: the login that made it."""
-    try:
-        return f"shell:{getpass.getuser()}"[:64]
-    except (KeyError, OSError):
-        return f"shell:uid{os.getuid()}"
-
-
-def _user(args: argparse.Namespace) -> int:
-    from central import audit
-    from central.database import Database
-
-    accounts = _accounts()
-    db = Database(args.database) if args.user_command == "add" else existing_database(args.database)
-    try:
-        if args.user_command == "list":
-            with db.read() as conn:
-                found = accounts.list_users(conn)
-            if args.json:
-                print(json.dumps(found, ensure_ascii=False, indent=1))
-                return 0
-            for row in found:
-                locked = (row["locked_until"] or 0) > time.time()
-                state = ("disabled" if row["disabled"] else
-                         f"locked until {time.strftime('%H:%M', time.localtime(row['locked_until']))} "
-                         f"(`user enable {row['name']}` unlocks)" if locked else "")
-                regions = ",".join(row["regions"]) or "all regions"
-                shown = row["display_name"] or "-"  # what a booth shows a citizen when they take a call
-                print(f"{row['name']:<20} {shown:<12} {row['role']:<9} {regions:<24} {state}".rstrip())
-            print(f"{len(found)} users")
-            return 0
-        actor, name = shell_actor(), args.name
-        with db.transaction() as conn:
-            if args.user_command == "add":
-                user = accounts.add_user(conn, name, args.role, args.region or [], _password(confirm=True),
-                                         args.display_name)
-                audit.record(conn, actor, "user_added", name, details=user.as_dict())
-                said = f"added {name} ({args.role}, {', '.join(user.regions) or 'all regions'})"
-            elif args.user_command == "set":
-                user = accounts.set_user(conn, name, args.role, args.region or [], args.display_name)
-                audit.record(conn, actor, "user_changed", name, details=user.as_dict())
-                said = f"{name} is now {user.role} ({', '.join(user.regions) or 'all regions'})" + (
-                    f", shown to citizens as {user.display_name}" if user.display_name else "")
-            elif args.user_command == "passwd":
-                accounts.set_password(conn, name, _password(confirm=True))
-                audit.record(conn, actor, "user_password", name)
-                said = f"new password for {name}"
-            else:
-                disabled = args.user_command == "disable"
-                accounts.set_disabled(conn, name, disabled)
-                audit.record(conn, actor, "user_disabled" if disabled else "user_enabled", name)
-                said = f"{name} {'disabled: logged out at the next request' if disabled else 'enabled (and unlocked)'}"
-    except accounts.AccountError as exc:
-        raise SettingsError(str(exc)) from None
-    print(said)
-    return 0
-
-
-def _audit(args: argparse.Namespace) -> int:
-    """The audit log, newest first."""
-    from central import audit
-
-    db = existing_database(args.database)
-    with db.read() as conn:
-        found = audit.lines(conn, args.limit, args.actor, args.action)
-    if args.json:
-        print(json.dumps(found, ensure_ascii=False, indent=1))
-        return 0
-    for line in found:
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(line["at"]))
-        details = json.dumps(line["details"], ensure_ascii=False) if line["details"] else ""
-        print(f"{when}  {line['actor']:<16} {line['address'] or '-':<15} {line['action']:<20} "
-              f"{line['target']}{'' if line['ok'] else '  REFUSED'}  {details}".rstrip())
-    print(f"{len(found)} lines" + (f" (the newest {args.limit})" if len(found) == args.limit else ""))
     return 0
 
 
@@ -440,40 +334,6 @@ def add_central_commands(commands: Any) -> None:
     dead.add_argument("--json", action="store_true")
     dead.set_defaults(func=_friendly(_dead_letters))
 
-    user = sub.add_parser("user", help="the dashboard's users: add, list, disable, enable, passwd")
-    users = user.add_subparsers(dest="user_command", required=True)
-    add = users.add_parser("add", help="add a user (password from KIOSK_CENTRAL_PASSWORD, or asked)")
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=("viewer", "operator", "admin"))
-    add.add_argument("--region", action="append", metavar="PREFIX",
-                     help="limit to booths whose region code starts with this (repeat); default all regions")
-    add.add_argument("--display-name", metavar="TEXT",
-                     help="the name a booth shows a citizen whose request they take (default: the user name)")
-    listing = users.add_parser("list", help="every user, their role, regions and state")
-    listing.add_argument("--json", action="store_true")
-    change = users.add_parser("set", help="change a user's role and regions (the regions given replace theirs), "
-                                          "or their display name")
-    change.add_argument("name")
-    change.add_argument("--role", choices=("viewer", "operator", "admin"), help="without it, role and regions stay")
-    change.add_argument("--region", action="append", metavar="PREFIX", help="(repeat); none: all regions")
-    change.add_argument("--display-name", metavar="TEXT",
-                        help='what citizens are told took their request ("" removes it)')
-    for verb, text in (("disable", "stop a user logging in (their sessions end at once)"),
-                       ("enable", "let a disabled user log in again; also lifts a lock after failed logins"),
-                       ("passwd", "set a new password (KIOSK_CENTRAL_PASSWORD, or asked)")):
-        users.add_parser(verb, help=text).add_argument("name")
-    for parser in users.choices.values():
-        parser.add_argument("--database", default=DEFAULT_DATABASE)
-    user.set_defaults(func=_friendly(_user))
-
-    audit = sub.add_parser("audit", help="the audit log: logins, commands, case changes, users, newest first")
-    audit.add_argument("--database", default=DEFAULT_DATABASE)
-    audit.add_argument("--limit", type=int, default=100)
-    audit.add_argument("--actor", help="only this user's")
-    audit.add_argument("--action", help="only this action (login, login_failed, command, case_status, …)")
-    audit.add_argument("--json", action="store_true")
-    audit.set_defaults(func=_friendly(_audit))
-
     case = sub.add_parser("case", help="set a case's status, which booths' progress queries show")
     case.add_argument("case_no")
     case.add_argument("status", help="已受理, 审核中, 待补正, 已办结, 已退回 or 不予受理")
@@ -482,6 +342,7 @@ def add_central_commands(commands: Any) -> None:
     case.set_defaults(func=_friendly(_case))
 
     add_release_commands(sub, _friendly, DEFAULT_DATABASE)
+    add_user_commands(sub, _friendly, DEFAULT_DATABASE)
 
     send = sub.add_parser("send", help="send a remote command to a device (or a region's devices)")
     _connection_flags(send)

@@ -13,9 +13,9 @@ from central.settings import build_settings
 
 
 def _add(args: argparse.Namespace) -> int:
-    from central.cli import shell_actor
     from central.database import Database
     from central.releases.store import add_release
+    from central.shell import shell_actor
 
     settings = build_settings(database=args.database, release_dir=args.release_dir, release_key=args.release_key)
     added = add_release(Database(settings.database), settings, args.bundle, shell_actor())
@@ -28,8 +28,8 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from central.cli import existing_database
     from central.releases.store import release_rows
+    from central.shell import existing_database
 
     with existing_database(args.database).read() as conn:
         found = release_rows(conn)
