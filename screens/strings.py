@@ -19,6 +19,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "elder_on": ("长辈模式：开", "Large text: on"),
     "elder_off": ("长辈模式", "Large text"),
     "language": ("English", "中文"),
+    "home_search": ("搜索：输入拼音或首字母，如 sbk", "Search: type pinyin or initials"),  # portrait home
+    "popular": ("常用服务", "Most used services"),
     "offline": ("网络暂时中断：您的办理会保存在本机，恢复后自动上报。", "Offline: what you do is kept and sent later."),
     "printer_out": ("打印机暂不可用（{reason}），可用手机拍照或到窗口打印。", "Printer unavailable ({reason})."),
     "back": ("返回", "Back"),
@@ -124,6 +126,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "rate_skip_finish": ("跳过并完成", "Skip and finish"),
     "booked_slot": ("已预约：{day} {half}", "Booked: {day} {half}"),
     "booking_number": ("预约编号", "Booking number"),
+    # the booking made, under its number: one line at 800×480 in elder mode (beside the QR code and the side rail)
+    "booked_printed": ("凭条已打印，请带身份证按时到大厅取号。", "Slip printed. Bring your ID card."),
+    "booked_not_printed": ("未能打印凭条（{reason}），请记下编号。", "No slip ({reason}): note the number."),
     "apply_here": ("在本机申请", "Apply here"),
     "countdown": ("{seconds} 秒后将返回首页并清除您的信息", "Back to start in {seconds} s; your data will be cleared"),
     "still_here": ("我还在用", "I'm still here"),
