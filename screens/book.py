@@ -30,6 +30,8 @@ class BookScreen(KioskScreen):
     def heading(self) -> str:
         if self.code is None:
             return t("book")
+        if self.slip is not None:  # booked: the item, and "已预约：…" the first line below it
+            return self.app.kiosk.catalog.item(self.code).name
         return f"{t('book')}：{self.app.kiosk.catalog.item(self.code).name}"
 
     booked = False  # the slot is taken: the screen only shows it now
@@ -140,14 +142,14 @@ class BookScreen(KioskScreen):
         assert slip is not None and day is not None and half is not None
         self.booked = True
         facts = BoxLayout(orientation="vertical")
-        facts.add_widget(Text(t("booked_slot", day=day.isoformat(), half=t(half)), points=20, bold=True))
+        facts.add_widget(Text(booked_slot(day, half), points=20, bold=True))
         facts.add_widget(Text(t("booking_number"), points=14, colour=theme.MUTED))
         facts.add_widget(Text(slip.number_shown, points=28, bold=True, colour=theme.ACCENT))
         if slip.printed:
-            self.paper = Text(t("slip_printed"), points=18)
+            self.paper = Text(t("booked_printed"), points=18)
         else:
             reason = LANGUAGE.reason(slip.print_problem or "print_failed")
-            self.paper = Text(t("slip_not_printed", reason=reason), points=18, colour=theme.DANGER)
+            self.paper = Text(t("booked_not_printed", reason=reason), points=18, colour=theme.DANGER)
         code = qr_image(slip.number or slip.case_ref)
         if self.app.portrait:
             facts.size_hint_y = None
@@ -171,6 +173,11 @@ class BookScreen(KioskScreen):
             self.body.add_widget(self.offer)
         else:
             self.body.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
+
+
+def booked_slot(day: date, half: str) -> str:
+    """The half-day booked, as its button said it: 已预约：12/3 周四 下午."""
+    return t("booked_slot", day=f"{day.month}/{day.day} {LANGUAGE.weekday(day.weekday())}", half=t(half))
 
 
 def _highlight(grid: GridLayout, name: str) -> None:

@@ -215,7 +215,10 @@ def _rate(screen) -> list[Part]:
 def _book(screen) -> list[Part]:
     if screen.booked:  # the booking made: what it is, its number digit by digit, then the rating offered
         slip = screen.slip
-        return [t("booked_slot", day=screen.day.isoformat(), half=t(screen.half)), t("booking_number"),
+        day = screen.day
+        when = (f"{day.strftime('%A')} {day.day} {day.strftime('%B')}" if LANGUAGE.english
+                else f"{day.month}月{day.day}日，{LANGUAGE.weekday(day.weekday()).replace('周', '星期')}")
+        return [t("booked_slot", day=when, half=t(screen.half)), t("booking_number"),
                 Spell(slip.number or slip.case_ref), screen.paper.text,
                 s("rate_offer_finish") if screen.offer is not None else s("receipt_next")]
     if screen.code is None or not screen.app.identity:

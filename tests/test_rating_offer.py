@@ -8,6 +8,7 @@ reporting to a real central (SQLite and PostgreSQL) whose usage page, in a real 
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
@@ -136,8 +137,8 @@ def test_the_rating_is_offered_after_each_task_with_the_result_in_sight(display,
 
     booked = seen("booked")
     assert booked["screen"] == "book" and booked["overflow"] == [], booked["overflow"]
-    assert f"已预约：{day.isoformat()} 下午" in booked["text"]
-    assert "预约凭条已打印，请带好居民身份证按时到大厅取号。" in booked["text"]
+    assert f"已预约：{day.month}/{day.day} 周{'一二三四五六日'[day.weekday()]} 下午" in booked["text"]
+    assert "凭条已打印，请带身份证按时到大厅取号。" in booked["text"]
     slip = booked["printed"][-1]
     number = receipt_number(slip, "预约编号")
     assert f"{number[:4]} {number[4:8]} {number[8:12]} {number[12:]}" in booked["text"], "the number as on the slip"
@@ -201,6 +202,31 @@ def test_the_offers_fit_at_both_sizes_and_modes(display, tmp_path: Path, size: s
     assert {"请评价本次服务", "跳过并完成", "预约编号"} <= set(booked["text"])
     assert set(again_shown["text"]) >= {"请评价本次服务", "预约编号"}, "a rebuild keeps the booking made and its offer"
     assert {"Rate this service", "Skip and finish", "Booking number"} <= set(english["text"]), english["text"]
+
+
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="needs espeak-ng (Debian package)")
+def test_elder_mode_says_each_offer(display, tmp_path: Path) -> None:
+    """Voice guidance in elder mode: the notice printed and its offer; the booking made (its half-day, its number
+    digit by digit) and its offer — and the receipt's, where "完成并退出" was said before."""
+    from appliance.services.voice import spelled
+    from tests.test_voice_screens import journal
+
+    day = first_working_day()
+    steps = [["tap", "elder"], ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"],
+             ["tap", "print_notice"], ["wait", 2], ["tap", "book"], ["tap", "identify"], ["card", 1], ["tap", "next"],
+             ["tap", f"day_{day.isoformat()}"], ["tap", "half_am"], ["tap", "book_confirm"], ["wait", 2.5],
+             ["look", "booked"], ["tap", "finish"], ["card", 0]]
+    config = kiosk_config_data(tmp_path / "state", 1, speech={"output": "files"})
+    played = play_scenario(display, tmp_path, config, steps, "800x480", timeout_s=300)
+    said = [(e["tag"], e["text"]) for e in journal(tmp_path) if e["event"] == "started"]
+    offered = [text for tag, text in said if tag == "rate_offer"]
+    assert offered and offered[0].startswith("已打印，请在出纸口取走。") and "请评价本次服务" in offered[0], said
+    number = receipt_number(played.at(len(steps) - 3)["printed"][-1], "预约编号")
+    booked = [text for tag, text in said if tag == "book" and "已预约" in text]
+    assert booked, said
+    weekday = "一二三四五六日"[day.weekday()]
+    assert f"已预约：{day.month}月{day.day}日，星期{weekday} 上午" in booked[-1], booked[-1]
+    assert spelled(number) in booked[-1] and booked[-1].endswith("请点“请评价本次服务”，或者点“跳过并完成”。")
 
 
 # -- central ------------------------------------------------------------------------------------------------------

@@ -202,7 +202,9 @@ def test_book_a_half_day_with_the_card_and_take_the_slip(play) -> None:
     assert "请先查找要办理的事项，在办事指南页点“预约办理”。" in played.at(1)["text"]
     assert "请选择日期和时段。" in played.at(11)["text"], "no booking without a day"
     shown = played.last["text"]  # the booking made, shown as a receipt is (its rating offered below)
-    assert f"已预约：{first.isoformat()} 下午" in shown and "预约凭条已打印，请带好居民身份证按时到大厅取号。" in shown
+    weekday = "一二三四五六日"[first.weekday()]
+    assert f"已预约：{first.month}/{first.day} 周{weekday} 下午" in shown
+    assert "凭条已打印，请带身份证按时到大厅取号。" in shown
     slip = played.last["printed"][-1]
     assert slip[0] == "预约凭条" and any("欧**娜" in line for line in slip)
     number = receipt_number(slip, "预约编号")
