@@ -319,6 +319,12 @@ class Kiosk:
              case_ref: str | None = None) -> None:
         self.citizen.rate(code, level, comment, reasons, case_ref)
 
+    def rating_offered(self, code: str, case_ref: str | None = None) -> bool:
+        return self.citizen.rating_offered(code, case_ref)
+
+    def skip_rating(self, code: str, case_ref: str | None = None) -> None:
+        self.citizen.skip_rating(code, case_ref)
+
     def query_progress(self, number: str, timeout_s: float = PROGRESS_TIMEOUT_S) -> dict[str, Any]:
         return self.progress.query(number, timeout_s)
 

@@ -130,7 +130,7 @@ class RateScreen(KioskScreen):
 
 def rating_offered(app, code: str, case_ref: str | None = None) -> bool:
     """Whether the core's offer to rate `code` after the task that filed `case_ref` (a notice: None) stands."""
-    return app.kiosk.citizen.rating_offered(code, case_ref)
+    return app.kiosk.rating_offered(code, case_ref)
 
 
 class RatingOffer(BoxLayout):
@@ -149,5 +149,5 @@ class RatingOffer(BoxLayout):
         self.bind(minimum_height=lambda _box, height: setattr(self, "height", max(SCALE.touch(), height)))
 
     def skip(self) -> None:
-        self.app.kiosk.citizen.skip_rating(self.code, self.case_ref)
+        self.app.kiosk.skip_rating(self.code, self.case_ref)
         self.then()
