@@ -4,26 +4,22 @@ the printer can. The application is safe once submitted, printed or not."""
 
 from __future__ import annotations
 
-import io
 from typing import ClassVar
 
-import qrcode
 from kivy.animation import Animation
 from kivy.clock import Clock
-from kivy.core.image import Image as CoreImage
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
-from kivy.uix.image import Image
 from kivy.uix.modalview import ModalView
 
 from appliance.services.citizen import FiledReceipt
 from appliance.services.errors import CitizenError
 from drivers.health import HealthState
 from screens import theme
-from screens.rate import RatingOffer, rating_offered
+from screens.filed_result import show_filed
+from screens.rate import RatingOffer
 from screens.strings import LANGUAGE, t
-from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Panel, Text, scrolling
 
 CARD_GRACE_S = 30  # how long a form waits for its card to come back
@@ -237,53 +233,9 @@ class ReceiptScreen(KioskScreen):
     def build(self) -> None:
         receipt = self.receipt
         assert receipt is not None
-        facts = BoxLayout(orientation="vertical")  # each line has its own margin (Text)
-        facts.add_widget(Text(self.app.kiosk.catalog.item(receipt.item).name, points=20, bold=True))
-        facts.add_widget(Text(t("receipt_number"), points=14, colour=theme.MUTED))
-        facts.add_widget(Text(receipt.number_shown, points=28, bold=True, colour=theme.ACCENT))
-        if receipt.printed:
-            paper = Text(t("receipt_printed"), points=18)
-        else:
-            reason = LANGUAGE.reason(receipt.print_problem or "print_failed")
-            paper = Text(t("receipt_not_printed", reason=reason), points=18, colour=theme.DANGER)
-        code = qr_image(receipt.number or receipt.case_ref)
-        if self.app.portrait:  # top down, the room left over below: the code large, the buttons at the bottom
-            facts.size_hint_y = None
-            facts.bind(minimum_height=facts.setter("height"))
-            code.size_hint_y, code.height = None, SCALE.length(70, 1.0)
-            for part in (facts, code, paper, BoxLayout()):
-                self.body.add_widget(part)
-        else:  # the code as tall as the room left, and as wide as it is tall: always whole
-            row = BoxLayout(spacing=mm(3))
-            code.size_hint = (None, 1)
-            code.bind(height=lambda image, height: setattr(image, "width", height))
-            facts.add_widget(BoxLayout())
-            row.add_widget(facts)
-            row.add_widget(code)
-            self.body.add_widget(row)
-            self.body.add_widget(paper)
-        # 好差评 offered as the application is filed, below the number and its code (never over them): "rate
-        # this service" with the item and this receipt chosen, or skip, which finishes as "finish" would.
-        self.offer = None
-        if rating_offered(self.app, receipt.item, receipt.case_ref):
-            self.offer = RatingOffer(self.app, receipt.item, receipt.case_ref, then=self.app.go_home,
-                                     skip_key="rate_skip_finish", skip_name="finish")
-            self.body.add_widget(self.offer)
-        else:  # rated (and come back before its thanks took them home): only "finish"
-            self.body.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
+        self.offer, _paper = show_filed(self, receipt, self.app.kiosk.catalog.item(receipt.item).name, "receipt_number",
+                                        "receipt_printed", "receipt_not_printed")
 
     def forget(self) -> None:
         self.offer = None
         super().forget()
-
-
-def qr_image(data: str) -> Image:
-    picture = qrcode.make(data, box_size=8, border=2).get_image().convert("RGB")
-    buffer = io.BytesIO()
-    picture.save(buffer, format="png")
-    buffer.seek(0)
-    texture = CoreImage(buffer, ext="png").texture
-    texture.mag_filter = "nearest"  # crisp modules when scaled up
-    image = Image(texture=texture, fit_mode="contain")
-    image.name = "receipt_qr"  # what tests look for
-    return image

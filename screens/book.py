@@ -15,8 +15,8 @@ from kivy.uix.gridlayout import GridLayout
 from appliance.services.citizen import FiledReceipt
 from appliance.services.errors import CitizenError
 from screens import theme
-from screens.apply import qr_image
-from screens.rate import RatingOffer, rating_offered
+from screens.filed_result import show_filed
+from screens.rate import RatingOffer
 from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 from screens.widgets import BigButton, KioskScreen, Text, scrolling
@@ -141,38 +141,8 @@ class BookScreen(KioskScreen):
         slip, day, half = self.slip, self.day, self.half
         assert slip is not None and day is not None and half is not None
         self.booked = True
-        facts = BoxLayout(orientation="vertical")
-        facts.add_widget(Text(booked_slot(day, half), points=20, bold=True))
-        facts.add_widget(Text(t("booking_number"), points=14, colour=theme.MUTED))
-        facts.add_widget(Text(slip.number_shown, points=28, bold=True, colour=theme.ACCENT))
-        if slip.printed:
-            self.paper = Text(t("booked_printed"), points=18)
-        else:
-            reason = LANGUAGE.reason(slip.print_problem or "print_failed")
-            self.paper = Text(t("booked_not_printed", reason=reason), points=18, colour=theme.DANGER)
-        code = qr_image(slip.number or slip.case_ref)
-        if self.app.portrait:
-            facts.size_hint_y = None
-            facts.bind(minimum_height=facts.setter("height"))
-            code.size_hint_y, code.height = None, SCALE.length(70, 1.0)
-            for part in (facts, code, self.paper, BoxLayout()):
-                self.body.add_widget(part)
-        else:
-            row = BoxLayout(spacing=mm(3))
-            code.size_hint = (None, 1)
-            code.bind(height=lambda image, height: setattr(image, "width", height))
-            facts.add_widget(BoxLayout())
-            row.add_widget(facts)
-            row.add_widget(code)
-            self.body.add_widget(row)
-            self.body.add_widget(self.paper)
-        self.offer = None
-        if rating_offered(self.app, slip.item, slip.case_ref):
-            self.offer = RatingOffer(self.app, slip.item, slip.case_ref, then=self.app.go_home,
-                                     skip_key="rate_skip_finish", skip_name="finish")
-            self.body.add_widget(self.offer)
-        else:
-            self.body.add_widget(BigButton(t("finish"), self.app.go_home, name="finish", points=22))
+        self.offer, self.paper = show_filed(self, slip, booked_slot(day, half), "booking_number", "booked_printed",
+                                            "booked_not_printed")
 
 
 def booked_slot(day: date, half: str) -> str:
