@@ -100,13 +100,13 @@ def test_the_rating_is_offered_after_each_task_with_the_result_in_sight(display,
              ["tap", "reason=遗失"], *DIGITS, ["tap", "submit"], ["wait", 1]]
     steps = [
         # 1: the notice printed — offered on the guide; rate opens it for the item; back, then skip
-        ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"], ["tap", "print_notice"], ["wait", 1.5],
-        ["look", "printed"], ["tap", "rate"], ["look", "rate from the guide"], ["tap", "back"], ["look", "back"],
-        ["tap", "rate_skip"], ["look", "skipped"], ["wait", 6], ["tap", "print_notice"], ["wait", 1.5],
-        ["look", "another copy"],
+        ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"], ["tap", "print_notice"],
+        ["until", "请评价本次服务", 30], ["look", "printed"], ["tap", "rate"], ["look", "rate from the guide"],
+        ["tap", "back"], ["look", "back"], ["tap", "rate_skip"], ["look", "skipped"], ["wait", 6],
+        ["tap", "print_notice"], ["wait", 1.5], ["look", "another copy"],
         # the booking made — its result with number and QR, the offer below; rated from it
         ["tap", "book"], ["tap", "identify"], ["card", 1], ["tap", "next"], ["tap", f"day_{day.isoformat()}"],
-        ["tap", "half_pm"], ["tap", "book_confirm"], ["wait", 1.5], ["fits", "booked"], ["card", 0],
+        ["tap", "half_pm"], ["tap", "book_confirm"], ["until", "预约编号", 30], ["fits", "booked"], ["card", 0],
         ["look", "card taken"], ["tap", "rate"], ["look", "rate the booking"], ["tap", "level_4"],
         ["tap", "rate_send"], ["wait", 3.5], ["look", "thanked"],
         # 2: an application filed — the receipt offers it; the citizen walks away: the idle timeout skips it
@@ -182,14 +182,16 @@ def test_the_offers_fit_at_both_sizes_and_modes(display, tmp_path: Path, size: s
     again = [["tap", "elder"]] if elder else []
     day = first_working_day()
 
-    def book(half: str) -> list:
+    def book(half: str, offered: str, booked: str) -> list:  # the offer and the booking, waited for in their words
         return [["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"], ["tap", "print_notice"],
-                ["wait", 1.5], ["look", "guide"], ["tap", "book"], ["tap", "identify"], ["card", 1], ["tap", "next"],
-                ["tap", f"day_{day.isoformat()}"], ["tap", f"half_{half}"], ["tap", "book_confirm"], ["wait", 1.5]]
+                ["until", offered, 30], ["look", "guide"], ["tap", "book"], ["tap", "identify"], ["card", 1],
+                ["tap", "next"], ["tap", f"day_{day.isoformat()}"], ["tap", f"half_{half}"], ["tap", "book_confirm"],
+                ["until", booked, 30]]
 
-    steps = [*again, *book("am"), ["fits", "booked"], ["tap", "need_help"], ["tap", "back"],
-             ["fits", "booked again"], ["tap", "finish"], ["card", 0], *again, ["tap", "language"], *book("pm"),
-             ["fits", "booked in English"], ["tap", "finish"], ["card", 0]]
+    in_chinese, in_english = book("am", "请评价本次服务", "预约编号"), book("pm", "Rate this service", "Booking number")
+    steps = [*again, *in_chinese, ["fits", "booked"], ["tap", "need_help"], ["tap", "back"], ["fits", "booked again"],
+             ["tap", "finish"], ["card", 0], *again, ["tap", "language"], *in_english, ["fits", "booked in English"],
+             ["tap", "finish"], ["card", 0]]
     config = kiosk_config_data(tmp_path / "state", 1, device={"booth_code": "01234"})
     played = play_scenario(display, tmp_path, config, steps, size, timeout_s=400)
     guides = [step for step in played.steps if step["step"] == ["look", "guide"]]
@@ -213,8 +215,9 @@ def test_elder_mode_says_each_offer(display, tmp_path: Path) -> None:
 
     day = first_working_day()
     steps = [["tap", "elder"], ["tap", "tile_browse"], ["tap", "dept_公安"], ["tap", "item_GA-001"],
-             ["tap", "print_notice"], ["wait", 2], ["tap", "book"], ["tap", "identify"], ["card", 1], ["tap", "next"],
-             ["tap", f"day_{day.isoformat()}"], ["tap", "half_am"], ["tap", "book_confirm"], ["wait", 2.5],
+             ["tap", "print_notice"], ["until", "请评价本次服务", 30], ["tap", "book"], ["tap", "identify"],
+             ["card", 1], ["tap", "next"], ["tap", f"day_{day.isoformat()}"], ["tap", "half_am"],
+             ["tap", "book_confirm"], ["until", "预约编号", 30],
              ["look", "booked"], ["tap", "finish"], ["card", 0]]
     config = kiosk_config_data(tmp_path / "state", 1, speech={"output": "files"})
     played = play_scenario(display, tmp_path, config, steps, "800x480", timeout_s=300)
