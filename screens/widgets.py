@@ -220,7 +220,8 @@ class Header(BoxLayout):
         self.app = app
         self.screen = screen
         self.speak: Button | None = None  # the speaker button (语音播报), where the booth can speak
-        self.heading = Label(font_size=SCALE.font(24), bold=True, color=theme.TEXT, halign="left", valign="middle")
+        self.heading = Label(font_size=SCALE.font(24), bold=True, color=theme.TEXT, halign="left", valign="middle",
+                             shorten=True, shorten_from="right")  # one line: a title too long ends in "…"
         self.heading.bind(size=lambda *_: setattr(self.heading, "text_size", self.heading.size))
         self.where = Label(font_size=SCALE.font(14, body=False), color=theme.MUTED, halign="right", valign="middle",
                            size_hint_x=0.6)
@@ -232,6 +233,7 @@ class Header(BoxLayout):
         """`speaker`: the speaker button stands here (False: the screen puts it in its side rail)."""
         self.heading.font_size = SCALE.font(24)
         self.heading.text = heading
+        self.where.size_hint_x = 0.6 if speaker else 0.55  # beside a side rail the title needs the width
         if self.speak is not None:
             self.remove_widget(self.speak)
             self.speak = None

@@ -416,13 +416,25 @@ def tables(runs: list[dict]) -> str:
             for p in screen["colours"]:
                 seen = pairs.setdefault((p["text"], p["on"]), {**p, "screens": set()})
                 seen["screens"].add(screen["name"])
-    out.append("Every text colour on its background, all sizes and modes:\n")
+    names = colour_names()
+    out.append("Every text colour on its background, all sizes and modes (the theme's names where one is meant):\n")
     out.append("| text | on | contrast | e.g. | screens |")
     out.append("| --- | --- | --- | --- | --- |")
     for p in sorted(pairs.values(), key=lambda p: p["ratio"]):
-        out.append(f"| `{p['text']}` | `{p['on']}` | {mark(p['ratio'], CONTRAST_GOAL)}:1 | {p['where']} | "
-                   f"{len(p['screens'])} |")
+        out.append(f"| `{p['text']}` {names.get(p['text'], '')} | `{p['on']}` {names.get(p['on'], '')} | "
+                   f"{mark(p['ratio'], CONTRAST_GOAL)}:1 | {p['where']} | {len(p['screens'])} |")
     return "\n".join(out) + "\n"
+
+
+def colour_names() -> dict[str, str]:
+    """The theme's colours by their hex code (white is both PANEL and ACCENT_TEXT)."""
+    from screens import theme
+
+    names: dict[str, list[str]] = {}
+    for name, value in vars(theme).items():
+        if name.isupper() and isinstance(value, tuple) and len(value) == 4:
+            names.setdefault(hex_colour(value), []).append(name)
+    return {code: "/".join(found) for code, found in names.items()}
 
 
 def write_readme(text: str) -> None:
@@ -442,9 +454,13 @@ def main() -> int:
     parser.add_argument("--json", help="also write every measurement to this file")
     parser.add_argument("--plant", action="store_true", help="add a pale label and a small button to home first")
     parser.add_argument("--shots", default="", help="a screenshot of each screen measured into this directory")
+    parser.add_argument("--from-json", help="no runs: the tables from the measurements an earlier --json wrote")
     args = parser.parse_args()
     shots = str(Path(args.shots).resolve()) if args.shots else ""
-    runs = [run(size, mode, args.plant, shots) for size in args.sizes.split(",") for mode in args.modes.split(",")]
+    if args.from_json:
+        runs = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+    else:
+        runs = [run(size, mode, args.plant, shots) for size in args.sizes.split(",") for mode in args.modes.split(",")]
     text = tables(runs)
     print(text)
     problems = [(r["size"], r["mode"], p) for r in runs for p in r["problems"]]
