@@ -12,18 +12,6 @@ from appliance.events import Notify, nobody_listens
 from appliance.kiosk import Kiosk
 from tests.support import Collector, Confirmer, Mosquitto, Postgres, TlsFiles, kiosk_config, make_test_ca
 
-# The files that take longest (minutes each: a debootstrapped root, fuzzing, qemu, SIGKILL loops, the Kivy app),
-# longest first. `./dev test` runs them first (with `--no-loadscope-reorder`; xdist would otherwise send files
-# with few tests last): started last, they made the suite's tail, each worker idle but one.
-LONGEST_FIRST = ("test_install.py", "test_card_reader_fuzz.py", "test_printer_fuzz.py", "test_screens.py",
-                 "test_release_aarch64.py", "test_receipt_screens.py", "test_power_cuts.py",
-                 "test_central_releases.py", "test_assist_screens.py", "test_voice_screens.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file's order is kept
-
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Mosquitto]:
