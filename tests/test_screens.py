@@ -104,7 +104,7 @@ def test_apply_here_with_the_id_card_and_get_a_receipt(play) -> None:
     digits = [["tap", f"phone_{d}"] for d in "13800000000"]
     played = play([["tap", "tile_do_here"], ["tap", "item_RS-002"], ["tap", "apply"], ["look"], ["card", 1],
                    ["look"], ["tap", "next"], ["tap", "reason=遗失"], ["tap", "submit"], ["look"], *digits,
-                   ["tap", "submit"], ["wait", 1], ["look"], ["tap", "finish"], ["look"]])
+                   ["tap", "submit"], ["until", "受理编号", 30], ["tap", "finish"], ["look"]])
     assert "请将居民身份证平放在下方读卡区，不要移动，直到听到提示。" in played.at(3)["text"]
     assert any(text.startswith("已识别：欧**娜  3702**********") for text in played.at(5)["text"])
     assert "请填写：联系电话" in played.at(9)["text"], "an incomplete form is not filed"
@@ -269,7 +269,7 @@ def test_maintenance_behind_a_corner_hold_and_the_admin_pin(play, collector, tmp
     from appliance.state.admin_pin import hash_pin
 
     played = play([["hold", 1.0], ["look"], ["hold", 3.5], ["look"], *_pin("999999"), ["look"], ["wait", 2.2],
-                   *_pin("246810"), ["wait", 1.0], ["look"], ["tap", "maint_print"], ["wait", 2.0], ["look"],
+                   *_pin("246810"), ["wait", 1.0], ["look"], ["tap", "maint_print"], ["until", "打印测试页 OK", 30],
                    ["shot", str(tmp_path / "maintenance.png")], ["tap", "maint_leave"],
                    ["wait", 1.0], ["look"]],
                   admin={"pin_hash": hash_pin("246810")})
