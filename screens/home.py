@@ -62,8 +62,6 @@ class HomeScreen(KioskScreen):
         return switches
 
     def _build_portrait(self) -> None:
-        catalog = self.app.kiosk.catalog.current
-        known = {item.code: item for item in catalog.items}
         # The search box: touching it (or its button) opens search with the keyboard.
         tall = SCALE.touch() * 1.25
         search = BoxLayout(size_hint_y=None, height=tall, spacing=mm(2))
@@ -80,7 +78,17 @@ class HomeScreen(KioskScreen):
         search.add_widget(BigButton(t("search"), lambda: self.app.open("search"), name="home_search_go", points=22,
                                     size_hint_x=0.28, height=tall))
         self.body.add_widget(search)
+        if self.app.core.ready:  # the first frame does not wait for the core: its services come with it (_core_up)
+            self._add_services()
+        tiles = GridLayout(cols=3, spacing=mm(2))
+        for key, target in TILES:
+            tiles.add_widget(self._tile(key, target, points=23))
+        self.body.add_widget(tiles)
 
+    def _add_services(self) -> None:
+        """The most used services and the 一件事 bundles the catalogue in use has."""
+        catalog = self.app.kiosk.catalog.current
+        known = {item.code: item for item in catalog.items}
         self.body.add_widget(Text(t("popular"), points=20, bold=True, colour=theme.ACCENT))
         popular = GridLayout(cols=2, spacing=mm(2), size_hint_y=None)
         popular.bind(minimum_height=popular.setter("height"))
@@ -100,8 +108,3 @@ class HomeScreen(KioskScreen):
                                              name=f"home_bundle_{bundle.code}", colour=theme.WARNING,
                                              height=SCALE.touch() * 1.45))  # room for two lines: a row of equals
             self.body.add_widget(bundles)
-
-        tiles = GridLayout(cols=3, spacing=mm(2))
-        for key, target in TILES:
-            tiles.add_widget(self._tile(key, target, points=23))
-        self.body.add_widget(tiles)

@@ -1,7 +1,7 @@
 """Started by tests/test_startup.py under Xvfb: what the booth has loaded at its first frame, and a finger on
 "find a service" before the core is up. Prints one JSON line per moment.
 
-    python tests/startup_probe.py CONFIG.toml
+    python tests/startup_probe.py CONFIG.toml [WIDTHxHEIGHT]
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ SLOW = ("appliance.kiosk", "appliance.delivery.outbox", "escpos.printer", "appli
 
 
 def main() -> None:
-    configure_kivy(800, 480)
+    width, height = (int(n) for n in (sys.argv[2] if len(sys.argv) > 2 else "800x480").split("x"))
+    configure_kivy(width, height)
     from kivy.app import App
     from kivy.clock import Clock
 
@@ -37,12 +38,17 @@ def main() -> None:
 
     def first_tick(_dt: float) -> None:
         app = App.get_running_app()
-        report("first frame", app)
+        report("first frame", app, services=services(app.root_window))
         widget(app.root_window, "tile_browse").dispatch("on_release")  # before the core is up: it waits for it
         report("tapped", app, departments=widget(app.root_window, "dept_公安") is not None)
 
+    def services(root) -> int:  # portrait home's most used services, one button each
+        return int(str(getattr(root, "name", "")).startswith("popular_")) + sum(services(c) for c in root.children)
+
     def core_up(app) -> None:
         report("core up", app)
+        app.go_home()
+        report("home again", app, services=services(app.root_window))
         app.stop()
 
     Clock.schedule_once(first_tick, 0)

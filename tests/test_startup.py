@@ -18,11 +18,12 @@ PROBE = Path(__file__).with_name("startup_probe.py")
 pytestmark = pytest.mark.skipif(shutil.which("Xvfb") is None, reason="needs Xvfb (Debian package xvfb)")
 
 
-def test_the_first_frame_comes_before_the_core_and_an_early_touch_waits_for_it(display, tmp_path: Path,
-                                                                               broker) -> None:
+@pytest.mark.parametrize("size", ["800x480", "1080x1920"])  # portrait's home lists services: they come after
+def test_the_first_frame_comes_before_the_core_and_an_early_touch_waits_for_it(display, tmp_path: Path, broker,
+                                                                               size: str) -> None:
     config = write_toml(tmp_path / "kiosk.toml", kiosk_config_data(tmp_path / "state", broker.port))
-    done = subprocess.run([sys.executable, str(PROBE), str(config)], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "DISPLAY": display})
+    done = subprocess.run([sys.executable, str(PROBE), str(config), size], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "DISPLAY": display})
     assert done.returncode == 0, done.stderr[-3000:]
     moments = {line["moment"]: line for line in map(json.loads, done.stdout.splitlines()) if line}
     first, tapped, up = moments["first frame"], moments["tapped"], moments["core up"]
@@ -34,3 +35,5 @@ def test_the_first_frame_comes_before_the_core_and_an_early_touch_waits_for_it(d
     assert tapped["screens"] == ["browse", "home"]
     assert "appliance.kiosk" in tapped["loaded"] and "screens.apply" not in tapped["loaded"]
     assert up["core_ready"] and up["current"] == "browse"
+    # portrait's home lists the most used services once the core (and its catalogue) is up, not before
+    assert (first["services"], moments["home again"]["services"]) == ((0, 14) if size == "1080x1920" else (0, 0))
