@@ -4,7 +4,8 @@ as `kiosk run --headless` in a process of its own, fetching slowly (`[updates] m
 SIGKILLed with part of the product's wheel in its .part file, started again on the same state directory, and must
 go on from there: only the rest travels (counted on the broker, where every chunk request passes), every staged
 file hashes as the signed manifest says, and it asks the root side to install. Killed again right after asking, it
-fetches nothing more. Central's database (`device_updates`, fed by the booth's heartbeats) follows it throughout.
+fetches nothing more and asks again (no root side took the first request). Central's database
+(`device_updates`, fed by the booth's heartbeats) follows it throughout.
 
 The in-process twin, with a stand-in for central, is tests/test_release_fetch.py (a second fetcher after a stop)."""
 
