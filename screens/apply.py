@@ -34,8 +34,7 @@ class IdentifyScreen(KioskScreen):
     hint: Panel | None = None  # the pulsing card pictogram of the last build
 
     def build(self) -> None:
-        if self.hint is not None:  # rebuilt in place (the card taken away): stop the old pulse
-            Animation.cancel_all(self.hint)
+        self._stop_pulse()  # rebuilt in place (the card taken away): the old pulse stops
         card_present = self.app.kiosk.card_present()
         health = self.app.booth.card_reader
         if not card_present and health.state in (HealthState.FAULT, HealthState.ABSENT):
@@ -44,21 +43,33 @@ class IdentifyScreen(KioskScreen):
             text, colour = self.message or t("identify_hint"), theme.TEXT
         self.status = Text(text, points=22, colour=colour, halign="center")
         self.body.add_widget(self.status)
+        # The pictogram: "身份证" stays solid (white on blue, 7.4:1), only the arrows either side pulse
         self.hint = Panel(colour=theme.ACCENT, radius=mm(3), size_hint=(0.5, 1), pos_hint={"center_x": 0.5})
-        self.hint.add_widget(Text("▼  身份证  ▼" if not LANGUAGE.english else "▼  ID card  ▼", points=24,
-                                  colour=theme.ACCENT_TEXT, halign="center"))
+        middle = {"halign": "center", "pos_hint": {"center_y": 0.5}}
+        self.arrows = [Text("▼", points=24, colour=theme.ACCENT_TEXT, size_hint_x=0.25, **middle) for _ in range(2)]
+        self.hint.add_widget(self.arrows[0])
+        self.hint.add_widget(Text("身份证" if not LANGUAGE.english else "ID card", points=24,
+                                  colour=theme.ACCENT_TEXT, **middle))
+        self.hint.add_widget(self.arrows[1])
         self.body.add_widget(self.hint)
-        pulse = Animation(opacity=0.35, duration=0.8) + Animation(opacity=1, duration=0.8)
-        pulse.repeat = True
-        pulse.start(self.hint)
+        for arrow in self.arrows:
+            pulse = Animation(opacity=0.2, duration=0.8) + Animation(opacity=1, duration=0.8)
+            pulse.repeat = True
+            pulse.start(arrow)
         if card_present:
             self.show_identity(self.app.identity)
 
+    arrows: ClassVar[list[Text]] = []  # the pulsing arrows of the last build
+
+    def _stop_pulse(self) -> None:
+        for arrow in self.arrows:
+            Animation.cancel_all(arrow)
+
     def on_leave(self, *_args) -> None:
-        Animation.cancel_all(self.hint)
+        self._stop_pulse()
 
     def show_identity(self, identity: dict[str, str]) -> None:
-        Animation.cancel_all(self.hint)
+        self._stop_pulse()
         self.hint.opacity = 0
         self.status.text = t("identified", **identity)
         self.status.color = theme.ACCENT

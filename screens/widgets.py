@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
+from kivy.core.text import Label as CoreLabel
 from kivy.graphics import Color, Rectangle, RoundedRectangle
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
@@ -83,7 +84,7 @@ def scrolling(content: BoxLayout) -> ScrollView:
 # are built with the earlier sizes, so what they hold still fits at 800×480. There their targets are 10.8 mm and
 # their smallest text 3.0–3.7 mm (README, "Elder mode by the numbers"); a screen leaves this set once its own
 # layout holds the floors.
-NOT_YET_FLOORED = frozenset({"rate", "receipt"})
+NOT_YET_FLOORED = frozenset()
 
 
 class KioskScreen(Screen):
@@ -222,18 +223,35 @@ class Header(BoxLayout):
         self.speak: Button | None = None  # the speaker button (语音播报), where the booth can speak
         self.heading = Label(font_size=SCALE.font(24), bold=True, color=theme.TEXT, halign="left", valign="middle",
                              shorten=True, shorten_from="right")  # one line: a title too long ends in "…"
-        self.heading.bind(size=lambda *_: setattr(self.heading, "text_size", self.heading.size))
+        self.heading.bind(size=self._fit_heading, text=self._fit_heading)
         self.where = Label(font_size=SCALE.font(14, body=False), color=theme.MUTED, halign="right", valign="middle",
                            size_hint_x=0.6)
         self.where.bind(size=lambda *_: setattr(self.where, "text_size", self.where.size))
         self.add_widget(self.heading)
         self.add_widget(self.where)
 
+    def _fit_heading(self, *_args) -> None:
+        """A title too long for its line is set smaller, down to body text's size; if it still does not fit, the
+        site and clock give it their place (a booking's "预约办理：<item>" in elder mode); only then it ends in "…"."""
+        label = self.heading
+        label.text_size = label.size
+        size, least = SCALE.font(24), SCALE.font(17)
+
+        def too_wide(font_size: float) -> bool:
+            extent = CoreLabel(font_size=font_size, bold=True, font_name=label.font_name).get_extents(label.text)
+            return extent[0] > label.width
+
+        while size > least and too_wide(size):
+            size -= 2  # even pixels, as SCALE.font gives: each size is a font face kept open
+        label.font_size = size
+        if too_wide(size) and self.where.opacity:
+            self.where.opacity, self.where.size_hint_x, self.where.width = 0, None, 0  # laid out again: back here
+
     def update(self, heading: str, speaker: bool = True) -> None:
         """`speaker`: the speaker button stands here (False: the screen puts it in its side rail)."""
-        self.heading.font_size = SCALE.font(24)
+        self.where.opacity, self.where.size_hint_x = 1, 0.6 if speaker else 0.55  # beside a side rail: less
         self.heading.text = heading
-        self.where.size_hint_x = 0.6 if speaker else 0.55  # beside a side rail the title needs the width
+        self._fit_heading()
         if self.speak is not None:
             self.remove_widget(self.speak)
             self.speak = None
