@@ -1,15 +1,19 @@
 """The on-screen keyboard: digits and letters in the usual rows, with clear, space and delete.
-Search types pinyin on it; the progress screen keys in a receipt number. And a telephone-style digit
-pad for numbers alone (the admin PIN, a call-back number)."""
+Search types pinyin on it; the progress screen keys in a receipt number. Where ten of its keys across
+cannot be touch targets of the least size (a 7-inch panel in elder mode), search types on the phone's
+九宫格 pinyin keypad instead. And a telephone-style digit pad for numbers alone (the admin PIN, a
+call-back number)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from kivy.core.window import Window
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
+from appliance.catalog.keypad import KEYS
 from screens import theme
 from screens.strings import t
 from screens.theme import SCALE
@@ -37,6 +41,31 @@ def keyboard(press: Callable[[str], None], delete: Callable[[], None], clear: Ca
     bottom.add_widget(BigButton(t("delete"), delete, name="key_delete", colour=theme.MUTED, height=key))
     keys.add_widget(bottom)
     return keys
+
+
+def letters_fit() -> bool:
+    """Whether ten keys across, each of the least touch size, fit the window's width: not on the 7-inch
+    800×480 panel in elder mode, where ten 15 mm keys and their gaps are wider than the panel (152 mm)."""
+    return 10 * SCALE.least_touch() + 9 * mm(1) <= Window.width
+
+
+def pinyin_keypad(press: Callable[[str], None], delete: Callable[[], None], clear: Callable[[], None]) -> BoxLayout:
+    """The 九宫格 of a Chinese phone: abc … wxyz where the phone has 2 … 9 (`press` gets the digit), clear where it
+    has 1, and a tall delete at the right, as on the phone, far from clear. Keys named `t9_<digit>`, `key_clear` and
+    `key_delete`; as wide as it needs, as tall as the layout gives it (three rows of the least touch size fit
+    the 7-inch panel beside the results)."""
+    least, gap = SCALE.least_touch(), mm(1.5)
+    wide = least * 1.15  # "wxyz" on one line in elder type
+    pad = BoxLayout(spacing=gap, size_hint_x=None, width=3 * wide + least + 3 * gap)
+    grid = GridLayout(cols=3, spacing=gap)
+    grid.add_widget(BigButton(t("clear"), clear, name="key_clear", colour=theme.MUTED, size_hint_y=1))
+    for digit, letters in KEYS.items():
+        grid.add_widget(BigButton(letters, lambda d=digit: press(d), name=f"t9_{digit}", points=22, size_hint_y=1,
+                                  colour=theme.PANEL, text_colour=theme.TEXT))
+    pad.add_widget(grid)
+    pad.add_widget(BigButton(t("delete"), delete, name="key_delete", colour=theme.MUTED, size_hint_x=None,
+                             size_hint_y=1, width=least))
+    return pad
 
 
 def digit_pad(press: Callable[[str], None], delete: Callable[[], None], prefix: str,

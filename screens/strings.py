@@ -31,6 +31,9 @@ STRINGS: dict[str, tuple[str, str]] = {
     "no_results": ("没有找到相关事项，换个说法试试，或拨打 12345。", "Nothing found. Try other words or call 12345."),
     "clear": ("清空", "Clear"),
     "delete": ("删除", "Delete"),
+    "keypad_hint": ("按字母键拼写", "Spell it on the keys"),  # the 九宫格 keypad's field, empty
+    "keypad_example": ("例：社保卡\n依次按 pqrs、abc、jkl", "E.g. 社保卡 (she bao ka):\npress pqrs, abc, jkl"),
+    "keypad_no_word": ("没有这样拼的词，请按“删除”", "No word is spelled so: press Delete"),
     "items_of": ("{department} · {count} 项", "{department} · {count} services"),
     "item_count": ("{count} 项", "{count} services"),
     "conditions": ("办理条件", "Conditions"),

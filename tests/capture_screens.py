@@ -45,7 +45,7 @@ def scenario(prefix: str, elder: bool) -> list:
         *again,
         shot("home"), ["tap", "tile_browse"], shot("browse"), ["tap", "dept_公安"], shot("department"),
         ["tap", "item_GA-002"], ["wait", 0.5], shot("guide"), ["tap", "home"], *again, ["tap", "tile_browse"],
-        ["tap", "search"], ["tap", "key_s"], ["tap", "key_b"], ["tap", "key_k"], shot("search"),
+        ["tap", "search"], ["spell", "sbk"], shot("search"),
         ["tap", "home"], *again, ["tap", "tile_do_here"], shot("do-here"), ["tap", "item_RS-002"], ["tap", "apply"],
         shot("identify"), ["card", 1], shot("identified"), ["tap", "next"], ["tap", "reason=遗失"], *DIGITS,
         shot("apply"), ["card", 0], shot("card-lifted"), ["card", 1],

@@ -95,13 +95,14 @@ def play(app, steps: list) -> None:
             widget = widget.parent
             yield widget
 
-    def settle(step, name: str, index: int, last=None, tries: int = 0) -> None:
-        """Tap once the widget stands still: a screen just built is laid out over the next frames."""
+    def settle(step, name: str, index: int, last=None, tries: int = 0, then=None) -> None:
+        """Tap once the widget stands still: a screen just built is laid out over the next frames. Then the
+        next step, or `then` (one key of several a step taps, which reports once they are all tapped)."""
         try:
             widget = find(name)
         except LookupError as exc:
             if tries < 100:  # a screen being built under load: wait up to 5 s, as a citizen would
-                Clock.schedule_once(lambda _dt: settle(step, name, index, None, tries + 1), 0.05)
+                Clock.schedule_once(lambda _dt: settle(step, name, index, None, tries + 1, then), 0.05)
                 return
             report(step, error=str(exc))
             app.stop()
@@ -111,11 +112,12 @@ def play(app, steps: list) -> None:
             view.scroll_to(widget, padding=10, animate=False)  # a finger would scroll it into sight first
         where = tuple(widget.to_window(*widget.center)) + tuple(widget.size)
         if where != last and tries < 40:
-            Clock.schedule_once(lambda _dt: settle(step, name, index, where, tries + 1), 0.05)
+            Clock.schedule_once(lambda _dt: settle(step, name, index, where, tries + 1, then), 0.05)
             return
-        report(step, disabled=bool(widget.disabled))
+        if then is None:
+            report(step, disabled=bool(widget.disabled), size=list(widget.size))  # what the finger had to hit, px
         tap(widget)
-        Clock.schedule_once(lambda _dt: run_step(index + 1), 0.3)
+        Clock.schedule_once(lambda _dt: then() if then else run_step(index + 1), 0.3)
 
     def poll(step, index: int, action: str, what: str, deadline: float) -> None:
         """Wait for something outside the scenario's control: a text on screen (central answered) or a
@@ -153,6 +155,21 @@ def play(app, steps: list) -> None:
             elif action == "fits":  # what of the current screen does not fit: reported, for the test to judge
                 report(step, overflow=overflow(app.manager.current_screen))
                 Clock.schedule_once(lambda _dt: run_step(index + 1), 0.2)
+                return
+            elif action == "spell":  # pinyin keyed on the search keyboard shown: its letters, or the 九宫格's keys
+                from appliance.catalog.keypad import keys_of
+
+                on_keypad = app.manager.get_screen("search").on_keypad
+                names = [f"t9_{keys_of(c)}" if on_keypad else f"key_{c}" for c in args[0]]
+
+                def key_in(at: int) -> None:
+                    if at == len(names):
+                        report(step)
+                        run_step(index + 1)
+                    else:
+                        settle(step, names[at], index, then=lambda: key_in(at + 1))
+
+                key_in(0)
                 return
             elif action == "type":
                 app.manager.get_screen("search").type_text(args[0])

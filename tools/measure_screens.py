@@ -85,7 +85,7 @@ def scenario(elder: bool, plant: bool = False) -> list:
         ["tap", "tile_browse"], *look("browse"), ["tap", "dept_公安"], *look("department"),
         ["tap", "item_GA-001"], ["wait", 0.5], *look("guide"), ["tap", "home"], *again,
         ["tap", "tile_browse"], ["tap", "bundle_YJS-001"], *look("bundle"), ["tap", "home"], *again,
-        ["tap", "tile_browse"], ["tap", "search"], ["tap", "key_s"], ["tap", "key_b"], ["tap", "key_k"],
+        ["tap", "tile_browse"], ["tap", "search"], ["spell", "sbk"],
         *look("search"), ["tap", "home"], *again,
         ["tap", "tile_do_here"], *look("do_here"), ["tap", "item_RS-002"], ["tap", "apply"], *look("identify"),
         ["card", 1], *look("identify: card read"), ["tap", "next"], ["tap", "reason=遗失"], *DIGITS,

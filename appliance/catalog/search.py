@@ -16,13 +16,15 @@ is quick.
 from __future__ import annotations
 
 import itertools
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from rapidfuzz import fuzz, process
 
-from appliance.catalog import search_data
+from appliance.catalog import keypad, search_data
 from appliance.catalog.chinese import HAN, LATIN, clean, syllable_of
 from appliance.catalog.model import Catalog
 from appliance.catalog.search_data import SearchData
@@ -210,8 +212,72 @@ class SearchIndex:
             return []
         found = [(word, "".join(sy) == letters, count) for word, (sy, count) in self._vocabulary.items()
                  if sy and _letters_cover(letters, sy, 0)]
-        found.sort(key=lambda entry: (not entry[1], -entry[2], len(entry[0]), entry[0]))  # exact spelling first
-        return [word for word, _, _ in found[:limit]]
+        return _ranked(found, limit)
+
+    def keypad_readings(self, keys: str, before: str = "", limit: int = 3) -> list[keypad.Reading]:
+        """What the 九宫格 keys pressed could mean, best first (the first is what a search follows until the
+        citizen chooses), after the words `before` them: the catalogue's words they spell, those the catalogue
+        writes after the last character before them first (社保卡 + "47": 挂失 before 个人), then ranked as the
+        letter keyboard's `candidates` ("725" → 社保卡 read s-b-k); else the run of words that spells them all
+        ("gjjtiqu" → 公积金提取: the fewest words, then the fewest joins the catalogue never writes, then the run
+        whose least used word is used most), then the words it could begin with, each to be chosen alone. []
+        if no run of words spells them."""
+        if not keys:
+            return []
+        spelled: dict[str, str] = {}  # word → the letters all the keys spell on it
+        firsts: dict[str, str] = {}  # word the keys begin with, whole → the letters of it
+        # keys spelled → the best run of words spelling them: how many, how many joins unseen, minus the uses of
+        # its least used word; and the run
+        runs: dict[int, tuple[int, int, float, tuple[keypad.Reading, ...]]] = {0: (0, 0, -math.inf, ())}
+        for at in range(len(keys)):
+            if at == 1 and spelled:
+                break
+            if at not in runs:
+                continue
+            words, unseen, least, run = runs[at]
+            last = run[-1].word if run else before
+            for word, (sy, count) in self._keypad_words.get(keys[at], ()):
+                for letters in keypad.spellings(keys[at:], sy):
+                    end = at + len(letters)
+                    if at == 0:
+                        (spelled if end == len(keys) else firsts).setdefault(word, letters)
+                    better = (words + 1, unseen + (not self._joins(last, word)), max(least, -count),
+                              (*run, keypad.Reading(word, letters)))
+                    if end not in runs or better[:3] < runs[end][:3]:
+                        runs[end] = better
+        if spelled:
+            return self._ranked_readings(spelled, before, limit)
+        if len(keys) not in runs:
+            return []
+        run = runs[len(keys)][3]
+        whole = keypad.Reading("".join(r.word for r in run), "".join(r.letters for r in run))
+        return [whole, *self._ranked_readings(firsts, before, limit - 1)]
+
+    def _joins(self, before: str, word: str) -> bool:
+        """Whether the catalogue writes `word` after the last character of `before` (yes after nothing)."""
+        return not before or before[-1] + word[0] in self._by_bigram
+
+    def _ranked_readings(self, spelled: dict[str, str], before: str, limit: int) -> list[keypad.Reading]:
+        found = [(word, letters == "".join(self._vocabulary[word][0]), self._vocabulary[word][1])
+                 for word, letters in spelled.items()]
+        ranked = sorted(_ranked(found, len(found)), key=lambda word: not self._joins(before, word))
+        return [keypad.Reading(word, spelled[word]) for word in ranked[:limit]]
+
+    @cached_property
+    def _keypad_words(self) -> dict[str, list[tuple[str, tuple[tuple[str, ...], int]]]]:
+        """The vocabulary by the key of its first letter: a key pressed looks only at its own words."""
+        by_key: dict[str, list[tuple[str, tuple[tuple[str, ...], int]]]] = defaultdict(list)
+        for word, entry in self._vocabulary.items():
+            if entry[0]:
+                by_key[keypad.keys_of(entry[0][0][0])].append((word, entry))
+        return dict(by_key)
+
+
+def _ranked(found: list[tuple[str, bool, int]], limit: int) -> list[str]:
+    """Candidate words (each with whether it was spelled in full and how often the catalogue uses it), best
+    first: spelled in full, then the most used, the shorter, in code point order."""
+    found.sort(key=lambda entry: (not entry[1], -entry[2], len(entry[0]), entry[0]))
+    return [word for word, _, _ in found[:limit]]
 
 
 class _Query:
