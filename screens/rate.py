@@ -4,7 +4,10 @@ lowest, reasons to tick from a fixed list — a citizen never has to type.
 Everything fits on the screen without scrolling, at 800×480 in elder mode too: once a low level is chosen
 the question above the levels gives its place to the reasons, which stand in four columns in landscape
 (two rows, "send" in the last cell) and two in portrait; one line below the levels asks why, thanks, or
-says what is missing.
+says what is missing. In elder mode on the 7-inch panel (15 mm targets, 5 mm text, a body ~65 mm tall under
+the offline banner beside the side rail) the five levels are one row of one line each, every button as wide
+as its words need, and the reasons' two rows are as tall as their tallest button with the lines of a
+two-line reason set closer — so levels, the line asking why and the eight buttons take ~62 mm.
 
 `RatingOffer` is what a task's result shows as the task is done (the notice printed, the application filed, the
 booking made): "rate this service" opens this screen with the item (and its receipt) chosen, and one touch
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from kivy.clock import Clock
+from kivy.core.text import Label as CoreLabel
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
@@ -50,13 +54,19 @@ class RateScreen(KioskScreen):
         item = self.app.kiosk.catalog.item(self.code)
         self.question = Text(t("rate_question", item=item.name), points=20, bold=True)
         self.body.add_widget(self.question)
-        levels = GridLayout(cols=5 if not self.app.portrait else 1, spacing=mm(1.5), size_hint_y=None)
-        levels.bind(minimum_height=levels.setter("height"))
+        self.compact = compact = SCALE.side_rail  # elder mode on the 7-inch panel
+        if compact:  # one row, each level as wide as its words on one line (they need ~600 of ~640 px)
+            levels = BoxLayout(spacing=mm(1.5), size_hint_y=None, height=SCALE.touch())
+        else:
+            levels = GridLayout(cols=5 if not self.app.portrait else 1, spacing=mm(1.5), size_hint_y=None)
+            levels.bind(minimum_height=levels.setter("height"))
         self.level_buttons: dict[int, BigButton] = {}
         for level in (5, 4, 3, 2, 1):
             words = LEVELS[level][1 if LANGUAGE.english else 0]
             button = BigButton(words, lambda n=level: self.choose(n), name=f"level_{level}", colour=theme.PANEL,
                                text_colour=LEVEL_COLOURS[level], points=17 if LANGUAGE.english else 19)
+            if compact:
+                button.size_hint_x = max(SCALE.least_touch(), one_line_width(button))
             self.level_buttons[level] = button
             levels.add_widget(button)
         self.body.add_widget(levels)
@@ -64,6 +74,8 @@ class RateScreen(KioskScreen):
         self.body.add_widget(self.message)
         self.why = GridLayout(cols=2 if self.app.portrait else 4, spacing=mm(1.5), size_hint_y=None, height=0)
         self.why.bind(minimum_height=self.why.setter("height"))
+        if compact:  # rows as tall as their tallest reason: no short button beside a two-line one
+            self.why.row_force_default, self.why.row_default_height = True, SCALE.touch()
         self.body.add_widget(self.why)
         self.send = BigButton(t("rate_send"), self.submit, name="rate_send", points=20)
         self.body.add_widget(self.send)
@@ -88,13 +100,24 @@ class RateScreen(KioskScreen):
             self.message.text, self.message.color = t("rate_why"), theme.TEXT
             for reason in RATING_REASONS:
                 words = REASON_WORDS[reason] if LANGUAGE.english else reason
-                self.why.add_widget(BigButton(words, lambda r=reason: self.toggle(r), name=f"why_{reason}",
-                                              colour=theme.PANEL, text_colour=theme.TEXT,
-                                              points=16 if LANGUAGE.english else 17))
+                button = BigButton(words, lambda r=reason: self.toggle(r), name=f"why_{reason}", colour=theme.PANEL,
+                                   text_colour=theme.TEXT, points=16 if LANGUAGE.english else 17,
+                                   size_hint_y=1 if self.compact else None)  # compact: as tall as its row
+                if self.compact:  # two lines closer (1.23 of the size): two rows fit under the banner
+                    button.line_height = 0.85
+                    button.bind(texture_size=self._even_rows)
+                self.why.add_widget(button)
         if low and not self.app.portrait:  # landscape: "send" in the reasons' last cell (4 × 2)
             self.why.add_widget(self.send)
         else:
             self.body.add_widget(self.send, index=1)  # below the reasons, above the filler
+        if self.compact:  # as tall as its row among the reasons, else a 15 mm target
+            self.send.size_hint_y, self.send.height = (1 if self.send.parent is self.why else None), SCALE.touch()
+
+    def _even_rows(self, *_args) -> None:
+        """The reasons' rows as tall as the tallest reason needs (a 15 mm target at least)."""
+        needs = [button.texture_size[1] + mm(3) for button in self.why.children]
+        self.why.row_default_height = max([SCALE.touch(), *needs])
 
     def toggle(self, reason: str) -> None:
         if reason in self.reasons:
@@ -126,6 +149,13 @@ class RateScreen(KioskScreen):
         if self._thanked is not None:
             self._thanked.cancel()
             self._thanked = None
+
+
+def one_line_width(button: BigButton) -> float:
+    """How wide `button` must be to hold its words on one line (BigButton wraps 3 mm inside its width)."""
+    label = CoreLabel(text=button.text, font_size=button.font_size, bold=button.bold)
+    label.refresh()
+    return label.content_width + mm(3) + 2
 
 
 def rating_offered(app, code: str, case_ref: str | None = None) -> bool:

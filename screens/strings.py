@@ -213,13 +213,13 @@ STRINGS: dict[str, tuple[str, str]] = {
 }
 
 LEVELS: dict[int, tuple[str, str]] = {
-    5: ("非常满意", "Very satisfied"), 4: ("满意", "Satisfied"), 3: ("基本满意", "Acceptable"),
-    2: ("不满意", "Dissatisfied"), 1: ("非常不满意", "Very dissatisfied"),
+    5: ("非常满意", "Very good"), 4: ("满意", "Good"), 3: ("基本满意", "Fair"),
+    2: ("不满意", "Poor"), 1: ("非常不满意", "Very poor"),
 }
 RATING_REASONS: dict[str, str] = {
     "排队等候时间长": "Long wait", "办事指南不清楚": "Unclear guide", "材料要求多": "Too many papers",
-    "操作步骤复杂": "Too many steps", "设备故障": "Device fault", "服务态度不好": "Unfriendly staff",
-    "未能办结": "Not completed",
+    "操作步骤复杂": "Too many steps", "设备故障": "Device fault", "服务态度不好": "Unhelpful staff",
+    "未能办结": "Not finished",
 }
 
 REASONS: dict[str, tuple[str, str]] = {
