@@ -384,7 +384,12 @@ def _booth_code(config: KioskConfig) -> str:
 
 
 def _ask_root(storage: Path, action: str) -> None:
-    request_action(storage / "actions", f"{action}-{time.time_ns()}", action)
+    """Asks the root side for `action` unless such a request still waits: a kiosk restarted after asking (a
+    power cut before the root side acted) would otherwise ask twice, and the second install would be refused
+    as `on_trial` into the release's history."""
+    actions = storage / "actions"
+    if not any(actions.glob(f"{action}-*.request")):
+        request_action(actions, f"{action}-{time.time_ns()}", action)
 
 
 def _route_messages(inbox: Inbox, kiosk: Kiosk, updates: CatalogUpdates) -> None:

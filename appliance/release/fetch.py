@@ -256,8 +256,9 @@ class ReleaseFetcher:
                                                 f"{free >> 20} MiB free in {self._staging.root}")
                 return
             self._downloads = downloads
-        log.info("release %s: %d of %d wheels to fetch, %d of %d bytes already here", offer.version,
-                 len(downloads), len(offer.manifest.files), sum(d.have for d in downloads),
+        log.info("release %s: %d of %d wheels not held by the booth, %d still to fetch; %d of their %d bytes "
+                 "already here", offer.version, len(downloads), len(offer.manifest.files),
+                 sum(1 for d in downloads if not d.complete), sum(d.have for d in downloads),
                  sum(d.size for d in downloads))
         self._finish(offer, downloads)
 
