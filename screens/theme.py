@@ -86,9 +86,6 @@ class Scale:
         self.base = 1.0
         self.px_per_mm = KIVY_DPI / 25.4  # the panel's own millimetre (fit_screen)
         self.short = False  # a panel of few rows (800×480): elder mode moves back, home and help to a side rail
-        # The floors on the panel itself (TOUCH_FLOOR_MM; in elder mode ELDER_TOUCH_MM, ELDER_TEXT_MM and the side
-        # rail) hold for the screen being built, unless it is one not yet laid out for them (widgets.py).
-        self.floors = True
 
     def fit_screen(self, width: int, height: int) -> None:
         self.base = 1.0 if min(width, height) <= 600 else min(1.6, min(width, height) / 800 * 1.1)
@@ -99,7 +96,7 @@ class Scale:
     def side_rail(self) -> bool:
         """Whether back, home, help and the speaker stand in a column at the right instead of a row at the
         bottom: in elder mode on a short panel, where three rows of 15 mm targets would leave the body ~40 mm."""
-        return self.elder and self.short and self.floors
+        return self.elder and self.short
 
     def panel_mm(self, millimetres: float) -> float:
         """`millimetres` on the panel itself, in pixels."""
@@ -120,7 +117,7 @@ class Scale:
         from kivy.metrics import sp
 
         size = max(2, int(sp(points * self.base * (1.35 if self.elder else 1.0)) / 2 + 0.5) * 2)
-        if self.elder and body and self.floors:
+        if self.elder and body:
             size = max(size, math.ceil(self.panel_mm(ELDER_TEXT_MM) / GLYPH_HEIGHT / 2) * 2)
         return float(size)
 
@@ -137,8 +134,6 @@ class Scale:
 
     def least_touch(self) -> float:
         """The smallest side a touch target may have on this panel, in this mode, in pixels."""
-        if not self.floors:
-            return 0.0
         return math.ceil(self.panel_mm(ELDER_TOUCH_MM if self.elder else TOUCH_FLOOR_MM))
 
 

@@ -80,13 +80,6 @@ def scrolling(content: BoxLayout) -> ScrollView:
     return view
 
 
-# Screens not yet laid out for elder mode's floors on the panel itself (15 mm targets, 5 mm text): in elder mode they
-# are built with the earlier sizes, so what they hold still fits at 800×480. There their targets are 10.8 mm and
-# their smallest text 3.0–3.7 mm (README, "Elder mode by the numbers"); a screen leaves this set once its own
-# layout holds the floors.
-NOT_YET_FLOORED = frozenset()
-
-
 class KioskScreen(Screen):
     """A screen in the booth's frame. Subclasses fill `body` in `build()`, which runs again whenever
     the language or the type size changes, so no screen keeps stale words.
@@ -137,7 +130,6 @@ class KioskScreen(Screen):
         self.body.clear_widgets()
 
     def refresh(self) -> None:
-        SCALE.floors = not (SCALE.elder and self.name in NOT_YET_FLOORED)
         rail = SCALE.side_rail and self.name != "home" and self.has_home
         self.header.update(self.heading(), speaker=not rail)
         self.show_banners()

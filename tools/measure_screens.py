@@ -328,12 +328,8 @@ def child(config_path: str, size: str, out: str, mode: str = "", shots: str = ""
         driver.play(app, steps)
 
     run_app(load_config(Path(config_path)), then=then)
-    import screens.widgets
-
-    waiting = sorted(getattr(screens.widgets, "NOT_YET_FLOORED", ()))  # built with the earlier sizes (widgets.py)
     Path(out).write_text(json.dumps({"size": size, "px_per_mm": per_mm, "glyph": glyph, "screens": results,
-                                     "problems": problems, "not_yet_floored": waiting}, ensure_ascii=False, indent=1),
-                         encoding="utf-8")
+                                     "problems": problems}, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 # -- the runs and the tables (the parent process) -------------------------------------------------------------
@@ -388,10 +384,8 @@ def tables(runs: list[dict]) -> str:
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + " --- |" * len(head))
         names = list(dict.fromkeys(s["name"] for r in by_mode.values() for s in r["screens"]))
-        waiting = set(first.get("not_yet_floored", ()))
         for name in names:
-            screen_names = {s["screen"] for r in by_mode.values() for s in r["screens"] if s["name"] == name}
-            row = [f"{name} †" if screen_names & waiting else name]
+            row = [name]
             for mode in modes:
                 screen = next((s for s in by_mode[mode]["screens"] if s["name"] == name), None)
                 if screen is None:
@@ -406,9 +400,6 @@ def tables(runs: list[dict]) -> str:
                         f"<sub>{screen['target_where']}</sub>",
                         f"{mark(low['ratio'], CONTRAST_GOAL)} <sub>{low['text']} on {low['on']}</sub>" if low else "—"]
             out.append("| " + " | ".join(row) + " |")
-        if waiting:
-            out.append(f"\n† not yet laid out for the floors (`NOT_YET_FLOORED` in screens/widgets.py): "
-                       f"{', '.join(sorted(waiting))}")
         out.append("")
     pairs: dict[tuple[str, str], dict] = {}
     for r in runs:
