@@ -222,26 +222,35 @@ class Header(BoxLayout):
         self.add_widget(self.heading)
         self.add_widget(self.where)
 
+    _site_share = 0.6  # the site and clock's width beside the title's (size hints)
+
     def _fit_heading(self, *_args) -> None:
         """A title too long for its line is set smaller, down to body text's size; if it still does not fit, the
-        site and clock give it their place (a booking's "预约办理：<item>" in elder mode); only then it ends in "…"."""
-        label = self.heading
+        site and clock give it their place (a booking's "预约办理：<item>" in elder mode); only then it ends in "…".
+        Judged again at every size and text: the width before the first layout is no real width."""
+        label, where = self.heading, self.where
         label.text_size = label.size
+        shown = where.opacity > 0
+        beside = label.width if shown else label.width / (1 + self._site_share)  # the title's width with them
+        alone = label.width * (1 + self._site_share) if shown else label.width  # and without them
         size, least = SCALE.font(24), SCALE.font(17)
 
-        def too_wide(font_size: float) -> bool:
-            extent = CoreLabel(font_size=font_size, bold=True, font_name=label.font_name).get_extents(label.text)
-            return extent[0] > label.width
+        def extent(font_size: float) -> float:
+            return CoreLabel(font_size=font_size, bold=True, font_name=label.font_name).get_extents(label.text)[0]
 
-        while size > least and too_wide(size):
+        fits_beside = extent(least) <= beside
+        width = beside if fits_beside else alone
+        while size > least and extent(size) > width:
             size -= 2  # even pixels, as SCALE.font gives: each size is a font face kept open
         label.font_size = size
-        if too_wide(size) and self.where.opacity:
-            self.where.opacity, self.where.size_hint_x, self.where.width = 0, None, 0  # laid out again: back here
+        if fits_beside != shown:  # laid out again, and judged again here
+            where.opacity, where.size_hint_x = (1, self._site_share) if fits_beside else (0, 0)
 
     def update(self, heading: str, speaker: bool = True) -> None:
         """`speaker`: the speaker button stands here (False: the screen puts it in its side rail)."""
-        self.where.opacity, self.where.size_hint_x = 1, 0.6 if speaker else 0.55  # beside a side rail: less
+        self._site_share = 0.6 if speaker else 0.55  # beside a side rail the title needs the width
+        if self.where.opacity:
+            self.where.size_hint_x = self._site_share
         self.heading.text = heading
         self._fit_heading()
         if self.speak is not None:
