@@ -28,7 +28,7 @@ SPOKEN: dict[str, tuple[str, str]] = {
     "browse": ("请点一个部门，或者点“搜索”，用拼音查找。", "Choose a department, or press Search to type."),
     "department": ("请点您要了解的事项。", "Choose a service."),
     "bundle": ("一件事一次办。请点您要了解的事项。", "Done in one go. Choose a service."),
-    "search": ("请用下方的键盘输入拼音或首字母，再点搜索结果。", "Type with the keyboard, then choose a result."),
+    "search": ("请用键盘输入拼音或首字母，再点搜索结果。", "Type with the keyboard, then choose a result."),
     "do_here": ("请点您要办理的事项。", "Choose the service you want to do here."),
     "materials_count": ("申请材料，共 {count} 项：", "Materials, {count} in all:"),
     "material": ("{name}，{form} {copies} 份", "{name}, {form}, {copies}"),
