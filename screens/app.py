@@ -284,14 +284,17 @@ class KioskApp(App):
         threading.Thread(target=run, name="screen-work", daemon=True).start()
 
     # -- what the screens show about the device --------------------------------------------------------
-    def banners(self) -> list[tuple[str, tuple]]:
+    def banners(self, brief: bool = False) -> list[tuple[str, tuple]]:
+        """What is wrong with the booth that a citizen should know, with its colour; `brief`: in a few words, for
+        one status line that says them all."""
         shown = []
         if self.booth is None:
             return shown  # the core has not said yet: nothing to warn of that is known
         if not self.booth.online:
-            shown.append((t("offline"), theme.WARNING))
+            shown.append((t("offline_brief" if brief else "offline"), theme.WARNING))
         if not self.booth.can_print:
-            shown.append((t("printer_out", reason=LANGUAGE.reason(self.booth.printer.reason)), theme.DANGER))
+            shown.append((t("printer_out_brief" if brief else "printer_out",
+                            reason=LANGUAGE.reason(self.booth.printer.reason)), theme.DANGER))
         return shown
 
     # -- the core's events (from its threads) ----------------------------------------------------------

@@ -24,10 +24,11 @@ def show_filed(screen: KioskScreen, filed: FiledReceipt, heading: str, number_ke
                not_printed_key: str) -> tuple[RatingOffer | None, Text]:
     """Fill `screen`'s body with `filed`'s result (nothing to scroll, at 800×480 in elder mode too); returns the
     rating offer shown below it, if one stands, and the line that says whether the paper came (voice says it)."""
-    facts = BoxLayout(orientation="vertical")  # each line has its own margin (Text)
-    facts.add_widget(Text(heading, points=20, bold=True))
-    facts.add_widget(Text(t(number_key), points=14, colour=theme.MUTED))
-    facts.add_widget(Text(filed.number_shown, points=28, bold=True, colour=theme.ACCENT))
+    facts = BoxLayout(orientation="vertical")  # each line has its own margin (Text): tight on the 7-inch panel in
+    tight = {"margin": mm(0.5)} if SCALE.side_rail else {}  # elder mode, where a paper that failed takes two lines
+    facts.add_widget(Text(heading, points=20, bold=True, **tight))
+    facts.add_widget(Text(t(number_key), points=14, colour=theme.MUTED, **tight))
+    facts.add_widget(Text(filed.number_shown, points=28, bold=True, colour=theme.ACCENT, **tight))
     if filed.printed:
         paper = Text(t(printed_key), points=18)
     else:

@@ -23,6 +23,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "popular": ("常用服务", "Most used services"),
     "offline": ("网络暂时中断：您的办理会保存在本机，恢复后自动上报。", "Offline: what you do is kept and sent later."),
     "printer_out": ("打印机暂不可用（{reason}），可用手机拍照或到窗口打印。", "Printer unavailable ({reason})."),
+    "offline_brief": ("网络中断，办理会保存", "Offline, your work is kept"),  # both in one status line
+    "printer_out_brief": ("打印机暂不可用（{reason}）", "Printer unavailable ({reason})"),
     "back": ("返回", "Back"),
     "home": ("首页", "Home"),
     "departments": ("按部门查找", "By department"),
@@ -73,8 +75,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "receipt_number": ("受理编号", "Receipt number"),
     "receipt_printed": ("回执已打印，请在出纸口取走。", "Your receipt is printed. Please take it."),
     "receipt_not_printed": ("回执未能打印（{reason}），请拍照保存受理编号；申请已保存，不受影响。",
-                            "The receipt could not be printed ({reason}). Please photograph the number; "
-                            "your application is saved."),
+                            "Not printed ({reason}): photograph the number. Your application is saved."),
     "finish": ("完成并退出", "Finish"),
     "book_which": ("请选择要预约的事项", "Which service would you like to book?"),
     "book_none": ("请先查找要办理的事项，在办事指南页点“预约办理”。",

@@ -17,7 +17,7 @@ from kivy.uix.screenmanager import Screen
 from kivy.uix.scrollview import ScrollView
 
 from screens import theme
-from screens.strings import t
+from screens.strings import LANGUAGE, t
 from screens.theme import SCALE
 
 
@@ -39,11 +39,13 @@ class Text(Label):
     """A label that wraps to its width and grows to fit its text (for scrolling pages)."""
 
     def __init__(self, text: str = "", points: float = 16, colour=theme.TEXT, bold: bool = False,
-                 halign: str = "left", body: bool = True, **kwargs) -> None:
+                 halign: str = "left", body: bool = True, margin: float | None = None, **kwargs) -> None:
+        """`margin`: the room above and below the text together (2 mm unless given)."""
+        margin = mm(2) if margin is None else margin
         super().__init__(text=text, font_size=SCALE.font(points, body=body), color=colour, bold=bold, halign=halign,
-                         valign="middle", size_hint_y=None, height=mm(2), **kwargs)
+                         valign="middle", size_hint_y=None, height=margin, **kwargs)
         self.bind(width=lambda *_: setattr(self, "text_size", (self.width, None)))
-        self.bind(texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + mm(2)))
+        self.bind(texture_size=lambda *_: setattr(self, "height", self.texture_size[1] + margin))
 
 
 class BigButton(Button):
@@ -198,7 +200,12 @@ class KioskScreen(Screen):
 
     def show_banners(self) -> None:
         self.banner.clear_widgets()
-        for message, colour in self.app.banners():
+        banners = self.app.banners()
+        if SCALE.side_rail and len(banners) > 1:  # one status line on the 7-inch panel in elder mode: with two, the
+            brief = self.app.banners(brief=True)  # rating and a receipt not printed had no room left for their body
+            joined = ("; " if LANGUAGE.english else "；").join(message for message, _ in brief)
+            banners = [(joined, brief[-1][1])]  # in the graver one's colour
+        for message, colour in banners:
             box = Panel(colour=colour, size_hint_y=None, padding=(mm(3), mm(1)))
             # a status line, not body text: one line in elder mode on a 7-inch panel, where the 5 mm floor made it two
             label = Text(message, points=15, colour=theme.ACCENT_TEXT, body=False)

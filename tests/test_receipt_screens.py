@@ -62,6 +62,33 @@ def test_receipt_rating_and_progress_fit_without_scrolling(display, tmp_path: Pa
         "offline, the booth's own notes answer")
 
 
+def test_with_the_printer_out_too_the_7_inch_elder_screens_say_both_in_one_line_and_fit(display, tmp_path: Path
+                                                                                         ) -> None:
+    """Offline and the printer out: on the 7-inch panel in elder mode both are said in one status line (two lines
+    left a receipt that did not print, and the rating's reasons, no room); a receipt not printed and the rating
+    after a low level fit, in Chinese and in English. Normal mode keeps the two banners in full."""
+    config = kiosk_config_data(tmp_path / "state", 1, device={"booth_code": "01234"})
+    steps = [["printer", "paper_end", True], *apply_here(), ["look"], ["tap", "finish"], ["card", 0],
+             *apply_here(elder=True), ["fits"], ["tap", "rate"], ["tap", "level_2"], ["fits"], ["tap", "home"],
+             ["card", 0], ["tap", "elder"], ["tap", "language"], *apply_here(), ["fits"], ["tap", "rate"],
+             ["tap", "level_2"], ["fits"], ["tap", "home"], ["card", 0]]
+    played = play_scenario(display, tmp_path, config, steps, "800x480", timeout_s=300)
+    normal = next(step for step in played.steps if step["step"] == ["look"])
+    assert {"网络暂时中断：您的办理会保存在本机，恢复后自动上报。", "打印机暂不可用（缺纸），可用手机拍照或到窗口打印。"
+            } <= set(normal["text"]), normal["text"]
+    checked = [step for step in played.steps if step["step"] == ["fits"]]
+    assert [step["screen"] for step in checked] == ["receipt", "rate", "receipt", "rate"]
+    assert all(step["overflow"] == [] for step in checked), [(s["screen"], s["overflow"]) for s in checked
+                                                             if s["overflow"]]
+    receipt, rating, english, english_rating = checked
+    assert "网络中断，办理会保存；打印机暂不可用（缺纸）" in receipt["text"], receipt["text"]
+    assert any(text.startswith("回执未能打印") for text in receipt["text"]), receipt["text"]
+    assert {"排队等候时间长", "提交评价"} <= set(rating["text"])
+    assert "Offline, your work is kept; Printer unavailable (out of paper)" in english["text"], english["text"]
+    assert any(text.startswith("Not printed") for text in english["text"]) and "Send" in " ".join(
+        english_rating["text"]), english_rating["text"]
+
+
 @pytest.fixture
 def central_site(tmp_path: Path, display):
     """The production broker (TLS, ACL) and a real central on it; the booth app is test-kiosk-0001."""
