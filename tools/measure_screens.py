@@ -24,7 +24,7 @@ then covers the screen — is walked):
 - contrast is WCAG 2's ratio of relative luminances, (L1 + 0.05) / (L2 + 0.05), of the colour a label is
   drawn in (its disabled colour when disabled) on what is painted under it: a flat button's own fill, else the
   nearest enclosing widget that paints a rectangle, else the window's clear colour — composed by alpha.
-  Opacity is taken as 1 for what is shown at all (the identify screen's card pictogram pulses on purpose).
+  Opacity is taken as 1 for what is shown at all (the arrows beside the identify screen's card pictogram pulse).
 """
 
 from __future__ import annotations
