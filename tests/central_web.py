@@ -21,7 +21,7 @@ from central.metrics import render
 from central.settings import build_settings
 from central.web.app import Dashboard
 from central.web.context import WebContext
-from tests.support import free_port, wait_until
+from tests.support import wait_until
 
 PASSWORD = "correct horse battery"
 
@@ -42,9 +42,11 @@ class RunningCentral:
 
 
 def start_central(broker_port: int, database: str, **settings: Any) -> RunningCentral:
-    """`settings` as `kiosk central serve` takes them; the personal-data key in a folder of its own unless given."""
+    """`settings` as `kiosk central serve` takes them; the personal-data key in a folder of its own unless given.
+    The dashboard binds port 0, the system's free one (a port found free first could be taken by another test before
+    the bind: "Address already in use" under a full parallel run)."""
     settings.setdefault("personal_data_key", Path(tempfile.mkdtemp(prefix="central-key-")) / "personal-data.key")
-    config = build_settings(broker_port=broker_port, database=database, http_port=free_port(), **settings)
+    config = build_settings(broker_port=broker_port, database=database, http_port=0, **settings)
     db = Database(database)
     desk = AssistDesk(db, config)
     intake = Intake(config, db, desk)
@@ -82,3 +84,21 @@ def logged_in(url: str, name: str, password: str = PASSWORD) -> httpx.Client:
     assert answer.status_code == 200, answer.text
     client.headers["X-CSRF-Token"] = client.get("/api/session").json()["csrf_token"]
     return client
+
+
+def roll_out(central: RunningCentral, bundle: Path, release_key: str, release_dir: Path, device: str) -> int:
+    """`bundle` kept by central (checked with `release_key`) and rolled out to `device` in one wave by an admin
+    through the dashboard's API, as the Releases page does; the rollout's id."""
+    from central.releases.store import add_release
+
+    settings = build_settings(release_dir=release_dir, release_key=release_key)
+    release = add_release(central.db, settings, bundle, "shell:publisher").id
+    add_user(central.db, "admin", "admin")
+    admin = logged_in(central.url, "admin")
+    try:
+        answer = admin.post("/api/rollouts", json={"release": release, "target": {"devices": [device]},
+                                                    "waves": [100], "halt_above_pct": 0})
+    finally:
+        admin.close()
+    assert answer.status_code == 200, answer.text
+    return answer.json()["id"]

@@ -29,10 +29,8 @@ from sqlalchemy import select
 from appliance.contract import device_topic
 from appliance.release.bundle import Manifest, verify_bundle, verify_manifest
 from appliance.release.guard import staged_release
-from central.releases.store import add_release
-from central.settings import build_settings
 from central.tables import device_updates
-from tests.central_web import RunningCentral, add_user, logged_in, start_central
+from tests.central_web import RunningCentral, roll_out, start_central
 from tests.release_kit import release_bundle
 from tests.release_sim import public_text
 from tests.support import Collector, Mosquitto, Received, kiosk_config_data, wait_until, write_toml
@@ -139,14 +137,7 @@ def test_a_booth_killed_mid_download_resumes_stages_and_asks_once_more_without_f
     booth = start_booth(config, log)
     try:
         wait_until(lambda: central.intake.counts["status"] >= 1, timeout=60, interval=0.2)
-        settings = build_settings(release_dir=tmp_path / "central-releases", release_key=public)
-        release = add_release(central.db, settings, bundle, "shell:publisher").id
-        add_user(central.db, "admin", "admin")
-        admin = logged_in(central.url, "admin")
-        answer = admin.post("/api/rollouts", json={"release": release, "target": {"devices": [DEVICE]},
-                                                    "waves": [100], "halt_above_pct": 0})
-        admin.close()
-        assert answer.status_code == 200, answer.text
+        roll_out(central, bundle, public, tmp_path / "central-releases", DEVICE)
 
         # First life: killed once a few chunks are on disk and central has heard of the download under way.
         wait_until(lambda: part.exists() and part.stat().st_size >= KILL_AT and record.downloading()

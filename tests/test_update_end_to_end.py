@@ -18,11 +18,9 @@ from sqlalchemy import select
 from appliance.release.bundle import verify_bundle
 from appliance.release.layout import ReleaseLayout
 from appliance.root_actions import handle_requests, request_action
-from central.releases.store import add_release
-from central.settings import build_settings
 from central.tables import device_updates, rollout_booths, rollouts
 from provisioning.toml_file import toml_text
-from tests.central_web import add_user, logged_in, start_central
+from tests.central_web import roll_out, start_central
 from tests.release_kit import release_bundle
 from tests.support import Mosquitto, kiosk_config_data, wait_until
 
@@ -51,14 +49,7 @@ def test_central_rolls_a_release_out_and_the_booth_fetches_installs_and_commits_
     try:
         booth = make_kiosk(broker.port, storage=storage, updates=updates)
         wait_until(lambda: central.intake.counts["status"] >= 1, timeout=20)
-        settings = build_settings(release_dir=tmp_path / "central-releases", release_key=public)
-        release = add_release(central.db, settings, bundle, "shell:publisher").id
-        add_user(central.db, "admin", "admin")
-        admin = logged_in(central.url, "admin")
-        answer = admin.post("/api/rollouts", json={"release": release, "target": {"devices": [DEVICE]},
-                                                    "waves": [100], "halt_above_pct": 0})
-        assert answer.status_code == 200, answer.text
-        rollout = answer.json()["id"]
+        rollout = roll_out(central, bundle, public, tmp_path / "central-releases", DEVICE)
 
         # The booth fetches what it lacks (everything: its store is empty) and asks the root side.
         actions = storage / "actions"
@@ -89,7 +80,6 @@ def test_central_rolls_a_release_out_and_the_booth_fetches_installs_and_commits_
                        == "completed", timeout=20)
             outcome = conn.execute(select(rollout_booths.c.outcome).where(rollout_booths.c.device == DEVICE)).scalar()
         assert outcome == "committed"
-        admin.close()
     finally:
         central.stop()
         broker.stop()
