@@ -121,7 +121,8 @@ def main(startup_only: bool = False) -> None:
                 booth.append(float(figures["ready"]))
                 core.append(float(figures["core"]))
             rss = {} if startup_only else {
-                int(n): float(mb) for _, n, mb in (line.split() for line in measure("sessions", config, env))}
+                int(n): float(mb) for _, n, mb in (line.split() for line in measure("sessions", config, env)
+                                                   if line.startswith("rss"))}
     finally:
         if xvfb is not None:
             xvfb.terminate()
