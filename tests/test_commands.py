@@ -104,6 +104,7 @@ def test_a_command_that_takes_long_holds_up_no_other_message(broker, collector, 
     thread, the confirmation of the event filed meanwhile would wait for the printer."""
     kiosk = make_kiosk(broker.port)
     wait_until(lambda: kiosk.link.connected)
+    collector.wait_for(lambda c: c.on("0001/status"))  # sent after its subscriptions: the command will be heard
     kiosk.hardware.printer_sim.set_state(busy=True)
     handled = kiosk.commands.handled
     collector.client.publish(f"kiosk/v1/{DEVICE}/cmd/print-test", json.dumps({"id": "slow-1"}), qos=1)
