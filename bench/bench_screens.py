@@ -67,7 +67,13 @@ def child(mode: str, config: str) -> None:
 
 
 def sessions(app) -> None:
+    """500 sessions, RSS after the first and every 50th. What start-up defers is loaded first (python-escpos comes
+    20 s after start on its own): the figure is what sessions add, not a start-up finishing during them."""
     from kivy.clock import Clock
+
+    from drivers.escpos_encoder import load_escpos
+
+    load_escpos()
 
     steps = [lambda: app.open("browse"), lambda: app.open("department", department="公安"),
              lambda: app.open("guide", code="GA-002"), lambda: app.open("search"),
