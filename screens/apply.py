@@ -46,7 +46,8 @@ class IdentifyScreen(KioskScreen):
         # The pictogram: "身份证" stays solid (white on blue, 7.4:1), only the arrows either side pulse
         self.hint = Panel(colour=theme.ACCENT, radius=mm(3), size_hint=(0.5, 1), pos_hint={"center_x": 0.5})
         middle = {"halign": "center", "pos_hint": {"center_y": 0.5}}
-        self.arrows = [Text("▼", points=24, colour=theme.ACCENT_TEXT, size_hint_x=0.25, **middle) for _ in range(2)]
+        self.arrows = tuple(Text("▼", points=24, colour=theme.ACCENT_TEXT, size_hint_x=0.25, **middle)
+                            for _ in range(2))
         self.hint.add_widget(self.arrows[0])
         self.hint.add_widget(Text("身份证" if not LANGUAGE.english else "ID card", points=24,
                                   colour=theme.ACCENT_TEXT, **middle))
@@ -59,7 +60,7 @@ class IdentifyScreen(KioskScreen):
         if card_present:
             self.show_identity(self.app.identity)
 
-    arrows: ClassVar[list[Text]] = []  # the pulsing arrows of the last build
+    arrows: tuple[Text, ...] = ()  # the pulsing arrows of the last build
 
     def _stop_pulse(self) -> None:
         for arrow in self.arrows:

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import ClassVar
 
 from kivy.clock import Clock
-from kivy.core.text import Label as CoreLabel
 from kivy.metrics import mm
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
@@ -31,7 +30,7 @@ from screens import theme
 from screens.strings import LANGUAGE, LEVELS, t
 from screens.strings import RATING_REASONS as REASON_WORDS
 from screens.theme import SCALE
-from screens.widgets import BigButton, KioskScreen, Text
+from screens.widgets import BigButton, KioskScreen, Text, text_width
 
 LEVEL_COLOURS = {5: theme.ACCENT, 4: theme.ACCENT, 3: theme.MUTED, 2: theme.WARNING, 1: theme.DANGER}
 
@@ -153,9 +152,7 @@ class RateScreen(KioskScreen):
 
 def one_line_width(button: BigButton) -> float:
     """How wide `button` must be to hold its words on one line (BigButton wraps 3 mm inside its width)."""
-    label = CoreLabel(text=button.text, font_size=button.font_size, bold=button.bold)
-    label.refresh()
-    return label.content_width + mm(3) + 2
+    return text_width(button.text, button.font_size, button.bold) + mm(3) + 2
 
 
 def rating_offered(app, code: str, case_ref: str | None = None) -> bool:

@@ -73,6 +73,11 @@ class BigButton(Button):
         self.height = max(self._least_height, self.texture_size[1] + mm(3))
 
 
+def text_width(text: str, font_size: float, bold: bool = False) -> float:
+    """How wide `text` is on one line at `font_size` in the booth's font, in pixels."""
+    return CoreLabel(font_size=font_size, bold=bold).get_extents(text)[0]
+
+
 def scrolling(content: BoxLayout) -> ScrollView:
     """`content` (a vertical box whose height follows its children) in a scroll view."""
     content.size_hint_y = None
@@ -222,7 +227,7 @@ class Header(BoxLayout):
         self.speak: Button | None = None  # the speaker button (语音播报), where the booth can speak
         self.heading = Label(font_size=SCALE.font(24), bold=True, color=theme.TEXT, halign="left", valign="middle",
                              shorten=True, shorten_from="right")  # one line: a title too long ends in "…"
-        self.heading.bind(size=self._fit_heading, text=self._fit_heading)
+        self.heading.bind(size=self._fit_heading)  # its text is set in update(), which fits it too
         self.where = Label(font_size=SCALE.font(14, body=False), color=theme.MUTED, halign="right", valign="middle",
                            size_hint_x=0.6)
         self.where.bind(size=lambda *_: setattr(self.where, "text_size", self.where.size))
@@ -241,13 +246,9 @@ class Header(BoxLayout):
         beside = label.width if shown else label.width / (1 + self._site_share)  # the title's width with them
         alone = label.width * (1 + self._site_share) if shown else label.width  # and without them
         size, least = SCALE.font(24), SCALE.font(17)
-
-        def extent(font_size: float) -> float:
-            return CoreLabel(font_size=font_size, bold=True, font_name=label.font_name).get_extents(label.text)[0]
-
-        fits_beside = extent(least) <= beside
+        fits_beside = text_width(label.text, least, bold=True) <= beside
         width = beside if fits_beside else alone
-        while size > least and extent(size) > width:
+        while size > least and text_width(label.text, size, bold=True) > width:
             size -= 2  # even pixels, as SCALE.font gives: each size is a font face kept open
         label.font_size = size
         if fits_beside != shown:  # laid out again, and judged again here
